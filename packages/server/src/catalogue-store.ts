@@ -1,0 +1,237 @@
+import type { Db } from './db/open-database.js';
+
+export interface BoutiqueRow {
+  id: number;
+  nom: string;
+  devise: string;
+}
+
+export interface TerminalRow {
+  serial: string;
+  nom: string;
+  boutique_id: number;
+  actif: boolean;
+}
+
+/** A terminal with its boutique, as the API needs it on every request. */
+export interface TerminalContext {
+  serial: string;
+  nom: string;
+  boutique_id: number;
+  boutique_nom: string;
+  devise: string;
+}
+
+export interface ArticleRow {
+  id: number;
+  boutique_id: number;
+  nom: string;
+  /** centimes */
+  prix_vente: number;
+  quantite_stock: number;
+}
+
+export type MouvementType = 'SORTIE' | 'ENTREE' | 'AJUSTEMENT';
+
+export interface MouvementRow {
+  id: number;
+  article_id: number;
+  article_nom: string;
+  type: MouvementType;
+  quantite: number;
+  stock_avant: number;
+  stock_apres: number;
+  reference: string | null;
+  terminal_serial: string | null;
+  date: string;
+}
+
+/** A refusal the operator can act on, with a stable code. */
+export class CatalogueError extends Error {
+  constructor(
+    readonly code: 'NOT_FOUND' | 'CONFLICT' | 'INVALID',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Boutiques, terminals, articles and stock: what operators set up and the API reads. */
+export function createCatalogueStore(db: Db) {
+  const stmt = {
+    activeTerminal: db.prepare<[string], TerminalContext>(`
+      SELECT t.serial, t.nom, t.boutique_id, b.nom AS boutique_nom, b.devise
+      FROM terminaux t JOIN boutiques b ON b.id = t.boutique_id
+      WHERE t.serial = ? AND t.actif = 1`),
+    boutique: db.prepare<[number], BoutiqueRow>('SELECT id, nom, devise FROM boutiques WHERE id = ?'),
+    boutiques: db.prepare<[], BoutiqueRow>('SELECT id, nom, devise FROM boutiques ORDER BY id'),
+    countBoutiques: db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM boutiques'),
+    upsertBoutique: db.prepare<[number, string, string]>(`
+      INSERT INTO boutiques (id, nom, devise) VALUES (?, ?, ?)
+      ON CONFLICT (id) DO UPDATE SET nom = excluded.nom, devise = excluded.devise`),
+    insertBoutique: db.prepare<[number | null, string, string]>(
+      'INSERT INTO boutiques (id, nom, devise) VALUES (?, ?, ?) RETURNING id',
+    ),
+    terminal: db.prepare<[string], { serial: string; nom: string; boutique_id: number; actif: number }>(
+      'SELECT serial, nom, boutique_id, actif FROM terminaux WHERE serial = ?',
+    ),
+    terminaux: db.prepare<[], { serial: string; nom: string; boutique_id: number; actif: number }>(
+      'SELECT serial, nom, boutique_id, actif FROM terminaux ORDER BY boutique_id, serial',
+    ),
+    upsertTerminal: db.prepare<[string, string, number, number]>(`
+      INSERT INTO terminaux (serial, nom, boutique_id, actif) VALUES (?, ?, ?, ?)
+      ON CONFLICT (serial) DO UPDATE SET nom = excluded.nom, boutique_id = excluded.boutique_id, actif = excluded.actif`),
+    setTerminalActif: db.prepare<[number, string]>('UPDATE terminaux SET actif = ? WHERE serial = ?'),
+    article: db.prepare<[number], ArticleRow>(
+      'SELECT id, boutique_id, nom, prix_vente, quantite_stock FROM articles WHERE id = ?',
+    ),
+    articlesOf: db.prepare<[number], ArticleRow>(
+      'SELECT id, boutique_id, nom, prix_vente, quantite_stock FROM articles WHERE boutique_id = ? ORDER BY id',
+    ),
+    allArticles: db.prepare<[], ArticleRow>(
+      'SELECT id, boutique_id, nom, prix_vente, quantite_stock FROM articles ORDER BY boutique_id, id',
+    ),
+    insertArticle: db.prepare<[number | null, number, string, number, number], { id: number }>(`
+      INSERT INTO articles (id, boutique_id, nom, prix_vente, quantite_stock) VALUES (?, ?, ?, ?, ?) RETURNING id`),
+    updateArticle: db.prepare<[string, number, number]>('UPDATE articles SET nom = ?, prix_vente = ? WHERE id = ?'),
+    setStock: db.prepare<[number, number]>('UPDATE articles SET quantite_stock = ? WHERE id = ?'),
+    insertMouvement: db.prepare<
+      [number, MouvementType, number, number, number, string | null, string | null, string]
+    >(`
+      INSERT INTO mouvements_stock (article_id, type, quantite, stock_avant, stock_apres, reference, terminal_serial, date)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+    mouvements: db.prepare<[number | null, number | null, number], MouvementRow>(`
+      SELECT m.id, m.article_id, a.nom AS article_nom, m.type, m.quantite, m.stock_avant, m.stock_apres,
+             m.reference, m.terminal_serial, m.date
+      FROM mouvements_stock m JOIN articles a ON a.id = m.article_id
+      WHERE (? IS NULL OR m.article_id = ?)
+      ORDER BY m.id DESC LIMIT ?`),
+  };
+
+  function requireBoutique(id: number): BoutiqueRow {
+    const boutique = stmt.boutique.get(id);
+    if (!boutique) throw new CatalogueError('NOT_FOUND', `Boutique ${id} introuvable`);
+    return boutique;
+  }
+
+  function requireArticle(id: number): ArticleRow {
+    const article = stmt.article.get(id);
+    if (!article) throw new CatalogueError('NOT_FOUND', `Article ${id} introuvable`);
+    return article;
+  }
+
+  /** Every stock change goes through here, so that each one leaves its movement. */
+  function changeStock(
+    articleId: number,
+    type: MouvementType,
+    newStock: number,
+    reference: string | null,
+    now: Date,
+  ): MouvementRow {
+    const article = requireArticle(articleId);
+    if (!Number.isSafeInteger(newStock) || newStock < 0) {
+      throw new CatalogueError('INVALID', `Le stock ne peut pas devenir négatif (${newStock})`);
+    }
+    stmt.setStock.run(newStock, articleId);
+    const date = now.toISOString();
+    const quantite = newStock - article.quantite_stock;
+    const info = stmt.insertMouvement.run(articleId, type, quantite, article.quantite_stock, newStock, reference, null, date);
+    return {
+      id: Number(info.lastInsertRowid),
+      article_id: articleId,
+      article_nom: article.nom,
+      type,
+      quantite,
+      stock_avant: article.quantite_stock,
+      stock_apres: newStock,
+      reference,
+      terminal_serial: null,
+      date,
+    };
+  }
+
+  const toTerminal = (t: { serial: string; nom: string; boutique_id: number; actif: number }): TerminalRow => ({
+    ...t,
+    actif: t.actif === 1,
+  });
+
+  return {
+    findActiveTerminal: (serial: string): TerminalContext | undefined => stmt.activeTerminal.get(serial),
+    isEmpty: () => stmt.countBoutiques.get()!.n === 0,
+
+    listBoutiques: () => stmt.boutiques.all(),
+    getBoutique: requireBoutique,
+    addBoutique(nom: string, devise = 'CDF', id: number | null = null): BoutiqueRow {
+      if (id !== null && stmt.boutique.get(id)) throw new CatalogueError('CONFLICT', `La boutique ${id} existe déjà`);
+      const row = stmt.insertBoutique.get(id, nom, devise) as { id: number };
+      return requireBoutique(row.id);
+    },
+    upsertBoutique: (b: BoutiqueRow) => stmt.upsertBoutique.run(b.id, b.nom, b.devise),
+
+    listTerminaux: () => stmt.terminaux.all().map(toTerminal),
+    getTerminal(serial: string): TerminalRow {
+      const t = stmt.terminal.get(serial);
+      if (!t) throw new CatalogueError('NOT_FOUND', `Terminal ${serial} introuvable`);
+      return toTerminal(t);
+    },
+    addTerminal(serial: string, nom: string, boutiqueId: number): TerminalRow {
+      requireBoutique(boutiqueId);
+      if (stmt.terminal.get(serial)) throw new CatalogueError('CONFLICT', `Le terminal ${serial} existe déjà`);
+      stmt.upsertTerminal.run(serial, nom, boutiqueId, 1);
+      return toTerminal(stmt.terminal.get(serial)!);
+    },
+    upsertTerminal: (t: TerminalRow) => stmt.upsertTerminal.run(t.serial, t.nom, t.boutique_id, t.actif ? 1 : 0),
+    setTerminalActif(serial: string, actif: boolean): TerminalRow {
+      const info = stmt.setTerminalActif.run(actif ? 1 : 0, serial);
+      if (info.changes === 0) throw new CatalogueError('NOT_FOUND', `Terminal ${serial} introuvable`);
+      return toTerminal(stmt.terminal.get(serial)!);
+    },
+
+    getArticle: (id: number) => stmt.article.get(id),
+    requireArticle,
+    listArticles: (boutiqueId?: number) =>
+      boutiqueId === undefined ? stmt.allArticles.all() : stmt.articlesOf.all(boutiqueId),
+    addArticle(a: { id?: number | null; boutique_id: number; nom: string; prix_vente: number; stock: number }, now: Date) {
+      requireBoutique(a.boutique_id);
+      if (a.id != null && stmt.article.get(a.id)) throw new CatalogueError('CONFLICT', `L'article ${a.id} existe déjà`);
+      const { id } = stmt.insertArticle.get(a.id ?? null, a.boutique_id, a.nom, a.prix_vente, 0)!;
+      if (a.stock > 0) changeStock(id, 'ENTREE', a.stock, 'création', now);
+      return requireArticle(id);
+    },
+    /** Insert or update by id; a changed stock is an AJUSTEMENT, like a count. */
+    upsertArticle(a: { id: number; boutique_id: number; nom: string; prix_vente: number; stock: number }, now: Date) {
+      const existing = stmt.article.get(a.id);
+      if (!existing) {
+        stmt.insertArticle.get(a.id, a.boutique_id, a.nom, a.prix_vente, 0);
+        if (a.stock > 0) changeStock(a.id, 'ENTREE', a.stock, 'import', now);
+        return;
+      }
+      if (existing.boutique_id !== a.boutique_id) {
+        throw new CatalogueError(
+          'CONFLICT',
+          `l'article ${a.id} appartient déjà à la boutique ${existing.boutique_id}, pas à ${a.boutique_id}`,
+        );
+      }
+      stmt.updateArticle.run(a.nom, a.prix_vente, a.id);
+      if (existing.quantite_stock !== a.stock) changeStock(a.id, 'AJUSTEMENT', a.stock, 'import', now);
+    },
+
+    /** A delivery: adds to the stock, ENTREE movement. */
+    addStock(articleId: number, quantite: number, now: Date, reference: string | null = 'livraison'): MouvementRow {
+      if (!Number.isSafeInteger(quantite) || quantite <= 0) {
+        throw new CatalogueError('INVALID', `La quantité livrée doit être un entier positif (reçu : ${quantite})`);
+      }
+      return changeStock(articleId, 'ENTREE', requireArticle(articleId).quantite_stock + quantite, reference, now);
+    },
+    /** A count: sets the stock, AJUSTEMENT movement. */
+    setStock(articleId: number, quantite: number, now: Date, reference: string | null = 'inventaire'): MouvementRow {
+      if (!Number.isSafeInteger(quantite) || quantite < 0) {
+        throw new CatalogueError('INVALID', `Le stock compté doit être un entier positif ou nul (reçu : ${quantite})`);
+      }
+      return changeStock(articleId, 'AJUSTEMENT', quantite, reference, now);
+    },
+    listMouvements: (articleId: number | null, limit: number) => stmt.mouvements.all(articleId, articleId, limit),
+  };
+}
+
+export type CatalogueStore = ReturnType<typeof createCatalogueStore>;

@@ -1,0 +1,319 @@
+#!/usr/bin/env node
+import { formatMoney, parseMoney } from '@ventesync/shared';
+import { formatTable } from '@ventesync/shared/cli';
+import { Command, InvalidArgumentError } from 'commander';
+import { readFileSync } from 'node:fs';
+import { CatalogueError, createCatalogueStore } from './catalogue-store.js';
+import { type Db, openDatabase } from './db/open-database.js';
+import { importFixture } from './fixture-import.js';
+import { createSaleReader } from './sale-reader.js';
+import { serve } from './server.js';
+
+const DEFAULT_DB = process.env.VENTESYNC_DB ?? './data/ventesync.db';
+
+function integer(label: string, min: number) {
+  return (text: string): number => {
+    const n = Number(text);
+    if (!/^-?\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < min) {
+      throw new InvalidArgumentError(`${label} : entier ≥ ${min} attendu (reçu « ${text} »)`);
+    }
+    return n;
+  };
+}
+
+function money(text: string): number {
+  const centimes = parseMoney(text);
+  if (centimes === null) throw new InvalidArgumentError(`montant invalide « ${text} » (ex. 40000 ou 19.99)`);
+  return centimes;
+}
+
+/** Opens the database for one command, reports refusals plainly, always closes. */
+async function withDb(file: string, run: (db: Db) => void | Promise<void>): Promise<void> {
+  const db = openDatabase(file);
+  try {
+    await run(db);
+  } catch (error) {
+    if (!(error instanceof CatalogueError)) throw error;
+    process.stderr.write(`Erreur : ${error.message}\n`);
+    process.exitCode = 1;
+  } finally {
+    db.close();
+  }
+}
+
+function print(json: boolean, data: unknown, human: () => string): void {
+  process.stdout.write(`${json ? JSON.stringify(data, null, 2) : human()}\n`);
+}
+
+const program = new Command('ventesync-server')
+  .description('Serveur central ventesync : reçoit les ventes des caisses MAUI, tient le stock.')
+  .showHelpAfterError()
+  .addHelpText(
+    'after',
+    `
+Base de données : --db FICHIER, sinon $VENTESYNC_DB, sinon ./data/ventesync.db (la même pour toutes les commandes).
+
+Exemples :
+  $ ventesync-server serve --demo
+  $ ventesync-server import boutiques.json
+  $ ventesync-server stock add 6 20
+  $ ventesync-server ventes list --json`,
+  );
+
+const dbOption = ['--db <fichier>', 'fichier SQLite', DEFAULT_DB] as const;
+
+program
+  .command('serve')
+  .description("démarre le serveur HTTP (crée la base si elle n'existe pas)")
+  .option(...dbOption)
+  .option('--host <adresse>', "adresse d'écoute", '0.0.0.0')
+  .option('--port <port>', "port d'écoute", integer('port', 0), 8000)
+  .option('--demo', 'charge les données du guide dans une base vide (boutique 2, terminal 0a1badae951f8473)', false)
+  .option('--pretty', 'journaux lisibles par une personne au lieu de JSON', false)
+  .addHelpText('after', '\nExemples :\n  $ ventesync-server serve --demo\n  $ ventesync-server serve --db /var/lib/ventesync.db --port 8080 --pretty')
+  .action(async (opts: { db: string; host: string; port: number; demo: boolean; pretty: boolean }) => {
+    await serve(Object.freeze({ ...opts }));
+  });
+
+program
+  .command('import')
+  .description('charge un fichier de données (boutiques, terminaux, articles) : tout ou rien')
+  .argument('<fichier>', 'fichier JSON {boutiques, terminaux, articles}')
+  .option(...dbOption)
+  .addHelpText(
+    'after',
+    `
+Format :
+  {"boutiques": [{"id": 2, "nom": "Ma Boutique", "devise": "CDF"}],
+   "terminaux": [{"serial": "0a1badae951f8473", "nom": "Caisse 1", "boutique_id": 2, "actif": true}],
+   "articles":  [{"id": 6, "boutique_id": 2, "nom": "Samsung S24", "prix_vente": "40000.00", "stock": 10}]}
+Chaque entrée est insérée ou mise à jour (par id / serial). Un fichier invalide ne change rien.
+
+Exemple :
+  $ ventesync-server import donnees.json`,
+  )
+  .action(async (file: string, opts: { db: string }) => {
+    let content: unknown;
+    try {
+      content = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (error) {
+      process.stderr.write(`Erreur : impossible de lire ${file} comme JSON (${(error as Error).message}). Rien n'a été importé.\n`);
+      process.exitCode = 1;
+      return;
+    }
+    await withDb(opts.db, (db) => {
+      const result = importFixture(db, createCatalogueStore(db), content, new Date());
+      if (!result.ok) {
+        process.stderr.write(`Erreur : ${result.erreur}. Rien n'a été importé.\n`);
+        process.exitCode = 1;
+        return;
+      }
+      process.stdout.write(
+        `Import terminé : ${result.boutiques} boutique(s), ${result.terminaux} terminal(aux), ${result.articles} article(s).\n`,
+      );
+    });
+  });
+
+const boutique = program.command('boutique').description('gère les boutiques');
+boutique
+  .command('add')
+  .description('ajoute une boutique')
+  .argument('<nom>', 'nom de la boutique')
+  .option('--id <id>', 'identifiant voulu (sinon le suivant)', integer('id', 1))
+  .option('--devise <code>', 'devise', 'CDF')
+  .option(...dbOption)
+  .addHelpText('after', '\nExemple :\n  $ ventesync-server boutique add "Boutique Gombe" --id 3')
+  .action(async (nom: string, opts: { id?: number; devise: string; db: string }) =>
+    withDb(opts.db, (db) => {
+      const b = createCatalogueStore(db).addBoutique(nom, opts.devise, opts.id ?? null);
+      process.stdout.write(`Boutique ${b.id} « ${b.nom} » ajoutée (${b.devise}).\n`);
+    }),
+  );
+boutique
+  .command('list')
+  .description('liste les boutiques')
+  .option('--json', 'sortie JSON', false)
+  .option(...dbOption)
+  .action(async (opts: { json: boolean; db: string }) =>
+    withDb(opts.db, (db) => {
+      const rows = createCatalogueStore(db).listBoutiques();
+      print(opts.json, rows, () => formatTable(rows, [['id', 'ID'], ['nom', 'NOM'], ['devise', 'DEVISE']]));
+    }),
+  );
+
+const terminal = program.command('terminal').description('gère les terminaux (caisses MAUI)');
+terminal
+  .command('add')
+  .description('enregistre un terminal dans une boutique')
+  .argument('<serial>', 'numéro de série envoyé dans X-Device-Serial')
+  .argument('<nom>', 'nom affiché')
+  .requiredOption('--boutique <id>', 'boutique du terminal', integer('boutique', 1))
+  .option(...dbOption)
+  .addHelpText('after', '\nExemple :\n  $ ventesync-server terminal add 0a1badae951f8473 "Caisse 1" --boutique 2')
+  .action(async (serial: string, nom: string, opts: { boutique: number; db: string }) =>
+    withDb(opts.db, (db) => {
+      const t = createCatalogueStore(db).addTerminal(serial, nom, opts.boutique);
+      process.stdout.write(`Terminal ${t.serial} « ${t.nom} » ajouté à la boutique ${t.boutique_id}.\n`);
+    }),
+  );
+terminal
+  .command('list')
+  .description('liste les terminaux')
+  .option('--json', 'sortie JSON', false)
+  .option(...dbOption)
+  .action(async (opts: { json: boolean; db: string }) =>
+    withDb(opts.db, (db) => {
+      const rows = createCatalogueStore(db).listTerminaux();
+      print(opts.json, rows, () =>
+        formatTable(
+          rows.map((t) => ({ ...t, actif: t.actif ? 'oui' : 'non' })),
+          [['serial', 'SERIAL'], ['nom', 'NOM'], ['boutique_id', 'BOUTIQUE'], ['actif', 'ACTIF']],
+        ),
+      );
+    }),
+  );
+for (const [name, actif] of [['disable', false], ['enable', true]] as const) {
+  terminal
+    .command(name)
+    .description(actif ? 'réactive un terminal' : 'désactive un terminal : ses requêtes reçoivent 404 TERMINAL_NOT_FOUND')
+    .argument('<serial>', 'numéro de série')
+    .option(...dbOption)
+    .addHelpText('after', `\nExemple :\n  $ ventesync-server terminal ${name} 0a1badae951f8473`)
+    .action(async (serial: string, opts: { db: string }) =>
+      withDb(opts.db, (db) => {
+        const t = createCatalogueStore(db).setTerminalActif(serial, actif);
+        process.stdout.write(`Terminal ${t.serial} ${t.actif ? 'activé' : 'désactivé'}.\n`);
+      }),
+    );
+}
+
+const article = program.command('article').description('gère les articles');
+article
+  .command('add')
+  .description('ajoute un article à une boutique')
+  .argument('<nom>', "nom de l'article")
+  .requiredOption('--boutique <id>', 'boutique', integer('boutique', 1))
+  .requiredOption('--prix <montant>', 'prix de vente, ex. 40000 ou 19.99', money)
+  .option('--stock <quantite>', 'stock initial (mouvement ENTREE)', integer('stock', 0), 0)
+  .option('--id <id>', 'identifiant voulu (sinon le suivant)', integer('id', 1))
+  .option(...dbOption)
+  .addHelpText('after', '\nExemple :\n  $ ventesync-server article add "Samsung S24" --boutique 2 --prix 40000 --stock 10')
+  .action(async (nom: string, opts: { boutique: number; prix: number; stock: number; id?: number; db: string }) =>
+    withDb(opts.db, (db) => {
+      const a = createCatalogueStore(db).addArticle(
+        { id: opts.id ?? null, boutique_id: opts.boutique, nom, prix_vente: opts.prix, stock: opts.stock },
+        new Date(),
+      );
+      process.stdout.write(`Article ${a.id} « ${a.nom} » ajouté : ${formatMoney(a.prix_vente)}, stock ${a.quantite_stock}.\n`);
+    }),
+  );
+article
+  .command('list')
+  .description('liste les articles avec leur stock')
+  .option('--boutique <id>', 'une seule boutique', integer('boutique', 1))
+  .option('--json', 'sortie JSON', false)
+  .option(...dbOption)
+  .action(async (opts: { boutique?: number; json: boolean; db: string }) =>
+    withDb(opts.db, (db) => {
+      const rows = createCatalogueStore(db)
+        .listArticles(opts.boutique)
+        .map((a) => ({ ...a, prix_vente: formatMoney(a.prix_vente) }));
+      print(opts.json, rows, () =>
+        formatTable(rows, [['id', 'ID'], ['boutique_id', 'BOUTIQUE'], ['nom', 'NOM'], ['prix_vente', 'PRIX'], ['quantite_stock', 'STOCK']]),
+      );
+    }),
+  );
+
+const stock = program.command('stock').description('change le stock (chaque changement laisse un mouvement)');
+stock
+  .command('add')
+  .description('enregistre une livraison : ajoute QTE au stock (mouvement ENTREE)')
+  .argument('<article>', "id de l'article", integer('article', 1))
+  .argument('<qte>', 'quantité livrée', integer('quantité', 1))
+  .option('--reference <texte>', 'référence du bon de livraison', 'livraison')
+  .option(...dbOption)
+  .addHelpText('after', '\nExemple :\n  $ ventesync-server stock add 6 20 --reference BL-2025-118')
+  .action(async (articleId: number, qte: number, opts: { reference: string; db: string }) =>
+    withDb(opts.db, (db) => {
+      const m = createCatalogueStore(db).addStock(articleId, qte, new Date(), opts.reference);
+      process.stdout.write(`Stock de ${m.article_nom} : ${m.stock_avant} → ${m.stock_apres} (ENTREE +${m.quantite}).\n`);
+    }),
+  );
+stock
+  .command('set')
+  .description("enregistre un inventaire : fixe le stock à QTE (mouvement AJUSTEMENT)")
+  .argument('<article>', "id de l'article", integer('article', 1))
+  .argument('<qte>', 'quantité comptée', integer('quantité', 0))
+  .option('--reference <texte>', "référence de l'inventaire", 'inventaire')
+  .option(...dbOption)
+  .addHelpText('after', '\nExemple :\n  $ ventesync-server stock set 6 12')
+  .action(async (articleId: number, qte: number, opts: { reference: string; db: string }) =>
+    withDb(opts.db, (db) => {
+      const m = createCatalogueStore(db).setStock(articleId, qte, new Date(), opts.reference);
+      process.stdout.write(`Stock de ${m.article_nom} : ${m.stock_avant} → ${m.stock_apres} (AJUSTEMENT ${m.quantite >= 0 ? '+' : ''}${m.quantite}).\n`);
+    }),
+  );
+
+program
+  .command('ventes')
+  .description('consulte les ventes reçues')
+  .command('list')
+  .description('les dernières ventes reçues, les plus récentes en premier')
+  .option('--boutique <id>', 'une seule boutique', integer('boutique', 1))
+  .option('--limit <n>', 'nombre de ventes', integer('limit', 1), 50)
+  .option('--json', 'sortie JSON', false)
+  .option(...dbOption)
+  .addHelpText('after', '\nExemple :\n  $ ventesync-server ventes list --boutique 2 --limit 10')
+  .action(async (opts: { boutique?: number; limit: number; json: boolean; db: string }) =>
+    withDb(opts.db, (db) => {
+      const rows = createSaleReader(db)
+        .recentVentes(opts.boutique ?? null, opts.limit)
+        .map((v) => ({ ...v, montant_total: formatMoney(v.montant_total), paye: v.paye === 1 }));
+      print(opts.json, rows, () =>
+        formatTable(
+          rows.map((v) => ({ ...v, paye: v.paye ? 'oui' : 'non' })),
+          [
+            ['numero_facture', 'NUMERO'],
+            ['boutique_id', 'BOUTIQUE'],
+            ['terminal', 'TERMINAL'],
+            ['date_vente', 'DATE'],
+            ['montant_total', 'MONTANT'],
+            ['mode_paiement', 'PAIEMENT'],
+            ['paye', 'PAYE'],
+            ['nombre_lignes', 'LIGNES'],
+          ],
+        ),
+      );
+    }),
+  );
+
+program
+  .command('mouvements')
+  .description('consulte les mouvements de stock')
+  .command('list')
+  .description('les derniers mouvements de stock, les plus récents en premier')
+  .option('--article <id>', 'un seul article', integer('article', 1))
+  .option('--limit <n>', 'nombre de mouvements', integer('limit', 1), 100)
+  .option('--json', 'sortie JSON', false)
+  .option(...dbOption)
+  .addHelpText('after', '\nExemple :\n  $ ventesync-server mouvements list --article 6')
+  .action(async (opts: { article?: number; limit: number; json: boolean; db: string }) =>
+    withDb(opts.db, (db) => {
+      const rows = createCatalogueStore(db).listMouvements(opts.article ?? null, opts.limit);
+      print(opts.json, rows, () =>
+        formatTable(rows, [
+          ['date', 'DATE'],
+          ['article_id', 'ARTICLE'],
+          ['article_nom', 'NOM'],
+          ['type', 'TYPE'],
+          ['quantite', 'QTE'],
+          ['stock_avant', 'AVANT'],
+          ['stock_apres', 'APRES'],
+          ['reference', 'REFERENCE'],
+          ['terminal_serial', 'TERMINAL'],
+        ]),
+      );
+    }),
+  );
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,53 @@
+import { buildApp } from './app.js';
+import { createCatalogueStore } from './catalogue-store.js';
+import { openDatabase } from './db/open-database.js';
+import { DEMO_FIXTURE } from './demo-data.js';
+import { importFixture } from './fixture-import.js';
+import { createLogger } from './logger.js';
+
+export interface ServeConfig {
+  db: string;
+  host: string;
+  port: number;
+  demo: boolean;
+  pretty: boolean;
+}
+
+/** The process entry: open the database, listen, and close both cleanly on SIGINT/SIGTERM. */
+export async function serve(config: Readonly<ServeConfig>): Promise<void> {
+  const logger = createLogger({ pretty: config.pretty });
+  const db = openDatabase(config.db);
+  if (config.demo) {
+    const catalogue = createCatalogueStore(db);
+    if (catalogue.isEmpty()) {
+      const result = importFixture(db, catalogue, DEMO_FIXTURE, new Date());
+      if (!result.ok) throw new Error(result.erreur);
+      logger.info('Données de démonstration chargées (boutique 2 « Ma Boutique », terminal 0a1badae951f8473)');
+    } else {
+      logger.info('Base déjà remplie : données de démonstration non chargées');
+    }
+  }
+  const app = await buildApp({ db, logger });
+  const url = await app.listen({ host: config.host, port: config.port });
+  logger.info({ url, db: config.db }, `ventesync serveur à l'écoute sur ${url} (base : ${config.db})`);
+
+  let closing = false;
+  const shutdown = (signal: string) => {
+    if (closing) return;
+    closing = true;
+    logger.info({ signal }, 'Arrêt demandé : fin des requêtes en cours');
+    app
+      .close()
+      .then(() => {
+        db.close();
+        logger.info('Serveur arrêté');
+        process.exit(0);
+      })
+      .catch((error: unknown) => {
+        logger.error({ err: error }, 'Arrêt incomplet');
+        process.exit(1);
+      });
+  };
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+}

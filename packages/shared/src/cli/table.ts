@@ -1,0 +1,15 @@
+/** Aligned plain-text table for people; scripts use --json instead. */
+export function formatTable<Row extends object>(
+  rows: ReadonlyArray<Row>,
+  columns: ReadonlyArray<[key: keyof Row & string, title: string]>,
+): string {
+  if (rows.length === 0) return '(aucun)';
+  const cell = (v: unknown) => (v === null || v === undefined ? '' : String(v));
+  const widths = columns.map(([key, title]) => Math.max(title.length, ...rows.map((r) => cell(r[key]).length)));
+  const line = (values: string[]) => values.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [
+    line(columns.map(([, title]) => title)),
+    line(widths.map((w) => '-'.repeat(w))),
+    ...rows.map((r) => line(columns.map(([key]) => cell(r[key])))),
+  ].join('\n');
+}

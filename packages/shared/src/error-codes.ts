@@ -1,0 +1,37 @@
+/**
+ * The one vocabulary of error codes. Programs branch on `code`, never on the French `error`.
+ * Request-level codes fail the whole request; sale-level codes reject one sale of a batch.
+ */
+export const REQUEST_ERROR_STATUS = {
+  MISSING_SERIAL: 400,
+  INVALID_JSON: 400,
+  INVALID_FORMAT: 400,
+  INVALID_QUERY: 400,
+  TERMINAL_NOT_FOUND: 404,
+  NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  PAYLOAD_TOO_LARGE: 413,
+  BATCH_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  INTERNAL_ERROR: 500,
+  UPSTREAM_UNAVAILABLE: 502,
+} as const;
+
+export type RequestErrorCode = keyof typeof REQUEST_ERROR_STATUS;
+
+export const SALE_ERROR_CODES = ['DUPLICATE', 'INSUFFICIENT_STOCK', 'ARTICLE_NOT_FOUND', 'INVALID_SALE'] as const;
+export type SaleErrorCode = (typeof SALE_ERROR_CODES)[number];
+
+export function statusOf(code: RequestErrorCode): number {
+  return REQUEST_ERROR_STATUS[code];
+}
+
+export interface ErrorBody {
+  error: string;
+  code: RequestErrorCode;
+  [extra: string]: unknown;
+}
+
+export function errorBody(code: RequestErrorCode, error: string, extra: Record<string, unknown> = {}): ErrorBody {
+  return { error, code, ...extra };
+}

@@ -1,0 +1,50 @@
+import { errorBody, type RequestErrorCode, statusOf } from '../index.js';
+import type { FastifyError, FastifyInstance } from 'fastify';
+
+const FASTIFY_CODES: Record<string, { code: RequestErrorCode; message: string }> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: { code: 'PAYLOAD_TOO_LARGE', message: '' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { code: 'UNSUPPORTED_MEDIA_TYPE', message: 'Type de contenu non pris en charge : envoyez du JSON' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { code: 'INVALID_JSON', message: 'Corps de requête vide : un tableau JSON de ventes est attendu' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { code: 'INVALID_JSON', message: 'Corps de requête incomplet (Content-Length incorrect)' },
+};
+
+/**
+ * Turns every failure into `{error, code}` JSON: known client errors keep their 4xx status,
+ * anything unexpected becomes a 500 that is logged with the request and leaks nothing.
+ */
+export function registerErrorHandling(app: FastifyInstance, maxBodyBytes: number): void {
+  app.setErrorHandler((error: FastifyError & { ventesyncCode?: RequestErrorCode }, request, reply) => {
+    const known = error.ventesyncCode
+      ? { code: error.ventesyncCode, message: error.message }
+      : FASTIFY_CODES[error.code];
+    if (known) {
+      const message =
+        known.code === 'PAYLOAD_TOO_LARGE'
+          ? `Requête trop volumineuse : ${maxBodyBytes} octets au maximum (5 Mio). Envoyez les ventes par lots.`
+          : known.message;
+      const extra = known.code === 'PAYLOAD_TOO_LARGE' ? { limit: maxBodyBytes } : {};
+      return reply.code(statusOf(known.code)).send(errorBody(known.code, message, extra));
+    }
+    if ((error as { code?: string }).code === 'SQLITE_BUSY') {
+      request.log.warn({ err: error }, 'base de données occupée');
+      return reply
+        .code(503)
+        .header('retry-after', '1')
+        .send({ error: 'Base de données occupée, réessayez dans un instant', code: 'SERVICE_UNAVAILABLE' });
+    }
+    if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
+      return reply.code(error.statusCode).send({ error: `Requête invalide : ${error.message}`, code: 'BAD_REQUEST' });
+    }
+    request.log.error({ err: error }, 'erreur inattendue');
+    return reply.code(500).send(errorBody('INTERNAL_ERROR', 'Erreur interne du serveur'));
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send(errorBody('NOT_FOUND', `Route introuvable : ${request.method} ${request.url}`)),
+  );
+}
+
+/** A client error raised from our own code (parsers, hooks), with its contract code. */
+export function clientError(code: RequestErrorCode, message: string): Error & { ventesyncCode: RequestErrorCode; statusCode: number } {
+  return Object.assign(new Error(message), { ventesyncCode: code, statusCode: statusOf(code) });
+}

@@ -1,0 +1,4 @@
+// Fastify helpers that give the server and the relay the same request-level behaviour.
+export * from './error-handler.js';
+export * from './json-body.js';
+export * from './terminal-auth.js';

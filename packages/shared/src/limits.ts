@@ -1,0 +1,10 @@
+export const SERIAL_HEADER = 'X-Device-Serial';
+export const SYNC_PATH = '/api/v2/simple/ventes/sync/';
+export const ARTICLES_PATH = '/api/v2/simple/articles/';
+export const HISTORIQUE_PATH = '/api/v2/simple/ventes/historique/';
+export const STATISTIQUES_PATH = '/api/v2/simple/statistiques/';
+
+export const MAX_VENTES_PER_REQUEST = 500;
+export const MAX_BODY_BYTES = 5 * 1024 * 1024;
+export const MAX_LIGNES_PER_VENTE = 1000;
+export const MAX_NUMERO_LENGTH = 64;
