@@ -7,7 +7,6 @@ import { CatalogueError, createCatalogueStore } from './catalogue-store.js';
 import { type Db, openDatabase } from './db/open-database.js';
 import { importFixture } from './fixture-import.js';
 import { createSaleReader } from './sale-reader.js';
-import { serve } from './server.js';
 
 const DEFAULT_DB = process.env.VENTESYNC_DB ?? './data/ventesync.db';
 
@@ -72,6 +71,8 @@ program
   .option('--pretty', 'journaux lisibles par une personne au lieu de JSON', false)
   .addHelpText('after', '\nExemples :\n  $ ventesync-server serve --demo\n  $ ventesync-server serve --db /var/lib/ventesync.db --port 8080 --pretty')
   .action(async (opts: { db: string; host: string; port: number; demo: boolean; pretty: boolean }) => {
+    // Loaded here so that the operator commands do not pay for the HTTP stack.
+    const { serve } = await import('./server.js');
     await serve(Object.freeze({ ...opts }));
   });
 

@@ -1,0 +1,116 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { runCli } from './child-server.js';
+import { tempDir } from './helpers.js';
+
+let tmp: ReturnType<typeof tempDir>;
+let db: string;
+const cli = (...args: string[]) => runCli([...args, '--db', db]);
+const json = (...args: string[]) => JSON.parse(cli(...args, '--json').stdout);
+
+beforeEach(() => {
+  tmp = tempDir();
+  db = join(tmp.dir, 'cli.db');
+});
+afterEach(() => tmp.cleanup());
+
+describe('ventesync-server CLI', () => {
+  it('--help lists every command, with examples; each command has its own help with an example', () => {
+    const help = runCli(['--help']).stdout;
+    for (const command of ['serve', 'import', 'boutique', 'terminal', 'article', 'stock', 'ventes', 'mouvements']) {
+      expect(help).toContain(command);
+    }
+    expect(help).toContain('Exemples');
+    for (const command of [['serve'], ['import'], ['terminal', 'add'], ['article', 'add'], ['stock', 'add'], ['stock', 'set'], ['mouvements', 'list']]) {
+      const out = runCli([...command, '--help']);
+      expect(out.code).toBe(0);
+      expect(out.stdout).toMatch(/Exemple/);
+    }
+  });
+
+  it('sets up a boutique, a terminal and an article, then lists them as tables or JSON', () => {
+    expect(cli('boutique', 'add', 'Boutique Gombe', '--id', '3').stdout).toContain('Boutique 3');
+    expect(cli('terminal', 'add', 'serial-1', 'Caisse 1', '--boutique', '3').code).toBe(0);
+    expect(cli('article', 'add', 'Savon', '--boutique', '3', '--prix', '19.99', '--stock', '12', '--id', '40').code).toBe(0);
+    expect(json('boutique', 'list')).toEqual([{ id: 3, nom: 'Boutique Gombe', devise: 'CDF' }]);
+    expect(json('terminal', 'list')).toEqual([{ serial: 'serial-1', nom: 'Caisse 1', boutique_id: 3, actif: true }]);
+    expect(json('article', 'list')).toEqual([{ id: 40, boutique_id: 3, nom: 'Savon', prix_vente: '19.99', quantite_stock: 12 }]);
+    const table = cli('article', 'list').stdout;
+    expect(table).toMatch(/^ID\s+BOUTIQUE\s+NOM\s+PRIX\s+STOCK/);
+    expect(table).toContain('19.99');
+  });
+
+  it('disables and enables a terminal', () => {
+    cli('boutique', 'add', 'B', '--id', '1');
+    cli('terminal', 'add', 's1', 'Caisse', '--boutique', '1');
+    expect(cli('terminal', 'disable', 's1').stdout).toContain('désactivé');
+    expect(json('terminal', 'list')[0].actif).toBe(false);
+    cli('terminal', 'enable', 's1');
+    expect(json('terminal', 'list')[0].actif).toBe(true);
+  });
+
+  it('stock add is an ENTREE, stock set an AJUSTEMENT, each in the movements list', () => {
+    cli('boutique', 'add', 'B', '--id', '1');
+    cli('article', 'add', 'Riz', '--boutique', '1', '--prix', '5000', '--id', '5');
+    expect(cli('stock', 'add', '5', '20').stdout).toContain('0 → 20');
+    expect(cli('stock', 'set', '5', '17').stdout).toContain('20 → 17');
+    const mouvements = json('mouvements', 'list', '--article', '5');
+    expect(mouvements.map((m: { type: string; quantite: number; stock_apres: number }) => [m.type, m.quantite, m.stock_apres])).toEqual([
+      ['AJUSTEMENT', -3, 17],
+      ['ENTREE', 20, 20],
+    ]);
+  });
+
+  it('refuses bad input with a French message and a non-zero exit, never a stack trace', () => {
+    for (const args of [
+      ['stock', 'add', '99', '5'],
+      ['stock', 'add', '5', '-3'],
+      ['terminal', 'add', 's', 'n', '--boutique', '42'],
+      ['article', 'add', 'X', '--boutique', '1', '--prix', '1.234'],
+      ['terminal', 'disable', 'inconnu'],
+    ]) {
+      const out = cli(...args);
+      expect(out.code, args.join(' ')).not.toBe(0);
+      expect(out.stderr).toMatch(/[Ee]rreur|invalide|attendu/);
+      expect(out.stderr).not.toMatch(/at .*\.js:\d+/);
+    }
+  });
+
+  it('imports a fixture file; a bad file is refused whole and changes nothing', () => {
+    const good = join(tmp.dir, 'good.json');
+    writeFileSync(
+      good,
+      JSON.stringify({
+        boutiques: [{ id: 2, nom: 'Ma Boutique', devise: 'CDF' }],
+        terminaux: [{ serial: '0a1badae951f8473', nom: 'Terminal messie vanza', boutique_id: 2, actif: true }],
+        articles: [{ id: 6, boutique_id: 2, nom: 'Samsung S24', prix_vente: '40000.00', stock: 10 }],
+      }),
+    );
+    expect(cli('import', good).stdout).toContain('1 boutique(s), 1 terminal(aux), 1 article(s)');
+
+    const bad = join(tmp.dir, 'bad.json');
+    writeFileSync(
+      bad,
+      JSON.stringify({
+        boutiques: [{ id: 9, nom: 'Nouvelle' }],
+        articles: [{ id: 6, boutique_id: 2, nom: 'Samsung S24', prix_vente: '41000.00', stock: 10 }, { id: 7, boutique_id: 2, nom: '', prix_vente: 1 }],
+      }),
+    );
+    const out = cli('import', bad);
+    expect(out.code).toBe(1);
+    expect(out.stderr).toContain('articles[1].nom');
+    expect(json('boutique', 'list')).toHaveLength(1);
+    expect(json('article', 'list')[0].prix_vente).toBe('40000.00');
+
+    const broken = join(tmp.dir, 'broken.json');
+    writeFileSync(broken, '{"boutiques": [');
+    expect(cli('import', broken).stderr).toContain("Rien n'a été importé");
+  });
+
+  it('lists sales received, newest first', async () => {
+    cli('boutique', 'add', 'B', '--id', '2');
+    expect(cli('ventes', 'list').stdout).toContain('(aucun)');
+    expect(json('ventes', 'list')).toEqual([]);
+  });
+});

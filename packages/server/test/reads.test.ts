@@ -1,0 +1,153 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { OTHER_SERIAL, testApp, vente } from './helpers.js';
+
+let t: Awaited<ReturnType<typeof testApp>>;
+let now = new Date('2025-10-29T10:00:00.000Z');
+
+beforeEach(async () => {
+  now = new Date('2025-10-29T10:00:00.000Z');
+  t = await testApp({ now: () => now });
+});
+afterEach(async () => {
+  await t.close();
+});
+
+describe('GET articles', () => {
+  it("lists the terminal's boutique catalogue only, with prices as money strings", async () => {
+    const res = await t.get('/api/v2/simple/articles/');
+    expect(res.statusCode).toBe(200);
+    const body = res.json();
+    expect(body.success).toBe(true);
+    expect(body.boutique_id).toBe(2);
+    expect(body.articles.map((a: { id: number }) => a.id)).toEqual([6, 7, 9, 10]);
+    expect(body.articles[0]).toEqual({ id: 6, nom: 'Samsung S24', prix_vente: '40000.00', quantite_stock: 100 });
+  });
+
+  it('needs the serial header like every endpoint', async () => {
+    const res = await t.app.inject({ method: 'GET', url: '/api/v2/simple/articles/' });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().code).toBe('MISSING_SERIAL');
+    expect((await t.get('/api/v2/simple/articles/', 'nope')).statusCode).toBe(404);
+  });
+});
+
+describe('GET ventes/historique', () => {
+  beforeEach(async () => {
+    await t.sync([
+      vente('H-1', [{ article_id: 6 }], { date_vente: '2025-10-27T09:00:00Z' }),
+      vente('H-2', [{ article_id: 7, quantite: 2 }, { article_id: 9 }], { date_vente: '2025-10-28T09:00:00Z', paye: false }),
+      vente('H-3', [{ article_id: 6 }], { date_vente: '2025-10-29T09:00:00Z', mode_paiement: 'MOBILE_MONEY' }),
+    ]);
+    await t.sync([vente('G-1', [{ article_id: 8 }])], OTHER_SERIAL);
+  });
+
+  it("returns the boutique's sales newest first with their lines", async () => {
+    const body = (await t.get('/api/v2/simple/ventes/historique/')).json();
+    expect(body).toMatchObject({ success: true, boutique_id: 2, total: 3 });
+    expect(body.ventes.map((v: { numero_facture: string }) => v.numero_facture)).toEqual(['H-3', 'H-2', 'H-1']);
+    expect(body.ventes[1]).toEqual({
+      numero_facture: 'H-2',
+      date_vente: '2025-10-28T09:00:00.000Z',
+      montant_total: '50019.99',
+      mode_paiement: 'CASH',
+      paye: false,
+      terminal: 'Terminal messie vanza',
+      lignes: [
+        { article_id: 7, article_nom: 'Écouteurs Bluetooth', quantite: 2, prix_unitaire: '25000.00', sous_total: '50000.00' },
+        { article_id: 9, article_nom: 'Savon', quantite: 1, prix_unitaire: '19.99', sous_total: '19.99' },
+      ],
+    });
+  });
+
+  it('pages with limit and offset; total counts them all', async () => {
+    const body = (await t.get('/api/v2/simple/ventes/historique/?limit=1&offset=1')).json();
+    expect(body.total).toBe(3);
+    expect(body.ventes.map((v: { numero_facture: string }) => v.numero_facture)).toEqual(['H-2']);
+  });
+
+  it('filters by day, both bounds inclusive', async () => {
+    const body = (await t.get('/api/v2/simple/ventes/historique/?date_debut=2025-10-28&date_fin=2025-10-28')).json();
+    expect(body.ventes.map((v: { numero_facture: string }) => v.numero_facture)).toEqual(['H-2']);
+    const from = (await t.get('/api/v2/simple/ventes/historique/?date_debut=2025-10-28T12:00:00Z')).json();
+    expect(from.total).toBe(1);
+  });
+
+  it.each(['limit=0', 'limit=501', 'limit=abc', 'offset=-1', 'date_debut=hier', 'date_fin=2025-13-45'])(
+    'a bad query (%s) is 400 INVALID_QUERY',
+    async (query) => {
+      const res = await t.get(`/api/v2/simple/ventes/historique/?${query}`);
+      expect(res.statusCode).toBe(400);
+      expect(res.json().code).toBe('INVALID_QUERY');
+    },
+  );
+});
+
+describe('GET statistiques', () => {
+  it('counts sales and turnover today and overall, split by payment mode, and lists low stock', async () => {
+    await t.sync([
+      vente('S-1', [{ article_id: 6 }], { date_vente: '2025-10-28T09:00:00Z' }),
+      vente('S-2', [{ article_id: 7 }], { mode_paiement: 'MOBILE_MONEY' }),
+      vente('S-3', [{ article_id: 9, quantite: 2 }]),
+      vente('S-4', [{ article_id: 10, quantite: 2 }], { mode_paiement: 'CARTE' }),
+    ]);
+    const res = await t.get('/api/v2/simple/statistiques/');
+    expect(res.statusCode).toBe(200);
+    const body = res.json();
+    expect(body).toMatchObject({ success: true, boutique_id: 2, boutique_nom: 'Ma Boutique', devise: 'CDF' });
+    expect(body.statistiques.aujourd_hui).toEqual({
+      date: '2025-10-29',
+      nombre_ventes: 3,
+      chiffre_affaires: '35039.98',
+      par_mode_paiement: {
+        CASH: { nombre_ventes: 1, chiffre_affaires: '39.98' },
+        MOBILE_MONEY: { nombre_ventes: 1, chiffre_affaires: '25000.00' },
+        CARTE: { nombre_ventes: 1, chiffre_affaires: '10000.00' },
+      },
+    });
+    expect(body.statistiques.total).toMatchObject({ nombre_ventes: 4, chiffre_affaires: '75039.98' });
+    expect(body.statistiques.total.par_mode_paiement.CASH).toEqual({ nombre_ventes: 2, chiffre_affaires: '40039.98' });
+    expect(body.statistiques.articles_stock_bas).toEqual([{ id: 10, nom: 'Chargeur', quantite_stock: 0 }]);
+  });
+
+  it('a boutique without sales has zero everywhere', async () => {
+    const body = (await t.get('/api/v2/simple/statistiques/', OTHER_SERIAL)).json();
+    expect(body.statistiques.total).toMatchObject({ nombre_ventes: 0, chiffre_affaires: '0.00' });
+  });
+});
+
+describe('service endpoints', () => {
+  it('GET /health is ok when the database answers', async () => {
+    const res = await t.app.inject({ method: 'GET', url: '/health' });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ status: 'ok' });
+  });
+
+  it('GET /openapi.json describes every endpoint, generated from the shared schemas', async () => {
+    const doc = (await t.app.inject({ method: 'GET', url: '/openapi.json' })).json();
+    expect(doc.openapi).toBe('3.1.0');
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining([
+        '/api/v2/simple/ventes/sync/',
+        '/api/v2/simple/articles/',
+        '/api/v2/simple/ventes/historique/',
+        '/api/v2/simple/statistiques/',
+        '/health',
+      ]),
+    );
+    const item = doc.paths['/api/v2/simple/ventes/sync/'].post.requestBody.content['application/json'].schema.items;
+    expect(item.required).toEqual(['lignes']);
+    expect(item.properties.mode_paiement.anyOf[0].enum).toEqual(['CASH', 'MOBILE_MONEY', 'CARTE']);
+  });
+
+  it('GET /docs serves a browsable page', async () => {
+    const res = await t.app.inject({ method: 'GET', url: '/docs/' });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toContain('text/html');
+  });
+
+  it('an unknown route is a JSON 404, not an HTML page', async () => {
+    const res = await t.app.inject({ method: 'GET', url: '/api/v2/simple/inconnu/' });
+    expect(res.statusCode).toBe(404);
+    expect(res.json()).toMatchObject({ code: 'NOT_FOUND', error: expect.stringContaining('Route introuvable') });
+  });
+});

@@ -1,0 +1,122 @@
+import Database from 'better-sqlite3';
+import { statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { request } from 'undici';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type ChildServer, runCli, startServer } from './child-server.js';
+import { SECOND_SERIAL, SERIAL, SYNC, TEST_FIXTURE, tempDir, vente } from './helpers.js';
+
+let tmp: ReturnType<typeof tempDir>;
+let server: ChildServer | undefined;
+let dbFile: string;
+
+beforeEach(() => {
+  tmp = tempDir();
+  dbFile = join(tmp.dir, 'server.db');
+});
+afterEach(async () => {
+  await server?.stop();
+  server = undefined;
+  tmp.cleanup();
+});
+
+async function post(url: string, body: unknown, serial = SERIAL) {
+  const res = await request(`${url}${SYNC}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-device-serial': serial },
+    body: JSON.stringify(body),
+  });
+  return { status: res.statusCode, body: (await res.body.json()) as Record<string, any> };
+}
+
+describe('a real listening server', () => {
+  it('serve --demo answers the guide curl example over HTTP, and GET /health', async () => {
+    server = await startServer(dbFile, ['--demo']);
+    const res = await post(server.url, [vente('TEST-001', [{ article_id: 6, quantite: 1, prix_unitaire: 40000 }])]);
+    expect(res.status).toBe(201);
+    expect(res.body.ventes_creees[0]).toEqual({
+      numero_facture: 'TEST-001',
+      montant_total: '40000.00',
+      lignes: [{ article_nom: 'Samsung S24', quantite: 1, prix_unitaire: '40000.00', sous_total: '40000.00' }],
+    });
+    const health = await request(`${server.url}/health`);
+    expect(health.statusCode).toBe(200);
+    expect(await health.body.json()).toEqual({ status: 'ok' });
+    await server.waitForLine(/✅ Vente TEST-001 créée avec succès: 40000.00 CDF/);
+    expect(server.lines.some((l) => l.includes('Synchronisation ventes pour boutique: Ma Boutique (Terminal: Terminal messie vanza)'))).toBe(true);
+  });
+
+  it('--demo leaves a database that already has data alone', async () => {
+    server = await startServer(dbFile, ['--demo']);
+    await post(server.url, [vente('KEEP', [{ article_id: 6 }])]);
+    await server.stop();
+    server = await startServer(dbFile, ['--demo']);
+    const articles = await request(`${server.url}/api/v2/simple/articles/`, { headers: { 'x-device-serial': SERIAL } });
+    const body = (await articles.body.json()) as { articles: Array<{ id: number; quantite_stock: number }> };
+    expect(body.articles.find((a) => a.id === 6)!.quantite_stock).toBe(99);
+  });
+
+  it('many concurrent requests from several terminals on a low-stock article never oversell', async () => {
+    const fixture = join(tmp.dir, 'fixture.json');
+    writeFileSync(fixture, JSON.stringify(TEST_FIXTURE));
+    expect(runCli(['import', fixture, '--db', dbFile]).code).toBe(0);
+    expect(runCli(['stock', 'set', '10', '25', '--db', dbFile]).code).toBe(0);
+    server = await startServer(dbFile);
+    const url = server.url;
+
+    const serials = [SERIAL, SECOND_SERIAL];
+    const results = await Promise.all(
+      Array.from({ length: 80 }, (_, i) =>
+        post(url, [vente(`CONC-${i}`, [{ article_id: 10, quantite: 1 }])], serials[i % serials.length]),
+      ),
+    );
+    const created = results.filter((r) => r.status === 201).length;
+    const refused = results.filter((r) => r.status === 200 && r.body.ventes_erreurs[0].code === 'INSUFFICIENT_STOCK').length;
+    expect(created).toBe(25);
+    expect(refused).toBe(55);
+
+    await server.stop();
+    server = undefined;
+    const db = new Database(dbFile, { readonly: true });
+    expect(db.prepare('SELECT quantite_stock FROM articles WHERE id = 10').pluck().get()).toBe(0);
+    expect(db.prepare("SELECT COUNT(*) FROM mouvements_stock WHERE article_id = 10 AND type = 'SORTIE'").pluck().get()).toBe(25);
+    expect(db.prepare('SELECT COUNT(*) FROM ventes').pluck().get()).toBe(25);
+    db.close();
+  });
+
+  it('kill -9 in the middle of a large batch leaves no half-written sale, and answered sales survive', async () => {
+    server = await startServer(dbFile, ['--demo']);
+    const first = await post(server.url, [vente('BEFORE-CRASH', [{ article_id: 6, quantite: 2 }])]);
+    expect(first.status).toBe(201);
+
+    // 500 sales of 500 lines (250,000 stock updates): long enough for the kill to land inside
+    // the write transaction, still under the 5 MiB body limit.
+    const lines = Array.from({ length: 500 }, () => ({ article_id: 7 }));
+    const big = Array.from({ length: 500 }, (_, i) => vente(`CRASH-${i}`, lines));
+    const db0 = new Database(dbFile);
+    db0.prepare('UPDATE articles SET quantite_stock = 1000000 WHERE id = 7').run();
+    db0.close();
+
+    // The kill must land inside the write transaction: the WAL grows while the uncommitted
+    // batch spills its pages, long before the commit (log lines are async, so no use here).
+    const walFile = `${dbFile}-wal`;
+    const walBefore = statSync(walFile).size;
+    const pending = post(server.url, big).catch((error: unknown) => error);
+    while (statSync(walFile).size < walBefore + 4 * 1024 * 1024) await sleep(2);
+    server.child.kill('SIGKILL');
+    expect(await pending).toBeInstanceOf(Error);
+    await server.stop();
+    server = undefined;
+
+    const db = new Database(dbFile, { readonly: true });
+    expect(db.prepare("SELECT COUNT(*) FROM ventes WHERE numero_facture = 'BEFORE-CRASH'").pluck().get()).toBe(1);
+    // The batch is one transaction: a crash inside it leaves none of it, so never half a sale.
+    expect(db.prepare("SELECT COUNT(*) FROM ventes WHERE numero_facture LIKE 'CRASH-%'").pluck().get()).toBe(0);
+    expect(db.prepare('SELECT COUNT(*) FROM lignes_vente').pluck().get()).toBe(1);
+    expect(db.prepare("SELECT COUNT(*) FROM mouvements_stock WHERE type = 'SORTIE'").pluck().get()).toBe(1);
+    expect(db.prepare('SELECT quantite_stock FROM articles WHERE id = 7').pluck().get()).toBe(1_000_000);
+    expect(db.prepare('SELECT quantite_stock FROM articles WHERE id = 6').pluck().get()).toBe(98);
+    db.close();
+  });
+});

@@ -1,0 +1,489 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { INACTIVE_SERIAL, OTHER_SERIAL, SECOND_SERIAL, SERIAL, SYNC, testApp, vente } from './helpers.js';
+
+let t: Awaited<ReturnType<typeof testApp>>;
+const NOW = new Date('2025-10-29T02:45:00.000Z');
+
+beforeEach(async () => {
+  t = await testApp({ now: () => NOW });
+});
+afterEach(async () => {
+  await t.close();
+});
+
+describe('the guide examples', () => {
+  it("the guide's curl example gets the guide's 201 response, field for field", async () => {
+    const res = await t.app.inject({
+      method: 'POST',
+      url: SYNC,
+      headers: { 'Content-Type': 'application/json', 'X-Device-Serial': SERIAL },
+      payload: `[
+    {
+      "numero_facture": "TEST-001",
+      "mode_paiement": "CASH",
+      "paye": true,
+      "lignes": [
+        {
+          "article_id": 6,
+          "quantite": 1,
+          "prix_unitaire": 40000
+        }
+      ]
+    }
+  ]`,
+    });
+    expect(res.statusCode).toBe(201);
+    expect(res.json()).toEqual({
+      success: true,
+      message: '1 vente(s) synchronisée(s) avec succès',
+      boutique_id: 2,
+      boutique_nom: 'Ma Boutique',
+      terminal: 'Terminal messie vanza',
+      statistiques: { total_envoyees: 1, reussies: 1, erreurs: 0 },
+      ventes_creees: [
+        {
+          numero_facture: 'TEST-001',
+          montant_total: '40000.00',
+          lignes: [{ article_nom: 'Samsung S24', quantite: 1, prix_unitaire: '40000.00', sous_total: '40000.00' }],
+        },
+      ],
+      ventes_erreurs: null,
+    });
+    expect(t.stock(6)).toBe(99);
+  });
+
+  it("the guide's two-sale request creates both, with their amounts", async () => {
+    const res = await t.sync([
+      vente('VENTE-001', [{ article_id: 6, quantite: 1, prix_unitaire: 40000 }]),
+      vente('VENTE-002', [{ article_id: 7, quantite: 2, prix_unitaire: 25000 }], { mode_paiement: 'MOBILE_MONEY' }),
+    ]);
+    expect(res.statusCode).toBe(201);
+    const body = res.json();
+    expect(body.message).toBe('2 vente(s) synchronisée(s) avec succès');
+    expect(body.statistiques).toEqual({ total_envoyees: 2, reussies: 2, erreurs: 0 });
+    expect(body.ventes_creees.map((v: { montant_total: string }) => v.montant_total)).toEqual(['40000.00', '50000.00']);
+    expect(body.ventes_creees[1].lignes[0]).toEqual({
+      article_nom: 'Écouteurs Bluetooth',
+      quantite: 2,
+      prix_unitaire: '25000.00',
+      sous_total: '50000.00',
+    });
+  });
+});
+
+describe('request-level errors write nothing', () => {
+  it('no X-Device-Serial header is 400 MISSING_SERIAL naming the header', async () => {
+    const res = await t.app.inject({ method: 'POST', url: SYNC, payload: [vente('A', [{ article_id: 6 }])] });
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toEqual({
+      error: 'Numéro de série du terminal requis dans les headers',
+      code: 'MISSING_SERIAL',
+      header_required: 'X-Device-Serial',
+    });
+    expect(t.venteCount()).toBe(0);
+  });
+
+  it('an empty X-Device-Serial header is MISSING_SERIAL too', async () => {
+    const res = await t.sync([vente('A', [{ article_id: 6 }])], '');
+    expect(res.statusCode).toBe(400);
+    expect(res.json().code).toBe('MISSING_SERIAL');
+  });
+
+  it.each([
+    ['an unknown serial', 'inconnu-123'],
+    ['an inactive terminal', INACTIVE_SERIAL],
+  ])('%s is 404 TERMINAL_NOT_FOUND', async (_label, serial) => {
+    const res = await t.sync([vente('A', [{ article_id: 6 }])], serial);
+    expect(res.statusCode).toBe(404);
+    expect(res.json()).toEqual({ error: 'Terminal non trouvé ou inactif', code: 'TERMINAL_NOT_FOUND' });
+    expect(t.venteCount()).toBe(0);
+  });
+
+  it.each([
+    ['broken JSON', '[{"numero_facture": "A", '],
+    ['an empty body', ''],
+    ['plain text', 'bonjour'],
+  ])('%s is 400 INVALID_JSON', async (_label, payload) => {
+    const res = await t.app.inject({
+      method: 'POST',
+      url: SYNC,
+      headers: { 'content-type': 'application/json', 'x-device-serial': SERIAL },
+      payload,
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().code).toBe('INVALID_JSON');
+    expect(res.json().error).toEqual(expect.any(String));
+  });
+
+  it.each([
+    ['an object', { numero_facture: 'A', lignes: [] }],
+    ['a string', 'ventes'],
+    ['a number', 42],
+    ['null', null],
+  ])('JSON that is %s rather than an array is 400 INVALID_FORMAT', async (_label, body) => {
+    const res = await t.sync(body);
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toEqual({ error: 'Format invalide: un tableau de ventes est attendu', code: 'INVALID_FORMAT' });
+  });
+
+  it('more than 500 sales is 413 BATCH_TOO_LARGE with the limit, and nothing is written', async () => {
+    const batch = Array.from({ length: 501 }, (_, i) => vente(`B-${i}`, [{ article_id: 9 }]));
+    const res = await t.sync(batch);
+    expect(res.statusCode).toBe(413);
+    expect(res.json()).toMatchObject({ code: 'BATCH_TOO_LARGE', limit: 500 });
+    expect(t.venteCount()).toBe(0);
+    expect(t.stock(9)).toBe(100);
+  });
+
+  it('exactly 500 sales is accepted', async () => {
+    const batch = Array.from({ length: 500 }, (_, i) => vente(`B-${i}`, [{ article_id: 7, quantite: 1, prix_unitaire: 1 }]));
+    await t.db.prepare('UPDATE articles SET quantite_stock = 1000 WHERE id = 7').run();
+    const res = await t.sync(batch);
+    expect(res.statusCode).toBe(201);
+    expect(res.json().statistiques.reussies).toBe(500);
+  });
+
+  it('a body over 5 MiB is 413 PAYLOAD_TOO_LARGE', async () => {
+    const big = JSON.stringify([vente('BIG', [{ article_id: 6 }], { padding: 'x'.repeat(5 * 1024 * 1024) })]);
+    const res = await t.app.inject({
+      method: 'POST',
+      url: SYNC,
+      headers: { 'content-type': 'application/json', 'x-device-serial': SERIAL },
+      payload: big,
+    });
+    expect(res.statusCode).toBe(413);
+    expect(res.json().code).toBe('PAYLOAD_TOO_LARGE');
+    expect(t.venteCount()).toBe(0);
+  });
+
+  it('a till that forgets the content type is still read as JSON', async () => {
+    const res = await t.app.inject({
+      method: 'POST',
+      url: SYNC,
+      headers: { 'content-type': 'text/plain', 'x-device-serial': SERIAL },
+      payload: JSON.stringify([vente('TXT-1', [{ article_id: 6 }])]),
+    });
+    expect(res.statusCode).toBe(201);
+  });
+
+  it('the path without its trailing slash works too', async () => {
+    const res = await t.app.inject({
+      method: 'POST',
+      url: SYNC.slice(0, -1),
+      headers: { 'x-device-serial': SERIAL, 'content-type': 'application/json' },
+      payload: [vente('NOSLASH', [{ article_id: 6 }])],
+    });
+    expect(res.statusCode).toBe(201);
+  });
+});
+
+describe('response status and shape', () => {
+  it('an empty array is 200 with success false, zero counts and ventes_erreurs null', async () => {
+    const res = await t.sync([]);
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({
+      success: false,
+      message: '0 vente(s) synchronisée(s) avec succès',
+      boutique_id: 2,
+      boutique_nom: 'Ma Boutique',
+      terminal: 'Terminal messie vanza',
+      statistiques: { total_envoyees: 0, reussies: 0, erreurs: 0 },
+      ventes_creees: [],
+      ventes_erreurs: null,
+    });
+  });
+
+  it('when every sale is rejected the answer is 200 with success false and every error listed', async () => {
+    const res = await t.sync([vente('X-1', [{ article_id: 999 }]), vente('X-2', [{ article_id: 6, quantite: 0 }])]);
+    expect(res.statusCode).toBe(200);
+    const body = res.json();
+    expect(body.success).toBe(false);
+    expect(body.statistiques).toEqual({ total_envoyees: 2, reussies: 0, erreurs: 2 });
+    expect(body.ventes_erreurs.map((e: { code: string }) => e.code)).toEqual(['ARTICLE_NOT_FOUND', 'INVALID_SALE']);
+  });
+
+  it('a partial success is 201 and reports the bad sale with its 1-based index, numero, French reason and code', async () => {
+    const res = await t.sync([
+      vente('OK-1', [{ article_id: 6 }]),
+      vente('KO-2', [{ article_id: 10, quantite: 5 }]),
+      vente('OK-3', [{ article_id: 7 }]),
+    ]);
+    expect(res.statusCode).toBe(201);
+    const body = res.json();
+    expect(body.success).toBe(true);
+    expect(body.message).toBe('2 vente(s) synchronisée(s) avec succès');
+    expect(body.statistiques).toEqual({ total_envoyees: 3, reussies: 2, erreurs: 1 });
+    expect(body.ventes_erreurs).toEqual([
+      {
+        index: 2,
+        numero_facture: 'KO-2',
+        erreur: 'Stock insuffisant pour Chargeur : demandé 5, disponible 2',
+        code: 'INSUFFICIENT_STOCK',
+      },
+    ]);
+  });
+});
+
+describe('duplicates', () => {
+  const original = vente('DUP-1', [{ article_id: 6, quantite: 2, prix_unitaire: '40000.00' }, { article_id: 7 }], {
+    mode_paiement: 'CARTE',
+  });
+
+  it('resending a stored sale is a DUPLICATE with identique true and the stored sale, and nothing changes', async () => {
+    expect((await t.sync([original])).statusCode).toBe(201);
+    const stockAfterFirst = t.stock(6);
+    // Same content, lines in another order, price as a number: still the same sale.
+    const resent = { ...original, lignes: [{ article_id: 7 }, { article_id: 6, quantite: 2, prix_unitaire: 40000 }] };
+    const res = await t.sync([resent]);
+    expect(res.statusCode).toBe(200);
+    expect(res.json().ventes_erreurs).toEqual([
+      {
+        index: 1,
+        numero_facture: 'DUP-1',
+        erreur: 'Vente DUP-1 existe déjà, ignorée',
+        code: 'DUPLICATE',
+        vente_existante: { numero_facture: 'DUP-1', montant_total: '105000.00', date_vente: NOW.toISOString() },
+        identique: true,
+      },
+    ]);
+    expect(t.stock(6)).toBe(stockAfterFirst);
+    expect(t.venteCount()).toBe(1);
+  });
+
+  it.each([
+    ['another quantity', { lignes: [{ article_id: 6, quantite: 3, prix_unitaire: '40000.00' }, { article_id: 7 }] }],
+    ['another price', { lignes: [{ article_id: 6, quantite: 2, prix_unitaire: '39000.00' }, { article_id: 7 }] }],
+    ['another payment mode', { mode_paiement: 'CASH' }],
+    ['another paye', { paye: false }],
+    ['another article', { lignes: [{ article_id: 6, quantite: 2, prix_unitaire: '40000.00' }, { article_id: 9 }] }],
+  ])('a numero reused for a sale with %s is a DUPLICATE with identique false', async (_label, change) => {
+    await t.sync([original]);
+    const res = await t.sync([{ ...original, ...change }]);
+    const [erreur] = res.json().ventes_erreurs;
+    expect(erreur).toMatchObject({ code: 'DUPLICATE', identique: false, vente_existante: { numero_facture: 'DUP-1' } });
+  });
+
+  it('a numero used earlier in the same request is a duplicate; the first one is created', async () => {
+    const res = await t.sync([vente('SAME', [{ article_id: 6 }]), vente('SAME', [{ article_id: 6 }])]);
+    expect(res.statusCode).toBe(201);
+    const body = res.json();
+    expect(body.statistiques).toEqual({ total_envoyees: 2, reussies: 1, erreurs: 1 });
+    expect(body.ventes_erreurs[0]).toMatchObject({ index: 2, code: 'DUPLICATE', identique: true });
+    expect(t.stock(6)).toBe(99);
+  });
+
+  it('numero uniqueness is per boutique: the same numero in another boutique is a new sale', async () => {
+    expect((await t.sync([vente('SHARED-1', [{ article_id: 6 }])])).statusCode).toBe(201);
+    const res = await t.sync([vente('SHARED-1', [{ article_id: 8 }])], OTHER_SERIAL);
+    expect(res.statusCode).toBe(201);
+    expect(res.json().boutique_id).toBe(3);
+  });
+
+  it('a duplicate does not block the other sales of the request', async () => {
+    await t.sync([vente('D-1', [{ article_id: 6 }])]);
+    const res = await t.sync([vente('D-1', [{ article_id: 6 }]), vente('D-2', [{ article_id: 6 }])]);
+    expect(res.json().statistiques).toEqual({ total_envoyees: 2, reussies: 1, erreurs: 1 });
+    expect(res.json().ventes_creees[0].numero_facture).toBe('D-2');
+  });
+
+  it('a sale sent by another terminal of the same boutique with the same numero is a duplicate', async () => {
+    await t.sync([vente('T-1', [{ article_id: 6 }])]);
+    const res = await t.sync([vente('T-1', [{ article_id: 6 }])], SECOND_SERIAL);
+    expect(res.json().ventes_erreurs[0]).toMatchObject({ code: 'DUPLICATE', identique: true });
+  });
+});
+
+describe('generated numeros', () => {
+  it('a sale without numero gets VENTE-{boutique}-{UTC timestamp}-{0-based index}', async () => {
+    const res = await t.sync([vente('AVEC', [{ article_id: 6 }]), vente(undefined, [{ article_id: 6 }])]);
+    expect(res.json().ventes_creees.map((v: { numero_facture: string }) => v.numero_facture)).toEqual([
+      'AVEC',
+      'VENTE-2-20251029024500-1',
+    ]);
+  });
+
+  it('null numero_facture is treated as absent, as a C# till sends it', async () => {
+    const res = await t.sync([{ numero_facture: null, lignes: [{ article_id: 6 }] }]);
+    expect(res.json().ventes_creees[0].numero_facture).toBe('VENTE-2-20251029024500-0');
+  });
+
+  it('back-to-back requests in the same second never collide and are never reported as duplicates', async () => {
+    const numeros = new Set<string>();
+    for (let i = 0; i < 5; i++) {
+      const res = await t.sync([vente(undefined, [{ article_id: 9 }]), vente(undefined, [{ article_id: 9 }])]);
+      expect(res.statusCode).toBe(201);
+      expect(res.json().ventes_erreurs).toBeNull();
+      for (const v of res.json().ventes_creees) numeros.add(v.numero_facture);
+    }
+    expect(numeros.size).toBe(10);
+    expect(t.venteCount()).toBe(10);
+    expect([...numeros]).toContain('VENTE-2-20251029024500-0');
+    for (const n of numeros) expect(n).toMatch(/^VENTE-2-20251029024500-[01](-\d+)?$/);
+  });
+
+  it('a generated numero avoids a numero sent earlier in the same request', async () => {
+    const res = await t.sync([vente('VENTE-2-20251029024500-1', [{ article_id: 6 }]), vente(undefined, [{ article_id: 6 }])]);
+    expect(res.json().statistiques.reussies).toBe(2);
+    expect(res.json().ventes_creees[1].numero_facture).toBe('VENTE-2-20251029024500-1-1');
+  });
+
+  it('generated numeros use UTC whatever the date_vente offset', async () => {
+    const res = await t.sync([vente(undefined, [{ article_id: 6 }], { date_vente: '2025-10-28T23:00:00+01:00' })]);
+    expect(res.json().ventes_creees[0].numero_facture).toBe('VENTE-2-20251029024500-0');
+  });
+});
+
+describe('stock', () => {
+  it('a sale whose second line fails leaves stock and movements untouched', async () => {
+    const res = await t.sync([vente('ROLL-1', [{ article_id: 6, quantite: 3 }, { article_id: 10, quantite: 3 }])]);
+    expect(res.statusCode).toBe(200);
+    expect(res.json().ventes_erreurs[0]).toMatchObject({ code: 'INSUFFICIENT_STOCK', index: 1 });
+    expect(t.stock(6)).toBe(100);
+    expect(t.stock(10)).toBe(2);
+    expect(t.mouvements(6)).toEqual([]);
+    expect(t.venteCount()).toBe(0);
+    expect(t.db.prepare('SELECT COUNT(*) FROM lignes_vente').pluck().get()).toBe(0);
+  });
+
+  it('a sale whose second line names an unknown article leaves stock untouched', async () => {
+    const res = await t.sync([vente('ROLL-2', [{ article_id: 6 }, { article_id: 4242 }])]);
+    expect(res.json().ventes_erreurs[0]).toMatchObject({ code: 'ARTICLE_NOT_FOUND' });
+    expect(res.json().ventes_erreurs[0].erreur).toContain('Ligne 2');
+    expect(t.stock(6)).toBe(100);
+  });
+
+  it('lines of the same article count together against the stock', async () => {
+    const res = await t.sync([vente('CUM-1', [{ article_id: 10, quantite: 1 }, { article_id: 10, quantite: 2 }])]);
+    expect(res.json().ventes_erreurs[0]).toMatchObject({
+      code: 'INSUFFICIENT_STOCK',
+      erreur: 'Stock insuffisant pour Chargeur : demandé 3, disponible 2',
+    });
+    expect(t.stock(10)).toBe(2);
+  });
+
+  it('repeated lines within the stock each decrement it and each write a SORTIE movement', async () => {
+    await t.sync([vente('CUM-2', [{ article_id: 10, quantite: 1 }, { article_id: 10, quantite: 1 }])]);
+    expect(t.stock(10)).toBe(0);
+    expect(t.mouvements(10).map((m) => [m.quantite, m.stock_avant, m.stock_apres])).toEqual([
+      [1, 2, 1],
+      [1, 1, 0],
+    ]);
+  });
+
+  it('a SORTIE movement records the numero, the terminal and the date', async () => {
+    await t.sync([vente('MVT-1', [{ article_id: 7, quantite: 4 }])]);
+    expect(t.mouvements(7)).toEqual([
+      expect.objectContaining({
+        quantite: 4,
+        stock_avant: 100,
+        stock_apres: 96,
+        reference: 'MVT-1',
+        terminal_serial: SERIAL,
+        date: NOW.toISOString(),
+      }),
+    ]);
+  });
+
+  it('a sale that empties the stock exactly is accepted, the next one is not', async () => {
+    const res = await t.sync([vente('Z-1', [{ article_id: 10, quantite: 2 }]), vente('Z-2', [{ article_id: 10 }])]);
+    expect(res.json().statistiques).toEqual({ total_envoyees: 2, reussies: 1, erreurs: 1 });
+    expect(t.stock(10)).toBe(0);
+  });
+});
+
+describe('money', () => {
+  it('19.99 × 3 is exactly "59.97"', async () => {
+    const res = await t.sync([vente('M-1', [{ article_id: 9, quantite: 3, prix_unitaire: 19.99 }])]);
+    expect(res.json().ventes_creees[0]).toMatchObject({
+      montant_total: '59.97',
+      lignes: [{ prix_unitaire: '19.99', sous_total: '59.97' }],
+    });
+  });
+
+  it('the article price applies when the till sends none, and the total sums every line', async () => {
+    const res = await t.sync([vente('M-2', [{ article_id: 9, quantite: 3 }, { article_id: 7, prix_unitaire: '0.01' }])]);
+    expect(res.json().ventes_creees[0].montant_total).toBe('59.98');
+  });
+
+  it('0.1 + 0.2 style sums stay exact', async () => {
+    const lignes = Array.from({ length: 10 }, () => ({ article_id: 9, prix_unitaire: 0.1 }));
+    const res = await t.sync([vente('M-3', lignes)]);
+    expect(res.json().ventes_creees[0].montant_total).toBe('1.00');
+  });
+
+  it('a free item (price 0) is allowed', async () => {
+    const res = await t.sync([vente('M-4', [{ article_id: 9, prix_unitaire: 0 }])]);
+    expect(res.json().ventes_creees[0].montant_total).toBe('0.00');
+  });
+});
+
+describe('validation rejects that sale only, naming the field and line', () => {
+  const bad: Array<[string, unknown, string]> = [
+    ['quantite 0', vente('V', [{ article_id: 6, quantite: 0 }]), 'quantite'],
+    ['a negative quantite', vente('V', [{ article_id: 6, quantite: -2 }]), 'quantite'],
+    ['a fractional quantite', vente('V', [{ article_id: 6, quantite: 1.5 }]), 'quantite'],
+    ['a quantite as a string', vente('V', [{ article_id: 6, quantite: '2' }]), 'quantite'],
+    ['a negative price', vente('V', [{ article_id: 6, prix_unitaire: -1 }]), 'prix_unitaire'],
+    ['a price with 3 decimals', vente('V', [{ article_id: 6, prix_unitaire: '12.345' }]), 'prix_unitaire'],
+    ['a price that is not a number', vente('V', [{ article_id: 6, prix_unitaire: 'abc' }]), 'prix_unitaire'],
+    ['a price as a boolean', vente('V', [{ article_id: 6, prix_unitaire: true }]), 'prix_unitaire'],
+    ['an unknown payment mode', vente('V', [{ article_id: 6 }], { mode_paiement: 'CHEQUE' }), 'mode_paiement'],
+    ['paye as a string', vente('V', [{ article_id: 6 }], { paye: 'oui' }), 'paye'],
+    ['missing lignes', { numero_facture: 'V' }, 'lignes'],
+    ['empty lignes', vente('V', []), 'lignes'],
+    ['lignes as an object', { numero_facture: 'V', lignes: { article_id: 6 } }, 'lignes'],
+    ['a missing article_id', vente('V', [{ quantite: 1 }]), 'article_id'],
+    ['a negative article_id', vente('V', [{ article_id: -6 }]), 'article_id'],
+    ['an empty numero', vente('', [{ article_id: 6 }]), 'numero_facture'],
+    ['a numero of 65 characters', vente('N'.repeat(65), [{ article_id: 6 }]), 'numero_facture'],
+    ['a numero as a number', vente(undefined, [{ article_id: 6 }], { numero_facture: 123 }), 'numero_facture'],
+    ['a date without offset', vente('V', [{ article_id: 6 }], { date_vente: '2025-10-29T02:45:00' }), 'date_vente'],
+    ['a line that is not an object', vente('V', [6 as unknown as Record<string, unknown>]), 'Ligne 1'],
+  ];
+
+  it.each(bad)('%s is INVALID_SALE', async (_label, sale, field) => {
+    const res = await t.sync([sale, vente('GOOD', [{ article_id: 7 }])]);
+    expect(res.statusCode).toBe(201);
+    const body = res.json();
+    expect(body.ventes_creees.map((v: { numero_facture: string }) => v.numero_facture)).toEqual(['GOOD']);
+    expect(body.ventes_erreurs).toHaveLength(1);
+    expect(body.ventes_erreurs[0]).toMatchObject({ index: 1, code: 'INVALID_SALE' });
+    expect(body.ventes_erreurs[0].erreur).toContain(field);
+    expect(t.stock(6)).toBe(100);
+  });
+
+  it('the error names the line: the second line of a sale is "Ligne 2"', async () => {
+    const res = await t.sync([vente('V', [{ article_id: 6 }, { article_id: 6, quantite: 0 }])]);
+    expect(res.json().ventes_erreurs[0].erreur).toMatch(/^Ligne 2 : le champ quantite doit être un entier positif/);
+  });
+
+  it("an article of another boutique is ARTICLE_NOT_FOUND and that boutique's stock is untouched", async () => {
+    const res = await t.sync([vente('V', [{ article_id: 8 }])]);
+    expect(res.json().ventes_erreurs[0]).toMatchObject({ code: 'ARTICLE_NOT_FOUND' });
+    expect(t.stock(8)).toBe(50);
+  });
+
+  it.each([[42], [null], ['VENTE'], [[]]])('an element %j that is not an object is INVALID_SALE; the rest goes on', async (el) => {
+    const res = await t.sync([el, vente('AFTER', [{ article_id: 6 }])]);
+    expect(res.statusCode).toBe(201);
+    expect(res.json().ventes_erreurs[0]).toMatchObject({ index: 1, code: 'INVALID_SALE', numero_facture: null });
+  });
+});
+
+describe('defaults and optional fields', () => {
+  it('quantite defaults to 1, mode to CASH, paye to true; unknown fields are ignored', async () => {
+    const res = await t.sync([{ numero_facture: 'DEF-1', lignes: [{ article_id: 7, remise: 5 }], client: 'Mama Nzinga' }]);
+    expect(res.json().ventes_creees[0]).toMatchObject({ montant_total: '25000.00', lignes: [{ quantite: 1 }] });
+    const row = t.db.prepare('SELECT mode_paiement, paye FROM ventes WHERE numero_facture = ?').get('DEF-1');
+    expect(row).toEqual({ mode_paiement: 'CASH', paye: 1 });
+  });
+
+  it('date_vente is kept as when the sale happened; without it, the time of receipt', async () => {
+    await t.sync([
+      vente('DATE-1', [{ article_id: 6 }], { date_vente: '2025-10-28T18:30:00+01:00' }),
+      vente('DATE-2', [{ article_id: 6 }]),
+    ]);
+    const dates = t.db.prepare('SELECT date_vente FROM ventes ORDER BY id').pluck().all();
+    expect(dates).toEqual(['2025-10-28T17:30:00.000Z', NOW.toISOString()]);
+  });
+});
