@@ -5,7 +5,7 @@ import { registerErrorHandling, registerJsonBody, registerTerminalAuth } from '@
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { createCatalogueStore } from './catalogue-store.js';
 import type { Db } from './db/open-database.js';
-import type { Logger } from './logger.js';
+import type { Logger } from 'pino';
 import { articlesRoutes } from './routes/articles.js';
 import { historiqueRoutes } from './routes/historique.js';
 import { statistiquesRoutes } from './routes/statistiques.js';

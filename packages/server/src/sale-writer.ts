@@ -6,13 +6,14 @@ import {
   rawNumero,
   type SaleErrorCode,
   validateVente,
+  venteFingerprint,
   type VenteCreee,
   type VenteErreur,
   type VenteNormalisee,
 } from '@ventesync/shared';
 import type { ArticleRow, TerminalContext } from './catalogue-store.js';
 import type { Db } from './db/open-database.js';
-import { venteFingerprint } from './fingerprint.js';
+
 
 export interface WriteSalesResult {
   creees: Array<VenteCreee & { montant: Centimes }>;

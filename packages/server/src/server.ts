@@ -3,7 +3,7 @@ import { createCatalogueStore } from './catalogue-store.js';
 import { openDatabase } from './db/open-database.js';
 import { DEMO_FIXTURE } from './demo-data.js';
 import { importFixture } from './fixture-import.js';
-import { createLogger } from './logger.js';
+import { createLogger } from '@ventesync/shared/log';
 
 export interface ServeConfig {
   db: string;

@@ -7,3 +7,4 @@ export * from './response-schemas.js';
 export * from './sync-request.js';
 export * from './vente-schema.js';
 export * from './fixture-schema.js';
+export * from './fingerprint.js';

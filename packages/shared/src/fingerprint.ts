@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { VenteNormalisee } from '@ventesync/shared';
+import type { VenteNormalisee } from './vente-schema.js';
 
 /**
  * The normalised content of a sale (lines, quantities, prices as sent, mode, paye), hashed.

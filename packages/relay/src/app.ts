@@ -1,0 +1,132 @@
+import {
+  ARTICLES_PATH,
+  type ArticlesResponse,
+  checkSyncBatch,
+  errorBody,
+  formatMoney,
+  HISTORIQUE_PATH,
+  MAX_BODY_BYTES,
+  STATISTIQUES_PATH,
+  SYNC_PATH,
+  type SyncResponse,
+  syncMessage,
+} from '@ventesync/shared';
+import { registerErrorHandling, registerJsonBody, registerTerminalAuth, terminalOf } from '@ventesync/shared/http';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
+import type { Logger } from 'pino';
+import type { Forwarder } from './forwarder.js';
+import type { RelayStore } from './relay-store.js';
+import { createSaleIntake } from './sale-intake.js';
+import { createTerminalDirectory, type RelayTerminal } from './terminal-directory.js';
+import type { Upstream } from './upstream.js';
+
+export interface RelayAppOptions {
+  store: RelayStore;
+  upstream: Upstream;
+  forwarder: Forwarder;
+  logger?: Logger | false;
+  now?: () => Date;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
+
+/** The till-facing side of the relay: the server's paths and errors, answered from the shop. */
+export async function buildRelayApp(options: RelayAppOptions): Promise<FastifyInstance> {
+  const { store, upstream, forwarder } = options;
+  const now = options.now ?? (() => new Date());
+  const app = Fastify({
+    ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
+    bodyLimit: MAX_BODY_BYTES,
+    routerOptions: { ignoreTrailingSlash: true },
+    logController: new LogController({ disableRequestLogging: true }),
+  }) as unknown as FastifyInstance;
+  registerErrorHandling(app, MAX_BODY_BYTES);
+  registerJsonBody(app);
+
+  const intake = createSaleIntake(store);
+  const directory = createTerminalDirectory(store, upstream, now);
+
+  app.get('/health', async () => ({ status: 'ok' as const, serveur_joignable: store.getEtat('serveur_joignable') === 'oui' }));
+
+  // For `ventesync-relay sync`: only from this machine.
+  app.post('/relay/sync', async (request, reply) => {
+    if (!LOOPBACK.has(request.ip)) return reply.code(403).send(errorBody('FORBIDDEN', 'Réservé à la machine du relais'));
+    return { success: true, ...(await forwarder.syncNow()) };
+  });
+
+  await app.register(async (api) => {
+    registerTerminalAuth(api, (serial) => directory.find(serial));
+
+    api.post(SYNC_PATH, async (request, reply) => {
+      const terminal = terminalOf<RelayTerminal>(request);
+      const batch = checkSyncBatch(request.body);
+      if (!batch.ok) return reply.code(batch.status).send(batch.body);
+      const { creees, erreurs } = intake.take(terminal, batch.items, now());
+      request.log.info(
+        { serial: terminal.serial, recues: batch.items.length, gardees: creees.length, refusees: erreurs.length },
+        `${creees.length} vente(s) gardée(s) par le relais pour le terminal ${terminal.terminal_nom}`,
+      );
+      if (creees.length > 0) forwarder.notify();
+      const body: SyncResponse = {
+        success: creees.length > 0,
+        message: syncMessage(creees.length),
+        // A till's JSON models hold an int here: 0 while the relay has not met the server yet.
+        boutique_id: terminal.boutique_id ?? 0,
+        boutique_nom: terminal.boutique_nom,
+        terminal: terminal.terminal_nom,
+        statistiques: { total_envoyees: batch.items.length, reussies: creees.length, erreurs: erreurs.length },
+        ventes_creees: creees,
+        ventes_erreurs: erreurs.length > 0 ? erreurs : null,
+      };
+      return reply.code(creees.length > 0 ? 201 : 200).send(body);
+    });
+
+    const forward = (onUnreachable: (request: FastifyRequest, reply: FastifyReply) => unknown) =>
+      async (request: FastifyRequest, reply: FastifyReply) => {
+        const terminal = terminalOf<RelayTerminal>(request);
+        const answer = await upstream.get(request.url, terminal.serial);
+        if (answer.kind === 'network-error') {
+          store.setEtat('serveur_joignable', 'non');
+          return onUnreachable(request, reply);
+        }
+        store.setEtat('serveur_joignable', 'oui');
+        if (answer.status === 200 && request.routeOptions.url === ARTICLES_PATH) {
+          directory.cacheCatalogue(answer.body as ArticlesResponse);
+        }
+        return reply.code(answer.status).send(answer.body);
+      };
+
+    const unavailable = (_request: FastifyRequest, reply: FastifyReply) =>
+      reply
+        .code(503)
+        .send(errorBody('UPSTREAM_UNAVAILABLE', 'Serveur central injoignable : réessayez plus tard (les ventes restent gardées par le relais)'));
+
+    api.get(
+      ARTICLES_PATH,
+      forward((request, reply) => {
+        const terminal = terminalOf<RelayTerminal>(request);
+        const updated = terminal.boutique_id === null ? null : store.catalogueUpdated(terminal.boutique_id);
+        if (terminal.boutique_id === null || updated === null) return unavailable(request, reply);
+        const body: ArticlesResponse = {
+          success: true,
+          boutique_id: terminal.boutique_id,
+          articles: store.catalogue(terminal.boutique_id).map((a) => ({
+            id: a.article_id,
+            nom: a.nom,
+            prix_vente: formatMoney(a.prix_vente),
+            quantite_stock: a.quantite_stock,
+          })),
+          source: 'cache',
+          cache_mis_a_jour: updated,
+        };
+        return reply.send(body);
+      }),
+    );
+    api.get(HISTORIQUE_PATH, forward(unavailable));
+    api.get(STATISTIQUES_PATH, forward(unavailable));
+  });
+
+  return app;
+}
+
+export { createTerminalDirectory };

@@ -1,0 +1,78 @@
+import { createLogger } from '@ventesync/shared/log';
+import { buildRelayApp } from './app.js';
+import { openDatabase } from './db/open-database.js';
+import { createForwarder, DEFAULT_FORWARDER_CONFIG } from './forwarder.js';
+import { createRelayStore } from './relay-store.js';
+import { createTerminalDirectory } from './terminal-directory.js';
+import { createAgent, createUpstream, DEFAULT_TIMEOUTS } from './upstream.js';
+
+export interface RelayConfig {
+  upstream: string;
+  db: string;
+  host: string;
+  port: number;
+  batchSize: number;
+  intervalMs: number;
+  timeoutMs: number;
+  pretty: boolean;
+}
+
+const CHECKPOINT_EVERY_MS = 10 * 60_000;
+
+/** The relay process: hold what tills send, forward it, close cleanly on SIGINT/SIGTERM. */
+export async function startRelay(config: Readonly<RelayConfig>): Promise<void> {
+  const logger = createLogger({ pretty: config.pretty });
+  const db = openDatabase(config.db);
+  const store = createRelayStore(db);
+  const timeouts = { ...DEFAULT_TIMEOUTS, headersMs: config.timeoutMs, bodyMs: config.timeoutMs };
+  const agent = createAgent(timeouts);
+  const upstream = createUpstream(config.upstream, agent, timeouts);
+  const forwarder = createForwarder({
+    store,
+    upstream,
+    config: { ...DEFAULT_FORWARDER_CONFIG, batchSize: config.batchSize, intervalMs: config.intervalMs },
+    logger,
+  });
+  const directory = createTerminalDirectory(store, upstream);
+  const app = await buildRelayApp({ store, upstream, forwarder, logger });
+
+  const url = await app.listen({ host: config.host, port: config.port });
+  const port = new URL(url).port;
+  // The CLI's `sync` finds the daemon through the file they share.
+  store.setEtat('daemon_url', `http://127.0.0.1:${port}`);
+  store.setEtat('daemon_pid', String(process.pid));
+  store.setEtat('serveur_url', upstream.baseUrl);
+  logger.info({ url, upstream: upstream.baseUrl, db: config.db }, `ventesync relais à l'écoute sur ${url}, serveur central ${upstream.baseUrl}`);
+
+  forwarder.start();
+  const refreshCatalogues = () =>
+    directory.refreshCatalogues().catch((error: unknown) => logger.warn({ err: error }, 'Catalogue non rafraîchi'));
+  void refreshCatalogues();
+  const catalogueTimer = setInterval(refreshCatalogues, Math.max(config.intervalMs, 60_000));
+  const checkpointTimer = setInterval(() => db.pragma('wal_checkpoint(TRUNCATE)'), CHECKPOINT_EVERY_MS);
+
+  let closing = false;
+  const shutdown = (signal: string) => {
+    if (closing) return;
+    closing = true;
+    logger.info({ signal }, 'Arrêt demandé : le lot en cours est abandonné sans risque, les ventes restent gardées');
+    clearInterval(catalogueTimer);
+    clearInterval(checkpointTimer);
+    forwarder
+      .stop()
+      .then(() => app.close())
+      .then(() => agent.close())
+      .then(() => {
+        store.setEtat('daemon_url', null);
+        db.close();
+        logger.info('Relais arrêté');
+        process.exit(0);
+      })
+      .catch((error: unknown) => {
+        logger.error({ err: error }, 'Arrêt incomplet');
+        process.exit(1);
+      });
+  };
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+}

@@ -1,0 +1,67 @@
+/**
+ * The relay's schema versions, applied in order at start (`PRAGMA user_version`).
+ * Never edit a released entry: add a new one.
+ */
+export const MIGRATIONS: readonly string[] = [
+  `
+  -- One row per sale a till handed over. The row is the relay's promise: it is never deleted
+  -- before the server has the sale (purge takes SYNCHRONISEE rows only).
+  CREATE TABLE ventes (
+    id                  INTEGER PRIMARY KEY,
+    serial              TEXT NOT NULL,
+    boutique_id         INTEGER,
+    numero_facture      TEXT NOT NULL,
+    numero_genere       INTEGER NOT NULL DEFAULT 0,
+    contenu             TEXT NOT NULL,
+    empreinte           TEXT NOT NULL,
+    montant_total       INTEGER NOT NULL,
+    statut              TEXT NOT NULL DEFAULT 'EN_ATTENTE'
+                        CHECK (statut IN ('EN_ATTENTE', 'SYNCHRONISEE', 'REJETEE', 'ABANDONNEE')),
+    recue_le            TEXT NOT NULL,
+    tentatives          INTEGER NOT NULL DEFAULT 0,
+    tentatives_stock    INTEGER NOT NULL DEFAULT 0,
+    prochaine_tentative TEXT,
+    code_erreur         TEXT,
+    erreur              TEXT,
+    montant_serveur     TEXT,
+    synchronisee_le     TEXT,
+    decision            TEXT,
+    decision_le         TEXT
+  );
+  CREATE INDEX ventes_a_envoyer ON ventes(statut, serial, id);
+  CREATE INDEX ventes_numero ON ventes(numero_facture);
+
+  -- What the relay learned of each till from the server.
+  CREATE TABLE terminaux (
+    serial          TEXT PRIMARY KEY,
+    statut          TEXT NOT NULL CHECK (statut IN ('CONNU', 'INCONNU', 'NON_VERIFIE')),
+    boutique_id     INTEGER,
+    boutique_nom    TEXT,
+    terminal_nom    TEXT,
+    verifie_le      TEXT,
+    derniere_sync   TEXT,
+    derniere_erreur TEXT,
+    erreur_le       TEXT
+  );
+
+  -- The last catalogue the server gave, to price sales and answer tills when it is away.
+  CREATE TABLE catalogue (
+    boutique_id    INTEGER NOT NULL,
+    article_id     INTEGER NOT NULL,
+    nom            TEXT NOT NULL,
+    prix_vente     INTEGER NOT NULL,
+    quantite_stock INTEGER NOT NULL,
+    PRIMARY KEY (boutique_id, article_id)
+  ) WITHOUT ROWID;
+  CREATE TABLE catalogue_maj (
+    boutique_id INTEGER PRIMARY KEY,
+    mis_a_jour  TEXT NOT NULL
+  );
+
+  -- Small facts about the daemon: its address (for 'sync'), the server's reachability.
+  CREATE TABLE etat (
+    cle    TEXT PRIMARY KEY,
+    valeur TEXT
+  );
+  `,
+];

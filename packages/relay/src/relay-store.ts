@@ -1,0 +1,243 @@
+import type { Article, VenteStatut } from '@ventesync/shared';
+import { randomBytes } from 'node:crypto';
+import type { Db } from './db/open-database.js';
+
+/** Held sales add a fourth state to the contract's three: a person discarded it. */
+export type HeldStatut = VenteStatut | 'ABANDONNEE';
+export type TerminalStatut = 'CONNU' | 'INCONNU' | 'NON_VERIFIE';
+
+export interface HeldVente {
+  id: number;
+  serial: string;
+  boutique_id: number | null;
+  numero_facture: string;
+  numero_genere: number;
+  /** The sale as it will be forwarded: JSON text, numero included. */
+  contenu: string;
+  empreinte: string;
+  montant_total: number;
+  statut: HeldStatut;
+  recue_le: string;
+  tentatives: number;
+  tentatives_stock: number;
+  prochaine_tentative: string | null;
+  code_erreur: string | null;
+  erreur: string | null;
+  montant_serveur: string | null;
+  synchronisee_le: string | null;
+  decision: string | null;
+  decision_le: string | null;
+}
+
+export interface TerminalInfo {
+  serial: string;
+  statut: TerminalStatut;
+  boutique_id: number | null;
+  boutique_nom: string | null;
+  terminal_nom: string | null;
+  verifie_le: string | null;
+  derniere_sync: string | null;
+  derniere_erreur: string | null;
+  erreur_le: string | null;
+}
+
+export interface NewHeldVente {
+  serial: string;
+  boutique_id: number | null;
+  numero_facture: string;
+  numero_genere: boolean;
+  contenu: string;
+  empreinte: string;
+  montant_total: number;
+  recue_le: string;
+}
+
+export interface SerialSummary {
+  serial: string;
+  en_attente: number;
+  synchronisees: number;
+  rejetees: number;
+  abandonnees: number;
+  plus_ancienne_en_attente: string | null;
+}
+
+const VENTE_COLUMNS = `id, serial, boutique_id, numero_facture, numero_genere, contenu, empreinte, montant_total, statut,
+  recue_le, tentatives, tentatives_stock, prochaine_tentative, code_erreur, erreur, montant_serveur, synchronisee_le,
+  decision, decision_le`;
+
+/** Everything the relay keeps, in one SQLite file shared by the daemon and the CLI. */
+export function createRelayStore(db: Db) {
+  const stmt = {
+    insertVente: db.prepare<[string, number | null, string, number, string, string, number, string], { id: number }>(`
+      INSERT INTO ventes (serial, boutique_id, numero_facture, numero_genere, contenu, empreinte, montant_total, recue_le)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+    // Duplicate scope: the boutique when the relay knows it, else the till itself.
+    heldInScope: db.prepare<[string, number | null, number | null, string], HeldVente>(`
+      SELECT ${VENTE_COLUMNS} FROM ventes
+      WHERE numero_facture = ? AND statut <> 'ABANDONNEE' AND ((? IS NOT NULL AND boutique_id = ?) OR serial = ?)
+      LIMIT 1`),
+    numeroTaken: db.prepare<[string], number>('SELECT 1 FROM ventes WHERE numero_facture = ? LIMIT 1').pluck(),
+    serialsDue: db
+      .prepare<[string], string>(`
+        SELECT DISTINCT serial FROM ventes
+        WHERE statut = 'EN_ATTENTE' AND (prochaine_tentative IS NULL OR prochaine_tentative <= ?)
+        ORDER BY serial`)
+      .pluck(),
+    dueBatch: db.prepare<[string, string, number], HeldVente>(`
+      SELECT ${VENTE_COLUMNS} FROM ventes
+      WHERE statut = 'EN_ATTENTE' AND serial = ? AND (prochaine_tentative IS NULL OR prochaine_tentative <= ?)
+      ORDER BY id LIMIT ?`),
+    nextDue: db
+      .prepare<[], string | null>(`SELECT MIN(prochaine_tentative) FROM ventes WHERE statut = 'EN_ATTENTE'`)
+      .pluck(),
+    countAttempt: db.prepare<[number]>('UPDATE ventes SET tentatives = tentatives + 1 WHERE id = ?'),
+    markSynced: db.prepare<[string | null, string, number]>(`
+      UPDATE ventes SET statut = 'SYNCHRONISEE', montant_serveur = ?, synchronisee_le = ?, prochaine_tentative = NULL,
+        code_erreur = NULL, erreur = NULL
+      WHERE id = ? AND statut = 'EN_ATTENTE'`),
+    markRejected: db.prepare<[string, string, number]>(`
+      UPDATE ventes SET statut = 'REJETEE', code_erreur = ?, erreur = ?, prochaine_tentative = NULL
+      WHERE id = ? AND statut = 'EN_ATTENTE'`),
+    scheduleStockRetry: db.prepare<[string, string, number]>(`
+      UPDATE ventes SET tentatives_stock = tentatives_stock + 1, code_erreur = 'INSUFFICIENT_STOCK', erreur = ?,
+        prochaine_tentative = ?
+      WHERE id = ? AND statut = 'EN_ATTENTE'`),
+    byNumero: db.prepare<[string], HeldVente>(`SELECT ${VENTE_COLUMNS} FROM ventes WHERE numero_facture = ? ORDER BY id`),
+    byStatut: db.prepare<[string, string | null, string | null, number], HeldVente>(`
+      SELECT ${VENTE_COLUMNS} FROM ventes WHERE statut = ? AND (? IS NULL OR serial = ?) ORDER BY id LIMIT ?`),
+    retry: db.prepare<[string]>(`
+      UPDATE ventes SET statut = 'EN_ATTENTE', tentatives_stock = 0, prochaine_tentative = NULL, decision = NULL
+      WHERE numero_facture = ? AND statut IN ('REJETEE', 'ABANDONNEE')`),
+    retryAll: db.prepare(`
+      UPDATE ventes SET statut = 'EN_ATTENTE', tentatives_stock = 0, prochaine_tentative = NULL
+      WHERE statut = 'REJETEE'`),
+    discard: db.prepare<[string, string, string]>(`
+      UPDATE ventes SET statut = 'ABANDONNEE', decision = ?, decision_le = ?, prochaine_tentative = NULL
+      WHERE numero_facture = ? AND statut IN ('REJETEE', 'EN_ATTENTE')`),
+    purge: db.prepare<[string]>(`DELETE FROM ventes WHERE statut = 'SYNCHRONISEE' AND synchronisee_le < ?`),
+    summary: db.prepare<[], SerialSummary>(`
+      SELECT serial,
+        SUM(statut = 'EN_ATTENTE') AS en_attente,
+        SUM(statut = 'SYNCHRONISEE') AS synchronisees,
+        SUM(statut = 'REJETEE') AS rejetees,
+        SUM(statut = 'ABANDONNEE') AS abandonnees,
+        MIN(CASE WHEN statut = 'EN_ATTENTE' THEN recue_le END) AS plus_ancienne_en_attente
+      FROM ventes GROUP BY serial ORDER BY serial`),
+
+    terminal: db.prepare<[string], TerminalInfo>('SELECT * FROM terminaux WHERE serial = ?'),
+    terminaux: db.prepare<[], TerminalInfo>('SELECT * FROM terminaux ORDER BY serial'),
+    knownTerminals: db.prepare<[], TerminalInfo>(
+      "SELECT * FROM terminaux WHERE statut = 'CONNU' GROUP BY boutique_id ORDER BY serial",
+    ),
+    saveTerminal: db.prepare<[string, TerminalStatut, number | null, string | null, string | null, string]>(`
+      INSERT INTO terminaux (serial, statut, boutique_id, boutique_nom, terminal_nom, verifie_le) VALUES (?, ?, ?, ?, ?, ?)
+      ON CONFLICT (serial) DO UPDATE SET statut = excluded.statut,
+        boutique_id = COALESCE(excluded.boutique_id, boutique_id),
+        boutique_nom = COALESCE(excluded.boutique_nom, boutique_nom),
+        terminal_nom = COALESCE(excluded.terminal_nom, terminal_nom),
+        verifie_le = excluded.verifie_le`),
+    fillBoutique: db.prepare<[number, string]>('UPDATE ventes SET boutique_id = ? WHERE serial = ? AND boutique_id IS NULL'),
+    terminalSynced: db.prepare<[string, string]>(`
+      INSERT INTO terminaux (serial, statut, derniere_sync) VALUES (?, 'NON_VERIFIE', ?)
+      ON CONFLICT (serial) DO UPDATE SET derniere_sync = excluded.derniere_sync, derniere_erreur = NULL, erreur_le = NULL`),
+    terminalError: db.prepare<[string, string, string]>(`
+      INSERT INTO terminaux (serial, statut, derniere_erreur, erreur_le) VALUES (?, 'NON_VERIFIE', ?, ?)
+      ON CONFLICT (serial) DO UPDATE SET derniere_erreur = excluded.derniere_erreur, erreur_le = excluded.erreur_le`),
+
+    clearCatalogue: db.prepare<[number]>('DELETE FROM catalogue WHERE boutique_id = ?'),
+    insertArticle: db.prepare<[number, number, string, number, number]>(
+      'INSERT INTO catalogue (boutique_id, article_id, nom, prix_vente, quantite_stock) VALUES (?, ?, ?, ?, ?)',
+    ),
+    catalogueDate: db.prepare<[number, string]>(`
+      INSERT INTO catalogue_maj (boutique_id, mis_a_jour) VALUES (?, ?)
+      ON CONFLICT (boutique_id) DO UPDATE SET mis_a_jour = excluded.mis_a_jour`),
+    catalogue: db.prepare<[number], { article_id: number; nom: string; prix_vente: number; quantite_stock: number }>(
+      'SELECT article_id, nom, prix_vente, quantite_stock FROM catalogue WHERE boutique_id = ? ORDER BY article_id',
+    ),
+    catalogueArticle: db.prepare<[number, number], { nom: string; prix_vente: number }>(
+      'SELECT nom, prix_vente FROM catalogue WHERE boutique_id = ? AND article_id = ?',
+    ),
+    catalogueUpdated: db
+      .prepare<[number], string>('SELECT mis_a_jour FROM catalogue_maj WHERE boutique_id = ?')
+      .pluck(),
+
+    getEtat: db.prepare<[string], string | null>('SELECT valeur FROM etat WHERE cle = ?').pluck(),
+    setEtat: db.prepare<[string, string | null]>(
+      'INSERT INTO etat (cle, valeur) VALUES (?, ?) ON CONFLICT (cle) DO UPDATE SET valeur = excluded.valeur',
+    ),
+  };
+
+  const getEtat = (cle: string) => stmt.getEtat.get(cle) ?? null;
+  const setEtat = (cle: string, valeur: string | null) => void stmt.setEtat.run(cle, valeur);
+
+  return {
+    getEtat,
+    setEtat,
+    /** A stable id of this relay, so that the numeros it generates never meet another's. */
+    relayId(): string {
+      let id = getEtat('relais_id');
+      if (!id) {
+        id = randomBytes(3).toString('hex');
+        setEtat('relais_id', id);
+      }
+      return id;
+    },
+
+    insertVente: (v: NewHeldVente): number =>
+      stmt.insertVente.get(v.serial, v.boutique_id, v.numero_facture, v.numero_genere ? 1 : 0, v.contenu, v.empreinte, v.montant_total, v.recue_le)!.id,
+    heldInScope: (numero: string, boutiqueId: number | null, serial: string) =>
+      stmt.heldInScope.get(numero, boutiqueId, boutiqueId, serial),
+    numeroTaken: (numero: string) => stmt.numeroTaken.get(numero) !== undefined,
+
+    serialsDue: (now: Date) => stmt.serialsDue.all(now.toISOString()),
+    dueBatch: (serial: string, now: Date, limit: number) => stmt.dueBatch.all(serial, now.toISOString(), limit),
+    nextDue: () => stmt.nextDue.get() ?? null,
+    countAttempt: (ids: number[]) => db.transaction(() => ids.forEach((id) => stmt.countAttempt.run(id)))(),
+    markSynced: (id: number, montantServeur: string | null, now: Date) => stmt.markSynced.run(montantServeur, now.toISOString(), id),
+    markRejected: (id: number, code: string, erreur: string) => stmt.markRejected.run(code, erreur, id),
+    scheduleStockRetry: (id: number, erreur: string, at: Date) => stmt.scheduleStockRetry.run(erreur, at.toISOString(), id),
+    transaction: <T>(fn: () => T): T => db.transaction(fn)(),
+
+    byNumero: (numero: string) => stmt.byNumero.all(numero),
+    byStatut: (statut: HeldStatut, serial: string | null = null, limit = 10_000) => stmt.byStatut.all(statut, serial, serial, limit),
+    summary: () => stmt.summary.all(),
+    /** Back to EN_ATTENTE: a person corrected the cause (stock, catalogue) and wants it sent again. */
+    retry: (numeros: string[]) => db.transaction(() => numeros.map((n) => stmt.retry.run(n).changes))(),
+    retryAllRejected: () => stmt.retryAll.run().changes,
+    discard: (numero: string, reason: string, now: Date) => stmt.discard.run(reason, now.toISOString(), numero).changes,
+    purgeSynced: (before: Date) => stmt.purge.run(before.toISOString()).changes,
+
+    terminal: (serial: string) => stmt.terminal.get(serial),
+    terminaux: () => stmt.terminaux.all(),
+    /** One known till per boutique: enough to refresh every boutique's catalogue. */
+    terminalsPerBoutique: () => stmt.knownTerminals.all(),
+    saveTerminal(
+      serial: string,
+      statut: TerminalStatut,
+      info: { boutique_id: number | null; boutique_nom: string | null; terminal_nom: string | null },
+      now: Date,
+    ) {
+      db.transaction(() => {
+        stmt.saveTerminal.run(serial, statut, info.boutique_id, info.boutique_nom, info.terminal_nom, now.toISOString());
+        if (info.boutique_id !== null) stmt.fillBoutique.run(info.boutique_id, serial);
+      })();
+    },
+    recordTerminalSync: (serial: string, now: Date) => stmt.terminalSynced.run(serial, now.toISOString()),
+    recordTerminalError: (serial: string, message: string, now: Date) => stmt.terminalError.run(serial, message, now.toISOString()),
+
+    replaceCatalogue(boutiqueId: number, articles: Article[], now: Date, parsePrice: (text: string) => number | null) {
+      db.transaction(() => {
+        stmt.clearCatalogue.run(boutiqueId);
+        for (const a of articles) {
+          stmt.insertArticle.run(boutiqueId, a.id, a.nom, parsePrice(a.prix_vente) ?? 0, a.quantite_stock);
+        }
+        stmt.catalogueDate.run(boutiqueId, now.toISOString());
+      })();
+    },
+    catalogue: (boutiqueId: number) => stmt.catalogue.all(boutiqueId),
+    catalogueArticle: (boutiqueId: number, articleId: number) => stmt.catalogueArticle.get(boutiqueId, articleId),
+    catalogueUpdated: (boutiqueId: number) => stmt.catalogueUpdated.get(boutiqueId) ?? null,
+  };
+}
+
+export type RelayStore = ReturnType<typeof createRelayStore>;

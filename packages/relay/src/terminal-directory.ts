@@ -1,0 +1,83 @@
+import { ARTICLES_PATH, type ArticlesResponse, parseMoney } from '@ventesync/shared';
+import type { RelayStore, TerminalInfo } from './relay-store.js';
+import type { Upstream } from './upstream.js';
+
+export interface RelayTerminal {
+  serial: string;
+  boutique_id: number | null;
+  boutique_nom: string;
+  terminal_nom: string;
+}
+
+const VERIFY_TIMEOUT_MS = 2_000;
+
+function toRelayTerminal(info: TerminalInfo): RelayTerminal {
+  return {
+    serial: info.serial,
+    boutique_id: info.boutique_id,
+    boutique_nom: info.boutique_nom ?? '',
+    terminal_nom: info.terminal_nom ?? info.serial,
+  };
+}
+
+/**
+ * What the relay knows of tills, learned from the server: a till the server knows is served
+ * at once; a new one is checked with the server (its catalogue, which is cached on the way);
+ * when the server is away a new till is trusted for now, and its sales wait for the server's
+ * verdict. A till the server refused stays refused until the server says otherwise.
+ */
+export function createTerminalDirectory(store: RelayStore, upstream: Upstream, now: () => Date = () => new Date()) {
+  function cacheCatalogue(body: ArticlesResponse): void {
+    store.replaceCatalogue(body.boutique_id, body.articles, now(), parseMoney);
+  }
+
+  /** Asks the server for the till's catalogue; learns the till and caches the catalogue. */
+  async function refresh(serial: string, timeoutMs?: number): Promise<'known' | 'unknown' | 'unreachable'> {
+    const answer = await upstream.get(ARTICLES_PATH, serial, timeoutMs);
+    if (answer.kind === 'network-error') {
+      store.setEtat('serveur_joignable', 'non');
+      return 'unreachable';
+    }
+    store.setEtat('serveur_joignable', 'oui');
+    store.setEtat('serveur_verifie_le', now().toISOString());
+    const body = answer.body as Partial<ArticlesResponse> & { code?: string };
+    if (answer.status === 404 && body.code === 'TERMINAL_NOT_FOUND') {
+      const known = store.terminal(serial);
+      store.saveTerminal(serial, 'INCONNU', { boutique_id: known?.boutique_id ?? null, boutique_nom: null, terminal_nom: null }, now());
+      return 'unknown';
+    }
+    if (answer.status !== 200 || typeof body.boutique_id !== 'number' || !Array.isArray(body.articles)) return 'unreachable';
+    cacheCatalogue(body as ArticlesResponse);
+    const previous = store.terminal(serial);
+    store.saveTerminal(
+      serial,
+      'CONNU',
+      { boutique_id: body.boutique_id, boutique_nom: previous?.boutique_nom ?? null, terminal_nom: previous?.terminal_nom ?? null },
+      now(),
+    );
+    return 'known';
+  }
+
+  return {
+    refresh,
+    cacheCatalogue,
+    /** The till behind a serial, or undefined when the server refuses it (404 to the till). */
+    async find(serial: string): Promise<RelayTerminal | undefined> {
+      const info = store.terminal(serial);
+      if (info?.statut === 'CONNU') return toRelayTerminal(info);
+      const verdict = await refresh(serial, VERIFY_TIMEOUT_MS);
+      if (verdict === 'unknown') return undefined;
+      if (verdict === 'unreachable') {
+        if (info?.statut === 'INCONNU') return undefined;
+        if (!info) store.saveTerminal(serial, 'NON_VERIFIE', { boutique_id: null, boutique_nom: null, terminal_nom: null }, now());
+      }
+      return toRelayTerminal(store.terminal(serial)!);
+    },
+    /** Refreshes every boutique's cached catalogue through one of its tills. */
+    async refreshCatalogues(): Promise<void> {
+      for (const t of store.terminalsPerBoutique()) await refresh(t.serial);
+    },
+  };
+}
+
+export type TerminalDirectory = ReturnType<typeof createTerminalDirectory>;

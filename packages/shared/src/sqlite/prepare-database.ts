@@ -1,0 +1,32 @@
+/** The few better-sqlite3 methods this needs, so that shared does not depend on the addon. */
+export interface SqliteLike {
+  pragma(source: string, options?: { simple?: boolean }): unknown;
+  exec(source: string): unknown;
+  transaction(fn: () => void): { immediate: () => void };
+}
+
+/**
+ * Sets the pragmas every ventesync database needs and applies the schema versions it lacks
+ * (`PRAGMA user_version` counts them). better-sqlite3 leaves WAL at synchronous=NORMAL, which
+ * can lose the last commits on power loss; an answered sale must survive that, hence FULL.
+ */
+export function prepareDatabase(db: SqliteLike, migrations: readonly string[]): void {
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  // Long-running processes: keep the WAL file from growing without bound between checkpoints.
+  db.pragma('journal_size_limit = 67108864');
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > migrations.length) {
+    throw new Error(
+      `La base est au schéma ${current}, plus récent que ce programme (${migrations.length}) : mettez ventesync à jour.`,
+    );
+  }
+  for (let version = current; version < migrations.length; version++) {
+    db.transaction(() => {
+      db.exec(migrations[version]!);
+      db.pragma(`user_version = ${version + 1}`);
+    }).immediate();
+  }
+}
