@@ -1,4 +1,4 @@
-import { ARTICLES_PATH, type ArticlesResponse, parseMoney } from '@ventesync/shared';
+import { ARTICLES_PATH, type ArticlesResponse, parseMoney, STATISTIQUES_PATH } from '@ventesync/shared';
 import type { RelayStore, TerminalInfo } from './relay-store.js';
 import type { Upstream } from './upstream.js';
 
@@ -31,6 +31,14 @@ export function createTerminalDirectory(store: RelayStore, upstream: Upstream, n
     store.replaceCatalogue(body.boutique_id, body.articles, now(), parseMoney);
   }
 
+  /** The articles answer has no names: statistiques has the boutique's, for the tills' receipts. */
+  async function boutiqueName(serial: string, timeoutMs?: number): Promise<string | null> {
+    const answer = await upstream.get(STATISTIQUES_PATH, serial, timeoutMs);
+    if (answer.kind !== 'response' || answer.status !== 200) return null;
+    const nom = (answer.body as { boutique_nom?: unknown }).boutique_nom;
+    return typeof nom === 'string' ? nom : null;
+  }
+
   /** Asks the server for the till's catalogue; learns the till and caches the catalogue. */
   async function refresh(serial: string, timeoutMs?: number): Promise<'known' | 'unknown' | 'unreachable'> {
     const answer = await upstream.get(ARTICLES_PATH, serial, timeoutMs);
@@ -52,7 +60,11 @@ export function createTerminalDirectory(store: RelayStore, upstream: Upstream, n
     store.saveTerminal(
       serial,
       'CONNU',
-      { boutique_id: body.boutique_id, boutique_nom: previous?.boutique_nom ?? null, terminal_nom: previous?.terminal_nom ?? null },
+      {
+        boutique_id: body.boutique_id,
+        boutique_nom: previous?.boutique_nom ?? (await boutiqueName(serial, timeoutMs)),
+        terminal_nom: previous?.terminal_nom ?? null,
+      },
       now(),
     );
     return 'known';

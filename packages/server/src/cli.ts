@@ -317,4 +317,10 @@ program
     }),
   );
 
+// `ventesync-… list | head` closes the pipe early: that is the reader's choice, not an error.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
+
 await program.parseAsync(process.argv);
