@@ -88,10 +88,21 @@ program
   .option('--batch-size <n>', 'ventes par envoi au serveur (1 à 500)', integer('batch-size', 1, 500), 100)
   .option('--interval <durée>', 'envoi périodique, ex. 30s, 5m', duration, 30_000)
   .option('--timeout <durée>', "attente maximale d'une réponse du serveur", duration, 30_000)
+  .option('--stock-retries <n>', 'envois d\'une vente refusée pour stock avant de la rejeter (1 à 100)', integer('stock-retries', 1, 100), 5)
   .option('--pretty', 'journaux lisibles par une personne au lieu de JSON', false)
   .addHelpText('after', '\nExemple :\n  $ ventesync-relay start --upstream http://192.0.2.10:8000 --port 8001 --pretty')
   .action(
-    async (opts: { upstream: string; db: string; host: string; port: number; batchSize: number; interval: number; timeout: number; pretty: boolean }) => {
+    async (opts: {
+      upstream: string;
+      db: string;
+      host: string;
+      port: number;
+      batchSize: number;
+      interval: number;
+      timeout: number;
+      stockRetries: number;
+      pretty: boolean;
+    }) => {
       try {
         new URL(opts.upstream);
       } catch {
@@ -107,6 +118,7 @@ program
           batchSize: opts.batchSize,
           intervalMs: opts.interval,
           timeoutMs: opts.timeout,
+          stockRetries: opts.stockRetries,
           pretty: opts.pretty,
         }),
       );

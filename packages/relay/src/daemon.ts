@@ -1,6 +1,7 @@
 import { createLogger } from '@ventesync/shared/log';
 import { buildRelayApp } from './app.js';
 import { openDatabase } from './db/open-database.js';
+import { STOCK_RETRY } from './backoff.js';
 import { createForwarder, DEFAULT_FORWARDER_CONFIG } from './forwarder.js';
 import { createRelayStore } from './relay-store.js';
 import { createTerminalDirectory } from './terminal-directory.js';
@@ -14,6 +15,8 @@ export interface RelayConfig {
   batchSize: number;
   intervalMs: number;
   timeoutMs: number;
+  /** Sends of a sale refused for stock before it is REJETEE for a person. */
+  stockRetries: number;
   pretty: boolean;
 }
 
@@ -30,7 +33,12 @@ export async function startRelay(config: Readonly<RelayConfig>): Promise<void> {
   const forwarder = createForwarder({
     store,
     upstream,
-    config: { ...DEFAULT_FORWARDER_CONFIG, batchSize: config.batchSize, intervalMs: config.intervalMs },
+    config: {
+      ...DEFAULT_FORWARDER_CONFIG,
+      batchSize: config.batchSize,
+      intervalMs: config.intervalMs,
+      stockRetry: { ...STOCK_RETRY, maxAttempts: config.stockRetries },
+    },
     logger,
   });
   const directory = createTerminalDirectory(store, upstream);

@@ -1,0 +1,176 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { buildRelayApp } from '../src/app.js';
+import { openDatabase } from '../src/db/open-database.js';
+import { createForwarder, DEFAULT_FORWARDER_CONFIG } from '../src/forwarder.js';
+import { createRelayStore, type RelayStore } from '../src/relay-store.js';
+import { createAgent, createUpstream } from '../src/upstream.js';
+import { startFakeUpstream } from './fake-upstream.js';
+
+const SERIAL = '0a1badae951f8473';
+const SYNC = '/api/v2/simple/ventes/sync/';
+const quiet = { info() {}, warn() {}, error() {} };
+
+let fake: Awaited<ReturnType<typeof startFakeUpstream>>;
+let store: RelayStore;
+let app: Awaited<ReturnType<typeof buildRelayApp>>;
+let agent: ReturnType<typeof createAgent>;
+let upstreamUrl: string;
+
+async function build(url: string) {
+  agent = createAgent({ connectMs: 500, headersMs: 2_000, bodyMs: 2_000 });
+  const upstream = createUpstream(url, agent);
+  // Timers off: these tests look at what the relay holds, not at forwarding.
+  const forwarder = createForwarder({ store, upstream, config: { ...DEFAULT_FORWARDER_CONFIG, debounceMs: 60_000 }, logger: quiet });
+  app = await buildRelayApp({ store, upstream, forwarder, logger: false, now: () => new Date('2025-10-29T02:45:00Z') });
+}
+
+const post = (body: unknown, serial: string | null = SERIAL) =>
+  app.inject({
+    method: 'POST',
+    url: SYNC,
+    headers: { 'content-type': 'application/json', ...(serial === null ? {} : { 'x-device-serial': serial }) },
+    payload: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+
+beforeEach(async () => {
+  fake = await startFakeUpstream();
+  upstreamUrl = fake.url;
+  store = createRelayStore(openDatabase(':memory:'));
+  await build(upstreamUrl);
+});
+afterEach(async () => {
+  await app.close();
+  await agent.close();
+  await fake.close();
+});
+
+describe('relay: the till side speaks the server protocol', () => {
+  it("accepts the guide's example with 201 in the guide's shape, each sale EN_ATTENTE, priced from the catalogue", async () => {
+    const res = await post([{ numero_facture: 'TEST-001', mode_paiement: 'CASH', paye: true, lignes: [{ article_id: 6, quantite: 1 }] }]);
+    expect(res.statusCode).toBe(201);
+    expect(res.json()).toEqual({
+      success: true,
+      message: '1 vente(s) synchronisée(s) avec succès',
+      boutique_id: 2,
+      boutique_nom: 'Ma Boutique',
+      terminal: SERIAL,
+      statistiques: { total_envoyees: 1, reussies: 1, erreurs: 0 },
+      ventes_creees: [
+        {
+          numero_facture: 'TEST-001',
+          montant_total: '40000.00',
+          lignes: [{ article_nom: 'Samsung S24', quantite: 1, prix_unitaire: '40000.00', sous_total: '40000.00' }],
+          statut: 'EN_ATTENTE',
+        },
+      ],
+      ventes_erreurs: null,
+    });
+    expect(store.byStatut('EN_ATTENTE')).toHaveLength(1);
+  });
+
+  it.each([
+    ['no serial', () => post([], null), 400, 'MISSING_SERIAL'],
+    ['broken JSON', () => post('[{'), 400, 'INVALID_JSON'],
+    ['an object', () => post({ lignes: [] }), 400, 'INVALID_FORMAT'],
+    ['501 sales', () => post(Array.from({ length: 501 }, () => ({ lignes: [{ article_id: 6 }] }))), 413, 'BATCH_TOO_LARGE'],
+  ])('%s gets the same request-level error as the server, and nothing is held', async (_label, send, status, code) => {
+    const res = await send();
+    expect(res.statusCode).toBe(status);
+    expect(res.json().code).toBe(code);
+    expect(store.summary()).toEqual([]);
+  });
+
+  it('a terminal the server does not know is 404 TERMINAL_NOT_FOUND', async () => {
+    await app.close();
+    await agent.close();
+    await fake.close();
+    const { createServer } = await import('node:http');
+    const refusing = createServer((_req, res) => {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: 'Terminal non trouvé ou inactif', code: 'TERMINAL_NOT_FOUND' }));
+    });
+    await new Promise<void>((r) => refusing.listen(0, '127.0.0.1', r));
+    await build(`http://127.0.0.1:${(refusing.address() as { port: number }).port}`);
+    const res = await post([{ lignes: [{ article_id: 6 }] }], 'inconnu');
+    expect(res.statusCode).toBe(404);
+    expect(res.json()).toEqual({ error: 'Terminal non trouvé ou inactif', code: 'TERMINAL_NOT_FOUND' });
+    refusing.close();
+    fake = await startFakeUpstream();
+  });
+
+  it('validates each sale like the server: a bad one is INVALID_SALE with its 1-based index, the others are held', async () => {
+    const res = await post([{ lignes: [{ article_id: 6, quantite: 0 }] }, { numero_facture: 'OK-2', lignes: [{ article_id: 6 }] }]);
+    expect(res.statusCode).toBe(201);
+    expect(res.json().ventes_erreurs).toEqual([
+      { index: 1, numero_facture: null, erreur: expect.stringContaining('quantite'), code: 'INVALID_SALE' },
+    ]);
+    expect(store.byStatut('EN_ATTENTE').map((v) => v.numero_facture)).toEqual(['OK-2']);
+  });
+
+  it('gives a sale without numero a stable numero before storing it, carried in the stored sale', async () => {
+    const res = await post([{ lignes: [{ article_id: 6 }] }]);
+    const numero = res.json().ventes_creees[0].numero_facture as string;
+    expect(numero).toMatch(/^VENTE-2-20251029024500-0-R[0-9a-f]{6}$/);
+    const [held] = store.byStatut('EN_ATTENTE');
+    expect(JSON.parse(held!.contenu)).toMatchObject({ numero_facture: numero, date_vente: '2025-10-29T02:45:00.000Z' });
+  });
+
+  it('a numero the relay already holds for the boutique is a DUPLICATE, identique when the content is the same', async () => {
+    const sale = { numero_facture: 'D-1', lignes: [{ article_id: 6, quantite: 2 }] };
+    await post([sale]);
+    const same = await post([sale]);
+    expect(same.statusCode).toBe(200);
+    expect(same.json().ventes_erreurs[0]).toMatchObject({ index: 1, code: 'DUPLICATE', identique: true, vente_existante: { numero_facture: 'D-1' } });
+    const other = await post([{ ...sale, lignes: [{ article_id: 6, quantite: 3 }] }]);
+    expect(other.json().ventes_erreurs[0]).toMatchObject({ code: 'DUPLICATE', identique: false });
+    const inRequest = await post([{ numero_facture: 'D-2', lignes: [{ article_id: 6 }] }, { numero_facture: 'D-2', lignes: [{ article_id: 6 }] }]);
+    expect(inRequest.json().statistiques).toEqual({ total_envoyees: 2, reussies: 1, erreurs: 1 });
+    expect(store.byStatut('EN_ATTENTE')).toHaveLength(2);
+  });
+
+  it('keeps taking sales when the server is down, trusting a new till until the server can judge it', async () => {
+    await fake.close();
+    const res = await post([{ numero_facture: 'OFF-1', lignes: [{ article_id: 6, prix_unitaire: 100 }] }], 'caisse-neuve');
+    expect(res.statusCode).toBe(201);
+    expect(res.json().ventes_creees[0]).toMatchObject({ numero_facture: 'OFF-1', montant_total: '100.00', statut: 'EN_ATTENTE' });
+    expect(store.terminal('caisse-neuve')?.statut).toBe('NON_VERIFIE');
+    fake = await startFakeUpstream();
+  });
+});
+
+describe('relay: read endpoints', () => {
+  it('forwards GET articles and caches the catalogue; when the server is away it serves the cache, marked as such', async () => {
+    const live = await app.inject({ method: 'GET', url: '/api/v2/simple/articles/', headers: { 'x-device-serial': SERIAL } });
+    expect(live.statusCode).toBe(200);
+    expect(live.json().source).toBeUndefined();
+    await fake.close();
+    const cached = await app.inject({ method: 'GET', url: '/api/v2/simple/articles/', headers: { 'x-device-serial': SERIAL } });
+    expect(cached.statusCode).toBe(200);
+    expect(cached.json()).toMatchObject({
+      success: true,
+      boutique_id: 2,
+      articles: [{ id: 6, nom: 'Samsung S24', prix_vente: '40000.00', quantite_stock: 7 }],
+      source: 'cache',
+      cache_mis_a_jour: expect.any(String),
+    });
+    const stats = await app.inject({ method: 'GET', url: '/api/v2/simple/statistiques/', headers: { 'x-device-serial': SERIAL } });
+    expect(stats.statusCode).toBe(503);
+    expect(stats.json().code).toBe('UPSTREAM_UNAVAILABLE');
+    fake = await startFakeUpstream();
+  });
+
+  it('without a cached catalogue and without the server, articles is a clear 503', async () => {
+    await fake.close();
+    const res = await app.inject({ method: 'GET', url: '/api/v2/simple/articles/', headers: { 'x-device-serial': 'jamais-vu' } });
+    expect(res.statusCode).toBe(503);
+    expect(res.json()).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', error: expect.stringContaining('injoignable') });
+    fake = await startFakeUpstream();
+  });
+
+  it('POST /relay/sync is for this machine only', async () => {
+    const local = await app.inject({ method: 'POST', url: '/relay/sync', remoteAddress: '127.0.0.1' });
+    expect(local.statusCode).toBe(200);
+    const remote = await app.inject({ method: 'POST', url: '/relay/sync', remoteAddress: '192.0.2.50' });
+    expect(remote.statusCode).toBe(403);
+  });
+});
