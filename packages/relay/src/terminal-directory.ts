@@ -10,6 +10,9 @@ export interface RelayTerminal {
 }
 
 const VERIFY_TIMEOUT_MS = 2_000;
+// A till not confirmed yet is re-checked at most this often: during an outage each check
+// can cost the till seconds of waiting, on every sale.
+const RECHECK_AFTER_MS = 60_000;
 
 function toRelayTerminal(info: TerminalInfo): RelayTerminal {
   return {
@@ -77,11 +80,15 @@ export function createTerminalDirectory(store: RelayStore, upstream: Upstream, n
     async find(serial: string): Promise<RelayTerminal | undefined> {
       const info = store.terminal(serial);
       if (info?.statut === 'CONNU') return toRelayTerminal(info);
+      const checkedAt = info?.verifie_le ? Date.parse(info.verifie_le) : Number.NaN;
+      if (info && now().getTime() - checkedAt < RECHECK_AFTER_MS) {
+        return info.statut === 'INCONNU' ? undefined : toRelayTerminal(info);
+      }
       const verdict = await refresh(serial, VERIFY_TIMEOUT_MS);
       if (verdict === 'unknown') return undefined;
       if (verdict === 'unreachable') {
         if (info?.statut === 'INCONNU') return undefined;
-        if (!info) store.saveTerminal(serial, 'NON_VERIFIE', { boutique_id: null, boutique_nom: null, terminal_nom: null }, now());
+        store.saveTerminal(serial, info?.statut ?? 'NON_VERIFIE', { boutique_id: null, boutique_nom: null, terminal_nom: null }, now());
       }
       return toRelayTerminal(store.terminal(serial)!);
     },
