@@ -5,14 +5,13 @@ import {
   errorBody,
   formatMoney,
   HISTORIQUE_PATH,
-  MAX_BODY_BYTES,
   STATISTIQUES_PATH,
   SYNC_PATH,
   type SyncResponse,
   syncMessage,
 } from '@ventesync/shared';
-import { registerErrorHandling, registerJsonBody, registerTerminalAuth, terminalOf } from '@ventesync/shared/http';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
+import { createApiServer, registerTerminalAuth, terminalOf } from '@ventesync/shared/http';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Forwarder } from './forwarder.js';
 import type { RelayStore } from './relay-store.js';
@@ -34,14 +33,7 @@ const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 export async function buildRelayApp(options: RelayAppOptions): Promise<FastifyInstance> {
   const { store, upstream, forwarder } = options;
   const now = options.now ?? (() => new Date());
-  const app = Fastify({
-    ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
-    bodyLimit: MAX_BODY_BYTES,
-    routerOptions: { ignoreTrailingSlash: true },
-    logController: new LogController({ disableRequestLogging: true }),
-  }) as unknown as FastifyInstance;
-  registerErrorHandling(app, MAX_BODY_BYTES);
-  registerJsonBody(app);
+  const app = createApiServer(options.logger);
 
   const intake = createSaleIntake(store);
   const directory = createTerminalDirectory(store, upstream, now);

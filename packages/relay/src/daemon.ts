@@ -1,3 +1,4 @@
+import { closeOnSignals } from '@ventesync/shared/http';
 import { createLogger } from '@ventesync/shared/log';
 import { buildRelayApp } from './app.js';
 import { openDatabase } from './db/open-database.js';
@@ -59,28 +60,15 @@ export async function startRelay(config: Readonly<RelayConfig>): Promise<void> {
   const catalogueTimer = setInterval(refreshCatalogues, Math.max(config.intervalMs, 60_000));
   const checkpointTimer = setInterval(() => db.pragma('wal_checkpoint(TRUNCATE)'), CHECKPOINT_EVERY_MS);
 
-  let closing = false;
-  const shutdown = (signal: string) => {
-    if (closing) return;
-    closing = true;
-    logger.info({ signal }, 'Arrêt demandé : le lot en cours est abandonné sans risque, les ventes restent gardées');
+  // The batch in flight is abandoned safely: its sales stay EN_ATTENTE and are resent.
+  closeOnSignals(logger, async () => {
     clearInterval(catalogueTimer);
     clearInterval(checkpointTimer);
-    forwarder
-      .stop()
-      .then(() => app.close())
-      .then(() => agent.close())
-      .then(() => {
-        store.setEtat('daemon_url', null);
-        db.close();
-        logger.info('Relais arrêté');
-        process.exit(0);
-      })
-      .catch((error: unknown) => {
-        logger.error({ err: error }, 'Arrêt incomplet');
-        process.exit(1);
-      });
-  };
-  process.once('SIGINT', () => shutdown('SIGINT'));
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
+    await forwarder.stop();
+    await app.close();
+    await agent.close();
+    store.setEtat('daemon_url', null);
+    db.close();
+    logger.info('Relais arrêté');
+  });
 }

@@ -1,8 +1,8 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import { buildOpenApiDocument, MAX_BODY_BYTES } from '@ventesync/shared';
-import { registerErrorHandling, registerJsonBody, registerTerminalAuth } from '@ventesync/shared/http';
-import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import { buildOpenApiDocument } from '@ventesync/shared';
+import { createApiServer, registerTerminalAuth } from '@ventesync/shared/http';
+import type { FastifyInstance } from 'fastify';
 import { createCatalogueStore } from './catalogue-store.js';
 import type { Db } from './db/open-database.js';
 import type { Logger } from 'pino';
@@ -24,16 +24,7 @@ export interface AppOptions {
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { db } = options;
   const now = options.now ?? (() => new Date());
-  const app = Fastify({
-    ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
-    bodyLimit: MAX_BODY_BYTES,
-    routerOptions: { ignoreTrailingSlash: true },
-    // One log line per request would double the guide's own lines on the hot path.
-    logController: new LogController({ disableRequestLogging: true }),
-  }) as unknown as FastifyInstance;
-
-  registerErrorHandling(app, MAX_BODY_BYTES);
-  registerJsonBody(app);
+  const app = createApiServer(options.logger);
 
   const catalogue = createCatalogueStore(db);
   const writer = createSaleWriter(db);

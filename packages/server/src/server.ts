@@ -1,3 +1,4 @@
+import { closeOnSignals } from '@ventesync/shared/http';
 import { buildApp } from './app.js';
 import { createCatalogueStore } from './catalogue-store.js';
 import { openDatabase } from './db/open-database.js';
@@ -31,23 +32,9 @@ export async function serve(config: Readonly<ServeConfig>): Promise<void> {
   const url = await app.listen({ host: config.host, port: config.port });
   logger.info({ url, db: config.db }, `ventesync serveur à l'écoute sur ${url} (base : ${config.db})`);
 
-  let closing = false;
-  const shutdown = (signal: string) => {
-    if (closing) return;
-    closing = true;
-    logger.info({ signal }, 'Arrêt demandé : fin des requêtes en cours');
-    app
-      .close()
-      .then(() => {
-        db.close();
-        logger.info('Serveur arrêté');
-        process.exit(0);
-      })
-      .catch((error: unknown) => {
-        logger.error({ err: error }, 'Arrêt incomplet');
-        process.exit(1);
-      });
-  };
-  process.once('SIGINT', () => shutdown('SIGINT'));
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  closeOnSignals(logger, async () => {
+    await app.close();
+    db.close();
+    logger.info('Serveur arrêté');
+  });
 }

@@ -2,3 +2,4 @@
 export * from './error-handler.js';
 export * from './json-body.js';
 export * from './terminal-auth.js';
+export * from './create-api-server.js';
