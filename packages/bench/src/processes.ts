@@ -1,0 +1,91 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+// The bench drives the real programs, as an operator would: their built CLIs.
+export const SERVER_CLI = fileURLToPath(new URL('../../server/dist/cli.js', import.meta.url));
+export const RELAY_CLI = fileURLToPath(new URL('../../relay/dist/cli.js', import.meta.url));
+
+export interface Started {
+  url: string;
+  child: ChildProcess;
+  /** Peak resident memory so far, in MB (VmHWM on Linux, sampled with ps elsewhere). */
+  peakRssMb: () => number;
+  stop: () => Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+  const { port } = probe.address() as { port: number };
+  await new Promise((r) => probe.close(r));
+  return port;
+}
+
+export function runCli(cli: string, args: string[]): void {
+  const result = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`${args.join(' ')} : ${result.stderr}`);
+}
+
+function rssSampler(pid: number) {
+  let sampledPeak = 0;
+  const useProc = process.platform === 'linux';
+  const timer = useProc
+    ? undefined
+    : setInterval(() => {
+        const out = spawnSync('ps', ['-o', 'rss=', '-p', String(pid)], { encoding: 'utf8' }).stdout.trim();
+        sampledPeak = Math.max(sampledPeak, Number(out) / 1024 || 0);
+      }, 100);
+  timer?.unref();
+  return {
+    peak(): number {
+      if (!useProc) return sampledPeak;
+      try {
+        const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+        const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+        sampledPeak = Math.max(sampledPeak, kb / 1024);
+      } catch {
+        // The process is gone: keep the last reading.
+      }
+      return sampledPeak;
+    },
+    stop: () => clearInterval(timer),
+  };
+}
+
+/** Starts a CLI that logs "à l'écoute sur URL"; its other output is discarded. */
+export async function startProcess(cli: string, args: string[], env: Record<string, string> = {}): Promise<Started> {
+  const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+  const url = await new Promise<string>((resolve, reject) => {
+    let buffer = '';
+    const onData = (chunk: Buffer) => {
+      buffer += chunk.toString();
+      const line = buffer.split('\n').find((l) => l.includes("à l'écoute sur"));
+      if (line) {
+        // Keep draining stdout so the child never blocks on a full pipe.
+        child.stdout!.off('data', onData);
+        child.stdout!.resume();
+        resolve((JSON.parse(line) as { url: string }).url);
+      } else if (buffer.length > 1_000_000) {
+        buffer = buffer.slice(-10_000);
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`${cli} exited (${code}) before listening`)));
+  });
+  const sampler = rssSampler(child.pid!);
+  return {
+    url,
+    child,
+    peakRssMb: () => sampler.peak(),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        sampler.peak();
+        sampler.stop();
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}

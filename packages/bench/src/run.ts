@@ -1,0 +1,246 @@
+import { ARTICLES_PATH, HISTORIQUE_PATH, STATISTIQUES_PATH, SYNC_PATH } from '@ventesync/shared';
+import Database from 'better-sqlite3';
+import { fork } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { request } from 'undici';
+import { seedHistory } from './growth.js';
+import type { LoadJob, LoadResult } from './load-worker.js';
+import { freePort, RELAY_CLI, runCli, SERVER_CLI, startProcess } from './processes.js';
+import { percentile, round } from './stats.js';
+import { measureStorageBound } from './storage-bound.js';
+
+const quick = process.argv.includes('--quick');
+const PLAN = quick
+  ? { durationMs: 1_500, boundSales: 20_000, history: 100_000, relayBacklog: 10_000, reads: 30 }
+  : { durationMs: 6_000, boundSales: 100_000, history: 1_000_000, relayBacklog: 100_000, reads: 100 };
+const BATCHES = [1, 10, 100];
+const TERMINALS = [1, 4, 16];
+const BOUTIQUES = 4;
+
+const work = mkdtempSync(join(tmpdir(), 'ventesync-bench-'));
+const log = (text: string) => process.stderr.write(`${text}\n`);
+
+// 4 boutiques, 4 tills each (16 in all), 2 articles each with stock enough for any run.
+const tills = Array.from({ length: BOUTIQUES * 4 }, (_, i) => {
+  const boutique = (i % BOUTIQUES) + 1;
+  return { serial: `bench-b${boutique}-t${Math.floor(i / BOUTIQUES)}`, boutique, articles: [boutique * 10 + 1, boutique * 10 + 2] as [number, number] };
+});
+const fixtureFile = join(work, 'fixture.json');
+writeFileSync(
+  fixtureFile,
+  JSON.stringify({
+    boutiques: Array.from({ length: BOUTIQUES }, (_, b) => ({ id: b + 1, nom: `Boutique ${b + 1}`, devise: 'CDF' })),
+    terminaux: tills.map((t) => ({ serial: t.serial, nom: `Caisse ${t.serial}`, boutique_id: t.boutique, actif: true })),
+    articles: tills
+      .filter((t) => t.serial.endsWith('-t0'))
+      .flatMap((t) => t.articles.map((id, k) => ({ id, boutique_id: t.boutique, nom: `Article ${id}`, prix_vente: k === 0 ? '1500.00' : '2500.00', stock: 1_000_000_000 }))),
+  }),
+);
+
+let dbCount = 0;
+function freshServerDb(): string {
+  const file = join(work, `server-${dbCount++}.db`);
+  runCli(SERVER_CLI, ['import', fixtureFile, '--db', file]);
+  return file;
+}
+
+function runLoad(job: LoadJob): Promise<LoadResult> {
+  const worker = fork(fileURLToPath(new URL('./load-worker.js', import.meta.url)), { stdio: 'inherit' });
+  return new Promise((resolve, reject) => {
+    worker.once('message', (result) => resolve(result as LoadResult));
+    worker.once('exit', (code) => code !== 0 && reject(new Error(`load worker exited ${code}`)));
+    worker.send(job);
+  });
+}
+
+interface ServerFigure {
+  batch: number;
+  terminals: number;
+  sales_per_s: number;
+  requests_per_s: number;
+  p50_ms: number;
+  p99_ms: number;
+  server_peak_rss_mb: number;
+  failed_sales: number;
+}
+
+function figure(batch: number, terminals: number, r: LoadResult, rss: number): ServerFigure {
+  const seconds = r.elapsedMs / 1000;
+  return {
+    batch,
+    terminals,
+    sales_per_s: Math.round(r.sales / seconds),
+    requests_per_s: Math.round(r.requests / seconds),
+    p50_ms: round(percentile(r.latenciesMs, 50), 2),
+    p99_ms: round(percentile(r.latenciesMs, 99), 2),
+    server_peak_rss_mb: round(rss),
+    failed_sales: r.failedSales,
+  };
+}
+
+async function loadServer(dbFile: string, batch: number, terminals: number, prefix: string) {
+  const server = await startProcess(SERVER_CLI, ['serve', '--db', dbFile, '--host', '127.0.0.1', '--port', '0']);
+  const result = await runLoad({ url: server.url, path: SYNC_PATH, tills: tills.slice(0, terminals), batchSize: batch, durationMs: PLAN.durationMs, prefix });
+  const rss = server.peakRssMb();
+  return { server, result, rss };
+}
+
+async function timeGets(url: string, path: string, serial: string, count: number) {
+  const times: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const start = performance.now();
+    const res = await request(`${url}${path}`, { headers: { 'x-device-serial': serial } });
+    await res.body.text();
+    if (res.statusCode !== 200) throw new Error(`${path} answered ${res.statusCode}`);
+    times.push(performance.now() - start);
+  }
+  times.sort((a, b) => a - b);
+  return { p50_ms: round(percentile(times, 50), 2), p99_ms: round(percentile(times, 99), 2) };
+}
+
+function pendingInRelay(file: string): number {
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    return db.prepare("SELECT COUNT(*) FROM ventes WHERE statut = 'EN_ATTENTE'").pluck().get() as number;
+  } finally {
+    db.close();
+  }
+}
+
+async function main() {
+  const started = performance.now();
+  log(`ventesync bench${quick ? ' --quick' : ''} — ${cpus().length} cœurs, ${cpus()[0]?.model ?? '?'}, Node ${process.version}`);
+
+  // 1. Server end to end.
+  const server: ServerFigure[] = [];
+  for (const batch of BATCHES) {
+    for (const terminals of TERMINALS) {
+      const { server: s, result, rss } = await loadServer(freshServerDb(), batch, terminals, `S${batch}x${terminals}`);
+      await s.stop();
+      server.push(figure(batch, terminals, result, rss));
+      log(`  serveur lot ${batch} × ${terminals} terminaux : ${server.at(-1)!.sales_per_s} ventes/s`);
+    }
+  }
+  const headline = server.find((f) => f.batch === 100 && f.terminals === 4)!;
+
+  // 2. The storage bound.
+  const bound: Record<string, number> = {};
+  for (const batch of BATCHES) {
+    bound[batch] = Math.round(measureStorageBound(join(work, `bound-${batch}.db`), batch, batch === 1 ? Math.min(5_000, PLAN.boundSales) : PLAN.boundSales).salesPerSecond);
+  }
+  log(`  borne du stockage (lot 100) : ${bound[100]} ventes/s`);
+
+  // 3. Growth: the same load on a database already holding PLAN.history sales.
+  const grownDb = freshServerDb();
+  const seedStart = performance.now();
+  seedHistory(grownDb, PLAN.history, BOUTIQUES);
+  log(`  ${PLAN.history} ventes générées en ${round((performance.now() - seedStart) / 1000)} s`);
+  const grown = await loadServer(grownDb, 100, 4, 'G');
+  const grownFigure = figure(100, 4, grown.result, grown.rss);
+  const historique = await timeGets(grown.server.url, `${HISTORIQUE_PATH}?limit=50`, tills[0]!.serial, PLAN.reads);
+  const statistiques = await timeGets(grown.server.url, STATISTIQUES_PATH, tills[0]!.serial, PLAN.reads);
+  await grown.server.stop();
+
+  // 4. Relay: tills post to it while the server is away (ingest), then it drains the backlog.
+  const relayDb = join(work, 'relay.db');
+  const deadPort = await freePort();
+  const ingestRelay = await startProcess(RELAY_CLI, ['start', '--upstream', `http://127.0.0.1:${deadPort}`, '--db', relayDb, '--host', '127.0.0.1', '--port', '0']);
+  const perTill = PLAN.relayBacklog / 4;
+  const ingest = await runLoad({
+    url: ingestRelay.url,
+    path: SYNC_PATH,
+    tills: tills.slice(0, 4),
+    batchSize: 100,
+    durationMs: 10 * 60_000,
+    salesPerTill: perTill,
+    prefix: 'R',
+  });
+  const ingestRss = ingestRelay.peakRssMb();
+  await ingestRelay.stop();
+  const held = pendingInRelay(relayDb);
+
+  const live = await startProcess(SERVER_CLI, ['serve', '--db', freshServerDb(), '--host', '127.0.0.1', '--port', '0']);
+  const drainStart = performance.now();
+  const drainRelay = await startProcess(RELAY_CLI, ['start', '--upstream', live.url, '--db', relayDb, '--host', '127.0.0.1', '--port', '0']);
+  while (pendingInRelay(relayDb) > 0) await sleep(50);
+  const drainSeconds = (performance.now() - drainStart) / 1000;
+  const drainRss = drainRelay.peakRssMb();
+  await drainRelay.stop();
+  await live.stop();
+  // Articles through the relay is a forwarded GET: not timed here, only checked to answer.
+  void ARTICLES_PATH;
+
+  const relay = {
+    backlog: held,
+    ingest_sales_per_s: Math.round(ingest.sales / (ingest.elapsedMs / 1000)),
+    ingest_p99_ms: round(percentile(ingest.latenciesMs, 99), 2),
+    ingest_peak_rss_mb: round(ingestRss),
+    drain_sales_per_s: Math.round(held / drainSeconds),
+    drain_peak_rss_mb: round(drainRss),
+  };
+
+  const ratio = headline.sales_per_s / bound[100]!;
+  const targets = [
+    { cible: 'serveur ≥ 60 % de la borne (lot 100, 4 terminaux)', valeur: `${round(ratio * 100)} %`, ok: ratio >= 0.6 },
+    { cible: 'p99 ≤ 50 ms (lot 100, 4 terminaux)', valeur: `${headline.p99_ms} ms`, ok: headline.p99_ms <= 50 },
+    { cible: `avec ${PLAN.history} ventes : ≥ 90 % du débit à vide`, valeur: `${round((grownFigure.sales_per_s / headline.sales_per_s) * 100)} %`, ok: grownFigure.sales_per_s >= 0.9 * headline.sales_per_s },
+    { cible: 'historique (1re page) ≤ 50 ms', valeur: `p99 ${historique.p99_ms} ms`, ok: historique.p99_ms <= 50 },
+    { cible: 'statistiques ≤ 50 ms', valeur: `p99 ${statistiques.p99_ms} ms`, ok: statistiques.p99_ms <= 50 },
+    { cible: 'relais vide son arriéré à ≥ 50 % du débit direct', valeur: `${round((relay.drain_sales_per_s / headline.sales_per_s) * 100)} %`, ok: relay.drain_sales_per_s >= 0.5 * headline.sales_per_s },
+    { cible: 'relais RSS ≤ 150 Mo', valeur: `${Math.max(relay.drain_peak_rss_mb, relay.ingest_peak_rss_mb)} Mo`, ok: Math.max(relay.drain_peak_rss_mb, relay.ingest_peak_rss_mb) <= 150 },
+    { cible: 'serveur RSS sous charge ≤ 200 Mo', valeur: `${Math.max(...server.map((f) => f.server_peak_rss_mb))} Mo`, ok: Math.max(...server.map((f) => f.server_peak_rss_mb)) <= 200 },
+  ];
+
+  const results = {
+    date: new Date().toISOString(),
+    quick,
+    machine: { cpus: cpus().length, cpu: cpus()[0]?.model ?? null, memory_gb: round(totalmem() / 2 ** 30), node: process.version, platform: process.platform },
+    plan: PLAN,
+    server,
+    storage_bound_sales_per_s: bound,
+    server_vs_bound: round(ratio, 3),
+    growth: { stored_sales: PLAN.history, ...grownFigure, historique, statistiques },
+    relay,
+    targets,
+    duration_s: round((performance.now() - started) / 1000),
+  };
+
+  const lines = [
+    `ventesync bench ${quick ? '(--quick) ' : ''}— ${results.machine.cpus} cœurs ${results.machine.cpu}, ${results.machine.memory_gb} Go, Node ${results.machine.node}`,
+    '',
+    '| lot | terminaux | ventes/s | requêtes/s | p50 ms | p99 ms | RSS serveur Mo | borne ventes/s | % borne |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...server.map(
+      (f) =>
+        `| ${f.batch} | ${f.terminals} | ${f.sales_per_s} | ${f.requests_per_s} | ${f.p50_ms} | ${f.p99_ms} | ${f.server_peak_rss_mb} | ${bound[f.batch]} | ${round((f.sales_per_s / bound[f.batch]!) * 100)} |`,
+    ),
+    '',
+    `Croissance (${PLAN.history} ventes déjà en base, lot 100, 4 terminaux) : ${grownFigure.sales_per_s} ventes/s, p99 ${grownFigure.p99_ms} ms ; historique p50 ${historique.p50_ms} ms / p99 ${historique.p99_ms} ms ; statistiques p50 ${statistiques.p50_ms} ms / p99 ${statistiques.p99_ms} ms`,
+    `Relais : réception ${relay.ingest_sales_per_s} ventes/s (p99 ${relay.ingest_p99_ms} ms), vidage de ${relay.backlog} ventes à ${relay.drain_sales_per_s} ventes/s, RSS ${relay.ingest_peak_rss_mb} Mo (réception) / ${relay.drain_peak_rss_mb} Mo (vidage)`,
+    '',
+    '| cible | mesuré | tenue |',
+    '|---|---:|:---:|',
+    ...targets.map((t) => `| ${t.cible} | ${t.valeur} | ${t.ok ? 'oui' : 'NON'} |`),
+    '',
+    `Durée : ${results.duration_s} s`,
+  ];
+  const table = lines.join('\n');
+  process.stdout.write(`${table}\n`);
+
+  const outDir = fileURLToPath(new URL('../../../bench-results/', import.meta.url));
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, quick ? 'quick.json' : 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(join(outDir, quick ? 'quick.md' : 'latest.md'), `${table}\n`);
+  log(`\nRésultats : bench-results/${quick ? 'quick' : 'latest'}.json`);
+}
+
+main()
+  .catch((error: unknown) => {
+    console.error(error);
+    process.exitCode = 1;
+  })
+  .finally(() => rmSync(work, { recursive: true, force: true }));
