@@ -9,6 +9,8 @@ export interface ForwarderConfig {
   intervalMs: number;
   /** Wait after new sales arrive, so that a burst from the tills leaves as one batch. */
   debounceMs: number;
+  /** Tills forwarded at the same time, one batch in flight each. */
+  parallelTills: number;
   networkRetry: RetryPolicy;
   stockRetry: StockRetryPolicy;
 }
@@ -17,6 +19,7 @@ export const DEFAULT_FORWARDER_CONFIG: ForwarderConfig = {
   batchSize: 100,
   intervalMs: 30_000,
   debounceMs: 200,
+  parallelTills: 4,
   networkRetry: NETWORK_RETRY,
   stockRetry: STOCK_RETRY,
 };
@@ -123,7 +126,7 @@ export function createForwarder(deps: {
       applyOutcome(batch, outcome, report);
       store.setEtat('derniere_sync', now().toISOString());
       logger.info(
-        { serial, envoyees: batch.length, synchronisees: report.synchronisees, rejetees: report.rejetees },
+        { serial, envoyees: batch.length },
         `Lot de ${batch.length} vente(s) transmis pour le terminal ${serial}`,
       );
       return batch.length === size ? 'more' : 'done';
@@ -154,13 +157,20 @@ export function createForwarder(deps: {
     return 'failed';
   }
 
+  /**
+   * Tills are drained side by side, one batch in flight per till (as the tills themselves
+   * would post): a backlog after an outage then reaches the server at its multi-till rate.
+   * Each till's own sales still leave oldest first.
+   */
   async function runPass(): Promise<ForwardReport> {
     const report: ForwardReport = { envoyees: 0, synchronisees: 0, rejetees: 0, en_attente_stock: 0, erreurs: [] };
-    for (const serial of store.serialsDue(now())) {
-      const wait = backoff.get(serial);
-      if (wait && wait.until > now().getTime()) continue;
+    const due = store.serialsDue(now()).filter((serial) => (backoff.get(serial)?.until ?? 0) <= now().getTime());
+    const drainTill = async (serial: string) => {
       let step: 'more' | 'done' | 'failed' = 'more';
       while (step === 'more' && !stopped) step = await sendBatch(serial, report);
+    };
+    for (let i = 0; i < due.length; i += config.parallelTills) {
+      await Promise.all(due.slice(i, i + config.parallelTills).map(drainTill));
     }
     return report;
   }

@@ -12,6 +12,7 @@ const CONFIG: ForwarderConfig = {
   batchSize: 5,
   intervalMs: 60_000,
   debounceMs: 1,
+  parallelTills: 4,
   networkRetry: { baseMs: 1, capMs: 4, factor: 2 },
   stockRetry: { baseMs: 2, capMs: 4, factor: 2, maxAttempts: 3 },
 };

@@ -61,6 +61,11 @@ export function createSaleReader(db: Db) {
         'SELECT COUNT(*) FROM ventes WHERE boutique_id = ? AND date_vente >= ? AND date_vente < ?',
       )
       .pluck(),
+    // Without a date filter the total comes from the running totals: a few hundred rows
+    // instead of counting a boutique's every sale.
+    countAll: db
+      .prepare<[number], number>('SELECT COALESCE(SUM(nombre_ventes), 0) FROM chiffres_jour WHERE boutique_id = ?')
+      .pluck(),
     page: db.prepare<[number, string, string, number, number], VenteRow>(`
       SELECT v.id, v.numero_facture, v.date_vente, v.montant_total, v.mode_paiement, v.paye, t.nom AS terminal
       FROM ventes v JOIN terminaux t ON t.serial = v.terminal_serial
@@ -110,7 +115,10 @@ export function createSaleReader(db: Db) {
     historique(filter: HistoriqueFilter): { total: number; ventes: HistoriqueVente[] } {
       const from = filter.from ?? MIN_DATE;
       const to = filter.to ?? MAX_DATE;
-      const total = stmt.count.get(filter.boutiqueId, from, to) ?? 0;
+      const total =
+        (filter.from === null && filter.to === null
+          ? stmt.countAll.get(filter.boutiqueId)
+          : stmt.count.get(filter.boutiqueId, from, to)) ?? 0;
       const rows = stmt.page.all(filter.boutiqueId, from, to, filter.limit, filter.offset);
       const lignesByVente = new Map<number, HistoriqueVente['lignes']>(rows.map((r) => [r.id, []]));
       if (rows.length > 0) {
