@@ -14,6 +14,9 @@ import { percentile, round } from './stats.js';
 import { measureStorageBound } from './storage-bound.js';
 
 const quick = process.argv.includes('--quick');
+// --only=relay (or server, bound, growth, relay; comma-separated) to iterate on one part.
+const onlyArg = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
+const only = new Set(onlyArg ? onlyArg.split(',') : ['server', 'bound', 'growth', 'relay']);
 const PLAN = quick
   ? { durationMs: 1_500, boundSales: 20_000, history: 100_000, relayBacklog: 10_000, reads: 30 }
   : { durationMs: 6_000, boundSales: 100_000, history: 1_000_000, relayBacklog: 100_000, reads: 100 };
@@ -113,52 +116,54 @@ function pendingInRelay(file: string): number {
   }
 }
 
-async function main() {
-  const started = performance.now();
-  log(`ventesync bench${quick ? ' --quick' : ''} — ${cpus().length} cœurs, ${cpus()[0]?.model ?? '?'}, Node ${process.version}`);
-
-  // 1. Server end to end.
-  const server: ServerFigure[] = [];
-  for (const batch of BATCHES) {
-    for (const terminals of TERMINALS) {
-      const { server: s, result, rss } = await loadServer(freshServerDb(), batch, terminals, `S${batch}x${terminals}`);
-      await s.stop();
-      server.push(figure(batch, terminals, result, rss));
-      log(`  serveur lot ${batch} × ${terminals} terminaux : ${server.at(-1)!.sales_per_s} ventes/s`);
-    }
+async function measureServer(): Promise<ServerFigure[]> {
+  const figures: ServerFigure[] = [];
+  const matrix = only.has('server') ? BATCHES.flatMap((b) => TERMINALS.map((t) => [b, t] as const)) : [[100, 4] as const];
+  for (const [batch, terminals] of matrix) {
+    const { server, result, rss } = await loadServer(freshServerDb(), batch, terminals, `S${batch}x${terminals}`);
+    await server.stop();
+    figures.push(figure(batch, terminals, result, rss));
+    log(`  serveur lot ${batch} × ${terminals} terminaux : ${figures.at(-1)!.sales_per_s} ventes/s`);
   }
-  const headline = server.find((f) => f.batch === 100 && f.terminals === 4)!;
+  return figures;
+}
 
-  // 2. The storage bound.
+function measureBound(): Record<string, number> {
   const bound: Record<string, number> = {};
   for (const batch of BATCHES) {
-    bound[batch] = Math.round(measureStorageBound(join(work, `bound-${batch}.db`), batch, batch === 1 ? Math.min(5_000, PLAN.boundSales) : PLAN.boundSales).salesPerSecond);
+    const sales = batch === 1 ? Math.min(5_000, PLAN.boundSales) : PLAN.boundSales;
+    bound[batch] = Math.round(measureStorageBound(join(work, `bound-${batch}.db`), batch, sales).salesPerSecond);
   }
   log(`  borne du stockage (lot 100) : ${bound[100]} ventes/s`);
+  return bound;
+}
 
-  // 3. Growth: the same load on a database already holding PLAN.history sales.
+/** The same load on a database already holding PLAN.history sales, and the read endpoints on it. */
+async function measureGrowth() {
   const grownDb = freshServerDb();
   const seedStart = performance.now();
   seedHistory(grownDb, PLAN.history, BOUTIQUES);
   log(`  ${PLAN.history} ventes générées en ${round((performance.now() - seedStart) / 1000)} s`);
   const grown = await loadServer(grownDb, 100, 4, 'G');
-  const grownFigure = figure(100, 4, grown.result, grown.rss);
+  const load = figure(100, 4, grown.result, grown.rss);
   const historique = await timeGets(grown.server.url, `${HISTORIQUE_PATH}?limit=50`, tills[0]!.serial, PLAN.reads);
   const statistiques = await timeGets(grown.server.url, STATISTIQUES_PATH, tills[0]!.serial, PLAN.reads);
   await grown.server.stop();
+  return { stored_sales: PLAN.history, ...load, historique, statistiques };
+}
 
-  // 4. Relay: tills post to it while the server is away (ingest), then it drains the backlog.
+/** Tills post to the relay while the server is away (ingest), then it drains the backlog. */
+async function measureRelay() {
   const relayDb = join(work, 'relay.db');
   const deadPort = await freePort();
   const ingestRelay = await startProcess(RELAY_CLI, ['start', '--upstream', `http://127.0.0.1:${deadPort}`, '--db', relayDb, '--host', '127.0.0.1', '--port', '0']);
-  const perTill = PLAN.relayBacklog / 4;
   const ingest = await runLoad({
     url: ingestRelay.url,
     path: SYNC_PATH,
     tills: tills.slice(0, 4),
     batchSize: 100,
     durationMs: 10 * 60_000,
-    salesPerTill: perTill,
+    salesPerTill: PLAN.relayBacklog / 4,
     prefix: 'R',
   });
   const ingestRss = ingestRelay.peakRssMb();
@@ -168,13 +173,17 @@ async function main() {
   const live = await startProcess(SERVER_CLI, ['serve', '--db', freshServerDb(), '--host', '127.0.0.1', '--port', '0']);
   const drainStart = performance.now();
   const drainRelay = await startProcess(RELAY_CLI, ['start', '--upstream', live.url, '--db', relayDb, '--host', '127.0.0.1', '--port', '0']);
-  while (pendingInRelay(relayDb) > 0) await sleep(50);
+  const drainDeadline = Date.now() + 15 * 60_000;
+  while (pendingInRelay(relayDb) > 0) {
+    if (Date.now() > drainDeadline) throw new Error(`le relais n'a pas vidé son arriéré en 15 min (${pendingInRelay(relayDb)} en attente)`);
+    await sleep(50);
+  }
   const drainSeconds = (performance.now() - drainStart) / 1000;
   const drainRss = drainRelay.peakRssMb();
   await drainRelay.stop();
   await live.stop();
-
-  const relay = {
+  log(`  relais : ${held} ventes vidées en ${round(drainSeconds)} s`);
+  return {
     backlog: held,
     ingest_sales_per_s: Math.round(ingest.sales / (ingest.elapsedMs / 1000)),
     ingest_p99_ms: round(percentile(ingest.latenciesMs, 99), 2),
@@ -182,28 +191,52 @@ async function main() {
     drain_sales_per_s: Math.round(held / drainSeconds),
     drain_peak_rss_mb: round(drainRss),
   };
+}
 
-  const ratio = headline.sales_per_s / bound[100]!;
+async function main() {
+  const started = performance.now();
+  log(`ventesync bench${quick ? ' --quick' : ''} — ${cpus().length} cœurs, ${cpus()[0]?.model ?? '?'}, Node ${process.version}`);
+
+  const server = await measureServer();
+  const headline = server.find((f) => f.batch === 100 && f.terminals === 4)!;
+  const bound = only.has('bound') || only.has('server') ? measureBound() : null;
+  const growth = only.has('growth') ? await measureGrowth() : null;
+  const relay = only.has('relay') ? await measureRelay() : null;
+
+  const pct = (part: number, whole: number) => round((part / whole) * 100);
   const targets = [
-    { cible: 'serveur ≥ 60 % de la borne (lot 100, 4 terminaux)', valeur: `${round(ratio * 100)} %`, ok: ratio >= 0.6 },
+    ...(bound
+      ? [
+          { cible: 'serveur ≥ 60 % de la borne (lot 100, 4 terminaux)', valeur: `${pct(headline.sales_per_s, bound[100]!)} %`, ok: headline.sales_per_s >= 0.6 * bound[100]! },
+        ]
+      : []),
     { cible: 'p99 ≤ 50 ms (lot 100, 4 terminaux)', valeur: `${headline.p99_ms} ms`, ok: headline.p99_ms <= 50 },
-    { cible: `avec ${PLAN.history} ventes : ≥ 90 % du débit à vide`, valeur: `${round((grownFigure.sales_per_s / headline.sales_per_s) * 100)} %`, ok: grownFigure.sales_per_s >= 0.9 * headline.sales_per_s },
-    { cible: 'historique (1re page) ≤ 50 ms', valeur: `p99 ${historique.p99_ms} ms`, ok: historique.p99_ms <= 50 },
-    { cible: 'statistiques ≤ 50 ms', valeur: `p99 ${statistiques.p99_ms} ms`, ok: statistiques.p99_ms <= 50 },
-    { cible: 'relais vide son arriéré à ≥ 50 % du débit direct', valeur: `${round((relay.drain_sales_per_s / headline.sales_per_s) * 100)} %`, ok: relay.drain_sales_per_s >= 0.5 * headline.sales_per_s },
-    { cible: 'relais RSS ≤ 150 Mo', valeur: `${Math.max(relay.drain_peak_rss_mb, relay.ingest_peak_rss_mb)} Mo`, ok: Math.max(relay.drain_peak_rss_mb, relay.ingest_peak_rss_mb) <= 150 },
+    ...(growth
+      ? [
+          { cible: `avec ${PLAN.history} ventes : ≥ 90 % du débit à vide`, valeur: `${pct(growth.sales_per_s, headline.sales_per_s)} %`, ok: growth.sales_per_s >= 0.9 * headline.sales_per_s },
+          { cible: 'historique (1re page) ≤ 50 ms', valeur: `p99 ${growth.historique.p99_ms} ms`, ok: growth.historique.p99_ms <= 50 },
+          { cible: 'statistiques ≤ 50 ms', valeur: `p99 ${growth.statistiques.p99_ms} ms`, ok: growth.statistiques.p99_ms <= 50 },
+        ]
+      : []),
+    ...(relay
+      ? [
+          { cible: 'relais vide son arriéré à ≥ 50 % du débit direct', valeur: `${pct(relay.drain_sales_per_s, headline.sales_per_s)} %`, ok: relay.drain_sales_per_s >= 0.5 * headline.sales_per_s },
+          { cible: 'relais RSS ≤ 150 Mo', valeur: `${Math.max(relay.drain_peak_rss_mb, relay.ingest_peak_rss_mb)} Mo`, ok: Math.max(relay.drain_peak_rss_mb, relay.ingest_peak_rss_mb) <= 150 },
+        ]
+      : []),
     { cible: 'serveur RSS sous charge ≤ 200 Mo', valeur: `${Math.max(...server.map((f) => f.server_peak_rss_mb))} Mo`, ok: Math.max(...server.map((f) => f.server_peak_rss_mb)) <= 200 },
   ];
 
   const results = {
     date: new Date().toISOString(),
     quick,
+    only: [...only],
     machine: { cpus: cpus().length, cpu: cpus()[0]?.model ?? null, memory_gb: round(totalmem() / 2 ** 30), node: process.version, platform: process.platform },
     plan: PLAN,
     server,
     storage_bound_sales_per_s: bound,
-    server_vs_bound: round(ratio, 3),
-    growth: { stored_sales: PLAN.history, ...grownFigure, historique, statistiques },
+    server_vs_bound: bound ? round(headline.sales_per_s / bound[100]!, 3) : null,
+    growth,
     relay,
     targets,
     duration_s: round((performance.now() - started) / 1000),
@@ -214,13 +247,21 @@ async function main() {
     '',
     '| lot | terminaux | ventes/s | requêtes/s | p50 ms | p99 ms | RSS serveur Mo | borne ventes/s | % borne |',
     '|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
-    ...server.map(
-      (f) =>
-        `| ${f.batch} | ${f.terminals} | ${f.sales_per_s} | ${f.requests_per_s} | ${f.p50_ms} | ${f.p99_ms} | ${f.server_peak_rss_mb} | ${bound[f.batch]} | ${round((f.sales_per_s / bound[f.batch]!) * 100)} |`,
-    ),
+    ...server.map((f) => {
+      const b = bound?.[f.batch];
+      return `| ${f.batch} | ${f.terminals} | ${f.sales_per_s} | ${f.requests_per_s} | ${f.p50_ms} | ${f.p99_ms} | ${f.server_peak_rss_mb} | ${b ?? '-'} | ${b ? pct(f.sales_per_s, b) : '-'} |`;
+    }),
     '',
-    `Croissance (${PLAN.history} ventes déjà en base, lot 100, 4 terminaux) : ${grownFigure.sales_per_s} ventes/s, p99 ${grownFigure.p99_ms} ms ; historique p50 ${historique.p50_ms} ms / p99 ${historique.p99_ms} ms ; statistiques p50 ${statistiques.p50_ms} ms / p99 ${statistiques.p99_ms} ms`,
-    `Relais : réception ${relay.ingest_sales_per_s} ventes/s (p99 ${relay.ingest_p99_ms} ms), vidage de ${relay.backlog} ventes à ${relay.drain_sales_per_s} ventes/s, RSS ${relay.ingest_peak_rss_mb} Mo (réception) / ${relay.drain_peak_rss_mb} Mo (vidage)`,
+    ...(growth
+      ? [
+          `Croissance (${PLAN.history} ventes déjà en base, lot 100, 4 terminaux) : ${growth.sales_per_s} ventes/s, p99 ${growth.p99_ms} ms ; historique p50 ${growth.historique.p50_ms} ms / p99 ${growth.historique.p99_ms} ms ; statistiques p50 ${growth.statistiques.p50_ms} ms / p99 ${growth.statistiques.p99_ms} ms`,
+        ]
+      : []),
+    ...(relay
+      ? [
+          `Relais : réception ${relay.ingest_sales_per_s} ventes/s (p99 ${relay.ingest_p99_ms} ms), vidage de ${relay.backlog} ventes à ${relay.drain_sales_per_s} ventes/s, RSS ${relay.ingest_peak_rss_mb} Mo (réception) / ${relay.drain_peak_rss_mb} Mo (vidage)`,
+        ]
+      : []),
     '',
     '| cible | mesuré | tenue |',
     '|---|---:|:---:|',
@@ -231,11 +272,12 @@ async function main() {
   const table = lines.join('\n');
   process.stdout.write(`${table}\n`);
 
+  const name = `${quick ? 'quick' : 'latest'}${onlyArg ? `-${[...only].join('-')}` : ''}`;
   const outDir = fileURLToPath(new URL('../../../bench-results/', import.meta.url));
   mkdirSync(outDir, { recursive: true });
-  writeFileSync(join(outDir, quick ? 'quick.json' : 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
-  writeFileSync(join(outDir, quick ? 'quick.md' : 'latest.md'), `${table}\n`);
-  log(`\nRésultats : bench-results/${quick ? 'quick' : 'latest'}.json`);
+  writeFileSync(join(outDir, `${name}.json`), `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(join(outDir, `${name}.md`), `${table}\n`);
+  log(`\nRésultats : bench-results/${name}.json`);
 }
 
 main()

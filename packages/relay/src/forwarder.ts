@@ -1,6 +1,6 @@
 import { backoffDelay, NETWORK_RETRY, type RetryPolicy, STOCK_RETRY, type StockRetryPolicy } from './backoff.js';
 import type { SyncResponse } from '@ventesync/shared';
-import { classifyAnswer, type UpstreamAnswer } from './classify.js';
+import { classifyAnswer, type SaleOutcome, type UpstreamAnswer } from './classify.js';
 import type { HeldVente, RelayStore } from './relay-store.js';
 import type { Upstream } from './upstream.js';
 
@@ -68,31 +68,26 @@ export function createForwarder(deps: {
   let debounceTimer: NodeJS.Timeout | undefined;
   let wakeTimer: NodeJS.Timeout | undefined;
 
-  function applyOutcome(batch: HeldVente[], outcome: ReturnType<typeof classifyAnswer>, report: ForwardReport): void {
-    const serial = batch[0]!.serial;
-    const at = now();
-    if (outcome.kind !== 'answered') return;
-    store.transaction(() => {
-      outcome.sales.forEach((sale, i) => {
-        const held = batch[i]!;
-        if (sale.kind === 'synced') {
-          store.markSynced(held.id, sale.montant, at);
-          report.synchronisees++;
-        } else if (sale.kind === 'rejected') {
-          store.markRejected(held.id, sale.code, sale.erreur);
+  /** Records what the answer says of each sale; runs inside the batch's one transaction. */
+  function applyOutcome(batch: HeldVente[], sales: SaleOutcome[], at: Date, report: ForwardReport): void {
+    sales.forEach((sale, i) => {
+      const held = batch[i]!;
+      if (sale.kind === 'synced') {
+        store.markSynced(held.id, sale.montant, at);
+        report.synchronisees++;
+      } else if (sale.kind === 'rejected') {
+        store.markRejected(held.id, sale.code, sale.erreur);
+        report.rejetees++;
+      } else if (sale.kind === 'stock') {
+        if (held.tentatives_stock + 1 >= config.stockRetry.maxAttempts) {
+          store.markRejected(held.id, 'INSUFFICIENT_STOCK', `${sale.erreur} (après ${held.tentatives_stock + 1} essais)`);
           report.rejetees++;
-        } else if (sale.kind === 'stock') {
-          if (held.tentatives_stock + 1 >= config.stockRetry.maxAttempts) {
-            store.markRejected(held.id, 'INSUFFICIENT_STOCK', `${sale.erreur} (après ${held.tentatives_stock + 1} essais)`);
-            report.rejetees++;
-          } else {
-            const delay = backoffDelay(held.tentatives_stock, config.stockRetry, random);
-            store.scheduleStockRetry(held.id, sale.erreur, new Date(at.getTime() + Math.max(delay, config.stockRetry.baseMs / 2)));
-            report.en_attente_stock++;
-          }
+        } else {
+          const delay = backoffDelay(held.tentatives_stock, config.stockRetry, random);
+          store.scheduleStockRetry(held.id, sale.erreur, new Date(at.getTime() + Math.max(delay, config.stockRetry.baseMs / 2)));
+          report.en_attente_stock++;
         }
-      });
-      store.recordTerminalSync(serial, at);
+      }
     });
   }
 
@@ -109,26 +104,30 @@ export function createForwarder(deps: {
     );
   }
 
+  /**
+   * Sends one batch and records everything it taught in a single transaction: with
+   * synchronous=FULL each commit is an fsync, and the relay's bookkeeping must not cost more
+   * disk flushes than the server's own write of the batch.
+   */
   async function sendBatch(serial: string, report: ForwardReport): Promise<'more' | 'done' | 'failed'> {
     const size = batchSizes.get(serial) ?? config.batchSize;
     const batch = store.dueBatch(serial, now(), size);
     if (batch.length === 0) return 'done';
-    store.countAttempt(batch.map((v) => v.id));
     const answer = await upstream.postSync(serial, `[${batch.map((v) => v.contenu).join(',')}]`, abort.signal);
-    store.setEtat('serveur_joignable', answer.kind === 'response' ? 'oui' : 'non');
-    store.setEtat('serveur_verifie_le', now().toISOString());
     const outcome = classifyAnswer(answer, batch.map((v) => v.numero_facture));
+    const at = now();
     report.envoyees += batch.length;
 
     if (outcome.kind === 'answered') {
       backoff.delete(serial);
-      learnTerminal(serial, answer);
-      applyOutcome(batch, outcome, report);
-      store.setEtat('derniere_sync', now().toISOString());
-      logger.info(
-        { serial, envoyees: batch.length },
-        `Lot de ${batch.length} vente(s) transmis pour le terminal ${serial}`,
-      );
+      store.transaction(() => {
+        store.countAttempt(batch.map((v) => v.id));
+        applyOutcome(batch, outcome.sales, at, report);
+        learnTerminal(serial, answer);
+        store.recordTerminalSync(serial, at);
+        store.setEtats({ serveur_joignable: 'oui', serveur_verifie_le: at.toISOString(), derniere_sync: at.toISOString() });
+      });
+      logger.info({ serial, envoyees: batch.length }, `Lot de ${batch.length} vente(s) transmis pour le terminal ${serial}`);
       return batch.length === size ? 'more' : 'done';
     }
     if (outcome.kind === 'too-large' && size > 1) {
@@ -136,22 +135,29 @@ export function createForwarder(deps: {
       logger.warn({ serial, taille: size }, `Lot trop gros pour le serveur : essai par ${Math.floor(size / 2)}`);
       return 'more';
     }
-    if (outcome.kind === 'terminal-unknown') {
-      const terminal = store.terminal(serial);
-      store.saveTerminal(
-        serial,
-        'INCONNU',
-        { boutique_id: terminal?.boutique_id ?? null, boutique_nom: terminal?.boutique_nom ?? null, terminal_nom: terminal?.terminal_nom ?? null },
-        now(),
-      );
-    }
     const failures = (backoff.get(serial)?.failures ?? 0) + 1;
     const delay = Math.max(backoffDelay(failures - 1, config.networkRetry, random), 'retryAfterMs' in outcome ? (outcome.retryAfterMs ?? 0) : 0);
-    backoff.set(serial, { failures, until: now().getTime() + delay });
+    backoff.set(serial, { failures, until: at.getTime() + delay });
     const reason = outcome.reason;
-    store.recordTerminalError(serial, reason, now());
-    store.setEtat('derniere_erreur', reason);
-    store.setEtat('derniere_erreur_le', now().toISOString());
+    store.transaction(() => {
+      store.countAttempt(batch.map((v) => v.id));
+      if (outcome.kind === 'terminal-unknown') {
+        const terminal = store.terminal(serial);
+        store.saveTerminal(
+          serial,
+          'INCONNU',
+          { boutique_id: terminal?.boutique_id ?? null, boutique_nom: terminal?.boutique_nom ?? null, terminal_nom: terminal?.terminal_nom ?? null },
+          at,
+        );
+      }
+      store.recordTerminalError(serial, reason, at);
+      store.setEtats({
+        serveur_joignable: answer.kind === 'response' ? 'oui' : 'non',
+        serveur_verifie_le: at.toISOString(),
+        derniere_erreur: reason,
+        derniere_erreur_le: at.toISOString(),
+      });
+    });
     report.erreurs.push(`${serial} : ${reason}`);
     logger.warn({ serial, echecs: failures, nouvel_essai_dans_ms: delay }, `Envoi impossible, nouvel essai plus tard : ${reason}`);
     return 'failed';

@@ -169,10 +169,15 @@ export function createRelayStore(db: Db) {
 
   const getEtat = (cle: string) => stmt.getEtat.get(cle) ?? null;
   const setEtat = (cle: string, valeur: string | null) => void stmt.setEtat.run(cle, valeur);
+  const setEtats = (values: Record<string, string | null>) =>
+    db.transaction(() => {
+      for (const [cle, valeur] of Object.entries(values)) stmt.setEtat.run(cle, valeur);
+    })();
 
   return {
     getEtat,
     setEtat,
+    setEtats,
     /** A stable id of this relay, so that the numeros it generates never meet another's. */
     relayId(): string {
       let id = getEtat('relais_id');

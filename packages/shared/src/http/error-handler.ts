@@ -28,12 +28,12 @@ export function registerErrorHandling(app: FastifyInstance, maxBodyBytes: number
     if ((error as { code?: string }).code === 'SQLITE_BUSY') {
       request.log.warn({ err: error }, 'base de données occupée');
       return reply
-        .code(503)
+        .code(statusOf('SERVICE_UNAVAILABLE'))
         .header('retry-after', '1')
-        .send({ error: 'Base de données occupée, réessayez dans un instant', code: 'SERVICE_UNAVAILABLE' });
+        .send(errorBody('SERVICE_UNAVAILABLE', 'Base de données occupée, réessayez dans un instant'));
     }
     if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
-      return reply.code(error.statusCode).send({ error: `Requête invalide : ${error.message}`, code: 'BAD_REQUEST' });
+      return reply.code(error.statusCode).send(errorBody('BAD_REQUEST', `Requête invalide : ${error.message}`));
     }
     request.log.error({ err: error }, 'erreur inattendue');
     return reply.code(500).send(errorBody('INTERNAL_ERROR', 'Erreur interne du serveur'));
