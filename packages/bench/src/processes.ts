@@ -6,6 +6,8 @@ import { fileURLToPath } from 'node:url';
 // The bench drives the real programs, as an operator would: their built CLIs.
 export const SERVER_CLI = fileURLToPath(new URL('../../server/dist/cli.js', import.meta.url));
 export const RELAY_CLI = fileURLToPath(new URL('../../relay/dist/cli.js', import.meta.url));
+/** How the relay is launched (its shebang, `pnpm relay`): the bench measures it the same way. */
+export const RELAY_NODE_FLAGS = ['--max-semi-space-size=8'];
 
 export interface Started {
   url: string;
@@ -55,8 +57,8 @@ function rssSampler(pid: number) {
 }
 
 /** Starts a CLI that logs "à l'écoute sur URL"; its other output is discarded. */
-export async function startProcess(cli: string, args: string[], env: Record<string, string> = {}): Promise<Started> {
-  const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+export async function startProcess(cli: string, args: string[], nodeFlags: string[] = []): Promise<Started> {
+  const child = spawn(process.execPath, [...nodeFlags, cli, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise<string>((resolve, reject) => {
     let buffer = '';
     const onData = (chunk: Buffer) => {

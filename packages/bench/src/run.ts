@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { seedHistory } from './growth.js';
 import type { LoadJob, LoadResult } from './load-worker.js';
-import { freePort, RELAY_CLI, runCli, SERVER_CLI, startProcess } from './processes.js';
+import { freePort, RELAY_CLI, RELAY_NODE_FLAGS, runCli, SERVER_CLI, startProcess } from './processes.js';
 import { percentile, round } from './stats.js';
 import { measureStorageBound } from './storage-bound.js';
 
@@ -156,7 +156,11 @@ async function measureGrowth() {
 async function measureRelay() {
   const relayDb = join(work, 'relay.db');
   const deadPort = await freePort();
-  const ingestRelay = await startProcess(RELAY_CLI, ['start', '--upstream', `http://127.0.0.1:${deadPort}`, '--db', relayDb, '--host', '127.0.0.1', '--port', '0']);
+  const ingestRelay = await startProcess(
+    RELAY_CLI,
+    ['start', '--upstream', `http://127.0.0.1:${deadPort}`, '--db', relayDb, '--host', '127.0.0.1', '--port', '0'],
+    RELAY_NODE_FLAGS,
+  );
   const ingest = await runLoad({
     url: ingestRelay.url,
     path: SYNC_PATH,
@@ -172,7 +176,11 @@ async function measureRelay() {
 
   const live = await startProcess(SERVER_CLI, ['serve', '--db', freshServerDb(), '--host', '127.0.0.1', '--port', '0']);
   const drainStart = performance.now();
-  const drainRelay = await startProcess(RELAY_CLI, ['start', '--upstream', live.url, '--db', relayDb, '--host', '127.0.0.1', '--port', '0']);
+  const drainRelay = await startProcess(
+    RELAY_CLI,
+    ['start', '--upstream', live.url, '--db', relayDb, '--host', '127.0.0.1', '--port', '0'],
+    RELAY_NODE_FLAGS,
+  );
   const drainDeadline = Date.now() + 15 * 60_000;
   while (pendingInRelay(relayDb) > 0) {
     if (Date.now() > drainDeadline) throw new Error(`le relais n'a pas vidé son arriéré en 15 min (${pendingInRelay(relayDb)} en attente)`);

@@ -96,6 +96,15 @@ export function createForwarder(deps: {
     if (answer.kind !== 'response') return;
     const body = answer.body as Partial<SyncResponse>;
     if (typeof body.boutique_id !== 'number') return;
+    const known = store.terminal(serial);
+    if (
+      known?.statut === 'CONNU' &&
+      known.boutique_id === body.boutique_id &&
+      known.boutique_nom === (body.boutique_nom ?? null) &&
+      known.terminal_nom === (body.terminal ?? null)
+    ) {
+      return;
+    }
     store.saveTerminal(
       serial,
       'CONNU',
