@@ -212,6 +212,8 @@ async function main() {
   const relay = only.has('relay') ? await measureRelay() : null;
 
   const pct = (part: number, whole: number) => round((part / whole) * 100);
+  // Every server run counts, the one on a million stored sales included.
+  const serverRss = Math.max(...server.map((f) => f.server_peak_rss_mb), growth?.server_peak_rss_mb ?? 0);
   const targets = [
     ...(bound
       ? [
@@ -232,7 +234,7 @@ async function main() {
           { cible: 'relais RSS ≤ 150 Mo', valeur: `${Math.max(relay.drain_peak_rss_mb, relay.ingest_peak_rss_mb)} Mo`, ok: Math.max(relay.drain_peak_rss_mb, relay.ingest_peak_rss_mb) <= 150 },
         ]
       : []),
-    { cible: 'serveur RSS sous charge ≤ 200 Mo', valeur: `${Math.max(...server.map((f) => f.server_peak_rss_mb))} Mo`, ok: Math.max(...server.map((f) => f.server_peak_rss_mb)) <= 200 },
+    { cible: 'serveur RSS sous charge ≤ 200 Mo', valeur: `${serverRss} Mo`, ok: serverRss <= 200 },
   ];
 
   const results = {
