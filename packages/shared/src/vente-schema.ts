@@ -93,9 +93,11 @@ function describeIssue(issue: z.core.$ZodIssue): string {
 
 /** Validates one element of a sync request, with French messages naming the field and line. */
 export function validateVente(raw: unknown): VenteValidation {
-  const parsed = VenteInputSchema.safeParse(raw, { reportInput: true });
+  const parsed = VenteInputSchema.safeParse(raw);
   if (!parsed.success) {
-    return { ok: false, erreur: parsed.error.issues.map(describeIssue).join(' ; ') };
+    // Parsed again to quote the bad values: reportInput doubles the cost of every valid sale.
+    const reported = VenteInputSchema.safeParse(raw, { reportInput: true });
+    return { ok: false, erreur: (reported.error ?? parsed.error).issues.map(describeIssue).join(' ; ') };
   }
   const v = parsed.data;
   return {
