@@ -18,8 +18,8 @@ const quick = process.argv.includes('--quick');
 const onlyArg = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
 const only = new Set(onlyArg ? onlyArg.split(',') : ['server', 'bound', 'growth', 'relay']);
 const PLAN = quick
-  ? { durationMs: 1_500, boundSales: 20_000, history: 100_000, relayBacklog: 10_000, reads: 30 }
-  : { durationMs: 6_000, boundSales: 100_000, history: 1_000_000, relayBacklog: 100_000, reads: 100 };
+  ? { durationMs: 1_500, boundSales: 20_000, history: 100_000, relayBacklog: 10_000, reads: 30, repeats: 1 }
+  : { durationMs: 6_000, boundSales: 50_000, history: 1_000_000, relayBacklog: 100_000, reads: 100, repeats: 3 };
 const BATCHES = [1, 10, 100];
 const TERMINALS = [1, 4, 16];
 const BOUTIQUES = 4;
@@ -120,10 +120,18 @@ async function measureServer(): Promise<ServerFigure[]> {
   const figures: ServerFigure[] = [];
   const matrix = only.has('server') ? BATCHES.flatMap((b) => TERMINALS.map((t) => [b, t] as const)) : [[100, 4] as const];
   for (const [batch, terminals] of matrix) {
-    const { server, result, rss } = await loadServer(freshServerDb(), batch, terminals, `S${batch}x${terminals}`);
-    await server.stop();
-    figures.push(figure(batch, terminals, result, rss));
-    log(`  serveur lot ${batch} × ${terminals} terminaux : ${figures.at(-1)!.sales_per_s} ventes/s`);
+    // This machine's speed drifts by a quarter from one minute to the next: the configuration
+    // the targets judge is run several times and its median kept.
+    const repeats = batch === 100 && terminals === 4 ? PLAN.repeats : 1;
+    const runs: ServerFigure[] = [];
+    for (let r = 0; r < repeats; r++) {
+      const { server, result, rss } = await loadServer(freshServerDb(), batch, terminals, `S${batch}x${terminals}r${r}`);
+      await server.stop();
+      runs.push(figure(batch, terminals, result, rss));
+    }
+    runs.sort((a, b) => a.sales_per_s - b.sales_per_s);
+    figures.push(runs[Math.floor(runs.length / 2)]!);
+    log(`  serveur lot ${batch} × ${terminals} terminaux : ${runs.map((f) => f.sales_per_s).join(', ')} ventes/s`);
   }
   return figures;
 }
@@ -132,7 +140,11 @@ function measureBound(): Record<string, number> {
   const bound: Record<string, number> = {};
   for (const batch of BATCHES) {
     const sales = batch === 1 ? Math.min(5_000, PLAN.boundSales) : PLAN.boundSales;
-    bound[batch] = Math.round(measureStorageBound(join(work, `bound-${batch}.db`), batch, sales).salesPerSecond);
+    // A bound is the best the storage does: best of the runs (the first one pays the warm-up).
+    const runs = Array.from({ length: PLAN.repeats }, (_, r) =>
+      measureStorageBound(join(work, `bound-${batch}-${r}.db`), batch, sales).salesPerSecond,
+    );
+    bound[batch] = Math.round(Math.max(...runs));
   }
   log(`  borne du stockage (lot 100) : ${bound[100]} ventes/s`);
   return bound;

@@ -2,7 +2,7 @@
 // The flag caps V8's young generation: under a burst of tills the relay otherwise grows it
 // to 48 MB and passes 150 MB of memory on a shop PC it shares with other programs.
 import { formatMoney } from '@ventesync/shared';
-import { formatTable } from '@ventesync/shared/cli';
+import { formatTable, printList } from '@ventesync/shared/cli';
 import { Command, InvalidArgumentError } from 'commander';
 import { request } from 'undici';
 import { openDatabase } from './db/open-database.js';
@@ -175,19 +175,15 @@ program
   .addHelpText('after', '\nExemple :\n  $ ventesync-relay pending --serial 0a1badae951f8473')
   .action(async (opts: { serial?: string; json: boolean; db: string }) =>
     withStore(opts.db, (store) => {
-      const rows = store.byStatut('EN_ATTENTE', opts.serial ?? null).map(publicVente);
-      if (opts.json) return out(JSON.stringify(rows, null, 2));
-      out(
-        formatTable(rows, [
-          ['numero_facture', 'NUMERO'],
-          ['serial', 'TERMINAL'],
-          ['montant_total', 'MONTANT'],
-          ['recue_le', 'RECUE LE'],
-          ['tentatives', 'ESSAIS'],
-          ['prochaine_tentative', 'PROCHAIN ESSAI'],
-          ['erreur', 'DERNIERE ERREUR'],
-        ]),
-      );
+      printList(store.byStatut('EN_ATTENTE', opts.serial ?? null).map(publicVente), opts.json, [
+        ['numero_facture', 'NUMERO'],
+        ['serial', 'TERMINAL'],
+        ['montant_total', 'MONTANT'],
+        ['recue_le', 'RECUE LE'],
+        ['tentatives', 'ESSAIS'],
+        ['prochaine_tentative', 'PROCHAIN ESSAI'],
+        ['erreur', 'DERNIERE ERREUR'],
+      ]);
     }),
   );
 
@@ -199,18 +195,14 @@ program
   .addHelpText('after', '\nExemple :\n  $ ventesync-relay rejected --json')
   .action(async (opts: { json: boolean; db: string }) =>
     withStore(opts.db, (store) => {
-      const rows = store.byStatut('REJETEE').map(publicVente);
-      if (opts.json) return out(JSON.stringify(rows, null, 2));
-      out(
-        formatTable(rows, [
-          ['numero_facture', 'NUMERO'],
-          ['serial', 'TERMINAL'],
-          ['montant_total', 'MONTANT'],
-          ['recue_le', 'RECUE LE'],
-          ['code_erreur', 'CODE'],
-          ['erreur', 'RAISON DU SERVEUR'],
-        ]),
-      );
+      printList(store.byStatut('REJETEE').map(publicVente), opts.json, [
+        ['numero_facture', 'NUMERO'],
+        ['serial', 'TERMINAL'],
+        ['montant_total', 'MONTANT'],
+        ['recue_le', 'RECUE LE'],
+        ['code_erreur', 'CODE'],
+        ['erreur', 'RAISON DU SERVEUR'],
+      ]);
     }),
   );
 

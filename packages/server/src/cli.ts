@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { formatMoney, parseMoney } from '@ventesync/shared';
-import { formatTable } from '@ventesync/shared/cli';
+import { formatTable, printList } from '@ventesync/shared/cli';
 import { Command, InvalidArgumentError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { CatalogueError, createCatalogueStore } from './catalogue-store.js';
@@ -137,8 +137,7 @@ boutique
   .option(...dbOption)
   .action(async (opts: { json: boolean; db: string }) =>
     withDb(opts.db, (db) => {
-      const rows = createCatalogueStore(db).listBoutiques();
-      print(opts.json, rows, () => formatTable(rows, [['id', 'ID'], ['nom', 'NOM'], ['devise', 'DEVISE']]));
+      printList(createCatalogueStore(db).listBoutiques(), opts.json, [['id', 'ID'], ['nom', 'NOM'], ['devise', 'DEVISE']]);
     }),
   );
 
@@ -219,9 +218,7 @@ article
       const rows = createCatalogueStore(db)
         .listArticles(opts.boutique)
         .map((a) => ({ ...a, prix_vente: formatMoney(a.prix_vente) }));
-      print(opts.json, rows, () =>
-        formatTable(rows, [['id', 'ID'], ['boutique_id', 'BOUTIQUE'], ['nom', 'NOM'], ['prix_vente', 'PRIX'], ['quantite_stock', 'STOCK']]),
-      );
+      printList(rows, opts.json, [['id', 'ID'], ['boutique_id', 'BOUTIQUE'], ['nom', 'NOM'], ['prix_vente', 'PRIX'], ['quantite_stock', 'STOCK']]);
     }),
   );
 
@@ -300,20 +297,17 @@ program
   .addHelpText('after', '\nExemple :\n  $ ventesync-server mouvements list --article 6')
   .action(async (opts: { article?: number; limit: number; json: boolean; db: string }) =>
     withDb(opts.db, (db) => {
-      const rows = createCatalogueStore(db).listMouvements(opts.article ?? null, opts.limit);
-      print(opts.json, rows, () =>
-        formatTable(rows, [
-          ['date', 'DATE'],
-          ['article_id', 'ARTICLE'],
-          ['article_nom', 'NOM'],
-          ['type', 'TYPE'],
-          ['quantite', 'QTE'],
-          ['stock_avant', 'AVANT'],
-          ['stock_apres', 'APRES'],
-          ['reference', 'REFERENCE'],
-          ['terminal_serial', 'TERMINAL'],
-        ]),
-      );
+      printList(createCatalogueStore(db).listMouvements(opts.article ?? null, opts.limit), opts.json, [
+        ['date', 'DATE'],
+        ['article_id', 'ARTICLE'],
+        ['article_nom', 'NOM'],
+        ['type', 'TYPE'],
+        ['quantite', 'QTE'],
+        ['stock_avant', 'AVANT'],
+        ['stock_apres', 'APRES'],
+        ['reference', 'REFERENCE'],
+        ['terminal_serial', 'TERMINAL'],
+      ]);
     }),
   );
 

@@ -13,3 +13,12 @@ export function formatTable<Row extends object>(
     ...rows.map((r) => line(columns.map(([key]) => cell(r[key])))),
   ].join('\n');
 }
+
+/** A list for `--json` scripts or for people, on stdout. */
+export function printList<Row extends object>(
+  rows: ReadonlyArray<Row>,
+  json: boolean,
+  columns: ReadonlyArray<[key: keyof Row & string, title: string]>,
+): void {
+  process.stdout.write(`${json ? JSON.stringify(rows, null, 2) : formatTable(rows, columns)}\n`);
+}
