@@ -166,6 +166,16 @@ describe('request-level errors write nothing', () => {
     expect(res.statusCode).toBe(201);
   });
 
+  it('a body starting with a UTF-8 byte-order mark is still read', async () => {
+    const res = await t.app.inject({
+      method: 'POST',
+      url: SYNC,
+      headers: { 'content-type': 'application/json; charset=utf-8', 'x-device-serial': SERIAL },
+      payload: Buffer.from(`\uFEFF${JSON.stringify([vente('BOM-1', [{ article_id: 6 }])])}`, 'utf8'),
+    });
+    expect(res.statusCode).toBe(201);
+  });
+
   it('the path without its trailing slash works too', async () => {
     const res = await t.app.inject({
       method: 'POST',

@@ -8,7 +8,8 @@ import { clientError } from './error-handler.js';
 export function registerJsonBody(app: FastifyInstance): void {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
-    const text = String(body);
+    // Some Windows encoders start UTF-8 text with a byte-order mark; JSON.parse refuses it.
+    const text = String(body).replace(/^\uFEFF/, '');
     if (text.trim() === '') {
       done(clientError('INVALID_JSON', 'Corps de requête vide : un tableau JSON de ventes est attendu'), undefined);
       return;
