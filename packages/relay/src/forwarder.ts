@@ -128,7 +128,8 @@ export function createForwarder(deps: {
     report.envoyees += batch.length;
 
     if (outcome.kind === 'answered') {
-      backoff.delete(serial);
+      const unmentioned = outcome.sales.filter((sale) => sale.kind === 'unknown').length;
+      if (unmentioned === 0) backoff.delete(serial);
       store.transaction(() => {
         store.countAttempt(batch.map((v) => v.id));
         applyOutcome(batch, outcome.sales, at, report);
@@ -137,6 +138,11 @@ export function createForwarder(deps: {
         store.setEtats({ serveur_joignable: 'oui', serveur_verifie_le: at.toISOString(), derniere_sync: at.toISOString() });
       });
       logger.info({ serial, envoyees: batch.length }, `Lot de ${batch.length} vente(s) transmis pour le terminal ${serial}`);
+      if (unmentioned > 0) {
+        // The server did not account for some sales: resending them at once would loop.
+        holdOff(serial, null, at, `${unmentioned} vente(s) absente(s) de la réponse du serveur`, report);
+        return 'failed';
+      }
       return batch.length === size ? 'more' : 'done';
     }
     if (outcome.kind === 'too-large' && size > 1) {
@@ -144,9 +150,6 @@ export function createForwarder(deps: {
       logger.warn({ serial, taille: size }, `Lot trop gros pour le serveur : essai par ${Math.floor(size / 2)}`);
       return 'more';
     }
-    const failures = (backoff.get(serial)?.failures ?? 0) + 1;
-    const delay = Math.max(backoffDelay(failures - 1, config.networkRetry, random), 'retryAfterMs' in outcome ? (outcome.retryAfterMs ?? 0) : 0);
-    backoff.set(serial, { failures, until: at.getTime() + delay });
     const reason = outcome.reason;
     store.transaction(() => {
       store.countAttempt(batch.map((v) => v.id));
@@ -167,9 +170,17 @@ export function createForwarder(deps: {
         derniere_erreur_le: at.toISOString(),
       });
     });
+    holdOff(serial, 'retryAfterMs' in outcome ? outcome.retryAfterMs : null, at, reason, report);
+    return 'failed';
+  }
+
+  /** Backs off a till after a failed batch: exponential with full jitter, or Retry-After if longer. */
+  function holdOff(serial: string, retryAfterMs: number | null, at: Date, reason: string, report: ForwardReport): void {
+    const failures = (backoff.get(serial)?.failures ?? 0) + 1;
+    const delay = Math.max(backoffDelay(failures - 1, config.networkRetry, random), retryAfterMs ?? 0);
+    backoff.set(serial, { failures, until: at.getTime() + delay });
     report.erreurs.push(`${serial} : ${reason}`);
     logger.warn({ serial, echecs: failures, nouvel_essai_dans_ms: delay }, `Envoi impossible, nouvel essai plus tard : ${reason}`);
-    return 'failed';
   }
 
   /**

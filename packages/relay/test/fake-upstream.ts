@@ -11,7 +11,9 @@ export type Behaviour =
   | 'drop-after-commit'
   /** Commits the batch, then answers after the relay's timeout. */
   | 'slow-after-commit'
-  | 'terminal-not-found';
+  | 'terminal-not-found'
+  /** Answers without mentioning the last sale of the batch (a server that lost track of one). */
+  | 'forget-last';
 
 interface Stored {
   content: string;
@@ -46,7 +48,8 @@ export async function startFakeUpstream(options: { slowMs?: number } = {}) {
 
     const creees: unknown[] = [];
     const erreurs: unknown[] = [];
-    ventes.forEach((v, i) => {
+    const considered = behaviour === 'forget-last' ? ventes.slice(0, -1) : ventes;
+    considered.forEach((v, i) => {
       const existing = stored.get(v.numero_facture)?.content ?? preexisting.get(v.numero_facture);
       if (existing !== undefined) {
         erreurs.push({

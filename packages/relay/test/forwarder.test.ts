@@ -142,6 +142,18 @@ describe('forwarder', () => {
     expect(store.byNumero(numero!)[0]!.statut).toBe('SYNCHRONISEE');
   });
 
+  it('sales the answer does not mention stay waiting, and the till backs off instead of resending in a loop', async () => {
+    hold(5);
+    fake.script.push('forget-last');
+    const forwarder = setup({ networkRetry: { baseMs: 60_000, capMs: 60_000, factor: 2 } });
+    const report = await forwarder.runOnce();
+    expect(report.synchronisees).toBe(4);
+    expect(report.erreurs[0]).toMatch(/absente/);
+    expect(store.byStatut('EN_ATTENTE')).toHaveLength(1);
+    await forwarder.runOnce();
+    expect(fake.batchSizes).toEqual([5]);
+  });
+
   it('ARTICLE_NOT_FOUND is REJETEE at once with the server message', async () => {
     hold(1, SERIAL, [{ article_id: 404 }]);
     await setup().runOnce();
