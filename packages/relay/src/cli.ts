@@ -2,8 +2,8 @@
 // The flag caps V8's young generation: under a burst of tills the relay otherwise grows it
 // to 48 MB and passes 150 MB of memory on a shop PC it shares with other programs.
 import { formatMoney } from '@ventesync/shared';
-import { formatTable, printList } from '@ventesync/shared/cli';
-import { Command, InvalidArgumentError } from 'commander';
+import { formatTable, frenchCommander, printList } from '@ventesync/shared/cli';
+import { Command, Help, InvalidArgumentError, Option } from 'commander';
 import { request } from 'undici';
 import { openDatabase } from './db/open-database.js';
 import { parseDuration } from './duration.js';
@@ -65,7 +65,7 @@ function publicVente(v: HeldVente) {
 
 const dbOption = ['--db <fichier>', 'fichier SQLite du relais', DEFAULT_DB] as const;
 
-const program = new Command('ventesync-relay')
+const program = frenchCommander(new Command('ventesync-relay'), Help)
   .description('Relais ventesync en boutique : garde les ventes des caisses et les transmet au serveur central, même après une coupure.')
   .showHelpAfterError()
   .addHelpText(
@@ -88,8 +88,8 @@ program
   .option('--host <adresse>', "adresse d'écoute", '0.0.0.0')
   .option('--port <port>', "port d'écoute", integer('port', 0, 65535), 8001)
   .option('--batch-size <n>', 'ventes par envoi au serveur (1 à 500)', integer('batch-size', 1, 500), 100)
-  .option('--interval <durée>', 'envoi périodique, ex. 30s, 5m', duration, 30_000)
-  .option('--timeout <durée>', "attente maximale d'une réponse du serveur", duration, 30_000)
+  .addOption(new Option('--interval <durée>', 'envoi périodique, ex. 30s, 5m').argParser(duration).default(30_000, '30s'))
+  .addOption(new Option('--timeout <durée>', "attente maximale d'une réponse du serveur").argParser(duration).default(30_000, '30s'))
   .option('--stock-retries <n>', 'envois d\'une vente refusée pour stock avant de la rejeter (1 à 100)', integer('stock-retries', 1, 100), 5)
   .option('--pretty', 'journaux lisibles par une personne au lieu de JSON', false)
   .addHelpText('after', '\nExemple :\n  $ ventesync-relay start --upstream http://192.0.2.10:8000 --port 8001 --pretty')

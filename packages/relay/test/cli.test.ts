@@ -40,7 +40,11 @@ describe('ventesync-relay CLI, with the daemon stopped', () => {
   it('--help lists the commands with examples; each command has its own example', () => {
     const help = runCliSync(RELAY_CLI, ['--help']).stdout;
     for (const c of ['start', 'status', 'pending', 'rejected', 'show', 'retry', 'discard', 'sync', 'purge']) expect(help).toContain(c);
-    for (const c of ['start', 'status', 'pending', 'retry', 'discard', 'purge']) expect(runCliSync(RELAY_CLI, [c, '--help']).stdout).toContain('Exemple');
+    for (const c of ['start', 'status', 'pending', 'rejected', 'show', 'retry', 'discard', 'sync', 'purge']) {
+      const out = runCliSync(RELAY_CLI, [c, '--help']).stdout;
+      expect(out, c).toContain('Exemple');
+      expect(out, c).toContain('Utilisation :');
+    }
   });
 
   it('status counts sales by state per till, with the oldest waiting sale and the last error', () => {

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { formatMoney, parseMoney } from '@ventesync/shared';
-import { formatTable, printList } from '@ventesync/shared/cli';
-import { Command, InvalidArgumentError } from 'commander';
+import { formatTable, frenchCommander, printList } from '@ventesync/shared/cli';
+import { Command, Help, InvalidArgumentError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { CatalogueError, createCatalogueStore } from './catalogue-store.js';
 import { type Db, openDatabase } from './db/open-database.js';
@@ -44,7 +44,7 @@ function print(json: boolean, data: unknown, human: () => string): void {
   process.stdout.write(`${json ? JSON.stringify(data, null, 2) : human()}\n`);
 }
 
-const program = new Command('ventesync-server')
+const program = frenchCommander(new Command('ventesync-server'), Help)
   .description('Serveur central ventesync : reçoit les ventes des caisses MAUI, tient le stock.')
   .showHelpAfterError()
   .addHelpText(
@@ -115,7 +115,10 @@ Exemple :
     });
   });
 
-const boutique = program.command('boutique').description('gère les boutiques');
+const boutique = program
+  .command('boutique')
+  .description('gère les boutiques')
+  .addHelpText('after', '\nExemples :\n  $ ventesync-server boutique add "Boutique Gombe" --id 3\n  $ ventesync-server boutique list --json');
 boutique
   .command('add')
   .description('ajoute une boutique')
@@ -135,13 +138,17 @@ boutique
   .description('liste les boutiques')
   .option('--json', 'sortie JSON', false)
   .option(...dbOption)
+  .addHelpText('after', '\nExemple :\n  $ ventesync-server boutique list --json')
   .action(async (opts: { json: boolean; db: string }) =>
     withDb(opts.db, (db) => {
       printList(createCatalogueStore(db).listBoutiques(), opts.json, [['id', 'ID'], ['nom', 'NOM'], ['devise', 'DEVISE']]);
     }),
   );
 
-const terminal = program.command('terminal').description('gère les terminaux (caisses MAUI)');
+const terminal = program
+  .command('terminal')
+  .description('gère les terminaux (caisses MAUI)')
+  .addHelpText('after', '\nExemples :\n  $ ventesync-server terminal add 0a1badae951f8473 "Caisse 1" --boutique 2\n  $ ventesync-server terminal disable 0a1badae951f8473');
 terminal
   .command('add')
   .description('enregistre un terminal dans une boutique')
@@ -161,6 +168,7 @@ terminal
   .description('liste les terminaux')
   .option('--json', 'sortie JSON', false)
   .option(...dbOption)
+  .addHelpText('after', '\nExemple :\n  $ ventesync-server terminal list')
   .action(async (opts: { json: boolean; db: string }) =>
     withDb(opts.db, (db) => {
       const rows = createCatalogueStore(db).listTerminaux();
@@ -187,7 +195,10 @@ for (const [name, actif] of [['disable', false], ['enable', true]] as const) {
     );
 }
 
-const article = program.command('article').description('gère les articles');
+const article = program
+  .command('article')
+  .description('gère les articles')
+  .addHelpText('after', '\nExemples :\n  $ ventesync-server article add "Samsung S24" --boutique 2 --prix 40000 --stock 10\n  $ ventesync-server article list --boutique 2');
 article
   .command('add')
   .description('ajoute un article à une boutique')
@@ -213,6 +224,7 @@ article
   .option('--boutique <id>', 'une seule boutique', integer('boutique', 1))
   .option('--json', 'sortie JSON', false)
   .option(...dbOption)
+  .addHelpText('after', '\nExemple :\n  $ ventesync-server article list --boutique 2 --json')
   .action(async (opts: { boutique?: number; json: boolean; db: string }) =>
     withDb(opts.db, (db) => {
       const rows = createCatalogueStore(db)
@@ -222,7 +234,10 @@ article
     }),
   );
 
-const stock = program.command('stock').description('change le stock (chaque changement laisse un mouvement)');
+const stock = program
+  .command('stock')
+  .description('change le stock (chaque changement laisse un mouvement)')
+  .addHelpText('after', '\nExemples :\n  $ ventesync-server stock add 6 20   # livraison\n  $ ventesync-server stock set 6 12   # inventaire');
 stock
   .command('add')
   .description('enregistre une livraison : ajoute QTE au stock (mouvement ENTREE)')
@@ -255,6 +270,7 @@ stock
 program
   .command('ventes')
   .description('consulte les ventes reçues')
+  .addHelpText('after', '\nExemple :\n  $ ventesync-server ventes list --limit 10')
   .command('list')
   .description('les dernières ventes reçues, les plus récentes en premier')
   .option('--boutique <id>', 'une seule boutique', integer('boutique', 1))
@@ -288,6 +304,7 @@ program
 program
   .command('mouvements')
   .description('consulte les mouvements de stock')
+  .addHelpText('after', '\nExemple :\n  $ ventesync-server mouvements list --article 6')
   .command('list')
   .description('les derniers mouvements de stock, les plus récents en premier')
   .option('--article <id>', 'un seul article', integer('article', 1))

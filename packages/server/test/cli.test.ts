@@ -1,8 +1,12 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createCatalogueStore } from '../src/catalogue-store.js';
+import { openDatabase } from '../src/db/open-database.js';
+import { importFixture } from '../src/fixture-import.js';
+import { createSaleWriter } from '../src/sale-writer.js';
 import { runCli } from './child-server.js';
-import { tempDir } from './helpers.js';
+import { SERIAL, TEST_FIXTURE, tempDir } from './helpers.js';
 
 let tmp: ReturnType<typeof tempDir>;
 let db: string;
@@ -22,10 +26,20 @@ describe('ventesync-server CLI', () => {
       expect(help).toContain(command);
     }
     expect(help).toContain('Exemples');
-    for (const command of [['serve'], ['import'], ['terminal', 'add'], ['article', 'add'], ['stock', 'add'], ['stock', 'set'], ['mouvements', 'list']]) {
+    expect(help).toContain('Utilisation :');
+    const every = [
+      ['serve'], ['import'],
+      ['boutique'], ['boutique', 'add'], ['boutique', 'list'],
+      ['terminal'], ['terminal', 'add'], ['terminal', 'list'], ['terminal', 'disable'], ['terminal', 'enable'],
+      ['article'], ['article', 'add'], ['article', 'list'],
+      ['stock'], ['stock', 'add'], ['stock', 'set'],
+      ['ventes'], ['ventes', 'list'], ['mouvements'], ['mouvements', 'list'],
+    ];
+    for (const command of every) {
       const out = runCli([...command, '--help']);
-      expect(out.code).toBe(0);
-      expect(out.stdout).toMatch(/Exemple/);
+      expect(out.code, command.join(' ')).toBe(0);
+      expect(out.stdout, command.join(' ')).toMatch(/Exemple/);
+      expect(out.stdout, command.join(' ')).not.toMatch(/Usage:|default:/);
     }
   });
 
@@ -111,6 +125,25 @@ describe('ventesync-server CLI', () => {
   it('lists sales received, newest first', async () => {
     cli('boutique', 'add', 'B', '--id', '2');
     expect(cli('ventes', 'list').stdout).toContain('(aucun)');
-    expect(json('ventes', 'list')).toEqual([]);
+    const database = openDatabase(db);
+    importFixture(database, createCatalogueStore(database), TEST_FIXTURE, new Date('2025-10-01T00:00:00Z'));
+    const terminal = createCatalogueStore(database).findActiveTerminal(SERIAL)!;
+    createSaleWriter(database).writeSales(
+      terminal,
+      [{ numero_facture: 'L-1', lignes: [{ article_id: 6 }] }, { numero_facture: 'L-2', mode_paiement: 'CARTE', lignes: [{ article_id: 9, quantite: 3 }] }],
+      new Date('2025-10-29T02:45:00Z'),
+    );
+    database.close();
+    expect(json('ventes', 'list')).toEqual([
+      expect.objectContaining({ numero_facture: 'L-2', boutique_id: 2, montant_total: '59.97', mode_paiement: 'CARTE', paye: true, nombre_lignes: 1 }),
+      expect.objectContaining({ numero_facture: 'L-1', montant_total: '40000.00', terminal: 'Terminal messie vanza' }),
+    ]);
+    expect(cli('ventes', 'list').stdout).toMatch(/^NUMERO\s+BOUTIQUE\s+TERMINAL/);
+  });
+
+  it("commander's own errors come in French too", () => {
+    expect(runCli(['stock', 'add']).stderr).toContain('argument obligatoire manquant');
+    expect(runCli(['inconnue']).stderr).toContain('commande inconnue');
+    expect(runCli(['serve', '--port', 'abc']).stderr).toContain('entier');
   });
 });
