@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { buildRelayApp } from '../src/app.js';
+import { buildRelayApp, createTerminalDirectory } from '../src/app.js';
 import { openDatabase } from '../src/db/open-database.js';
 import { createForwarder, DEFAULT_FORWARDER_CONFIG } from '../src/forwarder.js';
 import { createRelayStore, type RelayStore } from '../src/relay-store.js';
@@ -165,6 +165,15 @@ describe('relay: read endpoints', () => {
     expect(res.statusCode).toBe(503);
     expect(res.json()).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', error: expect.stringContaining('injoignable') });
     fake = await startFakeUpstream();
+  });
+
+  it("refreshes every boutique's cached catalogue from one of its tills", async () => {
+    await post([{ numero_facture: 'CAT-1', lignes: [{ article_id: 6 }] }]);
+    store.replaceCatalogue(2, [], new Date('2020-01-01T00:00:00Z'), () => 0);
+    expect(store.catalogue(2)).toEqual([]);
+    await createTerminalDirectory(store, createUpstream(upstreamUrl, agent)).refreshCatalogues();
+    expect(store.catalogue(2)).toEqual([{ article_id: 6, nom: 'Samsung S24', prix_vente: 4_000_000, quantite_stock: 7 }]);
+    expect(store.catalogueUpdated(2)).not.toBe('2020-01-01T00:00:00.000Z');
   });
 
   it('POST /relay/sync is for this machine only', async () => {

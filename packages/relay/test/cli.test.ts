@@ -26,6 +26,7 @@ function prepare() {
   store.markRejected(b!.id, 'ARTICLE_NOT_FOUND', "Ligne 1 : l'article 6 n'existe pas dans la boutique Ma Boutique");
   store.markRejected(c!.id, 'DUPLICATE', 'Vente C existe déjà, ignorée (numéro réutilisé pour une autre vente)');
   store.recordTerminalError('caisse-2', 'Serveur injoignable (ECONNREFUSED)', new Date('2025-10-02T09:00:00Z'));
+  store.saveTerminal('caisse-3', 'INCONNU', { boutique_id: 2, boutique_nom: null, terminal_nom: null }, new Date('2025-10-02T09:00:00Z'));
   database.close();
 }
 
@@ -51,12 +52,22 @@ describe('ventesync-relay CLI, with the daemon stopped', () => {
     const status = json('status');
     expect(status.relais.en_marche).toBe(false);
     expect(status.totaux).toEqual({ en_attente: 2, synchronisees: 1, rejetees: 2, abandonnees: 0, plus_ancienne_en_attente: '2025-10-01T08:00:00.000Z' });
-    expect(status.terminaux.map((t: { serial: string; en_attente: number }) => [t.serial, t.en_attente])).toEqual([['caisse-1', 1], ['caisse-2', 1]]);
+    expect(status.terminaux.map((t: { serial: string; en_attente: number }) => [t.serial, t.en_attente])).toEqual([
+      ['caisse-1', 1],
+      ['caisse-2', 1],
+      ['caisse-3', 0],
+    ]);
     expect(status.terminaux[1].derniere_erreur).toContain('ECONNREFUSED');
     const human = relay('status').stdout;
     expect(human).toContain('Relais            : arrêté');
     expect(human).toMatch(/En attente\s+: 2/);
     expect(human).toContain('ventesync-relay rejected');
+  });
+
+  it('status says why the sales of a till the server refuses are waiting', () => {
+    const refused = json('status').terminaux.find((t: { serial: string }) => t.serial === 'caisse-3');
+    expect(refused).toMatchObject({ etat_terminal: 'INCONNU', bloque: expect.stringContaining('ne connaît pas ce terminal') });
+    expect(relay('status').stdout).toContain('ne connaît pas ce terminal');
   });
 
   it('pending lists waiting sales oldest first, optionally for one till', () => {

@@ -168,6 +168,30 @@ describe('forwarder', () => {
     expect(store.terminal(SERIAL)).toMatchObject({ statut: 'INCONNU', derniere_erreur: expect.stringMatching(/ne connaît pas ce terminal/) });
   });
 
+  it('once started, it keeps trying by itself: sales refused by a failing server go out without anyone asking', async () => {
+    hold(3);
+    fake.script.push('fail-503', 'fail-503');
+    const forwarder = setup({ intervalMs: 30 });
+    forwarder.start();
+    const deadline = Date.now() + 5_000;
+    while (store.byStatut('SYNCHRONISEE').length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await forwarder.stop();
+    expect(store.byStatut('SYNCHRONISEE')).toHaveLength(3);
+    expect(fake.batchSizes).toEqual([3, 3, 3]);
+  });
+
+  it('notify() forwards new sales shortly after they arrive, as one batch for a burst', async () => {
+    const forwarder = setup({ debounceMs: 30 });
+    hold(2);
+    forwarder.notify();
+    hold(2);
+    forwarder.notify();
+    const deadline = Date.now() + 3_000;
+    while (store.byStatut('SYNCHRONISEE').length < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(fake.batchSizes).toEqual([4]);
+    await forwarder.stop();
+  });
+
   it('stop() abandons the batch in flight safely: its sales stay waiting', async () => {
     hold(3);
     fake.script.push('slow-after-commit');

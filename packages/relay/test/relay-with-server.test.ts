@@ -141,6 +141,31 @@ describe('relay and server, as real processes', () => {
     await s.stop();
   });
 
+  it('a sale the relay answered is on disk: kill -9 right after the 201, restart, and it still reaches the server', async () => {
+    const port = await freePort();
+    const r = await startRelay(port);
+    const sent = await postToRelay(r.url, [{ numero_facture: 'DUR-1', lignes: [{ article_id: 6 }] }]);
+    expect(sent.status).toBe(201);
+    r.child.kill('SIGKILL');
+    await new Promise((resolve) => r.child.once('exit', resolve));
+    expect(relayStatus().totaux.en_attente).toBe(1);
+
+    await startServer(port);
+    await startRelay(port);
+    await until(() => relayStatus().totaux.synchronisees === 1, 'held sale delivered after the crash');
+    expect(serverRows<{ numero_facture: string }>('SELECT numero_facture FROM ventes')).toEqual([{ numero_facture: 'DUR-1' }]);
+  });
+
+  it('SIGTERM stops the relay cleanly: exit code 0, and status shows it stopped', async () => {
+    const port = await freePort();
+    const r = await startRelay(port);
+    expect(JSON.parse(relay('status', '--json').stdout).relais.en_marche).toBe(true);
+    const exited = new Promise<number | null>((resolve) => r.child.once('exit', (code) => resolve(code)));
+    r.child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(JSON.parse(relay('status', '--json').stdout).relais).toEqual({ en_marche: false, url: null });
+  });
+
   it('a sale rejected for stock goes through once the stock is delivered and a person retries it', async () => {
     const port = await freePort();
     await startServer(port);
