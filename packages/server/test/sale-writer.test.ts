@@ -1,0 +1,87 @@
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { buildApp } from '../src/app.js';
+import { createCatalogueStore, type TerminalContext } from '../src/catalogue-store.js';
+import type { Db } from '../src/db/open-database.js';
+import { createSaleWriter } from '../src/sale-writer.js';
+import { openTestDb, SERIAL, SYNC, tempDir } from './helpers.js';
+
+let tmp: ReturnType<typeof tempDir>;
+let file: string;
+let db: Db;
+let terminal: TerminalContext;
+const at = new Date('2025-10-29T02:45:00Z');
+
+beforeEach(() => {
+  tmp = tempDir();
+  file = join(tmp.dir, 'writer.db');
+  db = openTestDb(file);
+  terminal = createCatalogueStore(db).findActiveTerminal(SERIAL)!;
+});
+afterEach(() => {
+  db.close();
+  tmp.cleanup();
+});
+
+const count = (table: string) => db.prepare(`SELECT COUNT(*) FROM ${table}`).pluck().get() as number;
+
+describe('writeSales', () => {
+  it('writes each sale whole: the sale, its lines, one SORTIE per line, the running totals', () => {
+    const result = createSaleWriter(db).writeSales(terminal, [{ numero_facture: 'W-1', lignes: [{ article_id: 6 }, { article_id: 7, quantite: 2 }] }], at);
+    expect(result.erreurs).toEqual([]);
+    expect(result.creees[0]).toMatchObject({ numero_facture: 'W-1', montant_total: '90000.00' });
+    expect([count('ventes'), count('lignes_vente'), count("mouvements_stock WHERE type = 'SORTIE'")]).toEqual([1, 2, 2]);
+    expect(db.prepare('SELECT nombre_ventes, montant_total FROM chiffres_jour').get()).toEqual({ nombre_ventes: 1, montant_total: 9_000_000 });
+  });
+
+  it('a sale whose second line fails leaves no trace, and the next sale of the batch is written', () => {
+    const result = createSaleWriter(db).writeSales(
+      terminal,
+      [
+        { numero_facture: 'W-1', lignes: [{ article_id: 6, quantite: 2 }, { article_id: 10, quantite: 9 }] },
+        { numero_facture: 'W-2', lignes: [{ article_id: 6 }] },
+      ],
+      at,
+    );
+    expect(result.erreurs.map((e) => [e.index, e.code])).toEqual([[1, 'INSUFFICIENT_STOCK']]);
+    expect(result.creees.map((v) => v.numero_facture)).toEqual(['W-2']);
+    expect([count('ventes'), count('lignes_vente'), count("mouvements_stock WHERE type = 'SORTIE'")]).toEqual([1, 1, 1]);
+    expect(db.prepare('SELECT quantite_stock FROM articles WHERE id = 6').pluck().get()).toBe(99);
+    expect(db.prepare('SELECT nombre_ventes FROM chiffres_jour').pluck().get()).toBe(1);
+  });
+
+  it('a line total beyond exact integer arithmetic is refused rather than rounded', () => {
+    const result = createSaleWriter(db).writeSales(
+      terminal,
+      [{ numero_facture: 'BIG', lignes: [{ article_id: 6, quantite: 9_000_000, prix_unitaire: '9999999999999.99' }] }],
+      at,
+    );
+    expect(result.erreurs[0]).toMatchObject({ code: 'INVALID_SALE', erreur: expect.stringContaining('montant trop élevé') });
+  });
+});
+
+describe('when another process holds the database', () => {
+  it('the request waits, then answers 503 SERVICE_UNAVAILABLE with Retry-After, and writes nothing', async () => {
+    db.pragma('busy_timeout = 200');
+    const app = await buildApp({ db, logger: false });
+    const other = new Database(file);
+    other.exec('BEGIN IMMEDIATE');
+    try {
+      const res = await app.inject({
+        method: 'POST',
+        url: SYNC,
+        headers: { 'content-type': 'application/json', 'x-device-serial': SERIAL },
+        payload: [{ numero_facture: 'BUSY-1', lignes: [{ article_id: 6 }] }],
+      });
+      expect(res.statusCode).toBe(503);
+      expect(res.headers['retry-after']).toBe('1');
+      expect(res.json()).toMatchObject({ code: 'SERVICE_UNAVAILABLE', error: expect.stringContaining('occupée') });
+    } finally {
+      other.exec('ROLLBACK');
+      other.close();
+    }
+    expect(count('ventes')).toBe(0);
+    await app.close();
+  });
+});
