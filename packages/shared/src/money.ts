@@ -32,9 +32,7 @@ export function formatMoney(centimes: Centimes): string {
   return `${sign}${units}.${String(cents).padStart(2, '0')}`;
 }
 
-/** Largest amount we accept anywhere, so that sums of amounts stay exact integers. */
-export const MAX_SAFE_CENTIMES = Number.MAX_SAFE_INTEGER;
-
+/** null when the product would leave exact integer arithmetic: refused, never rounded. */
 export function multiplyMoney(unitPrice: Centimes, quantite: number): Centimes | null {
   const product = unitPrice * quantite;
   return Number.isSafeInteger(product) ? product : null;
