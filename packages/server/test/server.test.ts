@@ -85,6 +85,29 @@ describe('a real listening server', () => {
     db.close();
   });
 
+  it('two server processes on the same database file never oversell either', async () => {
+    const fixture = join(tmp.dir, 'fixture.json');
+    writeFileSync(fixture, JSON.stringify(TEST_FIXTURE));
+    expect(runCli(['import', fixture, '--db', dbFile]).code).toBe(0);
+    expect(runCli(['stock', 'set', '10', '30', '--db', dbFile]).code).toBe(0);
+    server = await startServer(dbFile);
+    const second = await startServer(dbFile);
+    try {
+      const urls = [server.url, second.url];
+      const results = await Promise.all(
+        Array.from({ length: 90 }, (_, i) => post(urls[i % 2]!, [vente(`DUO-${i}`, [{ article_id: 10 }])], i % 3 ? SERIAL : SECOND_SERIAL)),
+      );
+      expect(results.filter((r) => r.status === 201)).toHaveLength(30);
+      expect(results.every((r) => r.status === 201 || r.body.ventes_erreurs?.[0]?.code === 'INSUFFICIENT_STOCK')).toBe(true);
+    } finally {
+      await second.stop();
+    }
+    const db = new Database(dbFile, { readonly: true });
+    expect(db.prepare('SELECT quantite_stock FROM articles WHERE id = 10').pluck().get()).toBe(0);
+    expect(db.prepare('SELECT COUNT(*) FROM ventes').pluck().get()).toBe(30);
+    db.close();
+  });
+
   it('kill -9 in the middle of a large batch leaves no half-written sale, and answered sales survive', async () => {
     server = await startServer(dbFile, ['--demo']);
     const first = await post(server.url, [vente('BEFORE-CRASH', [{ article_id: 6, quantite: 2 }])]);

@@ -497,3 +497,41 @@ describe('defaults and optional fields', () => {
     expect(dates).toEqual(['2025-10-28T17:30:00.000Z', NOW.toISOString()]);
   });
 });
+
+describe('robustness', () => {
+  // A small seeded generator: the same junk every run, so a failure can be replayed.
+  function junkGenerator(seed: number) {
+    let state = seed;
+    const next = () => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)]!;
+    const scalar = () => pick([null, true, false, 0, -1, 1.5, 2 ** 60, 'x', '', '12.345', '40000', [], {}, 'é✅', 6, 7]);
+    const value = (depth: number): unknown =>
+      depth > 2 || next() < 0.5 ? scalar() : next() < 0.5 ? [value(depth + 1), value(depth + 1)] : { article_id: value(depth + 1), quantite: value(depth + 1) };
+    return () =>
+      pick([
+        () => value(0),
+        () => ({ numero_facture: value(1), lignes: value(1) }),
+        () => ({ lignes: [{ article_id: pick([6, 7, 8, 9, 10, 999, '6', null]), quantite: value(2), prix_unitaire: value(2) }] }),
+        () => ({ numero_facture: `F-${Math.floor(next() * 20)}`, mode_paiement: value(2), paye: value(2), date_vente: value(2), lignes: [{ article_id: 7 }] }),
+      ])();
+  }
+
+  it('random junk never makes a 500: every element is either created or reported, and stock never goes negative', async () => {
+    const junk = junkGenerator(42);
+    for (let round = 0; round < 40; round++) {
+      const batch = Array.from({ length: 20 }, junk);
+      const res = await t.sync(batch);
+      expect([200, 201]).toContain(res.statusCode);
+      const body = res.json();
+      expect(body.ventes_creees.length + (body.ventes_erreurs?.length ?? 0)).toBe(batch.length);
+      for (const e of body.ventes_erreurs ?? []) {
+        expect(['DUPLICATE', 'INSUFFICIENT_STOCK', 'ARTICLE_NOT_FOUND', 'INVALID_SALE']).toContain(e.code);
+        expect(typeof e.erreur).toBe('string');
+      }
+    }
+    expect(t.db.prepare('SELECT MIN(quantite_stock) FROM articles').pluck().get()).toBeGreaterThanOrEqual(0);
+    const lines = t.db.prepare('SELECT COUNT(*) FROM lignes_vente').pluck().get();
+    expect(t.db.prepare("SELECT COUNT(*) FROM mouvements_stock WHERE type = 'SORTIE'").pluck().get()).toBe(lines);
+  });
+});
+
