@@ -16,13 +16,14 @@ import type { Logger } from 'pino';
 import type { Forwarder } from './forwarder.js';
 import type { RelayStore } from './relay-store.js';
 import { createSaleIntake } from './sale-intake.js';
-import { createTerminalDirectory, type RelayTerminal } from './terminal-directory.js';
+import type { RelayTerminal, TerminalDirectory } from './terminal-directory.js';
 import type { Upstream } from './upstream.js';
 
 export interface RelayAppOptions {
   store: RelayStore;
   upstream: Upstream;
   forwarder: Forwarder;
+  directory: TerminalDirectory;
   logger?: Logger | false;
   now?: () => Date;
 }
@@ -31,12 +32,11 @@ const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 
 /** The till-facing side of the relay: the server's paths and errors, answered from the shop. */
 export async function buildRelayApp(options: RelayAppOptions): Promise<FastifyInstance> {
-  const { store, upstream, forwarder } = options;
+  const { store, upstream, forwarder, directory } = options;
   const now = options.now ?? (() => new Date());
   const app = createApiServer(options.logger);
 
   const intake = createSaleIntake(store);
-  const directory = createTerminalDirectory(store, upstream, now);
 
   app.get('/health', async () => ({ status: 'ok' as const, serveur_joignable: store.getEtat('serveur_joignable') === 'oui' }));
 
@@ -77,11 +77,8 @@ export async function buildRelayApp(options: RelayAppOptions): Promise<FastifyIn
       async (request: FastifyRequest, reply: FastifyReply) => {
         const terminal = terminalOf<RelayTerminal>(request);
         const answer = await upstream.get(request.url, terminal.serial);
-        if (answer.kind === 'network-error') {
-          store.setEtat('serveur_joignable', 'non');
-          return onUnreachable(request, reply);
-        }
-        store.setEtat('serveur_joignable', 'oui');
+        store.recordServerAnswered(answer.kind === 'response', now());
+        if (answer.kind === 'network-error') return onUnreachable(request, reply);
         if (answer.status === 200 && request.routeOptions.url === ARTICLES_PATH) {
           directory.cacheCatalogue(answer.body as ArticlesResponse);
         }
@@ -121,4 +118,3 @@ export async function buildRelayApp(options: RelayAppOptions): Promise<FastifyIn
   return app;
 }
 
-export { createTerminalDirectory };

@@ -43,7 +43,7 @@ export async function startRelay(config: Readonly<RelayConfig>): Promise<void> {
     logger,
   });
   const directory = createTerminalDirectory(store, upstream);
-  const app = await buildRelayApp({ store, upstream, forwarder, logger });
+  const app = await buildRelayApp({ store, upstream, forwarder, directory, logger });
 
   const url = await app.listen({ host: config.host, port: config.port });
   const port = new URL(url).port;

@@ -96,15 +96,6 @@ export function createForwarder(deps: {
     if (answer.kind !== 'response') return;
     const body = answer.body as Partial<SyncResponse>;
     if (typeof body.boutique_id !== 'number') return;
-    const known = store.terminal(serial);
-    if (
-      known?.statut === 'CONNU' &&
-      known.boutique_id === body.boutique_id &&
-      known.boutique_nom === (body.boutique_nom ?? null) &&
-      known.terminal_nom === (body.terminal ?? null)
-    ) {
-      return;
-    }
     store.saveTerminal(
       serial,
       'CONNU',
@@ -135,7 +126,8 @@ export function createForwarder(deps: {
         applyOutcome(batch, outcome.sales, at, report);
         learnTerminal(serial, answer);
         store.recordTerminalSync(serial, at);
-        store.setEtats({ serveur_joignable: 'oui', serveur_verifie_le: at.toISOString(), derniere_sync: at.toISOString() });
+        store.recordServerAnswered(true, at);
+        store.setEtat('derniere_sync', at.toISOString());
       });
       logger.info({ serial, envoyees: batch.length }, `Lot de ${batch.length} vente(s) transmis pour le terminal ${serial}`);
       if (unmentioned > 0) {
@@ -163,12 +155,8 @@ export function createForwarder(deps: {
         );
       }
       store.recordTerminalError(serial, reason, at);
-      store.setEtats({
-        serveur_joignable: answer.kind === 'response' ? 'oui' : 'non',
-        serveur_verifie_le: at.toISOString(),
-        derniere_erreur: reason,
-        derniere_erreur_le: at.toISOString(),
-      });
+      store.recordServerAnswered(answer.kind === 'response', at);
+      store.setEtats({ derniere_erreur: reason, derniere_erreur_le: at.toISOString() });
     });
     holdOff(serial, 'retryAfterMs' in outcome ? outcome.retryAfterMs : null, at, reason, report);
     return 'failed';

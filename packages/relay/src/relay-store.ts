@@ -178,6 +178,9 @@ export function createRelayStore(db: Db) {
     getEtat,
     setEtat,
     setEtats,
+    /** Whether the server answered at all (any HTTP status) the last time it was asked. */
+    recordServerAnswered: (answered: boolean, at: Date) =>
+      setEtats({ serveur_joignable: answered ? 'oui' : 'non', serveur_verifie_le: at.toISOString() }),
     /** A stable id of this relay, so that the numeros it generates never meet another's. */
     relayId(): string {
       let id = getEtat('relais_id');
@@ -197,7 +200,7 @@ export function createRelayStore(db: Db) {
     serialsDue: (now: Date) => stmt.serialsDue.all(now.toISOString()),
     dueBatch: (serial: string, now: Date, limit: number) => stmt.dueBatch.all(serial, now.toISOString(), limit),
     nextDue: () => stmt.nextDue.get() ?? null,
-    countAttempt: (ids: number[]) => db.transaction(() => ids.forEach((id) => stmt.countAttempt.run(id)))(),
+    countAttempt: (ids: number[]) => ids.forEach((id) => stmt.countAttempt.run(id)),
     markSynced: (id: number, montantServeur: string | null, now: Date) => stmt.markSynced.run(montantServeur, now.toISOString(), id),
     markRejected: (id: number, code: string, erreur: string) => stmt.markRejected.run(code, erreur, id),
     scheduleStockRetry: (id: number, erreur: string, at: Date) => stmt.scheduleStockRetry.run(erreur, at.toISOString(), id),

@@ -57,7 +57,9 @@ export function createSaleIntake(store: RelayStore) {
           if (numero === null) {
             // The relay's id in the numero: a numero the server generated for a till that
             // posts to it directly can never be mistaken for one of ours.
-            numero = `${generateNumero(terminal.boutique_id ?? 0, receivedAt, i, (n) => usedInRequest.has(`${n}-R${relayId}`) || store.numeroTaken(`${n}-R${relayId}`))}-R${relayId}`;
+            const ours = (n: string) => `${n}-R${relayId}`;
+            const taken = (n: string) => usedInRequest.has(ours(n)) || store.numeroTaken(ours(n));
+            numero = ours(generateNumero(terminal.boutique_id ?? 0, receivedAt, i, taken));
           } else {
             const held = store.heldInScope(numero, terminal.boutique_id, terminal.serial);
             if (held || usedInRequest.has(numero)) {

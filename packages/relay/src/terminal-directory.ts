@@ -45,12 +45,8 @@ export function createTerminalDirectory(store: RelayStore, upstream: Upstream, n
   /** Asks the server for the till's catalogue; learns the till and caches the catalogue. */
   async function refresh(serial: string, timeoutMs?: number): Promise<'known' | 'unknown' | 'unreachable'> {
     const answer = await upstream.get(ARTICLES_PATH, serial, timeoutMs);
-    if (answer.kind === 'network-error') {
-      store.setEtat('serveur_joignable', 'non');
-      return 'unreachable';
-    }
-    store.setEtat('serveur_joignable', 'oui');
-    store.setEtat('serveur_verifie_le', now().toISOString());
+    store.recordServerAnswered(answer.kind === 'response', now());
+    if (answer.kind === 'network-error') return 'unreachable';
     const body = answer.body as Partial<ArticlesResponse> & { code?: string };
     if (answer.status === 404 && body.code === 'TERMINAL_NOT_FOUND') {
       const known = store.terminal(serial);

@@ -1,8 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { buildRelayApp, createTerminalDirectory } from '../src/app.js';
+import { buildRelayApp } from '../src/app.js';
 import { openDatabase } from '../src/db/open-database.js';
 import { createForwarder, DEFAULT_FORWARDER_CONFIG } from '../src/forwarder.js';
 import { createRelayStore, type RelayStore } from '../src/relay-store.js';
+import { createTerminalDirectory } from '../src/terminal-directory.js';
 import { createAgent, createUpstream } from '../src/upstream.js';
 import { startFakeUpstream } from './fake-upstream.js';
 
@@ -21,7 +22,9 @@ async function build(url: string) {
   const upstream = createUpstream(url, agent);
   // Timers off: these tests look at what the relay holds, not at forwarding.
   const forwarder = createForwarder({ store, upstream, config: { ...DEFAULT_FORWARDER_CONFIG, debounceMs: 60_000 }, logger: quiet });
-  app = await buildRelayApp({ store, upstream, forwarder, logger: false, now: () => new Date('2025-10-29T02:45:00Z') });
+  const now = () => new Date('2025-10-29T02:45:00Z');
+  const directory = createTerminalDirectory(store, upstream, now);
+  app = await buildRelayApp({ store, upstream, forwarder, directory, logger: false, now });
 }
 
 const post = (body: unknown, serial: string | null = SERIAL) =>

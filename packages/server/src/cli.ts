@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { formatMoney, parseMoney } from '@ventesync/shared';
-import { formatTable, frenchCommander, printList } from '@ventesync/shared/cli';
+import { frenchCommander, printList } from '@ventesync/shared/cli';
 import { Command, Help, InvalidArgumentError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { CatalogueError, createCatalogueStore } from './catalogue-store.js';
@@ -40,9 +40,6 @@ async function withDb(file: string, run: (db: Db) => void | Promise<void>): Prom
   }
 }
 
-function print(json: boolean, data: unknown, human: () => string): void {
-  process.stdout.write(`${json ? JSON.stringify(data, null, 2) : human()}\n`);
-}
 
 const program = frenchCommander(new Command('ventesync-server'), Help)
   .description('Serveur central ventesync : reçoit les ventes des caisses MAUI, tient le stock.')
@@ -172,12 +169,10 @@ terminal
   .action(async (opts: { json: boolean; db: string }) =>
     withDb(opts.db, (db) => {
       const rows = createCatalogueStore(db).listTerminaux();
-      print(opts.json, rows, () =>
-        formatTable(
-          rows.map((t) => ({ ...t, actif: t.actif ? 'oui' : 'non' })),
-          [['serial', 'SERIAL'], ['nom', 'NOM'], ['boutique_id', 'BOUTIQUE'], ['actif', 'ACTIF']],
-        ),
-      );
+      printList(rows, opts.json, [['serial', 'SERIAL'], ['nom', 'NOM'], ['boutique_id', 'BOUTIQUE'], ['actif', 'ACTIF']], (t) => ({
+        ...t,
+        actif: t.actif ? 'oui' : 'non',
+      }));
     }),
   );
 for (const [name, actif] of [['disable', false], ['enable', true]] as const) {
@@ -283,20 +278,20 @@ program
       const rows = createSaleReader(db)
         .recentVentes(opts.boutique ?? null, opts.limit)
         .map((v) => ({ ...v, montant_total: formatMoney(v.montant_total), paye: v.paye === 1 }));
-      print(opts.json, rows, () =>
-        formatTable(
-          rows.map((v) => ({ ...v, paye: v.paye ? 'oui' : 'non' })),
-          [
-            ['numero_facture', 'NUMERO'],
-            ['boutique_id', 'BOUTIQUE'],
-            ['terminal', 'TERMINAL'],
-            ['date_vente', 'DATE'],
-            ['montant_total', 'MONTANT'],
-            ['mode_paiement', 'PAIEMENT'],
-            ['paye', 'PAYE'],
-            ['nombre_lignes', 'LIGNES'],
-          ],
-        ),
+      printList(
+        rows,
+        opts.json,
+        [
+          ['numero_facture', 'NUMERO'],
+          ['boutique_id', 'BOUTIQUE'],
+          ['terminal', 'TERMINAL'],
+          ['date_vente', 'DATE'],
+          ['montant_total', 'MONTANT'],
+          ['mode_paiement', 'PAIEMENT'],
+          ['paye', 'PAYE'],
+          ['nombre_lignes', 'LIGNES'],
+        ],
+        (v) => ({ ...v, paye: v.paye ? 'oui' : 'non' }),
       );
     }),
   );

@@ -16,7 +16,7 @@ import type { Db } from './db/open-database.js';
 
 
 export interface WriteSalesResult {
-  creees: Array<VenteCreee & { montant: Centimes }>;
+  creees: VenteCreee[];
   erreurs: VenteErreur[];
 }
 
@@ -51,9 +51,6 @@ export function createSaleWriter(db: Db) {
     findVente: db.prepare<[number, string], StoredVente>(
       'SELECT numero_facture, montant_total, date_vente, empreinte FROM ventes WHERE boutique_id = ? AND numero_facture = ?',
     ),
-    numeroExists: db
-      .prepare<[number, string], number>('SELECT 1 FROM ventes WHERE boutique_id = ? AND numero_facture = ?')
-      .pluck(),
     article: db.prepare<[number, number], ArticleRow>(
       'SELECT id, boutique_id, nom, prix_vente, quantite_stock FROM articles WHERE id = ? AND boutique_id = ?',
     ),
@@ -161,7 +158,7 @@ export function createSaleWriter(db: Db) {
     // Article rows are read once per request; their stock is re-checked by the UPDATE itself.
     const articles = new Map<number, ArticleRow | undefined>();
     const isTaken = (numero: string) =>
-      usedInRequest.has(numero) || stmt.numeroExists.get(terminal.boutique_id, numero) !== undefined;
+      usedInRequest.has(numero) || stmt.findVente.get(terminal.boutique_id, numero) !== undefined;
 
     items.forEach((raw, i) => {
       const reject = (code: SaleErrorCode, erreur: string, numero: string | null, extra: Partial<VenteErreur> = {}) =>
@@ -209,7 +206,6 @@ export function createSaleWriter(db: Db) {
       result.creees.push({
         numero_facture: numero,
         montant_total: formatMoney(priced.montant),
-        montant: priced.montant,
         lignes: priced.lignes.map((l) => ({
           article_nom: l.article.nom,
           quantite: l.quantite,

@@ -41,7 +41,7 @@ export function syncRoutes(app: FastifyInstance, writer: SaleWriter, now: () => 
       boutique_nom: terminal.boutique_nom,
       terminal: terminal.nom,
       statistiques: { total_envoyees: batch.items.length, reussies: creees.length, erreurs: erreurs.length },
-      ventes_creees: creees.map(({ montant: _montant, ...v }) => v),
+      ventes_creees: creees,
       ventes_erreurs: erreurs.length > 0 ? erreurs : null,
     };
     return reply.code(creees.length > 0 ? 201 : 200).send(body);

@@ -14,11 +14,15 @@ export function formatTable<Row extends object>(
   ].join('\n');
 }
 
-/** A list for `--json` scripts or for people, on stdout. */
-export function printList<Row extends object>(
+/**
+ * A list for `--json` scripts or for people, on stdout; `forPeople` reshapes a row for the
+ * table only (true → "oui"), so scripts keep the typed values.
+ */
+export function printList<Row extends object, Shown extends object = Row>(
   rows: ReadonlyArray<Row>,
   json: boolean,
-  columns: ReadonlyArray<[key: keyof Row & string, title: string]>,
+  columns: ReadonlyArray<[key: keyof Shown & string, title: string]>,
+  forPeople: (row: Row) => Shown = (row) => row as unknown as Shown,
 ): void {
-  process.stdout.write(`${json ? JSON.stringify(rows, null, 2) : formatTable(rows, columns)}\n`);
+  process.stdout.write(`${json ? JSON.stringify(rows, null, 2) : formatTable(rows.map(forPeople), columns)}\n`);
 }

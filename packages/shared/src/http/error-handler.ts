@@ -1,30 +1,37 @@
 import { errorBody, type RequestErrorCode, statusOf } from '../index.js';
 import type { FastifyError, FastifyInstance } from 'fastify';
 
-const FASTIFY_CODES: Record<string, { code: RequestErrorCode; message: string }> = {
-  FST_ERR_CTP_BODY_TOO_LARGE: { code: 'PAYLOAD_TOO_LARGE', message: '' },
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: { code: 'UNSUPPORTED_MEDIA_TYPE', message: 'Type de contenu non pris en charge : envoyez du JSON' },
-  FST_ERR_CTP_EMPTY_JSON_BODY: { code: 'INVALID_JSON', message: 'Corps de requête vide : un tableau JSON de ventes est attendu' },
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { code: 'INVALID_JSON', message: 'Corps de requête incomplet (Content-Length incorrect)' },
-};
+interface KnownError {
+  code: RequestErrorCode;
+  message: string;
+  extra?: Record<string, unknown>;
+}
+
+/** fastify's own client errors, in the contract's codes and in French. */
+function fastifyErrors(maxBodyBytes: number): Record<string, KnownError> {
+  return {
+    FST_ERR_CTP_BODY_TOO_LARGE: {
+      code: 'PAYLOAD_TOO_LARGE',
+      message: `Requête trop volumineuse : ${maxBodyBytes} octets au maximum (5 Mio). Envoyez les ventes par lots.`,
+      extra: { limit: maxBodyBytes },
+    },
+    FST_ERR_CTP_INVALID_MEDIA_TYPE: { code: 'UNSUPPORTED_MEDIA_TYPE', message: 'Type de contenu non pris en charge : envoyez du JSON' },
+    FST_ERR_CTP_EMPTY_JSON_BODY: { code: 'INVALID_JSON', message: 'Corps de requête vide : un tableau JSON de ventes est attendu' },
+    FST_ERR_CTP_INVALID_CONTENT_LENGTH: { code: 'INVALID_JSON', message: 'Corps de requête incomplet (Content-Length incorrect)' },
+  };
+}
 
 /**
  * Turns every failure into `{error, code}` JSON: known client errors keep their 4xx status,
  * anything unexpected becomes a 500 that is logged with the request and leaks nothing.
  */
 export function registerErrorHandling(app: FastifyInstance, maxBodyBytes: number): void {
+  const fastifyCodes = fastifyErrors(maxBodyBytes);
   app.setErrorHandler((error: FastifyError & { ventesyncCode?: RequestErrorCode }, request, reply) => {
-    const known = error.ventesyncCode
+    const known: KnownError | undefined = error.ventesyncCode
       ? { code: error.ventesyncCode, message: error.message }
-      : FASTIFY_CODES[error.code];
-    if (known) {
-      const message =
-        known.code === 'PAYLOAD_TOO_LARGE'
-          ? `Requête trop volumineuse : ${maxBodyBytes} octets au maximum (5 Mio). Envoyez les ventes par lots.`
-          : known.message;
-      const extra = known.code === 'PAYLOAD_TOO_LARGE' ? { limit: maxBodyBytes } : {};
-      return reply.code(statusOf(known.code)).send(errorBody(known.code, message, extra));
-    }
+      : fastifyCodes[error.code];
+    if (known) return reply.code(statusOf(known.code)).send(errorBody(known.code, known.message, known.extra));
     if ((error as { code?: string }).code === 'SQLITE_BUSY') {
       request.log.warn({ err: error }, 'base de données occupée');
       return reply

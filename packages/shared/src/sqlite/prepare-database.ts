@@ -1,3 +1,6 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+
 /** The few better-sqlite3 methods this needs, so that shared does not depend on the addon. */
 export interface SqliteLike {
   pragma(source: string, options?: { simple?: boolean }): unknown;
@@ -29,4 +32,15 @@ export function prepareDatabase(db: SqliteLike, migrations: readonly string[]): 
       db.pragma(`user_version = ${version + 1}`);
     }).immediate();
   }
+}
+
+/**
+ * Opens (creating it and its folder if needed) a database file and brings its schema up to
+ * date. `open` is better-sqlite3's constructor, passed in so that shared does not load the addon.
+ */
+export function openSqlite<D extends SqliteLike>(open: (file: string) => D, file: string, migrations: readonly string[]): D {
+  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+  const db = open(file);
+  prepareDatabase(db, migrations);
+  return db;
 }
