@@ -1,4 +1,4 @@
-import { prepareDatabase } from '@ventesync/shared/sqlite';
+import { prepareDatabase } from '@ventesync/runtime/sqlite';
 import { MIGRATIONS } from '@ventesync/server/schema';
 import Database from 'better-sqlite3';
 

@@ -10,7 +10,7 @@ import {
   type SyncResponse,
   syncMessage,
 } from '@ventesync/shared';
-import { createApiServer, registerTerminalAuth, terminalOf } from '@ventesync/shared/http';
+import { createApiServer, registerTerminalAuth, terminalOf } from '@ventesync/runtime/http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Forwarder } from './forwarder.js';

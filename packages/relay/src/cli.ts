@@ -2,7 +2,7 @@
 // The flag caps V8's young generation: under a burst of tills the relay otherwise grows it
 // to 48 MB and passes 150 MB of memory on a shop PC it shares with other programs.
 import { formatMoney } from '@ventesync/shared';
-import { formatTable, frenchCommander, printList } from '@ventesync/shared/cli';
+import { formatTable, frenchCommander, printList } from '@ventesync/runtime/cli';
 import { Command, Help, InvalidArgumentError, Option } from 'commander';
 import { request } from 'undici';
 import { openDatabase } from './db/open-database.js';

@@ -1,5 +1,5 @@
-import { closeOnSignals } from '@ventesync/shared/http';
-import { createLogger } from '@ventesync/shared/log';
+import { closeOnSignals } from '@ventesync/runtime/http';
+import { createLogger } from '@ventesync/runtime/log';
 import { buildRelayApp } from './app.js';
 import { openDatabase } from './db/open-database.js';
 import { STOCK_RETRY } from './backoff.js';

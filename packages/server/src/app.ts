@@ -1,7 +1,7 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { buildOpenApiDocument } from '@ventesync/shared';
-import { createApiServer, registerTerminalAuth } from '@ventesync/shared/http';
+import { createApiServer, registerTerminalAuth } from '@ventesync/runtime/http';
 import type { FastifyInstance } from 'fastify';
 import { createCatalogueStore } from './catalogue-store.js';
 import type { Db } from './db/open-database.js';

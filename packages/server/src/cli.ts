@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { formatMoney, parseMoney } from '@ventesync/shared';
-import { frenchCommander, printList } from '@ventesync/shared/cli';
+import { frenchCommander, printList } from '@ventesync/runtime/cli';
 import { Command, Help, InvalidArgumentError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { CatalogueError, createCatalogueStore } from './catalogue-store.js';

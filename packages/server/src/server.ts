@@ -1,10 +1,10 @@
-import { closeOnSignals } from '@ventesync/shared/http';
+import { closeOnSignals } from '@ventesync/runtime/http';
 import { buildApp } from './app.js';
 import { createCatalogueStore } from './catalogue-store.js';
 import { openDatabase } from './db/open-database.js';
 import { DEMO_FIXTURE } from './demo-data.js';
 import { importFixture } from './fixture-import.js';
-import { createLogger } from '@ventesync/shared/log';
+import { createLogger } from '@ventesync/runtime/log';
 
 export interface ServeConfig {
   db: string;

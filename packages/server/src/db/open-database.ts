@@ -1,4 +1,4 @@
-import { openSqlite } from '@ventesync/shared/sqlite';
+import { openSqlite } from '@ventesync/runtime/sqlite';
 import Database from 'better-sqlite3';
 import { MIGRATIONS } from './migrations.js';
 

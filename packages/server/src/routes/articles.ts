@@ -1,5 +1,5 @@
 import { ARTICLES_PATH, type ArticlesResponse, formatMoney } from '@ventesync/shared';
-import { terminalOf } from '@ventesync/shared/http';
+import { terminalOf } from '@ventesync/runtime/http';
 import type { FastifyInstance } from 'fastify';
 import type { CatalogueStore, TerminalContext } from '../catalogue-store.js';
 

@@ -1,5 +1,5 @@
 import { STATISTIQUES_PATH, type StatistiquesResponse } from '@ventesync/shared';
-import { terminalOf } from '@ventesync/shared/http';
+import { terminalOf } from '@ventesync/runtime/http';
 import type { FastifyInstance } from 'fastify';
 import type { TerminalContext } from '../catalogue-store.js';
 import type { SaleReader } from '../sale-reader.js';

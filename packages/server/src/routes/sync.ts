@@ -1,5 +1,5 @@
 import { checkSyncBatch, SYNC_PATH, type SyncResponse, syncMessage } from '@ventesync/shared';
-import { terminalOf } from '@ventesync/shared/http';
+import { terminalOf } from '@ventesync/runtime/http';
 import type { FastifyInstance } from 'fastify';
 import type { TerminalContext } from '../catalogue-store.js';
 import type { SaleWriter } from '../sale-writer.js';

@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
-import { MAX_BODY_BYTES } from '../limits.js';
+import { MAX_BODY_BYTES } from '@ventesync/shared';
 import { registerErrorHandling } from './error-handler.js';
 import { registerJsonBody } from './json-body.js';
 

@@ -1,4 +1,4 @@
-/** The part of commander's Command this touches: kept structural so shared needs no commander. */
+/** The part of commander's Command this touches: kept structural so runtime needs no commander. */
 interface CommandLike {
   configureHelp(config: {
     styleTitle: (title: string) => string;
@@ -30,7 +30,7 @@ const ERRORS: Array<[RegExp, string]> = [
   [/^error: command-argument value '(.*)' is invalid for argument '(.+)'\. /, "erreur : l'argument « $2 » : "],
 ];
 
-/** commander's Help class, passed in by the CLI (shared does not depend on commander). */
+/** commander's Help class, passed in by the CLI (runtime does not depend on commander). */
 interface HelpClass {
   prototype: { formatHelp(cmd: never, helper: never): string; optionDescription(option: never): string };
 }

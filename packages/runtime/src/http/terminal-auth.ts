@@ -1,4 +1,4 @@
-import { errorBody, SERIAL_HEADER } from '../index.js';
+import { errorBody, SERIAL_HEADER } from '@ventesync/shared';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 
 declare module 'fastify' {

@@ -1,4 +1,4 @@
-import { errorBody, type RequestErrorCode, statusOf } from '../index.js';
+import { errorBody, type RequestErrorCode, statusOf } from '@ventesync/shared';
 import type { FastifyError, FastifyInstance } from 'fastify';
 
 interface KnownError {

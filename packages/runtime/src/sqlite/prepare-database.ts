@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 
-/** The few better-sqlite3 methods this needs, so that shared does not depend on the addon. */
+/** The few better-sqlite3 methods this needs, so that runtime does not depend on the addon. */
 export interface SqliteLike {
   pragma(source: string, options?: { simple?: boolean }): unknown;
   exec(source: string): unknown;
@@ -36,7 +36,7 @@ export function prepareDatabase(db: SqliteLike, migrations: readonly string[]): 
 
 /**
  * Opens (creating it and its folder if needed) a database file and brings its schema up to
- * date. `open` is better-sqlite3's constructor, passed in so that shared does not load the addon.
+ * date. `open` is better-sqlite3's constructor, passed in so that runtime does not load the addon.
  */
 export function openSqlite<D extends SqliteLike>(open: (file: string) => D, file: string, migrations: readonly string[]): D {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
