@@ -64,4 +64,25 @@ export const MIGRATIONS: readonly string[] = [
     valeur TEXT
   );
   `,
+  `
+  -- Version 2 (issue 8): shared by the till/staff side and the forwarding side; append to it.
+
+  -- A batch is claimed before it is sent (the time of the claim), cleared when its answer is
+  -- recorded or the send is abandoned: a person cannot discard a sale the server may be
+  -- creating at that very moment.
+  ALTER TABLE ventes ADD COLUMN en_vol TEXT;
+  -- What the relay adds to a person's decision, e.g. a discarded sale the server had anyway.
+  ALTER TABLE ventes ADD COLUMN note TEXT;
+
+  -- Every send of a sale and what came of it: a rejected sale keeps its history after retry.
+  CREATE TABLE tentatives (
+    id       INTEGER PRIMARY KEY,
+    vente_id INTEGER NOT NULL REFERENCES ventes(id) ON DELETE CASCADE,
+    le       TEXT NOT NULL,
+    resultat TEXT NOT NULL CHECK (resultat IN ('SYNCHRONISEE', 'REJETEE', 'REFUS_STOCK', 'SANS_REPONSE', 'ECHEC')),
+    code     TEXT,
+    message  TEXT
+  );
+  CREATE INDEX tentatives_vente ON tentatives(vente_id, id);
+  `,
 ];
