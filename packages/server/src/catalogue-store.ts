@@ -94,7 +94,14 @@ export function createCatalogueStore(db: Db) {
     insertArticle: db.prepare<[number | null, number, string, number, number], { id: number }>(`
       INSERT INTO articles (id, boutique_id, nom, prix_vente, quantite_stock) VALUES (?, ?, ?, ?, ?) RETURNING id`),
     updateArticle: db.prepare<[string, number, number]>('UPDATE articles SET nom = ?, prix_vente = ? WHERE id = ?'),
-    setStock: db.prepare<[number, number]>('UPDATE articles SET quantite_stock = ? WHERE id = ?'),
+    // Relative: the new stock is computed by SQLite from the row as it is when the write lock
+    // is held, never from a value read earlier (a sale committed in between would be erased).
+    // The condition keeps the stock from going below zero; no row back means it would have.
+    shiftStock: db
+      .prepare<[number, number, number], number>(
+        'UPDATE articles SET quantite_stock = quantite_stock + ? WHERE id = ? AND quantite_stock + ? >= 0 RETURNING quantite_stock',
+      )
+      .pluck(),
     insertMouvement: db.prepare<
       [number, MouvementType, number, number, number, string | null, string | null, string]
     >(`
@@ -120,35 +127,71 @@ export function createCatalogueStore(db: Db) {
     return article;
   }
 
-  /** Every stock change goes through here, so that each one leaves its movement. */
-  function changeStock(
-    articleId: number,
-    type: MouvementType,
-    newStock: number,
-    reference: string | null,
-    now: Date,
-  ): MouvementRow {
-    const article = requireArticle(articleId);
-    if (!Number.isSafeInteger(newStock) || newStock < 0) {
-      throw new CatalogueError('INVALID', `Le stock ne peut pas devenir négatif (${newStock})`);
-    }
-    stmt.setStock.run(newStock, articleId);
-    const date = now.toISOString();
-    const quantite = newStock - article.quantite_stock;
-    const info = stmt.insertMouvement.run(articleId, type, quantite, article.quantite_stock, newStock, reference, null, date);
-    return {
-      id: Number(info.lastInsertRowid),
-      article_id: articleId,
-      article_nom: article.nom,
-      type,
-      quantite,
-      stock_avant: article.quantite_stock,
-      stock_apres: newStock,
-      reference,
-      terminal_serial: null,
-      date,
-    };
-  }
+  /**
+   * Every stock change goes through here, so that each one leaves its movement. It runs in an
+   * IMMEDIATE transaction (or inside the caller's): the write lock is taken before the stock is
+   * read, so the movement's before and after are the true ones even while another process sells.
+   * `delta` gives the change from the stock as it is then: a count passes `target - current`.
+   */
+  const shiftStockTx = db.transaction(
+    (articleId: number, type: MouvementType, delta: (current: number) => number, reference: string | null, now: Date) => {
+      const article = requireArticle(articleId);
+      const quantite = delta(article.quantite_stock);
+      if (!Number.isSafeInteger(quantite)) throw new CatalogueError('INVALID', `Quantité invalide (${quantite})`);
+      const after = stmt.shiftStock.get(quantite, articleId, quantite);
+      if (after === undefined) {
+        throw new CatalogueError(
+          'INVALID',
+          `Le stock ne peut pas devenir négatif (${article.quantite_stock} ${quantite < 0 ? '-' : '+'} ${Math.abs(quantite)})`,
+        );
+      }
+      if (!Number.isSafeInteger(after)) throw new CatalogueError('INVALID', `Stock trop grand (${after})`);
+      const before = after - quantite;
+      const date = now.toISOString();
+      const info = stmt.insertMouvement.run(articleId, type, quantite, before, after, reference, null, date);
+      return {
+        id: Number(info.lastInsertRowid),
+        article_id: articleId,
+        article_nom: article.nom,
+        type,
+        quantite,
+        stock_avant: before,
+        stock_apres: after,
+        reference,
+        terminal_serial: null,
+        date,
+      } satisfies MouvementRow;
+    },
+  );
+  const shiftStock = (...args: Parameters<typeof shiftStockTx>): MouvementRow => shiftStockTx.immediate(...args);
+
+  /** Creating an article with its first stock is one transaction: never an article without its ENTREE. */
+  const insertArticleTx = db.transaction(
+    (a: { id: number | null; boutique_id: number; nom: string; prix_vente: number; stock: number }, reference: string, now: Date) => {
+      const { id } = stmt.insertArticle.get(a.id, a.boutique_id, a.nom, a.prix_vente, 0)!;
+      if (a.stock > 0) shiftStock(id, 'ENTREE', () => a.stock, reference, now);
+      return id;
+    },
+  );
+
+  /** Insert or update by id; a changed stock is an AJUSTEMENT, like a count, against the stock under the lock. */
+  const upsertArticleTx = db.transaction(
+    (a: { id: number; boutique_id: number; nom: string; prix_vente: number; stock: number }, now: Date) => {
+      const existing = stmt.article.get(a.id);
+      if (!existing) {
+        insertArticleTx(a, 'import', now);
+        return;
+      }
+      if (existing.boutique_id !== a.boutique_id) {
+        throw new CatalogueError(
+          'CONFLICT',
+          `l'article ${a.id} appartient déjà à la boutique ${existing.boutique_id}, pas à ${a.boutique_id}`,
+        );
+      }
+      stmt.updateArticle.run(a.nom, a.prix_vente, a.id);
+      if (existing.quantite_stock !== a.stock) shiftStock(a.id, 'AJUSTEMENT', (current) => a.stock - current, 'import', now);
+    },
+  );
 
   const toTerminal = (t: { serial: string; nom: string; boutique_id: number; actif: number }): TerminalRow => ({
     ...t,
@@ -194,41 +237,29 @@ export function createCatalogueStore(db: Db) {
     addArticle(a: { id?: number | null; boutique_id: number; nom: string; prix_vente: number; stock: number }, now: Date) {
       requireBoutique(a.boutique_id);
       if (a.id != null && stmt.article.get(a.id)) throw new CatalogueError('CONFLICT', `L'article ${a.id} existe déjà`);
-      const { id } = stmt.insertArticle.get(a.id ?? null, a.boutique_id, a.nom, a.prix_vente, 0)!;
-      if (a.stock > 0) changeStock(id, 'ENTREE', a.stock, 'création', now);
+      if (!Number.isSafeInteger(a.stock) || a.stock < 0) {
+        throw new CatalogueError('INVALID', `Le stock initial doit être un entier positif ou nul (reçu : ${a.stock})`);
+      }
+      const id = insertArticleTx.immediate({ ...a, id: a.id ?? null }, 'création', now);
       return requireArticle(id);
     },
     /** Insert or update by id; a changed stock is an AJUSTEMENT, like a count. */
-    upsertArticle(a: { id: number; boutique_id: number; nom: string; prix_vente: number; stock: number }, now: Date) {
-      const existing = stmt.article.get(a.id);
-      if (!existing) {
-        stmt.insertArticle.get(a.id, a.boutique_id, a.nom, a.prix_vente, 0);
-        if (a.stock > 0) changeStock(a.id, 'ENTREE', a.stock, 'import', now);
-        return;
-      }
-      if (existing.boutique_id !== a.boutique_id) {
-        throw new CatalogueError(
-          'CONFLICT',
-          `l'article ${a.id} appartient déjà à la boutique ${existing.boutique_id}, pas à ${a.boutique_id}`,
-        );
-      }
-      stmt.updateArticle.run(a.nom, a.prix_vente, a.id);
-      if (existing.quantite_stock !== a.stock) changeStock(a.id, 'AJUSTEMENT', a.stock, 'import', now);
-    },
+    upsertArticle: (a: { id: number; boutique_id: number; nom: string; prix_vente: number; stock: number }, now: Date) =>
+      upsertArticleTx.immediate(a, now),
 
     /** A delivery: adds to the stock, ENTREE movement. */
     addStock(articleId: number, quantite: number, now: Date, reference: string | null = 'livraison'): MouvementRow {
       if (!Number.isSafeInteger(quantite) || quantite <= 0) {
         throw new CatalogueError('INVALID', `La quantité livrée doit être un entier positif (reçu : ${quantite})`);
       }
-      return changeStock(articleId, 'ENTREE', requireArticle(articleId).quantite_stock + quantite, reference, now);
+      return shiftStock(articleId, 'ENTREE', () => quantite, reference, now);
     },
     /** A count: sets the stock, AJUSTEMENT movement. */
     setStock(articleId: number, quantite: number, now: Date, reference: string | null = 'inventaire'): MouvementRow {
       if (!Number.isSafeInteger(quantite) || quantite < 0) {
         throw new CatalogueError('INVALID', `Le stock compté doit être un entier positif ou nul (reçu : ${quantite})`);
       }
-      return changeStock(articleId, 'AJUSTEMENT', quantite, reference, now);
+      return shiftStock(articleId, 'AJUSTEMENT', (current) => quantite - current, reference, now);
     },
     listMouvements: (articleId: number | null, limit: number) => stmt.mouvements.all(articleId, articleId, limit),
   };

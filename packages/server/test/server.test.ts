@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type ChildServer, runCli, startServer } from './child-server.js';
+import { type ChildServer, runCli, runCliAsync, startServer } from './child-server.js';
 import { SECOND_SERIAL, SERIAL, SYNC, TEST_FIXTURE, tempDir, vente } from './helpers.js';
 
 let tmp: ReturnType<typeof tempDir>;
@@ -105,6 +105,66 @@ describe('a real listening server', () => {
     const db = new Database(dbFile, { readonly: true });
     expect(db.prepare('SELECT quantite_stock FROM articles WHERE id = 10').pluck().get()).toBe(0);
     expect(db.prepare('SELECT COUNT(*) FROM ventes').pluck().get()).toBe(30);
+    db.close();
+  });
+
+  it('stock add from the CLI while the server sells loses no update: stock = initial + added − sold, movements add up', async () => {
+    const fixture = join(tmp.dir, 'fixture.json');
+    writeFileSync(fixture, JSON.stringify(TEST_FIXTURE));
+    expect(runCli(['import', fixture, '--db', dbFile]).code).toBe(0);
+    const initial = 100_000;
+    for (const id of ['6', '7']) expect(runCli(['stock', 'set', id, String(initial), '--db', dbFile]).code).toBe(0);
+    server = await startServer(dbFile);
+    const url = server.url;
+
+    // Two tills keep the server's write lock busy with batches selling 1 × article 6 and 2 × article 7 each.
+    const sold = { 6: 0, 7: 0 };
+    let deliveriesDone = false;
+    let batchNo = 0;
+    const sell = async (serial: string) => {
+      while (!deliveriesDone) {
+        const n = batchNo++;
+        const batch = Array.from({ length: 50 }, (_, i) => vente(`ST-${n}-${i}`, [{ article_id: 6 }, { article_id: 7, quantite: 2 }]));
+        const res = await post(url, batch, serial);
+        expect(res.status).toBe(201);
+        sold[6] += res.body.ventes_creees.length;
+        sold[7] += 2 * res.body.ventes_creees.length;
+      }
+    };
+    const added = { 6: 0, 7: 0 };
+    const deliver = async () => {
+      try {
+        for (let i = 0; i < 16; i++) {
+          const id = i % 2 === 0 ? 6 : 7;
+          const out = await runCliAsync(['stock', 'add', String(id), '10', '--db', dbFile]);
+          expect(out.code, out.stderr).toBe(0);
+          added[id] += 10;
+        }
+      } finally {
+        deliveriesDone = true;
+      }
+    };
+    await Promise.all([sell(SERIAL), sell(SECOND_SERIAL), deliver()]);
+    await server.stop();
+    server = undefined;
+
+    const db = new Database(dbFile, { readonly: true });
+    for (const id of [6, 7] as const) {
+      expect(sold[id]).toBeGreaterThan(0);
+      const stock = db.prepare('SELECT quantite_stock FROM articles WHERE id = ?').pluck().get(id);
+      expect(stock, `article ${id}`).toBe(initial + added[id] - sold[id]);
+      const mouvements = db
+        .prepare('SELECT type, quantite, stock_avant, stock_apres FROM mouvements_stock WHERE article_id = ? ORDER BY id')
+        .all(id) as Array<{ type: string; quantite: number; stock_avant: number; stock_apres: number }>;
+      // Each movement starts where the one before ended, and they add up to the stock.
+      let running = 0;
+      for (const m of mouvements) {
+        expect(m.stock_avant).toBe(running);
+        running += m.type === 'SORTIE' ? -m.quantite : m.quantite;
+        expect(m.stock_apres).toBe(running);
+      }
+      expect(running).toBe(stock);
+    }
     db.close();
   });
 
