@@ -27,7 +27,28 @@ export interface HeldVente {
   synchronisee_le: string | null;
   decision: string | null;
   decision_le: string | null;
+  /** When the batch holding it was claimed for sending; null when no send is under way. */
+  en_vol: string | null;
+  /** What the relay adds to a person's decision (a discarded sale the server had anyway). */
+  note: string | null;
 }
+
+/** One send of a sale and what came of it (schema v2: kept through retry). */
+export type TentativeResultat = 'SYNCHRONISEE' | 'REJETEE' | 'REFUS_STOCK' | 'SANS_REPONSE' | 'ECHEC';
+export interface Tentative {
+  le: string;
+  resultat: TentativeResultat;
+  code: string | null;
+  message: string | null;
+}
+
+/**
+ * A claim older than this is left over by a relay that died mid-send: it no longer stops a
+ * person from discarding the sale (a send gives up after its timeout, 30 s by default).
+ */
+export const CLAIM_STALE_MS = 10 * 60_000;
+
+export const DISCARDED_BUT_SYNCED = "Abandonnée par une personne, mais le serveur l'a reçue : comptée comme synchronisée";
 
 export interface TerminalInfo {
   serial: string;
@@ -59,11 +80,13 @@ export interface SerialSummary {
   rejetees: number;
   abandonnees: number;
   plus_ancienne_en_attente: string | null;
+  /** Waiting sales the server refused for now (stock): sent again later, or by `sync`. */
+  en_attente_refusees: number;
 }
 
 const VENTE_COLUMNS = `id, serial, boutique_id, numero_facture, numero_genere, contenu, empreinte, montant_total, statut,
   recue_le, tentatives, tentatives_stock, prochaine_tentative, code_erreur, erreur, montant_serveur, synchronisee_le,
-  decision, decision_le`;
+  decision, decision_le, en_vol, note`;
 
 /** Everything the relay keeps, in one SQLite file shared by the daemon and the CLI. */
 export function createRelayStore(db: Db) {
@@ -91,10 +114,15 @@ export function createRelayStore(db: Db) {
       .prepare<[], string | null>(`SELECT MIN(prochaine_tentative) FROM ventes WHERE statut = 'EN_ATTENTE'`)
       .pluck(),
     countAttempt: db.prepare<[number]>('UPDATE ventes SET tentatives = tentatives + 1 WHERE id = ?'),
-    markSynced: db.prepare<[string | null, string, number]>(`
-      UPDATE ventes SET statut = 'SYNCHRONISEE', montant_serveur = ?, synchronisee_le = ?, prochaine_tentative = NULL,
-        code_erreur = NULL, erreur = NULL
-      WHERE id = ? AND statut = 'EN_ATTENTE'`),
+    // The server's word wins over a person's discard: it has the sale, so the books must say so.
+    markSynced: db.prepare<[string | null, string, string, number]>(`
+      UPDATE ventes SET montant_serveur = ?, synchronisee_le = ?, prochaine_tentative = NULL, code_erreur = NULL, erreur = NULL,
+        note = CASE WHEN statut = 'ABANDONNEE' THEN ? ELSE note END, statut = 'SYNCHRONISEE'
+      WHERE id = ? AND statut IN ('EN_ATTENTE', 'ABANDONNEE')`),
+    insertTentative: db.prepare<[number, string, TentativeResultat, string | null, string | null]>(
+      'INSERT INTO tentatives (vente_id, le, resultat, code, message) VALUES (?, ?, ?, ?, ?)',
+    ),
+    tentatives: db.prepare<[number], Tentative>('SELECT le, resultat, code, message FROM tentatives WHERE vente_id = ? ORDER BY id'),
     markRejected: db.prepare<[string, string, number]>(`
       UPDATE ventes SET statut = 'REJETEE', code_erreur = ?, erreur = ?, prochaine_tentative = NULL
       WHERE id = ? AND statut = 'EN_ATTENTE'`),
@@ -103,17 +131,28 @@ export function createRelayStore(db: Db) {
         prochaine_tentative = ?
       WHERE id = ? AND statut = 'EN_ATTENTE'`),
     byNumero: db.prepare<[string], HeldVente>(`SELECT ${VENTE_COLUMNS} FROM ventes WHERE numero_facture = ? ORDER BY id`),
-    byStatut: db.prepare<[string, string | null, string | null, number], HeldVente>(`
-      SELECT ${VENTE_COLUMNS} FROM ventes WHERE statut = ? AND (? IS NULL OR serial = ?) ORDER BY id LIMIT ?`),
+    byStatut: db.prepare<[string, string | null, string | null, number, number], HeldVente>(`
+      SELECT ${VENTE_COLUMNS} FROM ventes WHERE statut = ? AND (? IS NULL OR serial = ?) ORDER BY id LIMIT ? OFFSET ?`),
+    countStatut: db
+      .prepare<[string, string | null, string | null], number>('SELECT COUNT(*) FROM ventes WHERE statut = ? AND (? IS NULL OR serial = ?)')
+      .pluck(),
+    // Also a sale waiting out a stock refusal: a person says the stock is there now.
     retry: db.prepare<[string]>(`
-      UPDATE ventes SET statut = 'EN_ATTENTE', tentatives_stock = 0, prochaine_tentative = NULL, decision = NULL
-      WHERE numero_facture = ? AND statut IN ('REJETEE', 'ABANDONNEE')`),
+      UPDATE ventes SET statut = 'EN_ATTENTE', tentatives_stock = 0, prochaine_tentative = NULL, decision = NULL, decision_le = NULL
+      WHERE numero_facture = ?
+        AND (statut IN ('REJETEE', 'ABANDONNEE') OR (statut = 'EN_ATTENTE' AND prochaine_tentative IS NOT NULL))`),
     retryAll: db.prepare(`
-      UPDATE ventes SET statut = 'EN_ATTENTE', tentatives_stock = 0, prochaine_tentative = NULL
-      WHERE statut = 'REJETEE'`),
-    discard: db.prepare<[string, string, string]>(`
+      UPDATE ventes SET statut = 'EN_ATTENTE', tentatives_stock = 0, prochaine_tentative = NULL, decision = NULL, decision_le = NULL
+      WHERE statut = 'REJETEE' OR (statut = 'EN_ATTENTE' AND prochaine_tentative IS NOT NULL)`),
+    // `sync`: a person asks for everything to go now, stock refusals included.
+    dueNow: db.prepare(`UPDATE ventes SET prochaine_tentative = NULL WHERE statut = 'EN_ATTENTE' AND prochaine_tentative IS NOT NULL`),
+    discard: db.prepare<[string, string, string, string]>(`
       UPDATE ventes SET statut = 'ABANDONNEE', decision = ?, decision_le = ?, prochaine_tentative = NULL
-      WHERE numero_facture = ? AND statut IN ('REJETEE', 'EN_ATTENTE')`),
+      WHERE numero_facture = ? AND statut IN ('REJETEE', 'EN_ATTENTE') AND (en_vol IS NULL OR en_vol < ?)`),
+    inFlight: db
+      .prepare<[string, string], number>(`
+        SELECT 1 FROM ventes WHERE numero_facture = ? AND statut = 'EN_ATTENTE' AND en_vol IS NOT NULL AND en_vol >= ? LIMIT 1`)
+      .pluck(),
     purge: db.prepare<[string]>(`DELETE FROM ventes WHERE statut = 'SYNCHRONISEE' AND synchronisee_le < ?`),
     summary: db.prepare<[], SerialSummary>(`
       SELECT serial,
@@ -121,8 +160,13 @@ export function createRelayStore(db: Db) {
         SUM(statut = 'SYNCHRONISEE') AS synchronisees,
         SUM(statut = 'REJETEE') AS rejetees,
         SUM(statut = 'ABANDONNEE') AS abandonnees,
-        MIN(CASE WHEN statut = 'EN_ATTENTE' THEN recue_le END) AS plus_ancienne_en_attente
+        MIN(CASE WHEN statut = 'EN_ATTENTE' THEN recue_le END) AS plus_ancienne_en_attente,
+        SUM(statut = 'EN_ATTENTE' AND code_erreur IS NOT NULL) AS en_attente_refusees
       FROM ventes GROUP BY serial ORDER BY serial`),
+    // The server's latest verdict on a till's waiting sales, for `status` (one sale's reason).
+    waitingReason: db.prepare<[string], { numero_facture: string; code_erreur: string; erreur: string | null; prochaine_tentative: string | null }>(`
+      SELECT numero_facture, code_erreur, erreur, prochaine_tentative FROM ventes
+      WHERE statut = 'EN_ATTENTE' AND serial = ? AND code_erreur IS NOT NULL ORDER BY id LIMIT 1`),
 
     terminal: db.prepare<[string], TerminalInfo>('SELECT * FROM terminaux WHERE serial = ?'),
     terminaux: db.prepare<[], TerminalInfo>('SELECT * FROM terminaux ORDER BY serial'),
@@ -200,19 +244,55 @@ export function createRelayStore(db: Db) {
     serialsDue: (now: Date) => stmt.serialsDue.all(now.toISOString()),
     dueBatch: (serial: string, now: Date, limit: number) => stmt.dueBatch.all(serial, now.toISOString(), limit),
     nextDue: () => stmt.nextDue.get() ?? null,
-    countAttempt: (ids: number[]) => ids.forEach((id) => stmt.countAttempt.run(id)),
-    markSynced: (id: number, montantServeur: string | null, now: Date) => stmt.markSynced.run(montantServeur, now.toISOString(), id),
-    markRejected: (id: number, code: string, erreur: string) => stmt.markRejected.run(code, erreur, id),
-    scheduleStockRetry: (id: number, erreur: string, at: Date) => stmt.scheduleStockRetry.run(erreur, at.toISOString(), id),
-    transaction: <T>(fn: () => T): T => db.transaction(fn)(),
+    /**
+     * Counts a send of these sales. With `failure`, the send taught nothing of them (network,
+     * 5xx, an answer that did not mention them): that is kept in their history too.
+     */
+    countAttempt(ids: number[], failure?: { at: Date; reason: string; resultat?: 'ECHEC' | 'SANS_REPONSE' }) {
+      for (const id of ids) {
+        stmt.countAttempt.run(id);
+        if (failure) stmt.insertTentative.run(id, failure.at.toISOString(), failure.resultat ?? 'ECHEC', null, failure.reason);
+      }
+    },
+    /** Each verdict below is also written to the sale's history (`tentatives`). */
+    markSynced(id: number, montantServeur: string | null, now: Date) {
+      const at = now.toISOString();
+      const changed = stmt.markSynced.run(montantServeur, at, DISCARDED_BUT_SYNCED, id);
+      if (changed.changes > 0) stmt.insertTentative.run(id, at, 'SYNCHRONISEE', null, montantServeur === null ? null : `montant ${montantServeur}`);
+      return changed;
+    },
+    markRejected(id: number, code: string, erreur: string, now: Date = new Date()) {
+      const changed = stmt.markRejected.run(code, erreur, id);
+      if (changed.changes > 0) stmt.insertTentative.run(id, now.toISOString(), 'REJETEE', code, erreur);
+      return changed;
+    },
+    scheduleStockRetry(id: number, erreur: string, at: Date, now: Date = new Date()) {
+      const changed = stmt.scheduleStockRetry.run(erreur, at.toISOString(), id);
+      if (changed.changes > 0) stmt.insertTentative.run(id, now.toISOString(), 'REFUS_STOCK', 'INSUFFICIENT_STOCK', erreur);
+      return changed;
+    },
+    tentatives: (id: number) => stmt.tentatives.all(id),
+    /**
+     * IMMEDIATE: takes the write lock before the first read, so no other connection (the CLI)
+     * can commit between this transaction's reads and its writes (SQLITE_BUSY_SNAPSHOT).
+     */
+    transaction: <T>(fn: () => T): T => db.transaction(fn).immediate(),
 
     byNumero: (numero: string) => stmt.byNumero.all(numero),
-    byStatut: (statut: HeldStatut, serial: string | null = null, limit = 10_000) => stmt.byStatut.all(statut, serial, serial, limit),
+    byStatut: (statut: HeldStatut, serial: string | null = null, limit = 10_000, offset = 0) =>
+      stmt.byStatut.all(statut, serial, serial, limit, offset),
+    countStatut: (statut: HeldStatut, serial: string | null = null) => stmt.countStatut.get(statut, serial, serial) ?? 0,
     summary: () => stmt.summary.all(),
+    waitingReason: (serial: string) => stmt.waitingReason.get(serial),
     /** Back to EN_ATTENTE: a person corrected the cause (stock, catalogue) and wants it sent again. */
-    retry: (numeros: string[]) => db.transaction(() => numeros.map((n) => stmt.retry.run(n).changes))(),
+    retry: (numeros: string[]) => db.transaction(() => numeros.map((n) => stmt.retry.run(n).changes)).immediate(),
     retryAllRejected: () => stmt.retryAll.run().changes,
-    discard: (numero: string, reason: string, now: Date) => stmt.discard.run(reason, now.toISOString(), numero).changes,
+    makeAllDue: () => stmt.dueNow.run().changes,
+    /** 0 when no such sale can be discarded, including one being sent right now (see `inFlight`). */
+    discard: (numero: string, reason: string, now: Date) =>
+      stmt.discard.run(reason, now.toISOString(), numero, new Date(now.getTime() - CLAIM_STALE_MS).toISOString()).changes,
+    inFlight: (numero: string, now: Date) =>
+      stmt.inFlight.get(numero, new Date(now.getTime() - CLAIM_STALE_MS).toISOString()) !== undefined,
     purgeSynced: (before: Date) => stmt.purge.run(before.toISOString()).changes,
 
     terminal: (serial: string) => stmt.terminal.get(serial),
