@@ -32,6 +32,9 @@ export interface ForwardReport {
   erreurs: string[];
 }
 
+/** A log line names at most this many refused sales; `pnpm relay rejected` lists them all. */
+const MAX_LOGGED_REFUSALS = 10;
+
 interface Logger {
   info(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
@@ -76,19 +79,37 @@ export function createForwarder(deps: {
         store.markSynced(held.id, sale.montant, at);
         report.synchronisees++;
       } else if (sale.kind === 'rejected') {
-        store.markRejected(held.id, sale.code, sale.erreur);
+        store.markRejected(held.id, sale.code, sale.erreur, at);
         report.rejetees++;
       } else if (sale.kind === 'stock') {
         if (held.tentatives_stock + 1 >= config.stockRetry.maxAttempts) {
-          store.markRejected(held.id, 'INSUFFICIENT_STOCK', `${sale.erreur} (après ${held.tentatives_stock + 1} essais)`);
+          store.markRejected(held.id, 'INSUFFICIENT_STOCK', `${sale.erreur} (après ${held.tentatives_stock + 1} essais)`, at);
           report.rejetees++;
         } else {
           const delay = backoffDelay(held.tentatives_stock, config.stockRetry, random);
-          store.scheduleStockRetry(held.id, sale.erreur, new Date(at.getTime() + Math.max(delay, config.stockRetry.baseMs / 2)));
+          store.scheduleStockRetry(held.id, sale.erreur, new Date(at.getTime() + Math.max(delay, config.stockRetry.baseMs / 2)), at);
           report.en_attente_stock++;
         }
       }
     });
+  }
+
+  /** One line per batch; with refusals, which sales and why (the server's own words). */
+  function logBatchAnswer(serial: string, batch: HeldVente[], sales: SaleOutcome[]): void {
+    const refusals = batch.flatMap((v, i) => {
+      const sale = sales[i]!;
+      if (sale.kind === 'rejected') return [{ numero_facture: v.numero_facture, code: sale.code, erreur: sale.erreur }];
+      if (sale.kind === 'stock') return [{ numero_facture: v.numero_facture, code: 'INSUFFICIENT_STOCK', erreur: sale.erreur }];
+      return [];
+    });
+    const synced = sales.filter((sale) => sale.kind === 'synced').length;
+    const base = `Lot de ${batch.length} vente(s) transmis pour le terminal ${serial} : ${synced} synchronisée(s)`;
+    if (refusals.length === 0) return logger.info({ serial, envoyees: batch.length, synchronisees: synced }, base);
+    const first = refusals[0]!;
+    logger.warn(
+      { serial, envoyees: batch.length, synchronisees: synced, refus: refusals.slice(0, MAX_LOGGED_REFUSALS) },
+      `${base}, ${refusals.length} refusée(s) par le serveur, dont ${first.numero_facture} (${first.code}) : ${first.erreur}`,
+    );
   }
 
   /** A sync answer names the boutique and the till: what the relay shows staff. */
@@ -124,12 +145,15 @@ export function createForwarder(deps: {
       store.transaction(() => {
         store.countAttempt(batch.map((v) => v.id));
         applyOutcome(batch, outcome.sales, at, report);
+        batch.forEach((v, i) => {
+          if (outcome.sales[i]!.kind === 'unknown') store.recordAttempt(v.id, at, 'SANS_REPONSE', null, 'Absente de la réponse du serveur');
+        });
         learnTerminal(serial, answer);
         store.recordTerminalSync(serial, at);
         store.recordServerAnswered(true, at);
         store.setEtat('derniere_sync', at.toISOString());
       });
-      logger.info({ serial, envoyees: batch.length }, `Lot de ${batch.length} vente(s) transmis pour le terminal ${serial}`);
+      logBatchAnswer(serial, batch, outcome.sales);
       if (unmentioned > 0) {
         // The server did not account for some sales: resending them at once would loop.
         holdOff(serial, null, at, `${unmentioned} vente(s) absente(s) de la réponse du serveur`, report);
@@ -144,7 +168,7 @@ export function createForwarder(deps: {
     }
     const reason = outcome.reason;
     store.transaction(() => {
-      store.countAttempt(batch.map((v) => v.id));
+      store.countAttempt(batch.map((v) => v.id), { at, reason });
       if (outcome.kind === 'terminal-unknown') {
         const terminal = store.terminal(serial);
         store.saveTerminal(

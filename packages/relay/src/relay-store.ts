@@ -248,10 +248,10 @@ export function createRelayStore(db: Db) {
      * Counts a send of these sales. With `failure`, the send taught nothing of them (network,
      * 5xx, an answer that did not mention them): that is kept in their history too.
      */
-    countAttempt(ids: number[], failure?: { at: Date; reason: string; resultat?: 'ECHEC' | 'SANS_REPONSE' }) {
+    countAttempt(ids: number[], failure?: { at: Date; reason: string }) {
       for (const id of ids) {
         stmt.countAttempt.run(id);
-        if (failure) stmt.insertTentative.run(id, failure.at.toISOString(), failure.resultat ?? 'ECHEC', null, failure.reason);
+        if (failure) stmt.insertTentative.run(id, failure.at.toISOString(), 'ECHEC', null, failure.reason);
       }
     },
     /** Each verdict below is also written to the sale's history (`tentatives`). */
@@ -271,6 +271,8 @@ export function createRelayStore(db: Db) {
       if (changed.changes > 0) stmt.insertTentative.run(id, now.toISOString(), 'REFUS_STOCK', 'INSUFFICIENT_STOCK', erreur);
       return changed;
     },
+    recordAttempt: (id: number, at: Date, resultat: TentativeResultat, code: string | null, message: string | null) =>
+      void stmt.insertTentative.run(id, at.toISOString(), resultat, code, message),
     tentatives: (id: number) => stmt.tentatives.all(id),
     /**
      * IMMEDIATE: takes the write lock before the first read, so no other connection (the CLI)
