@@ -11,12 +11,20 @@ export const REQUEST_ERROR_STATUS = {
   TERMINAL_NOT_FOUND: 404,
   NOT_FOUND: 404,
   FORBIDDEN: 403,
+  METHOD_NOT_ALLOWED: 405,
+  REQUEST_TIMEOUT: 408,
   PAYLOAD_TOO_LARGE: 413,
   BATCH_TOO_LARGE: 413,
+  URI_TOO_LONG: 414,
   UNSUPPORTED_MEDIA_TYPE: 415,
+  HEADERS_TOO_LARGE: 431,
   INTERNAL_ERROR: 500,
   SERVICE_UNAVAILABLE: 503,
   UPSTREAM_UNAVAILABLE: 503,
+  /** Shedding load (memory, event loop): try again after `Retry-After`. */
+  OVERLOADED: 503,
+  /** The disk is full (or refuses writes): nothing of the request was written. */
+  STORAGE_FULL: 507,
 } as const;
 
 export type RequestErrorCode = keyof typeof REQUEST_ERROR_STATUS;
