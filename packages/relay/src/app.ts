@@ -1,18 +1,18 @@
 import {
   ARTICLES_PATH,
   type ArticlesResponse,
+  buildSyncAnswer,
   checkSyncBatch,
   errorBody,
   formatMoney,
   HISTORIQUE_PATH,
   STATISTIQUES_PATH,
   SYNC_PATH,
-  type SyncResponse,
-  syncMessage,
 } from '@ventesync/shared';
 import { createApiServer, registerTerminalAuth, terminalOf } from '@ventesync/runtime/http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import { DAEMON_STATUS_PATH, type DaemonIdentity } from './daemon-probe.js';
 import type { Forwarder } from './forwarder.js';
 import type { RelayStore } from './relay-store.js';
 import { createSaleIntake } from './sale-intake.js';
@@ -30,6 +30,10 @@ export interface RelayAppOptions {
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 
+/** The CLI on this machine: loopback, or the relay's own address when it listens on one only. */
+const fromThisMachine = (request: FastifyRequest) =>
+  LOOPBACK.has(request.ip) || (request.socket.remoteAddress !== undefined && request.socket.remoteAddress === request.socket.localAddress);
+
 /** The till-facing side of the relay: the server's paths and errors, answered from the shop. */
 export async function buildRelayApp(options: RelayAppOptions): Promise<FastifyInstance> {
   const { store, upstream, forwarder, directory } = options;
@@ -40,9 +44,21 @@ export async function buildRelayApp(options: RelayAppOptions): Promise<FastifyIn
 
   app.get('/health', async () => ({ status: 'ok' as const, serveur_joignable: store.getEtat('serveur_joignable') === 'oui' }));
 
-  // For `ventesync-relay sync`: only from this machine.
+  const forbidden = (reply: FastifyReply) => reply.code(403).send(errorBody('FORBIDDEN', 'Réservé à la machine du relais'));
+  const startedAt = now().toISOString();
+
+  // For `status`: the daemon says itself that it runs, and which relay file it serves.
+  app.get(DAEMON_STATUS_PATH, async (request, reply) => {
+    if (!fromThisMachine(request)) return forbidden(reply);
+    const identity: DaemonIdentity = { relais_id: store.relayId(), pid: process.pid, demarre_le: startedAt };
+    return identity;
+  });
+
+  // For `sync`: only from this machine. A person asking for it wants everything sent now,
+  // sales waiting out a stock refusal included (the stock may just have been corrected).
   app.post('/relay/sync', async (request, reply) => {
-    if (!LOOPBACK.has(request.ip)) return reply.code(403).send(errorBody('FORBIDDEN', 'Réservé à la machine du relais'));
+    if (!fromThisMachine(request)) return forbidden(reply);
+    store.makeAllDue();
     return { success: true, ...(await forwarder.syncNow()) };
   });
 
@@ -53,24 +69,20 @@ export async function buildRelayApp(options: RelayAppOptions): Promise<FastifyIn
       const terminal = terminalOf<RelayTerminal>(request);
       const batch = checkSyncBatch(request.body);
       if (!batch.ok) return reply.code(batch.status).send(batch.body);
-      const { creees, erreurs } = intake.take(terminal, batch.items, now());
+      const outcome = intake.take(terminal, batch.items, now());
+      const { creees, erreurs } = outcome;
       request.log.info(
         { serial: terminal.serial, recues: batch.items.length, gardees: creees.length, refusees: erreurs.length },
         `${creees.length} vente(s) gardée(s) par le relais pour le terminal ${terminal.terminal_nom}`,
       );
       if (creees.length > 0) forwarder.notify();
-      const body: SyncResponse = {
-        success: creees.length > 0,
-        message: syncMessage(creees.length),
+      const answer = buildSyncAnswer(
         // A till's JSON models hold an int here: 0 while the relay has not met the server yet.
-        boutique_id: terminal.boutique_id ?? 0,
-        boutique_nom: terminal.boutique_nom,
-        terminal: terminal.terminal_nom,
-        statistiques: { total_envoyees: batch.items.length, reussies: creees.length, erreurs: erreurs.length },
-        ventes_creees: creees,
-        ventes_erreurs: erreurs.length > 0 ? erreurs : null,
-      };
-      return reply.code(creees.length > 0 ? 201 : 200).send(body);
+        { boutique_id: terminal.boutique_id ?? 0, boutique_nom: terminal.boutique_nom, terminal: terminal.terminal_nom },
+        batch.items.length,
+        outcome,
+      );
+      return reply.code(answer.status).send(answer.body);
     });
 
     const forward = (onUnreachable: (request: FastifyRequest, reply: FastifyReply) => unknown) =>

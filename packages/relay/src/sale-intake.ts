@@ -1,15 +1,16 @@
 import {
   formatMoney,
-  generateNumero,
+  ligneCreee,
   multiplyMoney,
-  rawNumero,
-  validateVente,
+  processSales,
+  type SaleStorage,
+  type StoredSale,
   type VenteCreee,
   type VenteErreur,
-  venteFingerprint,
+  type VenteNormalisee,
   venteToWire,
 } from '@ventesync/shared';
-import type { RelayStore } from './relay-store.js';
+import type { HeldVente, RelayStore } from './relay-store.js';
 
 export interface IntakeTerminal {
   serial: string;
@@ -21,14 +22,35 @@ export interface IntakeResult {
   erreurs: VenteErreur[];
 }
 
+/** A held sale as the shared duplicate rule reads it; its date is the one it will be forwarded with. */
+function storedSale(held: HeldVente): StoredSale {
+  let dateVente = held.recue_le;
+  try {
+    const sent = (JSON.parse(held.contenu) as { date_vente?: unknown }).date_vente;
+    if (typeof sent === 'string') dateVente = sent;
+  } catch {
+    // A row the relay wrote is always JSON; the reception time is the best answer otherwise.
+  }
+  return {
+    numero_facture: held.numero_facture,
+    montant_total: held.montant_serveur ?? formatMoney(held.montant_total),
+    date_vente: dateVente,
+    serial: held.serial,
+    empreinte: held.empreinte,
+  };
+}
+
 /**
- * Takes a till's batch: checks what can be checked without the server (shape, types, values,
- * numeros this relay already holds), gives a numero to a sale that has none *before* storing
- * it, so every later send carries the same one, and stores the accepted sales in one durable
- * transaction. Stock and articles are the server's to judge.
+ * Takes a till's batch through the same per-sale steps as the server (shared processSales):
+ * checks what can be checked without the server (shape, types, values, numeros this relay
+ * already holds), gives a numero to a sale that has none *before* storing it, so every later
+ * send carries the same one, and stores the accepted sales in one durable transaction. Stock
+ * and articles are the server's to judge.
  */
 export function createSaleIntake(store: RelayStore) {
-  const relayId = store.relayId();
+  // The relay's id in a generated numero: a numero the server generated for a till that posts
+  // to it directly can never be mistaken for one of ours.
+  const generatedSuffix = `-R${store.relayId()}`;
 
   function price(boutiqueId: number | null, articleId: number, sent: number | null) {
     const cached = boutiqueId === null ? undefined : store.catalogueArticle(boutiqueId, articleId);
@@ -37,75 +59,44 @@ export function createSaleIntake(store: RelayStore) {
 
   return {
     take(terminal: IntakeTerminal, items: unknown[], receivedAt: Date): IntakeResult {
-      return store.transaction(() => {
-        const result: IntakeResult = { creees: [], erreurs: [] };
-        const usedInRequest = new Set<string>();
-        const receivedIso = receivedAt.toISOString();
+      const receivedIso = receivedAt.toISOString();
+      // Duplicate scope: the boutique when the relay knows it, else the till itself.
+      const storage: SaleStorage = {
+        findSale(numero) {
+          const held = store.heldInScope(numero, terminal.boutique_id, terminal.serial);
+          return held && storedSale(held);
+        },
+        numeroTaken: (numero) => store.numeroTaken(numero),
+      };
+      const batch = { serial: terminal.serial, boutiqueId: terminal.boutique_id ?? 0, receivedAt, generatedSuffix };
 
-        items.forEach((raw, i) => {
-          const validation = validateVente(raw);
-          if (!validation.ok) {
-            const numero = rawNumero(raw);
-            if (numero !== null) usedInRequest.add(numero);
-            result.erreurs.push({ index: i + 1, numero_facture: numero, erreur: validation.erreur, code: 'INVALID_SALE' });
-            return;
-          }
-          const vente = validation.vente;
-          const empreinte = venteFingerprint(vente);
-          let numero = vente.numero_facture;
-          const generated = numero === null;
-          if (numero === null) {
-            // The relay's id in the numero: a numero the server generated for a till that
-            // posts to it directly can never be mistaken for one of ours.
-            const ours = (n: string) => `${n}-R${relayId}`;
-            const taken = (n: string) => usedInRequest.has(ours(n)) || store.numeroTaken(ours(n));
-            numero = ours(generateNumero(terminal.boutique_id ?? 0, receivedAt, i, taken));
-          } else {
-            const held = store.heldInScope(numero, terminal.boutique_id, terminal.serial);
-            if (held || usedInRequest.has(numero)) {
-              result.erreurs.push({
-                index: i + 1,
-                numero_facture: numero,
-                erreur: `Vente ${numero} existe déjà, ignorée`,
-                code: 'DUPLICATE',
-                vente_existante: held
-                  ? { numero_facture: held.numero_facture, montant_total: held.montant_serveur ?? formatMoney(held.montant_total), date_vente: held.recue_le }
-                  : null,
-                identique: held !== undefined && held.empreinte === empreinte,
-              });
-              return;
-            }
-          }
-          usedInRequest.add(numero);
-
-          // An estimate for the till's receipt; the server's own amount is kept once it has the sale.
-          let montant = 0;
-          const lignes = vente.lignes.map((l) => {
-            const { nom, prix } = price(terminal.boutique_id, l.article_id, l.prix_unitaire);
-            const sousTotal = prix === null ? 0 : (multiplyMoney(prix, l.quantite) ?? 0);
-            montant += sousTotal;
-            return { article_nom: nom, quantite: l.quantite, prix_unitaire: formatMoney(prix ?? 0), sous_total: formatMoney(sousTotal) };
-          });
-          if (!Number.isSafeInteger(montant)) {
-            result.erreurs.push({ index: i + 1, numero_facture: numero, erreur: 'Montant trop élevé', code: 'INVALID_SALE' });
-            return;
-          }
-          store.insertVente({
-            serial: terminal.serial,
-            boutique_id: terminal.boutique_id,
-            numero_facture: numero,
-            numero_genere: generated,
-            // Without a date from the till, the sale happened when it reached the relay, not when the
-            // server gets it (maybe days later).
-            contenu: JSON.stringify(venteToWire({ ...vente, numero_facture: numero, date_vente: vente.date_vente ?? receivedIso })),
-            empreinte,
-            montant_total: montant,
-            recue_le: receivedIso,
-          });
-          result.creees.push({ numero_facture: numero, montant_total: formatMoney(montant), lignes, statut: 'EN_ATTENTE' });
+      const hold = (vente: VenteNormalisee, numero: string, empreinte: string, generated: boolean) => {
+        // An estimate for the till's receipt; the server's own amount is kept once it has the sale.
+        let montant = 0;
+        const lignes = vente.lignes.map((l) => {
+          const { nom, prix } = price(terminal.boutique_id, l.article_id, l.prix_unitaire);
+          const sousTotal = prix === null ? 0 : (multiplyMoney(prix, l.quantite) ?? 0);
+          montant += sousTotal;
+          return ligneCreee(nom, l.quantite, prix ?? 0, sousTotal);
         });
-        return result;
-      });
+        if (!Number.isSafeInteger(montant)) return { code: 'INVALID_SALE' as const, erreur: 'Montant trop élevé' };
+        store.insertVente({
+          serial: terminal.serial,
+          boutique_id: terminal.boutique_id,
+          numero_facture: numero,
+          numero_genere: generated,
+          // Without a date from the till, the sale happened when it reached the relay, not when the
+          // server gets it (maybe days later). The fingerprint keeps the till's own (none): a resend
+          // from the till is recognised as the same sale.
+          contenu: JSON.stringify(venteToWire({ ...vente, numero_facture: numero, date_vente: vente.date_vente ?? receivedIso })),
+          empreinte,
+          montant_total: montant,
+          recue_le: receivedIso,
+        });
+        return { numero_facture: numero, montant_total: formatMoney(montant), lignes, statut: 'EN_ATTENTE' as const };
+      };
+
+      return store.transaction(() => processSales(items, batch, storage, hold));
     },
   };
 }

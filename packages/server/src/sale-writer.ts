@@ -1,29 +1,28 @@
 import {
   type Centimes,
   formatMoney,
-  generateNumero,
+  ligneCreee,
   multiplyMoney,
-  rawNumero,
+  processSales,
   type SaleErrorCode,
-  validateVente,
-  venteFingerprint,
+  type SaleRefusal,
+  type SalesOutcome,
+  type SaleStorage,
+  type StoredSale,
   type VenteCreee,
-  type VenteErreur,
   type VenteNormalisee,
 } from '@ventesync/shared';
 import type { ArticleRow, TerminalContext } from './catalogue-store.js';
 import type { Db } from './db/open-database.js';
 
 
-export interface WriteSalesResult {
-  creees: VenteCreee[];
-  erreurs: VenteErreur[];
-}
+export type WriteSalesResult = SalesOutcome;
 
-interface StoredVente {
+interface StoredRow {
   numero_facture: string;
   montant_total: number;
   date_vente: string;
+  serial: string;
   empreinte: string;
 }
 
@@ -48,9 +47,10 @@ class SaleRejected extends Error {
  */
 export function createSaleWriter(db: Db) {
   const stmt = {
-    findVente: db.prepare<[number, string], StoredVente>(
-      'SELECT numero_facture, montant_total, date_vente, empreinte FROM ventes WHERE boutique_id = ? AND numero_facture = ?',
+    findVente: db.prepare<[number, string], StoredRow>(
+      'SELECT numero_facture, montant_total, date_vente, terminal_serial AS serial, empreinte FROM ventes WHERE boutique_id = ? AND numero_facture = ?',
     ),
+    numeroTaken: db.prepare<[number, string], number>('SELECT 1 FROM ventes WHERE boutique_id = ? AND numero_facture = ?').pluck(),
     article: db.prepare<[number, number], ArticleRow>(
       'SELECT id, boutique_id, nom, prix_vente, quantite_stock FROM articles WHERE id = ? AND boutique_id = ?',
     ),
@@ -151,46 +151,20 @@ export function createSaleWriter(db: Db) {
     return `Stock insuffisant pour ${articleNom} : demandé ${demande}, disponible ${disponible}`;
   }
 
-  const writeBatch = db.transaction((terminal: TerminalContext, items: unknown[], receivedAt: Date) => {
-    const result: WriteSalesResult = { creees: [], erreurs: [] };
+  const writeBatch = db.transaction((terminal: TerminalContext, items: unknown[], receivedAt: Date): WriteSalesResult => {
     const receivedIso = receivedAt.toISOString();
-    const usedInRequest = new Set<string>();
     // Article rows are read once per request; their stock is re-checked by the UPDATE itself.
     const articles = new Map<number, ArticleRow | undefined>();
-    const isTaken = (numero: string) =>
-      usedInRequest.has(numero) || stmt.findVente.get(terminal.boutique_id, numero) !== undefined;
+    const boutiqueId = terminal.boutique_id;
+    const storage: SaleStorage = {
+      findSale(numero): StoredSale | undefined {
+        const row = stmt.findVente.get(boutiqueId, numero);
+        return row && { ...row, montant_total: formatMoney(row.montant_total) };
+      },
+      numeroTaken: (numero) => stmt.numeroTaken.get(boutiqueId, numero) !== undefined,
+    };
 
-    items.forEach((raw, i) => {
-      const reject = (code: SaleErrorCode, erreur: string, numero: string | null, extra: Partial<VenteErreur> = {}) =>
-        result.erreurs.push({ index: i + 1, numero_facture: numero, erreur, code, ...extra });
-
-      const validation = validateVente(raw);
-      if (!validation.ok) {
-        const numero = rawNumero(raw);
-        if (numero !== null) usedInRequest.add(numero);
-        return reject('INVALID_SALE', validation.erreur, numero);
-      }
-      const vente = validation.vente;
-      const empreinte = venteFingerprint(vente);
-
-      let numero: string;
-      if (vente.numero_facture === null) {
-        numero = generateNumero(terminal.boutique_id, receivedAt, i, isTaken);
-      } else {
-        numero = vente.numero_facture;
-        const stored = stmt.findVente.get(terminal.boutique_id, numero);
-        if (stored || usedInRequest.has(numero)) {
-          return reject('DUPLICATE', `Vente ${numero} existe déjà, ignorée`, numero, {
-            vente_existante: stored
-              ? { numero_facture: stored.numero_facture, montant_total: formatMoney(stored.montant_total), date_vente: stored.date_vente }
-              : null,
-            // "identique" promises the server holds this very sale: only a stored one qualifies.
-            identique: stored !== undefined && stored.empreinte === empreinte,
-          });
-        }
-      }
-      usedInRequest.add(numero);
-
+    const store = (vente: VenteNormalisee, numero: string, empreinte: string): VenteCreee | SaleRefusal => {
       let priced: ReturnType<typeof price>;
       try {
         priced = price(terminal, vente, articles);
@@ -199,26 +173,26 @@ export function createSaleWriter(db: Db) {
         // SQLITE_BUSY or SQLITE_FULL end the outer transaction too: then nothing is saved and
         // the whole request must fail, not carry on outside any transaction.
         if (!(error instanceof SaleRejected) || !db.inTransaction) throw error;
-        const message =
+        const erreur =
           error.articleId === undefined ? error.message : insufficientStockMessage(vente, error.articleId, error.message);
-        return reject(error.code, message, numero);
+        return { code: error.code, erreur };
       }
-      result.creees.push({
+      return {
         numero_facture: numero,
         montant_total: formatMoney(priced.montant),
-        lignes: priced.lignes.map((l) => ({
-          article_nom: l.article.nom,
-          quantite: l.quantite,
-          prix_unitaire: formatMoney(l.prix),
-          sous_total: formatMoney(l.sousTotal),
-        })),
-      });
-    });
-    return result;
+        lignes: priced.lignes.map((l) => ligneCreee(l.article.nom, l.quantite, l.prix, l.sousTotal)),
+      };
+    };
+
+    return processSales(items, { serial: terminal.serial, boutiqueId, receivedAt }, storage, store);
   });
 
   return {
-    /** Validates and writes a batch; returns what was created and why the rest was not. */
+    /**
+     * Validates and writes a batch in its own `BEGIN IMMEDIATE` transaction; returns what was
+     * created and why the rest was not. Called inside an open transaction (group commit), it
+     * runs as a savepoint of that one.
+     */
     writeSales(terminal: TerminalContext, items: unknown[], receivedAt: Date): WriteSalesResult {
       return writeBatch.immediate(terminal, items, receivedAt);
     },

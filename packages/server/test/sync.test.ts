@@ -1,3 +1,4 @@
+import { legacyVenteFingerprint, validateVente } from '@ventesync/shared';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { INACTIVE_SERIAL, OTHER_SERIAL, SECOND_SERIAL, SERIAL, SYNC, testApp, vente } from './helpers.js';
 
@@ -296,10 +297,55 @@ describe('duplicates', () => {
     expect(res.json().ventes_creees[0].numero_facture).toBe('D-2');
   });
 
-  it('a sale sent by another terminal of the same boutique with the same numero is a duplicate', async () => {
-    await t.sync([vente('T-1', [{ article_id: 6 }])]);
-    const res = await t.sync([vente('T-1', [{ article_id: 6 }])], SECOND_SERIAL);
-    expect(res.json().ventes_erreurs[0]).toMatchObject({ code: 'DUPLICATE', identique: true });
+  it('two tills of a boutique sending FAC-0001 with the same content: the second is a DUPLICATE with identique false, so it is not lost as a resend', async () => {
+    const fac = vente('FAC-0001', [{ article_id: 6, prix_unitaire: '40000.00' }]);
+    expect((await t.sync([fac])).statusCode).toBe(201);
+    const res = await t.sync([fac], SECOND_SERIAL);
+    expect(res.statusCode).toBe(200);
+    expect(res.json().ventes_erreurs).toEqual([
+      {
+        index: 1,
+        numero_facture: 'FAC-0001',
+        erreur: 'Vente FAC-0001 existe déjà, ignorée',
+        code: 'DUPLICATE',
+        vente_existante: { numero_facture: 'FAC-0001', montant_total: '40000.00', date_vente: NOW.toISOString() },
+        identique: false,
+      },
+    ]);
+    // Numeros are unique per boutique: the server keeps the first till's sale only; the second
+    // till is told it is NOT held, so it keeps its sale for a person to renumber.
+    expect(t.db.prepare('SELECT numero_facture, terminal_serial FROM ventes').all()).toEqual([
+      { numero_facture: 'FAC-0001', terminal_serial: SERIAL },
+    ]);
+    expect(t.stock(6)).toBe(99);
+  });
+
+  it('the first till resending FAC-0001 is still identique, after the second till was refused', async () => {
+    const fac = vente('FAC-0001', [{ article_id: 6 }]);
+    await t.sync([fac]);
+    await t.sync([fac], SECOND_SERIAL);
+    expect((await t.sync([fac])).json().ventes_erreurs[0]).toMatchObject({ code: 'DUPLICATE', identique: true });
+  });
+
+  it('a resend with the same date_vente is identique; the same content at another date_vente is another sale', async () => {
+    const dated = (date: string) => vente('DATED-1', [{ article_id: 6 }], { date_vente: date });
+    expect((await t.sync([dated('2025-10-29T03:00:00+01:00')])).statusCode).toBe(201);
+    expect((await t.sync([dated('2025-10-29T02:00:00.000Z')])).json().ventes_erreurs[0]).toMatchObject({ identique: true });
+    expect((await t.sync([dated('2025-10-29T02:05:00Z')])).json().ventes_erreurs[0]).toMatchObject({ identique: false });
+    expect(t.venteCount()).toBe(1);
+  });
+
+  it('a sale stored by the previous version (fingerprint without the date) is recognised when resent', async () => {
+    const sent = vente('OLD-1', [{ article_id: 6 }], { date_vente: '2025-10-28T10:00:00Z' });
+    await t.sync([sent]);
+    const parsed = validateVente(sent);
+    if (!parsed.ok) throw new Error(parsed.erreur);
+    t.db.prepare('UPDATE ventes SET empreinte = ? WHERE numero_facture = ?').run(legacyVenteFingerprint(parsed.vente), 'OLD-1');
+    expect((await t.sync([sent])).json().ventes_erreurs[0]).toMatchObject({ identique: true });
+    expect((await t.sync([sent], SECOND_SERIAL)).json().ventes_erreurs[0]).toMatchObject({ identique: false });
+    expect((await t.sync([{ ...sent, date_vente: '2025-10-28T10:00:01Z' }])).json().ventes_erreurs[0]).toMatchObject({
+      identique: false,
+    });
   });
 });
 

@@ -8,3 +8,6 @@ export * from './sync-request.js';
 export * from './vente-schema.js';
 export * from './fixture-schema.js';
 export * from './fingerprint.js';
+export * from './historique-query.js';
+export * from './sale-pipeline.js';
+export * from './sync-response.js';

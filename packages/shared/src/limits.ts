@@ -8,3 +8,8 @@ export const MAX_VENTES_PER_REQUEST = 500;
 export const MAX_BODY_BYTES = 5 * 1024 * 1024;
 export const MAX_LIGNES_PER_VENTE = 1000;
 export const MAX_NUMERO_LENGTH = 64;
+
+/** What one refused sale may report: a few issues, each bounded (see describeIssues). */
+export const MAX_ISSUES_PER_VENTE = 5;
+export const MAX_ISSUE_LENGTH = 200;
+export const MAX_QUOTED_INPUT_LENGTH = 40;

@@ -1,4 +1,4 @@
-import { type ErrorBody, errorBody } from './error-codes.js';
+import { type ErrorBody, errorBody, statusOf } from './error-codes.js';
 import { MAX_VENTES_PER_REQUEST } from './limits.js';
 
 export type BatchCheck = { ok: true; items: unknown[] } | { ok: false; status: number; body: ErrorBody };
@@ -8,14 +8,14 @@ export function checkSyncBatch(body: unknown): BatchCheck {
   if (!Array.isArray(body)) {
     return {
       ok: false,
-      status: 400,
+      status: statusOf('INVALID_FORMAT'),
       body: errorBody('INVALID_FORMAT', 'Format invalide: un tableau de ventes est attendu'),
     };
   }
   if (body.length > MAX_VENTES_PER_REQUEST) {
     return {
       ok: false,
-      status: 413,
+      status: statusOf('BATCH_TOO_LARGE'),
       body: errorBody(
         'BATCH_TOO_LARGE',
         `Trop de ventes dans une requête : ${body.length} reçues, ${MAX_VENTES_PER_REQUEST} au maximum. Envoyez-les par lots.`,

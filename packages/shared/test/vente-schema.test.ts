@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { validateVente, venteToWire } from '../src/vente-schema.js';
+import { MAX_ISSUE_LENGTH, MAX_NUMERO_LENGTH } from '../src/limits.js';
+import { isWellFormed, rawNumero, truncateText, validateVente, venteToWire } from '../src/vente-schema.js';
+
+const erreurOf = (raw: unknown) => {
+  const result = validateVente(raw);
+  if (result.ok) throw new Error('expected a refusal');
+  return result.erreur;
+};
 
 describe('validateVente', () => {
   it('applies the guide defaults', () => {
@@ -35,5 +42,80 @@ describe('validateVente', () => {
     const wire = venteToWire(first.vente);
     expect(wire.lignes).toEqual([{ article_id: 6, quantite: 3, prix_unitaire: '19.99' }, { article_id: 7, quantite: 1 }]);
     expect(validateVente(JSON.parse(JSON.stringify(wire)))).toEqual(first);
+  });
+});
+
+describe('validateVente: strings that are not well-formed Unicode', () => {
+  it.each([
+    ['numero_facture', { numero_facture: 'S\ud800' }],
+    ['numero_facture', { numero_facture: '\udc00FAC' }],
+    ['mode_paiement', { mode_paiement: 'CASH\ud800' }],
+    ['date_vente', { date_vente: '2025-10-29T02:45:00Z\ud800' }],
+  ])('a lone surrogate in %s is refused, naming the field', (field, change) => {
+    const erreur = erreurOf({ lignes: [{ article_id: 6 }], ...change });
+    expect(erreur).toContain(`Le champ ${field} contient des caractères invalides (texte Unicode mal formé)`);
+    expect(erreur).toMatch(/\\u(d800|dc00)/);
+    expect(isWellFormed(erreur)).toBe(true);
+  });
+
+  it('a lone surrogate in a line price is refused, naming the line', () => {
+    expect(erreurOf({ lignes: [{ article_id: 6, prix_unitaire: '10\ud800' }] })).toContain(
+      'Ligne 1 : le champ prix_unitaire contient des caractères invalides',
+    );
+  });
+
+  it('a numero with a real emoji (a surrogate pair) is accepted', () => {
+    expect(validateVente({ numero_facture: 'FAC-😀', lignes: [{ article_id: 6 }] }).ok).toBe(true);
+  });
+
+  it('the refused numero is not echoed when it is ill-formed or longer than a numero can be', () => {
+    expect(rawNumero({ numero_facture: 'S\ud800' })).toBeNull();
+    expect(rawNumero({ numero_facture: 'X'.repeat(MAX_NUMERO_LENGTH + 1) })).toBeNull();
+    expect(rawNumero({ numero_facture: 'X'.repeat(MAX_NUMERO_LENGTH) })).toBe('X'.repeat(MAX_NUMERO_LENGTH));
+  });
+});
+
+describe('validateVente: date_vente', () => {
+  it.each(['9999-12-31T23:59:00-23:59', '0000-01-01T00:00:00+01:00'])('%s falls outside years 0000–9999 in UTC: refused', (date) => {
+    expect(erreurOf({ lignes: [{ article_id: 6 }], date_vente: date })).toBe(
+      `Le champ date_vente doit tomber entre les années 0000 et 9999 une fois ramenée en UTC (reçu : "${date}")`,
+    );
+  });
+
+  it.each([
+    ['9999-12-31T23:59:59.999Z', '9999-12-31T23:59:59.999Z'],
+    ['0000-01-01T00:59:00-01:00', '0000-01-01T01:59:00.000Z'],
+  ])('%s is within range', (date, utc) => {
+    const result = validateVente({ lignes: [{ article_id: 6 }], date_vente: date });
+    expect(result.ok && result.vente.date_vente).toBe(utc);
+  });
+
+  it('a date without offset or not in the calendar is refused', () => {
+    expect(erreurOf({ lignes: [{ article_id: 6 }], date_vente: '2025-10-29T02:45:00' })).toContain('Le champ date_vente');
+    expect(erreurOf({ lignes: [{ article_id: 6 }], date_vente: '2025-02-30T02:45:00Z' })).toContain('Le champ date_vente');
+  });
+});
+
+describe('validateVente: what a refused sale reports is bounded', () => {
+  it('reports at most 5 problems, then counts the rest', () => {
+    const lignes = Array.from({ length: 1000 }, () => ({ article_id: 'x', quantite: -1 }));
+    const erreur = erreurOf({ numero_facture: 'BAD', lignes });
+    expect(erreur.split(' ; ')).toHaveLength(6);
+    expect(erreur.endsWith('… et 1995 autre(s) problème(s)')).toBe(true);
+  });
+
+  it('quotes at most 40 characters of a bad value, without splitting an emoji', () => {
+    const erreur = erreurOf({ mode_paiement: `${'A'.repeat(36)}😀${'B'.repeat(100_000)}`, lignes: [{ article_id: 6 }] });
+    expect(erreur).toBe(`Le champ mode_paiement doit être CASH, MOBILE_MONEY ou CARTE (reçu : "${'A'.repeat(36)}...")`);
+    expect(erreur.length).toBeLessThanOrEqual(MAX_ISSUE_LENGTH);
+  });
+
+  it('describes a bad structure by its kind, never by serialising it', () => {
+    expect(erreurOf({ lignes: [{ article_id: 6, prix_unitaire: { a: 1 } }] })).toContain('(reçu : un objet)');
+  });
+
+  it('truncateText cuts on a code point boundary', () => {
+    expect(truncateText('ab😀cd', 4)).toBe('ab…');
+    expect(truncateText('abc', 4)).toBe('abc');
   });
 });
