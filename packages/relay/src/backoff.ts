@@ -24,11 +24,23 @@ export function backoffDelay(attempt: number, policy: RetryPolicy, random: () =>
   return Math.floor(random() * ceiling);
 }
 
-/** `Retry-After` as seconds or as an HTTP date; null when absent or unreadable. */
+/** The longest delay a Node timer takes (2^31 − 1 ms); a longer one fires at once, in a loop. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A delay a timer can take: whole, between 0 and `capMs` (itself never above MAX_TIMER_MS). */
+export function timerDelay(ms: number, capMs: number = MAX_TIMER_MS): number {
+  const cap = Math.min(capMs, MAX_TIMER_MS);
+  return Number.isFinite(ms) ? Math.min(cap, Math.max(0, Math.ceil(ms))) : ms > 0 ? cap : 0;
+}
+
+/**
+ * `Retry-After` as seconds or as an HTTP date; null when absent or unreadable. Never more
+ * than MAX_TIMER_MS: the caller caps it further at its own backoff maximum.
+ */
 export function parseRetryAfter(header: string | string[] | undefined, now: Date): number | null {
   const value = Array.isArray(header) ? header[0] : header;
   if (!value) return null;
-  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  if (/^\d+$/.test(value.trim())) return timerDelay(Number(value.trim()) * 1000);
   const date = Date.parse(value);
-  return Number.isNaN(date) ? null : Math.max(0, date - now.getTime());
+  return Number.isNaN(date) ? null : timerDelay(date - now.getTime());
 }

@@ -1,4 +1,5 @@
-import type { SyncResponse } from '@ventesync/shared';
+import { SyncResponseSchema, VenteErreurSchema } from '@ventesync/shared';
+import { z } from 'zod';
 
 /** What the server's answer means for each sale of the batch that was sent. */
 export type SaleOutcome =
@@ -9,72 +10,102 @@ export type SaleOutcome =
   | { kind: 'unknown' };
 
 export type BatchOutcome =
-  | { kind: 'answered'; sales: SaleOutcome[] }
-  /** Nothing is known of the batch: wait and send it again (network, timeout, 5xx, 429…). */
+  | { kind: 'answered'; sales: SaleOutcome[]; boutique: { boutique_id: number; boutique_nom: string; terminal: string } }
+  /** The server is away or busy (network, timeout, 502/503/504, 429): wait and send it again. */
   | { kind: 'retry'; reason: string; retryAfterMs: number | null }
+  /**
+   * The server answered, but not with something the relay can trust (400, 500, an answer that
+   * does not read): maybe one sale of the batch makes it fail, so the batch is split.
+   */
+  | { kind: 'failed'; reason: string; code: string }
   | { kind: 'terminal-unknown'; reason: string }
-  | { kind: 'too-large'; reason: string };
+  | { kind: 'too-large'; reason: string; code: string };
 
 export type UpstreamAnswer =
   | { kind: 'response'; status: number; body: unknown; retryAfterMs: number | null }
-  | { kind: 'network-error'; reason: string };
+  /** `unreadable`: an answer came but could not be read whole (too large). */
+  | { kind: 'network-error'; reason: string; unreadable?: boolean };
 
 const PERMANENT_CODES = new Set(['ARTICLE_NOT_FOUND', 'INVALID_SALE']);
+/** Statuses that say the server (or the way to it) is away, not that this batch is wrong. */
+const AWAY_STATUSES = new Set([429, 502, 503, 504]);
 
-function isSyncResponse(body: unknown): body is SyncResponse {
-  if (typeof body !== 'object' || body === null) return false;
-  const b = body as Partial<SyncResponse>;
-  return Array.isArray(b.ventes_creees) && (b.ventes_erreurs === null || Array.isArray(b.ventes_erreurs));
-}
+/**
+ * The contract's answer, read strictly, except that a sale error code this relay does not
+ * know yet is kept (for a person to read) rather than making the whole answer unreadable.
+ */
+const RelaySyncResponseSchema = SyncResponseSchema.extend({
+  ventes_erreurs: z.array(VenteErreurSchema.extend({ code: z.string().min(1).max(64) })).nullable(),
+});
+const ErrorSchema = z.object({ error: z.string(), code: z.string() }).loose();
+
+const MAX_REASON_CHARS = 300;
 
 function errorText(body: unknown): string {
-  if (typeof body === 'object' && body !== null && 'error' in body) return String((body as { error: unknown }).error);
+  const parsed = ErrorSchema.safeParse(body);
+  if (parsed.success) return parsed.data.error.slice(0, MAX_REASON_CHARS);
   return typeof body === 'string' ? body.slice(0, 200) : '';
+}
+
+function statusReason(status: number, body: unknown): string {
+  const text = errorText(body);
+  return `Réponse ${status} du serveur${text ? ` : ${text}` : ''}`;
 }
 
 /**
  * Reads the server's answer to a batch of `numeros` (in the order sent). Only a sale the
- * server has (created, or a DUPLICATE it says is identical) counts as synced; a sale the
- * answer does not mention stays waiting, so nothing is ever marked delivered by guess.
+ * server has (created, or a DUPLICATE it says is identical, naming the sale) counts as
+ * synced; a sale the answer does not mention stays waiting, so nothing is ever marked
+ * delivered by guess. An answer that does not read marks nothing.
  */
 export function classifyAnswer(answer: UpstreamAnswer, numeros: readonly string[]): BatchOutcome {
-  if (answer.kind === 'network-error') return { kind: 'retry', reason: answer.reason, retryAfterMs: null };
+  if (answer.kind === 'network-error') {
+    return answer.unreadable
+      ? { kind: 'failed', reason: answer.reason, code: 'REPONSE_ILLISIBLE' }
+      : { kind: 'retry', reason: answer.reason, retryAfterMs: null };
+  }
   const { status, body } = answer;
-  const code = typeof body === 'object' && body !== null ? (body as { code?: unknown }).code : undefined;
 
-  if ((status === 200 || status === 201) && isSyncResponse(body)) {
+  if (status === 200 || status === 201) {
+    const parsed = RelaySyncResponseSchema.safeParse(body);
+    if (!parsed.success) {
+      const where = parsed.error.issues[0]?.path.join('.') ?? '';
+      return { kind: 'failed', reason: `Réponse ${status} du serveur illisible${where ? ` (champ ${where})` : ''}`, code: 'REPONSE_ILLISIBLE' };
+    }
+    const answerBody = parsed.data;
     const sales: SaleOutcome[] = numeros.map(() => ({ kind: 'unknown' }));
     const position = new Map(numeros.map((n, i) => [n, i]));
-    for (const created of body.ventes_creees) {
+    for (const created of answerBody.ventes_creees) {
       const i = position.get(created.numero_facture);
-      if (i !== undefined) sales[i] = { kind: 'synced', montant: created.montant_total ?? null };
+      if (i !== undefined) sales[i] = { kind: 'synced', montant: created.montant_total };
     }
-    for (const e of body.ventes_erreurs ?? []) {
-      // The index is 1-based; the numero must agree, else the answer is not about our sale.
+    for (const e of answerBody.ventes_erreurs ?? []) {
+      // The index is 1-based and the numero must name our sale: the relay always sends one,
+      // so an error without it, or with another, is not about that sale.
       const i = e.index - 1;
-      if (numeros[i] === undefined || (e.numero_facture !== null && e.numero_facture !== numeros[i])) continue;
+      if (numeros[i] === undefined || e.numero_facture !== numeros[i]) continue;
       if (e.code === 'DUPLICATE') {
-        sales[i] = e.identique
-          ? { kind: 'synced', montant: e.vente_existante?.montant_total ?? null }
-          : { kind: 'rejected', code: 'DUPLICATE', erreur: `${e.erreur} (numéro réutilisé pour une autre vente)` };
+        sales[i] =
+          e.identique === true
+            ? { kind: 'synced', montant: e.vente_existante?.montant_total ?? null }
+            : { kind: 'rejected', code: 'DUPLICATE', erreur: `${e.erreur} (numéro réutilisé pour une autre vente)` };
       } else if (e.code === 'INSUFFICIENT_STOCK') {
         sales[i] = { kind: 'stock', erreur: e.erreur };
       } else if (PERMANENT_CODES.has(e.code)) {
         sales[i] = { kind: 'rejected', code: e.code, erreur: e.erreur };
       } else {
         // A code this relay does not know: a person should look rather than loop forever.
-        sales[i] = { kind: 'rejected', code: String(e.code), erreur: e.erreur };
+        sales[i] = { kind: 'rejected', code: e.code, erreur: e.erreur };
       }
     }
-    return { kind: 'answered', sales };
+    const boutique = { boutique_id: answerBody.boutique_id, boutique_nom: answerBody.boutique_nom, terminal: answerBody.terminal };
+    return { kind: 'answered', sales, boutique };
   }
+  const code = ErrorSchema.safeParse(body).data?.code.slice(0, 64);
   if (status === 404 && code === 'TERMINAL_NOT_FOUND') {
     return { kind: 'terminal-unknown', reason: `Le serveur ne connaît pas ce terminal ou l'a désactivé (${errorText(body)})` };
   }
-  if (status === 413) return { kind: 'too-large', reason: errorText(body) || 'Lot trop volumineux' };
-  return {
-    kind: 'retry',
-    reason: `Réponse ${status} du serveur${errorText(body) ? ` : ${errorText(body)}` : ''}`,
-    retryAfterMs: answer.retryAfterMs,
-  };
+  if (status === 413) return { kind: 'too-large', reason: statusReason(status, body), code: code ?? 'PAYLOAD_TOO_LARGE' };
+  if (AWAY_STATUSES.has(status)) return { kind: 'retry', reason: statusReason(status, body), retryAfterMs: answer.retryAfterMs };
+  return { kind: 'failed', reason: statusReason(status, body), code: code ?? `HTTP_${status}` };
 }

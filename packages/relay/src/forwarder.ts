@@ -1,6 +1,6 @@
-import { backoffDelay, NETWORK_RETRY, type RetryPolicy, STOCK_RETRY, type StockRetryPolicy } from './backoff.js';
-import type { SyncResponse } from '@ventesync/shared';
-import { classifyAnswer, type SaleOutcome, type UpstreamAnswer } from './classify.js';
+import { performance } from 'node:perf_hooks';
+import { backoffDelay, NETWORK_RETRY, type RetryPolicy, STOCK_RETRY, type StockRetryPolicy, timerDelay } from './backoff.js';
+import { type BatchOutcome, classifyAnswer, type SaleOutcome } from './classify.js';
 import type { HeldVente, RelayStore } from './relay-store.js';
 import type { Upstream } from './upstream.js';
 
@@ -9,20 +9,34 @@ export interface ForwarderConfig {
   intervalMs: number;
   /** Wait after new sales arrive, so that a burst from the tills leaves as one batch. */
   debounceMs: number;
+  /** The longest that wait lasts while tills keep posting: a steady stream still leaves. */
+  debounceMaxMs: number;
   /** Tills forwarded at the same time, one batch in flight each. */
   parallelTills: number;
   networkRetry: RetryPolicy;
   stockRetry: StockRetryPolicy;
 }
 
+export const DEBOUNCE_MAX_MS = 1_000;
+
 export const DEFAULT_FORWARDER_CONFIG: ForwarderConfig = {
   batchSize: 100,
   intervalMs: 30_000,
   debounceMs: 200,
+  debounceMaxMs: DEBOUNCE_MAX_MS,
   parallelTills: 4,
   networkRetry: NETWORK_RETRY,
   stockRetry: STOCK_RETRY,
 };
+
+/**
+ * Sends of one sale on its own that the server failed (400, 500, an answer that does not
+ * read) before it is REJETEE for a person, with the server's answer kept. Only failures with
+ * the server working for other sales in between count.
+ */
+export const POISON_MAX_ALONE_FAILURES = 3;
+/** Batches answered in a row at a reduced size (after a 413 or a split) before the configured size is back. */
+export const RESTORE_SIZE_AFTER_SUCCESSES = 3;
 
 export interface ForwardReport {
   envoyees: number;
@@ -41,11 +55,39 @@ interface Logger {
   error(obj: object, msg: string): void;
 }
 
+/** Why a till waits: the server being away (cleared for all when it answers again), or the till's own trouble. */
+type WaitCause = 'away' | 'own';
+
+interface TillState {
+  /** Sales per batch now: halved after a 413 or a failed batch, restored after successes. */
+  size: number;
+  successes: number;
+  wait: { failures: number; until: number; cause: WaitCause } | null;
+  /** `answered` when a sale of this till last failed alone. */
+  loneMark: number | null;
+}
+
+/** A sale that failed alone, set aside so that the rest of its till's queue moves on. */
+interface AsideSale {
+  serial: string;
+  alone: number;
+  until: number;
+  mark: number;
+}
+
+type Step = 'more' | 'done' | 'failed';
+
+function isSqliteError(error: unknown): error is { code: string; message: string } {
+  return typeof (error as { code?: unknown })?.code === 'string' && (error as { code: string }).code.startsWith('SQLITE_');
+}
+
 /**
  * Sends held sales to the server, per till (with its own serial), oldest first, in batches.
  * Delivery is at-least-once and made exactly-once by the numero: a sale is marked synced only
  * from the server's own answer, so a crash or a lost answer just means sending it again, and
  * the server then answers DUPLICATE with identique: true.
+ * Every wait is measured on the monotonic clock (`monotonic`): a wall clock set back does
+ * not stall forwarding. `now` (wall clock) only dates what is written down.
  */
 export function createForwarder(deps: {
   store: RelayStore;
@@ -53,23 +95,38 @@ export function createForwarder(deps: {
   config: ForwarderConfig;
   logger: Logger;
   now?: () => Date;
+  monotonic?: () => number;
   random?: () => number;
 }) {
   const { store, upstream, config, logger } = deps;
   const now = deps.now ?? (() => new Date());
+  const mono = deps.monotonic ?? (() => performance.now());
   const random = deps.random ?? Math.random;
 
-  // Per-till backoff after a failed batch; in memory: after a restart, trying at once is right.
-  const backoff = new Map<string, { failures: number; until: number }>();
-  // Halved after a 413, for the till whose batch the server found too large.
-  const batchSizes = new Map<string, number>();
+  // In memory: after a restart, trying at once is right.
+  const tills = new Map<string, TillState>();
+  const aside = new Map<number, AsideSale>();
+  // Claims whose release could not be written (disk full): released before the till's next batch.
+  const unreleased = new Map<string, number[]>();
+  /** Batches the server answered readably, every till together. */
+  let answered = 0;
+  let writeTrouble: { since: Date; message: string } | null = null;
   let running: Promise<ForwardReport> | null = null;
   let again = false;
   let stopped = false;
   let abort = new AbortController();
   let intervalTimer: NodeJS.Timeout | undefined;
   let debounceTimer: NodeJS.Timeout | undefined;
+  let debounceSince: number | null = null;
   let wakeTimer: NodeJS.Timeout | undefined;
+
+  const tillState = (serial: string): TillState => {
+    let till = tills.get(serial);
+    if (!till) tills.set(serial, (till = { size: config.batchSize, successes: 0, wait: null, loneMark: null }));
+    return till;
+  };
+  /** Stock retry times beyond this can only come from a wall clock set back: due now. */
+  const horizon = () => new Date(now().getTime() + 2 * config.stockRetry.capMs);
 
   /** Records what the answer says of each sale; runs inside the batch's one transaction. */
   function applyOutcome(batch: HeldVente[], sales: SaleOutcome[], at: Date, report: ForwardReport): void {
@@ -112,17 +169,92 @@ export function createForwarder(deps: {
     );
   }
 
-  /** A sync answer names the boutique and the till: what the relay shows staff. */
-  function learnTerminal(serial: string, answer: UpstreamAnswer): void {
-    if (answer.kind !== 'response') return;
-    const body = answer.body as Partial<SyncResponse>;
-    if (typeof body.boutique_id !== 'number') return;
-    store.saveTerminal(
-      serial,
-      'CONNU',
-      { boutique_id: body.boutique_id, boutique_nom: body.boutique_nom ?? null, terminal_nom: body.terminal ?? null },
-      now(),
-    );
+  /**
+   * Writes down what a send taught, in one transaction, and releases the batch's claim in it.
+   * When the relay's own file refuses the write (disk full, I/O error), nothing is recorded:
+   * the till backs off and the claim is released when writing works again.
+   */
+  function record(serial: string, ids: number[], report: ForwardReport, write: () => void): boolean {
+    try {
+      store.transaction(() => {
+        write();
+        store.release(ids);
+        if (writeTrouble) store.setEtat('ecriture_impossible', null);
+      });
+    } catch (error) {
+      if (!isSqliteError(error)) throw error;
+      unreleased.set(serial, [...(unreleased.get(serial) ?? []), ...ids]);
+      cannotWrite(serial, error, report);
+      return false;
+    }
+    if (writeTrouble) {
+      logger.info({ depuis: writeTrouble.since.toISOString() }, "Écriture de nouveau possible dans le fichier du relais : les envois reprennent");
+      writeTrouble = null;
+    }
+    return true;
+  }
+
+  function cannotWrite(serial: string, error: { code: string; message: string }, report: ForwardReport): void {
+    const at = now();
+    const full = error.code === 'SQLITE_FULL';
+    const message = full
+      ? 'Disque plein : le relais ne peut plus rien écrire ; libérez de la place sur cet ordinateur (les ventes restent gardées)'
+      : `Le relais ne peut pas écrire dans son fichier (${error.code}) : envois suspendus`;
+    writeTrouble = { since: writeTrouble?.since ?? at, message };
+    logger.error({ serial, code: error.code, err: error.message }, message);
+    // For `status`; on a full disk this small write may fail too, and the log still says it.
+    try {
+      store.setEtats({
+        ecriture_impossible: JSON.stringify({ depuis: writeTrouble.since.toISOString(), code: error.code, message }),
+        derniere_erreur: message,
+        derniere_erreur_le: at.toISOString(),
+      });
+    } catch {
+      // Nothing more can be written: the backoff below still holds the sends.
+    }
+    holdOff(serial, 'own', null, message, report);
+  }
+
+  /** The server answered: every till that was waiting only for it may go now. */
+  function serverBack(): void {
+    let cleared = false;
+    for (const till of tills.values()) {
+      if (till.wait?.cause === 'away') {
+        till.wait = null;
+        cleared = true;
+      }
+    }
+    if (cleared) again = true;
+  }
+
+  /** Backs off a till: exponential with full jitter, or Retry-After if longer; never above the cap. */
+  function holdOff(serial: string, cause: WaitCause, retryAfterMs: number | null, reason: string, report: ForwardReport): void {
+    const till = tillState(serial);
+    const failures = (till.wait?.failures ?? 0) + 1;
+    const delay = timerDelay(Math.max(backoffDelay(failures - 1, config.networkRetry, random), retryAfterMs ?? 0), config.networkRetry.capMs);
+    till.wait = { failures, until: mono() + delay, cause };
+    report.erreurs.push(`${serial} : ${reason}`);
+    logger.warn({ serial, echecs: failures, nouvel_essai_dans_ms: delay }, `Envoi impossible, nouvel essai plus tard : ${reason}`);
+  }
+
+  function shrink(serial: string, till: TillState, sent: number, why: string): void {
+    till.size = Math.max(1, Math.floor(sent / 2));
+    till.successes = 0;
+    logger.warn({ serial, taille: sent, nouvelle_taille: till.size }, `${why} : essai par lots de ${till.size}`);
+  }
+
+  /** Picks the till's next batch and claims it; a sale set aside and due again goes alone. */
+  function claimNext(serial: string, till: TillState): { batch: HeldVente[]; lone: number | null } {
+    const t = mono();
+    const skip = new Set<number>();
+    let lone: number | null = null;
+    for (const [id, sale] of aside) {
+      if (sale.serial !== serial) continue;
+      if (lone === null && sale.until <= t) lone = id;
+      else skip.add(id);
+    }
+    if (lone !== null) return { batch: store.claimSales([lone], now()), lone };
+    return { batch: store.claimBatch(serial, now(), horizon(), till.size, skip), lone: null };
   }
 
   /**
@@ -130,45 +262,41 @@ export function createForwarder(deps: {
    * synchronous=FULL each commit is an fsync, and the relay's bookkeeping must not cost more
    * disk flushes than the server's own write of the batch.
    */
-  async function sendBatch(serial: string, report: ForwardReport): Promise<'more' | 'done' | 'failed'> {
-    const size = batchSizes.get(serial) ?? config.batchSize;
-    const batch = store.dueBatch(serial, now(), size);
+  async function sendBatch(serial: string, report: ForwardReport): Promise<Step> {
+    const till = tillState(serial);
+    const left = unreleased.get(serial);
+    if (left && !record(serial, left, report, () => {})) return 'failed';
+    unreleased.delete(serial);
+
+    let claimed: ReturnType<typeof claimNext>;
+    try {
+      claimed = claimNext(serial, till);
+    } catch (error) {
+      if (!isSqliteError(error)) throw error;
+      cannotWrite(serial, error, report);
+      return 'failed';
+    }
+    const { batch, lone } = claimed;
+    if (lone !== null && batch.length === 0) {
+      // No longer waiting (sent, retried or discarded meanwhile).
+      aside.delete(lone);
+      return 'more';
+    }
     if (batch.length === 0) return 'done';
+    const ids = batch.map((v) => v.id);
+    const limit = till.size;
     const answer = await upstream.postSync(serial, `[${batch.map((v) => v.contenu).join(',')}]`, abort.signal);
     const outcome = classifyAnswer(answer, batch.map((v) => v.numero_facture));
     const at = now();
     report.envoyees += batch.length;
 
-    if (outcome.kind === 'answered') {
-      const unmentioned = outcome.sales.filter((sale) => sale.kind === 'unknown').length;
-      if (unmentioned === 0) backoff.delete(serial);
-      store.transaction(() => {
-        store.countAttempt(batch.map((v) => v.id));
-        applyOutcome(batch, outcome.sales, at, report);
-        batch.forEach((v, i) => {
-          if (outcome.sales[i]!.kind === 'unknown') store.recordAttempt(v.id, at, 'SANS_REPONSE', null, 'Absente de la réponse du serveur');
-        });
-        learnTerminal(serial, answer);
-        store.recordTerminalSync(serial, at);
-        store.recordServerAnswered(true, at);
-        store.setEtat('derniere_sync', at.toISOString());
-      });
-      logBatchAnswer(serial, batch, outcome.sales);
-      if (unmentioned > 0) {
-        // The server did not account for some sales: resending them at once would loop.
-        holdOff(serial, null, at, `${unmentioned} vente(s) absente(s) de la réponse du serveur`, report);
-        return 'failed';
-      }
-      return batch.length === size ? 'more' : 'done';
-    }
-    if (outcome.kind === 'too-large' && size > 1) {
-      batchSizes.set(serial, Math.max(1, Math.floor(size / 2)));
-      logger.warn({ serial, taille: size }, `Lot trop gros pour le serveur : essai par ${Math.floor(size / 2)}`);
-      return 'more';
-    }
+    if (outcome.kind === 'answered') return answeredBatch(serial, till, batch, outcome, at, report, lone !== null || batch.length === limit);
+    if (outcome.kind === 'too-large' || outcome.kind === 'failed') return refusedBatch(serial, till, batch, outcome, at, report);
+
+    // The server is away, or does not know the till: nothing is known of the batch.
     const reason = outcome.reason;
-    store.transaction(() => {
-      store.countAttempt(batch.map((v) => v.id), { at, reason });
+    const ok = record(serial, ids, report, () => {
+      store.countAttempt(ids, { at, reason });
       if (outcome.kind === 'terminal-unknown') {
         const terminal = store.terminal(serial);
         store.saveTerminal(
@@ -182,17 +310,123 @@ export function createForwarder(deps: {
       store.recordServerAnswered(answer.kind === 'response', at);
       store.setEtats({ derniere_erreur: reason, derniere_erreur_le: at.toISOString() });
     });
-    holdOff(serial, 'retryAfterMs' in outcome ? outcome.retryAfterMs : null, at, reason, report);
+    if (!ok) return 'failed';
+    if (answer.kind === 'response' && outcome.kind === 'terminal-unknown') serverBack();
+    holdOff(serial, outcome.kind === 'retry' ? 'away' : 'own', outcome.kind === 'retry' ? outcome.retryAfterMs : null, reason, report);
     return 'failed';
   }
 
-  /** Backs off a till after a failed batch: exponential with full jitter, or Retry-After if longer. */
-  function holdOff(serial: string, retryAfterMs: number | null, at: Date, reason: string, report: ForwardReport): void {
-    const failures = (backoff.get(serial)?.failures ?? 0) + 1;
-    const delay = Math.max(backoffDelay(failures - 1, config.networkRetry, random), retryAfterMs ?? 0);
-    backoff.set(serial, { failures, until: at.getTime() + delay });
-    report.erreurs.push(`${serial} : ${reason}`);
-    logger.warn({ serial, echecs: failures, nouvel_essai_dans_ms: delay }, `Envoi impossible, nouvel essai plus tard : ${reason}`);
+  function answeredBatch(
+    serial: string,
+    till: TillState,
+    batch: HeldVente[],
+    outcome: Extract<BatchOutcome, { kind: 'answered' }>,
+    at: Date,
+    report: ForwardReport,
+    full: boolean,
+  ): Step {
+    const ids = batch.map((v) => v.id);
+    const unmentioned = outcome.sales.filter((sale) => sale.kind === 'unknown').length;
+    const ok = record(serial, ids, report, () => {
+      store.countAttempt(ids);
+      applyOutcome(batch, outcome.sales, at, report);
+      batch.forEach((v, i) => {
+        if (outcome.sales[i]!.kind === 'unknown') store.recordAttempt(v.id, at, 'SANS_REPONSE', null, 'Absente de la réponse du serveur');
+      });
+      // The answer names the boutique and the till: what the relay shows staff.
+      const { boutique_id, boutique_nom, terminal } = outcome.boutique;
+      store.saveTerminal(serial, 'CONNU', { boutique_id, boutique_nom, terminal_nom: terminal }, at);
+      store.recordTerminalSync(serial, at);
+      store.recordServerAnswered(true, at);
+      store.setEtat('derniere_sync', at.toISOString());
+    });
+    if (!ok) return 'failed';
+    answered++;
+    serverBack();
+    for (const id of ids) if (outcome.sales[ids.indexOf(id)]!.kind !== 'unknown') aside.delete(id);
+    till.successes++;
+    if (till.size < config.batchSize && till.successes >= RESTORE_SIZE_AFTER_SUCCESSES) {
+      till.size = config.batchSize;
+      logger.info({ serial, taille: till.size }, `Lots de nouveau de ${till.size} vente(s) pour le terminal ${serial}`);
+    }
+    logBatchAnswer(serial, batch, outcome.sales);
+    if (unmentioned > 0) {
+      // The server did not account for some sales: resending them at once would loop.
+      holdOff(serial, 'own', null, `${unmentioned} vente(s) absente(s) de la réponse du serveur`, report);
+      return 'failed';
+    }
+    till.wait = null;
+    return full ? 'more' : 'done';
+  }
+
+  /**
+   * The server refused the batch as a whole (413, 400, 500, an answer that does not read).
+   * Maybe one sale causes it: the batch is split until the sale that fails alone is found;
+   * that sale is set aside (the rest of the till's queue moves on) and, after
+   * POISON_MAX_ALONE_FAILURES, it is REJETEE with the server's answer for a person to judge.
+   */
+  function refusedBatch(
+    serial: string,
+    till: TillState,
+    batch: HeldVente[],
+    outcome: Extract<BatchOutcome, { kind: 'too-large' | 'failed' }>,
+    at: Date,
+    report: ForwardReport,
+  ): Step {
+    const ids = batch.map((v) => v.id);
+    const { reason, code } = outcome;
+    const noteFailure = () => {
+      store.countAttempt(ids, { at, reason });
+      store.recordTerminalError(serial, reason, at);
+      store.recordServerAnswered(true, at);
+      store.setEtats({ derniere_erreur: reason, derniere_erreur_le: at.toISOString() });
+    };
+    if (batch.length > 1) {
+      if (!record(serial, ids, report, noteFailure)) return 'failed';
+      shrink(serial, till, batch.length, outcome.kind === 'too-large' ? 'Lot trop gros pour le serveur' : `Lot refusé par le serveur (${reason}), découpé pour trouver la vente en cause`);
+      report.erreurs.push(`${serial} : ${reason}`);
+      return 'more';
+    }
+
+    const held = batch[0]!;
+    const before = aside.get(held.id);
+    // A failure alone counts once the server has worked for something since the last one:
+    // a server that fails everything must not get every sale rejected.
+    const counts = before === undefined || answered > before.mark;
+    const alone = (before?.alone ?? 0) + (counts ? 1 : 0);
+    if (outcome.kind === 'too-large' || alone >= POISON_MAX_ALONE_FAILURES) {
+      const erreur =
+        outcome.kind === 'too-large'
+          ? `Vente trop volumineuse pour le serveur, même seule : ${reason}`
+          : `Le serveur échoue sur cette vente (${alone} envois seule) : ${reason}`;
+      const ok = record(serial, ids, report, () => {
+        store.countAttempt(ids);
+        store.markRejected(held.id, code, erreur, at);
+        store.recordServerAnswered(true, at);
+      });
+      if (!ok) return 'failed';
+      aside.delete(held.id);
+      report.rejetees++;
+      logger.warn({ serial, numero_facture: held.numero_facture, code }, `Vente ${held.numero_facture} rejetée : ${erreur}`);
+      return 'more';
+    }
+    if (!record(serial, ids, report, noteFailure)) return 'failed';
+    const delay = timerDelay(Math.max(backoffDelay(alone - 1, config.networkRetry, random), config.networkRetry.baseMs / 2), config.networkRetry.capMs);
+    aside.set(held.id, { serial, alone, until: mono() + delay, mark: answered });
+    report.erreurs.push(`${serial} : ${held.numero_facture} : ${reason}`);
+    logger.warn(
+      { serial, numero_facture: held.numero_facture, echecs_seule: alone, nouvel_essai_dans_ms: delay },
+      `Vente ${held.numero_facture} mise de côté (le serveur échoue sur elle seule : ${reason}) ; les autres ventes continuent`,
+    );
+    // Two sales in a row failing alone with nothing answered between: the server fails
+    // everything, not this sale; wait for it like for a server away.
+    const sick = till.loneMark === answered;
+    till.loneMark = answered;
+    if (sick) {
+      holdOff(serial, 'away', null, reason, report);
+      return 'failed';
+    }
+    return 'more';
   }
 
   /**
@@ -202,9 +436,10 @@ export function createForwarder(deps: {
    */
   async function runPass(): Promise<ForwardReport> {
     const report: ForwardReport = { envoyees: 0, synchronisees: 0, rejetees: 0, en_attente_stock: 0, erreurs: [] };
-    const due = store.serialsDue(now()).filter((serial) => (backoff.get(serial)?.until ?? 0) <= now().getTime());
+    const t = mono();
+    const due = store.serialsDue(now(), horizon()).filter((serial) => (tills.get(serial)?.wait?.until ?? 0) <= t);
     const drainTill = async (serial: string) => {
-      let step: 'more' | 'done' | 'failed' = 'more';
+      let step: Step = 'more';
       while (step === 'more' && !stopped) step = await sendBatch(serial, report);
     };
     for (let i = 0; i < due.length; i += config.parallelTills) {
@@ -213,16 +448,19 @@ export function createForwarder(deps: {
     return report;
   }
 
-  /** Wakes up when the earliest backoff or stock retry falls due, not only on the interval. */
+  /** Wakes up when the earliest backoff, set-aside sale or stock retry falls due, not only on the interval. */
   function scheduleWake(): void {
     if (stopped) return;
     clearTimeout(wakeTimer);
-    const times = [...backoff.values()].map((b) => b.until);
+    const t = mono();
+    const delays = [...tills.values()].flatMap((till) => (till.wait ? [till.wait.until - t] : []));
+    for (const sale of aside.values()) delays.push(sale.until - t);
     const due = store.nextDue();
-    if (due) times.push(Date.parse(due));
-    const next = Math.min(...times);
+    if (due) delays.push(Date.parse(due) - now().getTime());
+    const next = Math.min(...delays);
     if (!Number.isFinite(next)) return;
-    wakeTimer = setTimeout(() => void runOnce(), Math.max(50, next - now().getTime()));
+    // Capped: a wait is never longer than the backoff maximum, and a timer never overflows.
+    wakeTimer = setTimeout(() => void runOnce().catch(() => {}), timerDelay(Math.max(50, next), config.networkRetry.capMs));
     wakeTimer.unref();
   }
 
@@ -234,6 +472,7 @@ export function createForwarder(deps: {
     }
     running = (async () => {
       try {
+        again = false;
         let report = await runPass();
         while (again && !stopped) {
           again = false;
@@ -262,16 +501,28 @@ export function createForwarder(deps: {
     runOnce,
     /** Forget backoffs: a person asked for a sync now. */
     syncNow(): Promise<ForwardReport> {
-      backoff.clear();
+      for (const till of tills.values()) till.wait = null;
+      for (const sale of aside.values()) sale.until = 0;
       return runOnce();
     },
-    /** New sales arrived: forward them shortly, as one batch if they came in a burst. */
+    /**
+     * New sales arrived: forward them shortly, as one batch if they came in a burst; while
+     * tills keep posting, no later than `debounceMaxMs` after the first.
+     */
     notify(): void {
       if (stopped) return;
+      const t = mono();
+      debounceSince ??= t;
       clearTimeout(debounceTimer);
-      debounceTimer = setTimeout(() => void runOnce().catch(() => {}), config.debounceMs);
+      const delay = Math.min(config.debounceMs, Math.max(0, debounceSince + config.debounceMaxMs - t));
+      debounceTimer = setTimeout(() => {
+        debounceSince = null;
+        void runOnce().catch(() => {});
+      }, delay);
       debounceTimer.unref();
     },
+    /** What the forwarder cannot write down right now (full disk…), for the daemon's status. */
+    writeTrouble: () => writeTrouble,
     start(): void {
       stopped = false;
       abort = new AbortController();

@@ -101,9 +101,9 @@ export function createRelayStore(db: Db) {
       LIMIT 1`),
     numeroTaken: db.prepare<[string], number>('SELECT 1 FROM ventes WHERE numero_facture = ? LIMIT 1').pluck(),
     serialsDue: db
-      .prepare<[string], string>(`
+      .prepare<[string, string], string>(`
         SELECT DISTINCT serial FROM ventes
-        WHERE statut = 'EN_ATTENTE' AND (prochaine_tentative IS NULL OR prochaine_tentative <= ?)
+        WHERE statut = 'EN_ATTENTE' AND (prochaine_tentative IS NULL OR prochaine_tentative <= ? OR prochaine_tentative > ?)
         ORDER BY serial`)
       .pluck(),
     dueBatch: db.prepare<[string, string, number], HeldVente>(`
@@ -113,6 +113,19 @@ export function createRelayStore(db: Db) {
     nextDue: db
       .prepare<[], string | null>(`SELECT MIN(prochaine_tentative) FROM ventes WHERE statut = 'EN_ATTENTE'`)
       .pluck(),
+    // A retry time beyond `horizon` can only come from a wall clock that jumped back since it
+    // was written: it is due now rather than in days.
+    claimable: db.prepare<[string, string, string, number], HeldVente>(`
+      SELECT ${VENTE_COLUMNS} FROM ventes
+      WHERE statut = 'EN_ATTENTE' AND serial = ? AND en_vol IS NULL
+        AND (prochaine_tentative IS NULL OR prochaine_tentative <= ? OR prochaine_tentative > ?)
+      ORDER BY id LIMIT ?`),
+    claimableById: db.prepare<[number], HeldVente>(
+      `SELECT ${VENTE_COLUMNS} FROM ventes WHERE id = ? AND statut = 'EN_ATTENTE' AND en_vol IS NULL`,
+    ),
+    claim: db.prepare<[string, number]>("UPDATE ventes SET en_vol = ? WHERE id = ? AND statut = 'EN_ATTENTE'"),
+    release: db.prepare<[number]>('UPDATE ventes SET en_vol = NULL WHERE id = ?'),
+    releaseAll: db.prepare('UPDATE ventes SET en_vol = NULL WHERE en_vol IS NOT NULL'),
     countAttempt: db.prepare<[number]>('UPDATE ventes SET tentatives = tentatives + 1 WHERE id = ?'),
     // The server's word wins over a person's discard: it has the sale, so the books must say so.
     markSynced: db.prepare<[string | null, string, string, number]>(`
@@ -218,6 +231,25 @@ export function createRelayStore(db: Db) {
       for (const [cle, valeur] of Object.entries(values)) stmt.setEtat.run(cle, valeur);
     })();
 
+  function claim(now: Date, pick: () => HeldVente[]): HeldVente[] {
+    db.pragma('synchronous = NORMAL');
+    try {
+      return db
+        .transaction(() => {
+          const batch = pick();
+          const at = now.toISOString();
+          for (const v of batch) {
+            stmt.claim.run(at, v.id);
+            v.en_vol = at;
+          }
+          return batch;
+        })
+        .immediate();
+    } finally {
+      db.pragma('synchronous = FULL');
+    }
+  }
+
   return {
     getEtat,
     setEtat,
@@ -241,9 +273,37 @@ export function createRelayStore(db: Db) {
       stmt.heldInScope.get(numero, boutiqueId, boutiqueId, serial),
     numeroTaken: (numero: string) => stmt.numeroTaken.get(numero) !== undefined,
 
-    serialsDue: (now: Date) => stmt.serialsDue.all(now.toISOString()),
+    /** Tills with sales due; a retry time beyond `horizon` counts as due (see `claimable`). */
+    serialsDue: (now: Date, horizon: Date = new Date('9999-12-31T23:59:59.999Z')) => stmt.serialsDue.all(now.toISOString(), horizon.toISOString()),
     dueBatch: (serial: string, now: Date, limit: number) => stmt.dueBatch.all(serial, now.toISOString(), limit),
     nextDue: () => stmt.nextDue.get() ?? null,
+    /**
+     * Takes up to `limit` of the till's due sales, oldest first, leaving out `skip` (sales set
+     * aside by the forwarder), and marks them in flight (`en_vol`) in the same transaction:
+     * nothing else sends them, and a person cannot discard them, until `release`.
+     * The claim is written without waiting for the disk (synchronous=NORMAL): a claim lost in
+     * a power cut is harmless, since a starting relay clears every claim anyway, and the batch's
+     * answer is recorded with a full flush that also carries it.
+     */
+    claimBatch(serial: string, now: Date, horizon: Date, limit: number, skip: ReadonlySet<number> = new Set()): HeldVente[] {
+      return claim(now, () =>
+        stmt.claimable.all(serial, now.toISOString(), horizon.toISOString(), limit + skip.size).filter((v) => !skip.has(v.id)).slice(0, limit),
+      );
+    },
+    /** The same for given sales (one set aside, sent alone): those still waiting and not in flight. */
+    claimSales: (ids: readonly number[], now: Date): HeldVente[] =>
+      claim(now, () => ids.flatMap((id) => stmt.claimableById.all(id))),
+    release: (ids: readonly number[]) => ids.forEach((id) => stmt.release.run(id)),
+    /** At start, under the relay's lock: a claim left by a relay that died is void. */
+    releaseAllClaims: () => stmt.releaseAll.run().changes,
+    /**
+     * The server's clock minus this machine's, as last measured (ms); 0 while it is within
+     * the measuring error. The relay stamps `date_vente` with it.
+     */
+    clockOffsetMs(): number {
+      const value = Number(getEtat('decalage_horloge_ms'));
+      return Number.isFinite(value) ? value : 0;
+    },
     /**
      * Counts a send of these sales. With `failure`, the send taught nothing of them (network,
      * 5xx, an answer that did not mention them): that is kept in their history too.

@@ -12,6 +12,13 @@ export interface UpstreamTimeouts {
 
 export const DEFAULT_TIMEOUTS: UpstreamTimeouts = { connectMs: 5_000, headersMs: 30_000, bodyMs: 30_000 };
 
+/**
+ * The largest answer the relay reads from the server. A sync answer for 500 sales, a large
+ * shop's catalogue or a page of history stay far below; anything bigger is a broken server or
+ * proxy, and reading it whole would cost the shop PC its memory.
+ */
+export const MAX_ANSWER_BYTES = 8 * 1024 * 1024;
+
 /** Keep-alive: a shop's relay talks to one server, batch after batch. */
 export function createAgent(timeouts: UpstreamTimeouts = DEFAULT_TIMEOUTS): Agent {
   return new Agent({
@@ -28,8 +35,46 @@ function describeNetworkError(error: unknown): string {
   return `Serveur injoignable (${code}${e.message ? ` : ${e.message}` : ''})`;
 }
 
+class AnswerTooLarge extends Error {}
+
+/** Reads a body up to `limit` bytes; beyond, stops reading (the connection is dropped). */
+async function readCapped(body: AsyncIterable<Buffer> & { destroy(): void }, limit: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > limit) {
+      body.destroy();
+      throw new AnswerTooLarge();
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * The server's clock minus ours, from its `Date` header (whole seconds, truncated: +500 ms
+ * centres it) against the middle of the exchange.
+ */
+function clockOffset(dateHeader: string | string[] | undefined, sentAt: number, answeredAt: number): number | null {
+  const value = Array.isArray(dateHeader) ? dateHeader[0] : dateHeader;
+  const serverTime = value ? Date.parse(value) : Number.NaN;
+  if (Number.isNaN(serverTime)) return null;
+  return serverTime + 500 - (sentAt + answeredAt) / 2;
+}
+
+export interface UpstreamOptions {
+  timeouts?: UpstreamTimeouts;
+  /** Called with the measured clock offset (server minus relay, ms) after each answer. */
+  onClockOffset?: (offsetMs: number) => void;
+  maxAnswerBytes?: number;
+}
+
 /** The central server as the relay sees it: a base URL reached through an undici dispatcher. */
-export function createUpstream(baseUrl: string, dispatcher: Dispatcher, timeouts: UpstreamTimeouts = DEFAULT_TIMEOUTS) {
+export function createUpstream(baseUrl: string, dispatcher: Dispatcher, timeoutsOrOptions: UpstreamTimeouts | UpstreamOptions = {}) {
+  const options: UpstreamOptions = 'connectMs' in timeoutsOrOptions ? { timeouts: timeoutsOrOptions } : timeoutsOrOptions;
+  const timeouts = options.timeouts ?? DEFAULT_TIMEOUTS;
+  const maxBytes = options.maxAnswerBytes ?? MAX_ANSWER_BYTES;
   const base = baseUrl.replace(/\/+$/, '');
 
   async function send(
@@ -41,6 +86,7 @@ export function createUpstream(baseUrl: string, dispatcher: Dispatcher, timeouts
     headersMs = timeouts.headersMs,
   ): Promise<UpstreamAnswer> {
     try {
+      const sentAt = Date.now();
       const res = await request(`${base}${path}`, {
         method,
         dispatcher,
@@ -50,7 +96,14 @@ export function createUpstream(baseUrl: string, dispatcher: Dispatcher, timeouts
         bodyTimeout: timeouts.bodyMs,
         ...(signal ? { signal } : {}),
       });
-      const text = await res.body.text();
+      const offset = clockOffset(res.headers['date'], sentAt, Date.now());
+      if (offset !== null) options.onClockOffset?.(offset);
+      const declared = Number(res.headers['content-length']);
+      if (declared > maxBytes) {
+        res.body.destroy();
+        throw new AnswerTooLarge();
+      }
+      const text = await readCapped(res.body, maxBytes);
       let parsed: unknown = text;
       try {
         parsed = JSON.parse(text);
@@ -59,6 +112,9 @@ export function createUpstream(baseUrl: string, dispatcher: Dispatcher, timeouts
       }
       return { kind: 'response', status: res.statusCode, body: parsed, retryAfterMs: parseRetryAfter(res.headers['retry-after'], new Date()) };
     } catch (error) {
+      if (error instanceof AnswerTooLarge) {
+        return { kind: 'network-error', reason: `Réponse du serveur trop volumineuse (plus de ${Math.round(maxBytes / 1024)} Kio)`, unreadable: true };
+      }
       return { kind: 'network-error', reason: describeNetworkError(error) };
     }
   }
