@@ -134,7 +134,9 @@ describe('service endpoints', () => {
         '/health',
       ]),
     );
-    const item = doc.paths['/api/v2/simple/ventes/sync/'].post.requestBody.content['application/json'].schema.items;
+    const body = doc.paths['/api/v2/simple/ventes/sync/'].post.requestBody.content['application/json'].schema;
+    expect(body).toEqual({ $ref: '#/components/schemas/LotVentes' });
+    const item = doc.components.schemas.Vente;
     expect(item.required).toEqual(['lignes']);
     expect(item.properties.mode_paiement.anyOf[0].enum).toEqual(['CASH', 'MOBILE_MONEY', 'CARTE']);
   });

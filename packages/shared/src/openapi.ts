@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { REQUEST_ERROR_STATUS, type RequestErrorCode } from './error-codes.js';
+import { HistoriqueQuerySchema } from './historique-query.js';
 import {
   ARTICLES_PATH,
   HISTORIQUE_PATH,
@@ -10,95 +12,312 @@ import {
 } from './limits.js';
 import {
   ArticlesResponseSchema,
-  ErrorBodySchema,
+  ERROR_BODY_SCHEMAS,
   HealthResponseSchema,
   HistoriqueResponseSchema,
+  REQUEST_ERROR_STATUSES,
+  requestErrorCodesOf,
   StatistiquesResponseSchema,
   SyncResponseSchema,
 } from './response-schemas.js';
-import { VenteInputSchema } from './vente-schema.js';
+import { SyncRequestSchema } from './vente-schema.js';
 
-function jsonSchema(schema: z.ZodType, io: 'input' | 'output' = 'output'): Record<string, unknown> {
-  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any', target: 'draft-2020-12' });
-  return rest;
+type JsonSchema = Record<string, unknown>;
+
+const SCHEMAS_PREFIX = '#/components/schemas/';
+const SECURITY_SCHEME = 'DeviceSerial';
+
+/** The guide's request ("Format de Requête"), as the sync operation's example. */
+export const GUIDE_SYNC_EXAMPLE = [
+  {
+    numero_facture: 'VENTE-001',
+    mode_paiement: 'CASH',
+    paye: true,
+    lignes: [{ article_id: 6, quantite: 1, prix_unitaire: 40000 }],
+  },
+  {
+    numero_facture: 'VENTE-002',
+    mode_paiement: 'MOBILE_MONEY',
+    paye: true,
+    lignes: [{ article_id: 7, quantite: 2, prix_unitaire: 25000 }],
+  },
+];
+
+/** The answer to the guide's request on the demo data. */
+const GUIDE_SYNC_ANSWER = {
+  success: true,
+  message: '2 vente(s) synchronisée(s) avec succès',
+  boutique_id: 2,
+  boutique_nom: 'Ma Boutique',
+  terminal: 'Terminal messie vanza',
+  statistiques: { total_envoyees: 2, reussies: 2, erreurs: 0 },
+  ventes_creees: [
+    {
+      numero_facture: 'VENTE-001',
+      montant_total: '40000.00',
+      lignes: [{ article_nom: 'Samsung S24', quantite: 1, prix_unitaire: '40000.00', sous_total: '40000.00' }],
+    },
+    {
+      numero_facture: 'VENTE-002',
+      montant_total: '50000.00',
+      lignes: [{ article_nom: 'Écouteurs Bluetooth', quantite: 2, prix_unitaire: '25000.00', sous_total: '50000.00' }],
+    },
+  ],
+  ventes_erreurs: null,
+};
+
+/** What each request-level code means, for the responses' descriptions. */
+const REQUEST_ERROR_MEANING: Partial<Record<RequestErrorCode, string>> = {
+  MISSING_SERIAL: `pas de header ${SERIAL_HEADER}, ou vide`,
+  BAD_REQUEST: 'requête HTTP mal formée',
+  INVALID_JSON: "le corps n'est pas du JSON",
+  INVALID_FORMAT: "du JSON, mais pas un tableau de ventes",
+  INVALID_QUERY: "limit, offset ou une date de l'historique invalide",
+  TERMINAL_NOT_FOUND: 'numéro de série inconnu, ou terminal désactivé',
+  NOT_FOUND: 'route inconnue',
+  PAYLOAD_TOO_LARGE: `corps de plus de ${MAX_BODY_BYTES} octets (5 Mio)`,
+  BATCH_TOO_LARGE: `plus de ${MAX_VENTES_PER_REQUEST} ventes`,
+  UNSUPPORTED_MEDIA_TYPE: 'type de contenu non pris en charge',
+  INTERNAL_ERROR: 'erreur inattendue du serveur (rien de la requête n’est écrit)',
+  SERVICE_UNAVAILABLE: 'serveur ou base de données momentanément occupés : réessayer après Retry-After',
+  UPSTREAM_UNAVAILABLE: 'relais seulement : le serveur central est injoignable',
+};
+
+/** zod's safe-integer bounds on every `z.int()` say nothing to a reader or a client generator. */
+function dropSafeIntegerBounds(schema: JsonSchema): void {
+  if (schema.minimum === Number.MIN_SAFE_INTEGER) delete schema.minimum;
+  if (schema.maximum === Number.MAX_SAFE_INTEGER) delete schema.maximum;
 }
 
-const json = (schema: z.ZodType, description: string) => ({
-  description,
-  content: { 'application/json': { schema: jsonSchema(schema) } },
+/** Every schema reachable from `roots` that carries an `id`, by id. */
+function schemasWithIds(roots: readonly z.core.$ZodType[], io: 'input' | 'output'): Map<string, z.core.$ZodType> {
+  const found = new Map<string, z.core.$ZodType>();
+  for (const root of roots) {
+    z.toJSONSchema(root, {
+      io,
+      override: ({ zodSchema }) => {
+        const id = z.globalRegistry.get(zodSchema)?.id;
+        if (id) found.set(id, zodSchema);
+      },
+    });
+  }
+  return found;
+}
+
+/**
+ * JSON Schemas of `schemas` for `components/schemas`, each nested schema with an id as a
+ * `$ref` to its own component: zod's registry conversion, pointed at the components.
+ */
+function componentSchemas(schemas: Map<string, z.core.$ZodType>, io: 'input' | 'output'): Record<string, JsonSchema> {
+  const registry = z.registry<{ id: string }>();
+  for (const [id, schema] of schemas) registry.add(schema, { id });
+  const converted = z.toJSONSchema(registry, {
+    io,
+    target: 'draft-2020-12',
+    uri: (id) => `${SCHEMAS_PREFIX}${id}`,
+    override: ({ jsonSchema }) => dropSafeIntegerBounds(jsonSchema as JsonSchema),
+  }).schemas;
+  const components: Record<string, JsonSchema> = {};
+  for (const [id, schema] of Object.entries(converted)) {
+    // A `__shared` entry would hold schemas no component owns: every id'd schema must be listed.
+    if (id === '__shared') throw new Error('OpenAPI : un schéma sans composant est référencé');
+    // `$id` would change the base URI of every `$ref` inside; the document names the dialect once.
+    const { $schema: _dialect, $id: _uri, ...rest } = schema as JsonSchema;
+    components[id] = rest;
+  }
+  return components;
+}
+
+/** All components: the request side in its input form, the answers in their output form. */
+function buildComponentSchemas(requestRoots: z.core.$ZodType[], responseRoots: z.core.$ZodType[]): Record<string, JsonSchema> {
+  const requests = schemasWithIds(requestRoots, 'input');
+  const responses = schemasWithIds(responseRoots, 'output');
+  for (const id of requests.keys()) {
+    if (responses.has(id)) throw new Error(`OpenAPI : le schéma ${id} sert à la fois en entrée et en sortie`);
+  }
+  return { ...componentSchemas(requests, 'input'), ...componentSchemas(responses, 'output') };
+}
+
+const ref = (schema: z.ZodType): { $ref: string } => {
+  const id = z.globalRegistry.get(schema)?.id;
+  if (!id) throw new Error('OpenAPI : schéma sans id');
+  return { $ref: `${SCHEMAS_PREFIX}${id}` };
+};
+
+const jsonContent = (schema: z.ZodType, extra: JsonSchema = {}) => ({
+  'application/json': { schema: ref(schema), ...extra },
 });
 
-const serialHeader = {
-  name: SERIAL_HEADER,
-  in: 'header',
-  required: true,
-  description: 'Numéro de série du terminal MAUI ; il désigne la boutique',
-  schema: { type: 'string' },
-  example: '0a1badae951f8473',
-};
+/** One reusable response per status of the code → status table. */
+function errorResponses(): Record<string, JsonSchema> {
+  const responses: Record<string, JsonSchema> = {};
+  for (const status of REQUEST_ERROR_STATUSES) {
+    const codes = requestErrorCodesOf(status)
+      .map((code) => `\`${code}\`${REQUEST_ERROR_MEANING[code] ? ` : ${REQUEST_ERROR_MEANING[code]}` : ''}`)
+      .join(' ; ');
+    const schema = ERROR_BODY_SCHEMAS.get(status);
+    if (!schema) throw new Error(`OpenAPI : pas de corps d'erreur pour ${status}`);
+    responses[`Erreur${status}`] = {
+      description: codes,
+      ...(status === REQUEST_ERROR_STATUS.SERVICE_UNAVAILABLE
+        ? {
+            headers: {
+              'Retry-After': { description: 'Secondes à attendre avant de réessayer', schema: { type: 'integer', minimum: 0 } },
+            },
+          }
+        : {}),
+      content: jsonContent(schema),
+    };
+  }
+  return responses;
+}
 
-const requestErrors = {
-  '400': json(ErrorBodySchema, 'MISSING_SERIAL, INVALID_JSON, INVALID_FORMAT ou INVALID_QUERY'),
-  '404': json(ErrorBodySchema, 'TERMINAL_NOT_FOUND : terminal inconnu ou inactif'),
-};
+const errorRefs = (statuses: readonly number[]) =>
+  Object.fromEntries(statuses.map((status) => [String(status), { $ref: `#/components/responses/Erreur${status}` }]));
+
+/** The history's query parameters, from the very schema the route validates them with. */
+function historiqueParameters(): JsonSchema[] {
+  const schema = z.toJSONSchema(HistoriqueQuerySchema, {
+    io: 'input',
+    target: 'draft-2020-12',
+    override: ({ jsonSchema }) => dropSafeIntegerBounds(jsonSchema as JsonSchema),
+  }) as JsonSchema & { properties: Record<string, JsonSchema>; required?: string[] };
+  return Object.entries(schema.properties).map(([name, property]) => {
+    const { description, ...rest } = property;
+    return {
+      name,
+      in: 'query',
+      required: schema.required?.includes(name) ?? false,
+      ...(description === undefined ? {} : { description }),
+      schema: rest,
+    };
+  });
+}
 
 /** The OpenAPI 3.1 document, generated from the same zod schemas that validate requests. */
 export function buildOpenApiDocument(title = 'ventesync'): Record<string, unknown> {
+  const terminal = { security: [{ [SECURITY_SCHEME]: [] }] };
+  // Any request can meet a framework-level refusal (size, media type) or an overloaded server.
+  const apiErrors = errorRefs(REQUEST_ERROR_STATUSES);
   return {
     openapi: '3.1.0',
+    jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
     info: {
       title,
       version: '2.0.0',
       description:
-        'Synchronisation des ventes des caisses MAUI. Compatible avec le guide « Synchronisation de Ventes MAUI ».',
+        'Synchronisation des ventes des caisses MAUI, compatible avec le guide « Synchronisation de Ventes MAUI ». ' +
+        `Chaque requête /api/v2/simple/… porte le header ${SERIAL_HEADER} : le numéro de série du terminal désigne sa boutique. ` +
+        'Toute erreur de requête est un JSON {error, code} ; code est stable, error est un message en français.',
+      license: { name: 'Propriétaire', identifier: 'LicenseRef-Proprietary' },
     },
+    servers: [{ url: '/', description: 'Ce serveur' }],
+    tags: [
+      { name: 'ventes', description: 'Envoi et consultation des ventes' },
+      { name: 'catalogue', description: 'Articles et chiffres de la boutique' },
+      { name: 'service', description: 'État du serveur' },
+    ],
+    security: [{ [SECURITY_SCHEME]: [] }],
     paths: {
       [SYNC_PATH]: {
         post: {
+          operationId: 'syncVentes',
+          tags: ['ventes'],
           summary: 'Synchroniser un lot de ventes',
-          description: `Au plus ${MAX_VENTES_PER_REQUEST} ventes et ${MAX_BODY_BYTES} octets par requête. Chaque vente est écrite entière ou pas du tout.`,
-          parameters: [serialHeader],
+          description:
+            `Au plus ${MAX_VENTES_PER_REQUEST} ventes et ${MAX_BODY_BYTES} octets (5 Mio) par requête. ` +
+            'Chaque vente est écrite entière ou pas du tout (vente, lignes, stock, mouvements) ; une vente refusée ne bloque pas les autres ' +
+            'et revient dans ventes_erreurs avec son code.',
+          ...terminal,
           requestBody: {
             required: true,
-            content: { 'application/json': { schema: { type: 'array', items: jsonSchema(VenteInputSchema, 'input') } } },
+            description: 'Un tableau de ventes (les champs inconnus sont ignorés)',
+            content: {
+              'application/json': {
+                schema: ref(SyncRequestSchema),
+                examples: { guide: { summary: 'Exemple du guide : deux ventes', value: GUIDE_SYNC_EXAMPLE } },
+              },
+            },
           },
           responses: {
-            '201': json(SyncResponseSchema, 'Au moins une vente créée'),
-            '200': json(SyncResponseSchema, 'Aucune vente créée (success: false)'),
-            ...requestErrors,
-            '413': json(ErrorBodySchema, 'BATCH_TOO_LARGE ou PAYLOAD_TOO_LARGE'),
+            '201': {
+              description: 'Au moins une vente créée (success: true) ; les ventes refusées sont dans ventes_erreurs',
+              content: jsonContent(SyncResponseSchema, {
+                examples: { guide: { summary: "Réponse à l'exemple du guide", value: GUIDE_SYNC_ANSWER } },
+              }),
+            },
+            '200': {
+              description: 'Aucune vente créée (success: false) : toutes refusées ou doublons, ou tableau vide',
+              content: jsonContent(SyncResponseSchema),
+            },
+            ...apiErrors,
           },
         },
       },
       [ARTICLES_PATH]: {
         get: {
+          operationId: 'getArticles',
+          tags: ['catalogue'],
           summary: 'Catalogue de la boutique du terminal',
-          parameters: [serialHeader],
-          responses: { '200': json(ArticlesResponseSchema, 'Articles'), ...requestErrors },
+          ...terminal,
+          responses: { '200': { description: 'Les articles', content: jsonContent(ArticlesResponseSchema) }, ...apiErrors },
         },
       },
       [HISTORIQUE_PATH]: {
         get: {
+          operationId: 'getHistorique',
+          tags: ['ventes'],
           summary: 'Historique des ventes de la boutique, les plus récentes en premier',
-          parameters: [
-            serialHeader,
-            { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500, default: 50 } },
-            { name: 'offset', in: 'query', schema: { type: 'integer', minimum: 0, default: 0 } },
-            { name: 'date_debut', in: 'query', schema: { type: 'string' }, description: 'AAAA-MM-JJ ou ISO 8601' },
-            { name: 'date_fin', in: 'query', schema: { type: 'string' }, description: 'AAAA-MM-JJ (inclus) ou ISO 8601' },
-          ],
-          responses: { '200': json(HistoriqueResponseSchema, 'Ventes'), ...requestErrors },
+          ...terminal,
+          parameters: historiqueParameters(),
+          responses: { '200': { description: 'Une page de ventes', content: jsonContent(HistoriqueResponseSchema) }, ...apiErrors },
         },
       },
       [STATISTIQUES_PATH]: {
         get: {
-          summary: "Chiffres du jour et globaux, par mode de paiement, et articles en stock bas",
-          parameters: [serialHeader],
-          responses: { '200': json(StatistiquesResponseSchema, 'Statistiques'), ...requestErrors },
+          operationId: 'getStatistiques',
+          tags: ['catalogue'],
+          summary: 'Chiffres du jour et globaux, par mode de paiement, et articles en stock bas',
+          ...terminal,
+          responses: {
+            '200': { description: 'Les chiffres', content: jsonContent(StatistiquesResponseSchema) },
+            ...apiErrors,
+          },
         },
       },
       '/health': {
-        get: { summary: 'La base répond', responses: { '200': json(HealthResponseSchema, 'ok') } },
+        get: {
+          operationId: 'getHealth',
+          tags: ['service'],
+          summary: 'La base de données répond',
+          security: [],
+          responses: {
+            '200': { description: 'ok', content: jsonContent(HealthResponseSchema) },
+            ...errorRefs(REQUEST_ERROR_STATUSES.filter((status) => status >= 500)),
+          },
+        },
+      },
+    },
+    components: {
+      schemas: buildComponentSchemas(
+        [SyncRequestSchema],
+        [
+          SyncResponseSchema,
+          ArticlesResponseSchema,
+          HistoriqueResponseSchema,
+          StatistiquesResponseSchema,
+          HealthResponseSchema,
+          ...ERROR_BODY_SCHEMAS.values(),
+        ],
+      ),
+      responses: errorResponses(),
+      securitySchemes: {
+        [SECURITY_SCHEME]: {
+          type: 'apiKey',
+          in: 'header',
+          name: SERIAL_HEADER,
+          description: 'Numéro de série du terminal MAUI (ex. 0a1badae951f8473) ; il désigne la boutique',
+        },
       },
     },
   };
