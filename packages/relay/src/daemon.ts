@@ -4,7 +4,9 @@ import { buildRelayApp } from './app.js';
 import { openDatabase } from './db/open-database.js';
 import { STOCK_RETRY } from './backoff.js';
 import { createForwarder, DEFAULT_FORWARDER_CONFIG } from './forwarder.js';
-import { createRelayStore } from './relay-store.js';
+import { createClockWatch } from './clock.js';
+import { lockRelayFile } from './relay-lock.js';
+import { createRelayStore, type RelayStore } from './relay-store.js';
 import { createTerminalDirectory } from './terminal-directory.js';
 import { createAgent, createUpstream, DEFAULT_TIMEOUTS } from './upstream.js';
 
@@ -23,14 +25,50 @@ export interface RelayConfig {
 
 const CHECKPOINT_EVERY_MS = 10 * 60_000;
 
+/**
+ * Restarted towards another server while sales wait: they will all go to the new one. That is
+ * said loudly (log) and recorded for `status` (`changement_serveur`), in case it is a mistake.
+ */
+function noteUpstreamChange(store: RelayStore, upstreamUrl: string, logger: { warn(obj: object, msg: string): void }): void {
+  const previous = store.getEtat('serveur_url');
+  const waiting = store.summary().reduce((n, s) => n + s.en_attente, 0);
+  if (previous === upstreamUrl) {
+    if (waiting === 0) store.setEtat('changement_serveur', null);
+    return;
+  }
+  if (previous === null || waiting === 0) {
+    store.setEtat('changement_serveur', null);
+    return;
+  }
+  store.setEtat(
+    'changement_serveur',
+    JSON.stringify({ ancien: previous, nouveau: upstreamUrl, en_attente: waiting, le: new Date().toISOString() }),
+  );
+  logger.warn(
+    { ancien_serveur: previous, nouveau_serveur: upstreamUrl, en_attente: waiting },
+    `ATTENTION : serveur central changé (${previous} → ${upstreamUrl}) : les ${waiting} vente(s) en attente seront envoyées au nouveau serveur`,
+  );
+}
+
 /** The relay process: hold what tills send, forward it, close cleanly on SIGINT/SIGTERM. */
 export async function startRelay(config: Readonly<RelayConfig>): Promise<void> {
+  const locked = lockRelayFile(config.db);
+  if (!locked.ok) {
+    process.stderr.write(`Erreur : ${locked.erreur}\n`);
+    process.exitCode = 1;
+    return;
+  }
   const logger = createLogger({ pretty: config.pretty });
   const db = openDatabase(config.db);
   const store = createRelayStore(db);
+  // Under the lock, no other relay runs on this file: a sale still marked in flight was being
+  // sent by one that died, and is sent again.
+  store.releaseAllClaims();
+  const clock = createClockWatch(store, logger);
   const timeouts = { ...DEFAULT_TIMEOUTS, headersMs: config.timeoutMs, bodyMs: config.timeoutMs };
   const agent = createAgent(timeouts);
-  const upstream = createUpstream(config.upstream, agent, timeouts);
+  const upstream = createUpstream(config.upstream, agent, { timeouts, onClockOffset: (offset) => clock.observe(offset) });
+  noteUpstreamChange(store, upstream.baseUrl, logger);
   const forwarder = createForwarder({
     store,
     upstream,
@@ -58,7 +96,13 @@ export async function startRelay(config: Readonly<RelayConfig>): Promise<void> {
     directory.refreshCatalogues().catch((error: unknown) => logger.warn({ err: error }, 'Catalogue non rafraîchi'));
   void refreshCatalogues();
   const catalogueTimer = setInterval(refreshCatalogues, Math.max(config.intervalMs, 60_000));
-  const checkpointTimer = setInterval(() => db.pragma('wal_checkpoint(TRUNCATE)'), CHECKPOINT_EVERY_MS);
+  const checkpointTimer = setInterval(() => {
+    try {
+      db.pragma('wal_checkpoint(TRUNCATE)');
+    } catch (error) {
+      logger.warn({ err: error }, 'Point de contrôle du fichier du relais impossible pour le moment');
+    }
+  }, CHECKPOINT_EVERY_MS);
 
   // The batch in flight is abandoned safely: its sales stay EN_ATTENTE and are resent.
   closeOnSignals(logger, async () => {
@@ -69,6 +113,7 @@ export async function startRelay(config: Readonly<RelayConfig>): Promise<void> {
     await agent.close();
     store.setEtat('daemon_url', null);
     db.close();
+    locked.lock.release();
     logger.info('Relais arrêté');
   });
 }

@@ -1,4 +1,5 @@
-import { ARTICLES_PATH, type ArticlesResponse, parseMoney, STATISTIQUES_PATH } from '@ventesync/shared';
+import { ARTICLES_PATH, type ArticlesResponse, ArticlesResponseSchema, parseMoney, STATISTIQUES_PATH } from '@ventesync/shared';
+import { z } from 'zod';
 import type { RelayStore, TerminalInfo } from './relay-store.js';
 import type { Upstream } from './upstream.js';
 
@@ -8,6 +9,9 @@ export interface RelayTerminal {
   boutique_nom: string;
   terminal_nom: string;
 }
+
+const BoutiqueNameSchema = z.object({ boutique_nom: z.string().max(200) });
+const ErrorCodeSchema = z.object({ code: z.string() });
 
 const VERIFY_TIMEOUT_MS = 2_000;
 // A till not confirmed yet is re-checked at most this often: during an outage each check
@@ -30,16 +34,28 @@ function toRelayTerminal(info: TerminalInfo): RelayTerminal {
  * verdict. A till the server refused stays refused until the server says otherwise.
  */
 export function createTerminalDirectory(store: RelayStore, upstream: Upstream, now: () => Date = () => new Date()) {
-  function cacheCatalogue(body: ArticlesResponse): void {
-    store.replaceCatalogue(body.boutique_id, body.articles, now(), parseMoney);
+  /**
+   * Keeps the server's catalogue answer, only when it reads as the contract says: a broken
+   * answer leaves the last good copy in place. Never throws (a full disk only means the copy
+   * is not refreshed): a till's sale must not fail because of the catalogue.
+   */
+  function cacheCatalogue(body: unknown): ArticlesResponse | null {
+    const parsed = ArticlesResponseSchema.safeParse(body);
+    if (!parsed.success) return null;
+    try {
+      store.replaceCatalogue(parsed.data.boutique_id, parsed.data.articles, now(), parseMoney);
+    } catch {
+      // The relay's file refused the write: the old copy stays.
+    }
+    return parsed.data;
   }
 
   /** The articles answer has no names: statistiques has the boutique's, for the tills' receipts. */
   async function boutiqueName(serial: string, timeoutMs?: number): Promise<string | null> {
     const answer = await upstream.get(STATISTIQUES_PATH, serial, timeoutMs);
     if (answer.kind !== 'response' || answer.status !== 200) return null;
-    const nom = (answer.body as { boutique_nom?: unknown }).boutique_nom;
-    return typeof nom === 'string' ? nom : null;
+    const nom = BoutiqueNameSchema.safeParse(answer.body).data?.boutique_nom;
+    return nom ?? null;
   }
 
   /** Asks the server for the till's catalogue; learns the till and caches the catalogue. */
@@ -47,14 +63,13 @@ export function createTerminalDirectory(store: RelayStore, upstream: Upstream, n
     const answer = await upstream.get(ARTICLES_PATH, serial, timeoutMs);
     store.recordServerAnswered(answer.kind === 'response', now());
     if (answer.kind === 'network-error') return 'unreachable';
-    const body = answer.body as Partial<ArticlesResponse> & { code?: string };
-    if (answer.status === 404 && body.code === 'TERMINAL_NOT_FOUND') {
+    if (answer.status === 404 && ErrorCodeSchema.safeParse(answer.body).data?.code === 'TERMINAL_NOT_FOUND') {
       const known = store.terminal(serial);
       store.saveTerminal(serial, 'INCONNU', { boutique_id: known?.boutique_id ?? null, boutique_nom: null, terminal_nom: null }, now());
       return 'unknown';
     }
-    if (answer.status !== 200 || typeof body.boutique_id !== 'number' || !Array.isArray(body.articles)) return 'unreachable';
-    cacheCatalogue(body as ArticlesResponse);
+    const body = answer.status === 200 ? cacheCatalogue(answer.body) : null;
+    if (body === null) return 'unreachable';
     const previous = store.terminal(serial);
     store.saveTerminal(
       serial,
