@@ -13,6 +13,7 @@ import { createApiServer, registerTerminalAuth, terminalOf } from '@ventesync/ru
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { DAEMON_STATUS_PATH, type DaemonIdentity } from './daemon-probe.js';
+import { localUrl } from './local-address.js';
 import type { Forwarder } from './forwarder.js';
 import type { RelayStore } from './relay-store.js';
 import { createSaleIntake } from './sale-intake.js';
@@ -43,6 +44,13 @@ export async function buildRelayApp(options: RelayAppOptions): Promise<FastifyIn
   const intake = createSaleIntake(store);
 
   app.get('/health', async () => ({ status: 'ok' as const, serveur_joignable: store.getEtat('serveur_joignable') === 'oui' }));
+
+  // The CLI (`sync`, `status`, retry's prompt send) finds the daemon through the file they
+  // share: the address it really listens on, IPv6 included.
+  app.addHook('onListen', async () => {
+    const url = localUrl(app.server.address());
+    if (url) store.setEtat('daemon_url', url);
+  });
 
   const forbidden = (reply: FastifyReply) => reply.code(403).send(errorBody('FORBIDDEN', 'Réservé à la machine du relais'));
   const startedAt = now().toISOString();

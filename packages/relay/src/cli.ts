@@ -2,15 +2,25 @@
 // The flag caps V8's young generation: under a burst of tills the relay otherwise grows it
 // to 48 MB and passes 150 MB of memory on a shop PC it shares with other programs.
 import { formatMoney } from '@ventesync/shared';
-import { formatTable, frenchCommander, printList } from '@ventesync/runtime/cli';
+import { frenchCommander } from '@ventesync/runtime/cli';
 import { Command, Help, InvalidArgumentError, Option } from 'commander';
 import { request } from 'undici';
+import { commandNames } from './command-names.js';
+import { probeDaemon } from './daemon-probe.js';
 import { openDatabase } from './db/open-database.js';
+import { describeError } from './describe-error.js';
 import { parseDuration } from './duration.js';
-import { createRelayStore, type HeldVente, type RelayStore } from './relay-store.js';
-import { statusReport } from './status-report.js';
+import { type Column, fitTable, SCREEN_COLUMNS } from './fit-table.js';
+import { formatWhen, type TimeStyle } from './format-time.js';
+import { renderReceipt, saleRecord } from './receipt.js';
+import { createRelayStore, type HeldStatut, type HeldVente, type RelayStore } from './relay-store.js';
+import { renderStatus, statusReport } from './status-report.js';
 
 const DEFAULT_DB = process.env.VENTESYNC_RELAY_DB ?? './data/relay.db';
+const COMMANDS = commandNames();
+/** Rows a list shows people at once; `--offset` pages on, `--json` takes more. */
+const PAGE_FOR_PEOPLE = 200;
+const PAGE_FOR_SCRIPTS = 10_000;
 
 function integer(label: string, min: number, max: number) {
   return (text: string): number => {
@@ -54,18 +64,74 @@ function publicVente(v: HeldVente) {
     recue_le: v.recue_le,
     tentatives: v.tentatives,
     prochaine_tentative: v.prochaine_tentative,
+    en_cours_d_envoi: v.en_vol !== null,
     code_erreur: v.code_erreur,
     erreur: v.erreur,
     synchronisee_le: v.synchronisee_le,
     decision: v.decision,
     decision_le: v.decision_le,
+    note: v.note,
     vente: JSON.parse(v.contenu) as unknown,
   };
 }
 
+interface ViewOptions {
+  json: boolean;
+  wide: boolean;
+  utc: boolean;
+}
+const timeStyle = (opts: { utc: boolean }): TimeStyle => ({ now: new Date(), utc: opts.utc });
+const widthOf = (opts: { wide: boolean }) => (opts.wide ? Number.POSITIVE_INFINITY : SCREEN_COLUMNS);
+
+/**
+ * A page of sales in one state, for people (a table per till, in 80 columns) or scripts; it
+ * always says how many more there are, never stopping silently.
+ */
+function printSales(
+  store: RelayStore,
+  statut: HeldStatut,
+  opts: ViewOptions & { serial?: string; limit?: number; offset: number },
+  columns: (wide: boolean) => Array<Column<Record<string, string>>>,
+  row: (v: HeldVente, style: TimeStyle) => Record<string, string>,
+): void {
+  const limit = opts.limit ?? (opts.json ? PAGE_FOR_SCRIPTS : PAGE_FOR_PEOPLE);
+  const total = store.countStatut(statut, opts.serial ?? null);
+  const sales = store.byStatut(statut, opts.serial ?? null, limit, opts.offset);
+  const rest = Math.max(0, total - opts.offset - sales.length);
+  const more = rest > 0 ? `… et ${rest} autre(s) : ajoutez --offset ${opts.offset + sales.length} pour la suite` : null;
+  if (opts.json) {
+    out(JSON.stringify(sales.map(publicVente), null, 2));
+    if (more) process.stderr.write(`${more}\n`);
+    return;
+  }
+  if (sales.length === 0) return out(opts.offset > 0 ? `(aucune après les ${opts.offset} premières)` : '(aucune)');
+  const style = timeStyle(opts);
+  const bySerial = new Map<string, HeldVente[]>();
+  for (const v of sales) bySerial.set(v.serial, [...(bySerial.get(v.serial) ?? []), v]);
+  const blocks = [...bySerial].map(([serial, list]) => {
+    const t = store.terminal(serial);
+    const title = t?.terminal_nom && t.terminal_nom !== serial ? `${t.terminal_nom} (${serial})` : serial;
+    return `${title}${t?.boutique_nom ? `, ${t.boutique_nom}` : ''} : ${list.length}\n${fitTable(list.map((v) => row(v, style)), columns(opts.wide), widthOf(opts))}`;
+  });
+  out(blocks.join('\n\n'));
+  if (more) out(more);
+}
+
+/** Why a waiting sale waits, in words: the server's verdict first, else its till's trouble. */
+function waitingReason(store: RelayStore, v: HeldVente, style: TimeStyle): string {
+  if (v.code_erreur) {
+    return `refus du serveur : ${v.erreur ?? v.code_erreur}${v.prochaine_tentative ? ` ; nouvel essai ${formatWhen(v.prochaine_tentative, style)}` : ''}`;
+  }
+  if (v.en_vol) return 'en cours d’envoi';
+  const t = store.terminal(v.serial);
+  if (t?.statut === 'INCONNU') return 'terminal refusé par le serveur (inconnu ou désactivé)';
+  if (t?.derniere_erreur) return describeError(t.derniere_erreur);
+  return v.tentatives === 0 ? 'envoi au prochain passage' : 'nouvel envoi au prochain passage';
+}
+
 const dbOption = ['--db <fichier>', 'fichier SQLite du relais', DEFAULT_DB] as const;
 
-const program = frenchCommander(new Command('ventesync-relay'), Help)
+const program = frenchCommander(new Command(COMMANDS.relay), Help)
   .description('Relais ventesync en boutique : garde les ventes des caisses et les transmet au serveur central, même après une coupure.')
   .showHelpAfterError()
   .addHelpText(
@@ -74,10 +140,10 @@ const program = frenchCommander(new Command('ventesync-relay'), Help)
 Base du relais : --db FICHIER, sinon $VENTESYNC_RELAY_DB, sinon ./data/relay.db.
 
 Exemples :
-  $ ventesync-relay start --upstream http://serveur-central:8000
-  $ ventesync-relay status
-  $ ventesync-relay rejected
-  $ ventesync-relay retry VENTE-001`,
+  $ ${COMMANDS.relay} start --upstream http://serveur-central:8000
+  $ ${COMMANDS.relay} status
+  $ ${COMMANDS.relay} rejected
+  $ ${COMMANDS.relay} retry VENTE-001`,
   );
 
 program
@@ -92,7 +158,7 @@ program
   .addOption(new Option('--timeout <durée>', "attente maximale d'une réponse du serveur").argParser(duration).default(30_000, '30s'))
   .option('--stock-retries <n>', 'envois d\'une vente refusée pour stock avant de la rejeter (1 à 100)', integer('stock-retries', 1, 100), 5)
   .option('--pretty', 'journaux lisibles par une personne au lieu de JSON', false)
-  .addHelpText('after', '\nExemple :\n  $ ventesync-relay start --upstream http://192.0.2.10:8000 --port 8001 --pretty')
+  .addHelpText('after', `\nExemple :\n  $ ${COMMANDS.relay} start --upstream http://192.0.2.10:8000 --port 8001 --pretty`)
   .action(
     async (opts: {
       upstream: string;
@@ -130,104 +196,121 @@ program
 program
   .command('status')
   .description('état du relais : ventes en attente, rejetées, dernière synchronisation, serveur joignable, par terminal')
-  .option('--json', 'sortie JSON', false)
+  .option('--json', 'sortie JSON (détail brut des erreurs compris)', false)
+  .option('--utc', 'heures en UTC plutôt qu’à l’heure de la machine', false)
+  .option('--wide', 'sans limite de largeur', false)
   .option(...dbOption)
-  .addHelpText('after', '\nExemple :\n  $ ventesync-relay status --json')
-  .action(async (opts: { json: boolean; db: string }) =>
+  .addHelpText('after', `\nExemple :\n  $ ${COMMANDS.relay} status --json`)
+  .action(async (opts: ViewOptions & { db: string }) =>
+    withStore(opts.db, async (store) => {
+      const daemon = await probeDaemon(store.getEtat('daemon_url'), store.getEtat('relais_id'));
+      const report = statusReport(store, daemon, COMMANDS);
+      out(opts.json ? JSON.stringify(report, null, 2) : renderStatus(report, timeStyle(opts), COMMANDS, widthOf(opts)));
+    }),
+  );
+
+const pageOptions = (command: Command) =>
+  command
+    .option('--limit <n>', `ventes affichées (défaut ${PAGE_FOR_PEOPLE}, ${PAGE_FOR_SCRIPTS} avec --json)`, integer('limit', 1, 1_000_000))
+    .option('--offset <n>', 'ventes à sauter (pour la suite d’une liste)', integer('offset', 0, Number.MAX_SAFE_INTEGER), 0)
+    .option('--json', 'sortie JSON', false)
+    .option('--utc', 'heures en UTC plutôt qu’à l’heure de la machine', false)
+    .option('--wide', 'sans limite de largeur', false)
+    .option(...dbOption);
+
+pageOptions(
+  program
+    .command('pending')
+    .description('ventes en attente de transmission, les plus anciennes en premier, avec ce qu’elles attendent')
+    .option('--serial <serial>', 'un seul terminal'),
+)
+  .addHelpText('after', `\nExemple :\n  $ ${COMMANDS.relay} pending --serial 0a1badae951f8473`)
+  .action(async (opts: ViewOptions & { serial?: string; limit?: number; offset: number; db: string }) =>
+    withStore(opts.db, (store) =>
+      printSales(
+        store,
+        'EN_ATTENTE',
+        opts,
+        (wide) => [
+          { key: 'numero_facture', title: 'NUMERO' },
+          ...(wide ? [{ key: 'serial', title: 'TERMINAL' }] : []),
+          { key: 'montant_total', title: 'MONTANT', right: true },
+          { key: 'recue_le', title: 'RECUE' },
+          { key: 'tentatives', title: 'ENVOIS', right: true },
+          { key: 'situation', title: 'SITUATION', flex: true },
+        ],
+        (v, style) => ({
+          numero_facture: v.numero_facture,
+          serial: v.serial,
+          montant_total: v.montant_serveur ?? formatMoney(v.montant_total),
+          recue_le: formatWhen(v.recue_le, style),
+          tentatives: String(v.tentatives),
+          situation: waitingReason(store, v, style),
+        }),
+      ),
+    ),
+  );
+
+pageOptions(program.command('rejected').description('ventes refusées par le serveur, avec sa raison : à corriger puis retry, ou discard'))
+  .addHelpText('after', `\nExemple :\n  $ ${COMMANDS.relay} rejected --json`)
+  .action(async (opts: ViewOptions & { limit?: number; offset: number; db: string }) =>
     withStore(opts.db, (store) => {
-      const r = statusReport(store);
-      if (opts.json) return out(JSON.stringify(r, null, 2));
-      const joignable = r.serveur.joignable === null ? 'pas encore contacté' : r.serveur.joignable ? 'joignable' : 'INJOIGNABLE';
-      out(`Relais            : ${r.relais.en_marche ? `en marche (${r.relais.url})` : 'arrêté'}`);
-      out(`Serveur central   : ${r.serveur.url ?? '?'} — ${joignable}${r.serveur.verifie_le ? ` (vérifié le ${r.serveur.verifie_le})` : ''}`);
-      out(`En attente        : ${r.totaux.en_attente}${r.totaux.plus_ancienne_en_attente ? ` (la plus ancienne reçue le ${r.totaux.plus_ancienne_en_attente})` : ''}`);
-      out(`Synchronisées     : ${r.totaux.synchronisees}`);
-      out(`Rejetées          : ${r.totaux.rejetees}${r.totaux.rejetees > 0 ? ' — à traiter : ventesync-relay rejected' : ''}`);
-      out(`Abandonnées       : ${r.totaux.abandonnees}`);
-      out(`Dernière synchro  : ${r.derniere_sync ?? 'jamais'}`);
-      if (r.derniere_erreur) out(`Dernière erreur   : ${r.derniere_erreur.message} (${r.derniere_erreur.le})`);
-      out('');
-      out(
-        formatTable(
-          r.terminaux.map((t) => ({ ...t, terminal: t.terminal ?? '', erreur: t.bloque ?? t.derniere_erreur ?? '' })),
-          [
-            ['serial', 'TERMINAL'],
-            ['terminal', 'NOM'],
-            ['boutique_id', 'BOUTIQUE'],
-            ['en_attente', 'EN ATTENTE'],
-            ['synchronisees', 'SYNCHRONISEES'],
-            ['rejetees', 'REJETEES'],
-            ['plus_ancienne_en_attente', 'PLUS ANCIENNE'],
-            ['derniere_sync', 'DERNIERE SYNCHRO'],
-            ['erreur', 'PROBLEME'],
-          ],
-        ),
+      printSales(
+        store,
+        'REJETEE',
+        opts,
+        (wide) => [
+          { key: 'numero_facture', title: 'NUMERO' },
+          ...(wide ? [{ key: 'serial', title: 'TERMINAL' }, { key: 'recue_le', title: 'RECUE' }] : []),
+          { key: 'montant_total', title: 'MONTANT', right: true },
+          { key: 'code_erreur', title: 'CODE' },
+          { key: 'erreur', title: 'RAISON DU SERVEUR', flex: true },
+        ],
+        (v, style) => ({
+          numero_facture: v.numero_facture,
+          serial: v.serial,
+          recue_le: formatWhen(v.recue_le, style),
+          montant_total: v.montant_serveur ?? formatMoney(v.montant_total),
+          code_erreur: v.code_erreur ?? '',
+          erreur: v.erreur ?? '',
+        }),
       );
-    }),
-  );
-
-program
-  .command('pending')
-  .description('ventes en attente de transmission, les plus anciennes en premier')
-  .option('--serial <serial>', 'un seul terminal')
-  .option('--json', 'sortie JSON', false)
-  .option(...dbOption)
-  .addHelpText('after', '\nExemple :\n  $ ventesync-relay pending --serial 0a1badae951f8473')
-  .action(async (opts: { serial?: string; json: boolean; db: string }) =>
-    withStore(opts.db, (store) => {
-      printList(store.byStatut('EN_ATTENTE', opts.serial ?? null).map(publicVente), opts.json, [
-        ['numero_facture', 'NUMERO'],
-        ['serial', 'TERMINAL'],
-        ['montant_total', 'MONTANT'],
-        ['recue_le', 'RECUE LE'],
-        ['tentatives', 'ESSAIS'],
-        ['prochaine_tentative', 'PROCHAIN ESSAI'],
-        ['erreur', 'DERNIERE ERREUR'],
-      ]);
-    }),
-  );
-
-program
-  .command('rejected')
-  .description('ventes refusées par le serveur, avec sa raison : à corriger puis retry, ou discard')
-  .option('--json', 'sortie JSON', false)
-  .option(...dbOption)
-  .addHelpText('after', '\nExemple :\n  $ ventesync-relay rejected --json')
-  .action(async (opts: { json: boolean; db: string }) =>
-    withStore(opts.db, (store) => {
-      printList(store.byStatut('REJETEE').map(publicVente), opts.json, [
-        ['numero_facture', 'NUMERO'],
-        ['serial', 'TERMINAL'],
-        ['montant_total', 'MONTANT'],
-        ['recue_le', 'RECUE LE'],
-        ['code_erreur', 'CODE'],
-        ['erreur', 'RAISON DU SERVEUR'],
-      ]);
+      if (!opts.json && store.countStatut('REJETEE') > 0) {
+        out('');
+        out(`Détail d'une vente : ${COMMANDS.relay} show NUMERO`);
+        out(`Après correction sur le serveur : ${COMMANDS.relay} retry NUMERO (ou --all)`);
+        out(`Pour ne pas l'envoyer : ${COMMANDS.relay} discard NUMERO --reason "…"`);
+      }
     }),
   );
 
 program
   .command('show')
-  .description("tout ce que le relais sait d'une vente")
+  .description("une vente comme un ticket : lignes, montants, état, et chaque envoi au serveur avec sa réponse")
   .argument('<numero>', 'numero_facture')
   .option('--json', 'sortie JSON', false)
+  .option('--utc', 'heures en UTC plutôt qu’à l’heure de la machine', false)
   .option(...dbOption)
-  .addHelpText('after', '\nExemple :\n  $ ventesync-relay show VENTE-001')
-  .action(async (numero: string, opts: { json: boolean; db: string }) =>
+  .addHelpText('after', `\nExemple :\n  $ ${COMMANDS.relay} show VENTE-001`)
+  .action(async (numero: string, opts: { json: boolean; utc: boolean; db: string }) =>
     withStore(opts.db, (store) => {
-      const rows = store.byNumero(numero).map(publicVente);
-      if (rows.length === 0) return fail(`aucune vente ${numero} dans le relais`);
-      out(JSON.stringify(opts.json ? rows : rows.length === 1 ? rows[0] : rows, null, 2));
+      const sales = store.byNumero(numero);
+      if (sales.length === 0) return fail(`aucune vente ${numero} dans le relais (voir ${COMMANDS.relay} pending, ou rejected)`);
+      if (opts.json) {
+        const records = sales.map((v) => saleRecord(store, v));
+        return out(JSON.stringify(records.length === 1 ? records[0] : records, null, 2));
+      }
+      out(sales.map((v) => renderReceipt(store, v, timeStyle(opts), COMMANDS)).join('\n\n'));
     }),
   );
 
 program
   .command('retry')
-  .description('remet des ventes rejetées (ou abandonnées) en attente, pour un nouvel envoi')
+  .description('renvoie des ventes rejetées, abandonnées, ou en attente après un refus de stock, sans attendre')
   .argument('[numeros...]', 'numeros à renvoyer')
-  .option('--all', 'toutes les ventes rejetées', false)
+  .option('--all', 'toutes les ventes rejetées et celles en attente de stock', false)
   .option(...dbOption)
-  .addHelpText('after', '\nExemples :\n  $ ventesync-relay retry VENTE-001 VENTE-002\n  $ ventesync-relay retry --all')
+  .addHelpText('after', `\nExemples :\n  $ ${COMMANDS.relay} retry VENTE-001 VENTE-002\n  $ ${COMMANDS.relay} retry --all`)
   .action(async (numeros: string[], opts: { all: boolean; db: string }) =>
     withStore(opts.db, async (store) => {
       if (!opts.all && numeros.length === 0) return fail('donnez au moins un numero, ou --all');
@@ -237,7 +320,7 @@ program
       } else {
         const changes = store.retry(numeros);
         const missing = numeros.filter((_, i) => changes[i] === 0);
-        if (missing.length > 0) fail(`pas de vente rejetée ou abandonnée : ${missing.join(', ')}`);
+        if (missing.length > 0) fail(`pas de vente rejetée, abandonnée ou en attente de stock : ${missing.join(', ')}`);
         count = changes.reduce((a, b) => a + b, 0);
       }
       out(`${count} vente(s) remise(s) en attente.`);
@@ -251,38 +334,54 @@ program
   .argument('<numero>', 'numero_facture')
   .requiredOption('--reason <texte>', 'pourquoi (gardé avec la vente)')
   .option(...dbOption)
-  .addHelpText('after', '\nExemple :\n  $ ventesync-relay discard VENTE-001 --reason "vente annulée, client remboursé"')
+  .addHelpText('after', `\nExemple :\n  $ ${COMMANDS.relay} discard VENTE-001 --reason "vente annulée, client remboursé"`)
   .action(async (numero: string, opts: { reason: string; db: string }) =>
     withStore(opts.db, (store) => {
       if (opts.reason.trim() === '') return fail('--reason ne doit pas être vide');
-      const n = store.discard(numero, opts.reason, new Date());
-      if (n === 0) return fail(`pas de vente ${numero} en attente ou rejetée`);
-      out(`Vente ${numero} abandonnée : ${opts.reason}`);
+      const now = new Date();
+      if (store.discard(numero, opts.reason, now) > 0) return out(`Vente ${numero} abandonnée : ${opts.reason}`);
+      if (store.inFlight(numero, now)) {
+        return fail(`la vente ${numero} est en cours d'envoi au serveur : réessayez dans un instant (${COMMANDS.relay} show ${numero})`);
+      }
+      fail(`pas de vente ${numero} en attente ou rejetée (${COMMANDS.relay} show ${numero})`);
     }),
   );
 
 async function askDaemonToSync(store: RelayStore, quiet = false): Promise<void> {
   const url = store.getEtat('daemon_url');
   if (!url) {
-    if (!quiet) fail("le relais n'est pas en marche (ventesync-relay start …)");
+    if (!quiet) fail(`le relais n'est pas en marche (${COMMANDS.relay} start …)`);
+    else out(`Le relais n'est pas en marche : elles partiront à son démarrage.`);
     return;
   }
   try {
     const res = await request(`${url}/relay/sync`, { method: 'POST', headersTimeout: 120_000 });
-    const body = (await res.body.json()) as { envoyees?: number; synchronisees?: number; rejetees?: number; erreurs?: string[] };
+    const body = (await res.body.json()) as {
+      envoyees?: number;
+      synchronisees?: number;
+      rejetees?: number;
+      en_attente_stock?: number;
+      erreurs?: string[];
+    };
     if (res.statusCode !== 200) return fail(`le relais a répondu ${res.statusCode}`);
-    out(`Synchronisation : ${body.envoyees ?? 0} envoyée(s), ${body.synchronisees ?? 0} synchronisée(s), ${body.rejetees ?? 0} rejetée(s).`);
-    for (const e of body.erreurs ?? []) out(`  problème : ${e}`);
+    const stock = body.en_attente_stock ? `, ${body.en_attente_stock} encore refusée(s) pour stock` : '';
+    out(`Synchronisation : ${body.envoyees ?? 0} envoyée(s), ${body.synchronisees ?? 0} synchronisée(s), ${body.rejetees ?? 0} rejetée(s)${stock}.`);
+    for (const e of body.erreurs ?? []) {
+      const at = e.indexOf(' : ');
+      out(`  problème : ${at > 0 ? `${e.slice(0, at)} : ${describeError(e.slice(at + 3))}` : describeError(e)}`);
+    }
+    if (body.rejetees) out(`  à traiter : ${COMMANDS.relay} rejected`);
   } catch {
-    if (!quiet) fail(`le relais ne répond pas à ${url} : est-il en marche ?`);
+    if (!quiet) fail(`le relais ne répond pas à ${url} : est-il en marche ? (${COMMANDS.relay} status)`);
+    else out(`Le relais ne répond pas à ${url} : elles partiront à son prochain passage.`);
   }
 }
 
 program
   .command('sync')
-  .description('demande au relais en marche de transmettre maintenant, sans attendre')
+  .description('demande au relais en marche de transmettre maintenant, sans attendre (refus de stock compris)')
   .option(...dbOption)
-  .addHelpText('after', '\nExemple :\n  $ ventesync-relay sync')
+  .addHelpText('after', `\nExemple :\n  $ ${COMMANDS.relay} sync`)
   .action(async (opts: { db: string }) => withStore(opts.db, (store) => askDaemonToSync(store)));
 
 program
@@ -290,7 +389,7 @@ program
   .description('efface les ventes synchronisées depuis plus longtemps que la durée donnée (jamais les autres)')
   .requiredOption('--older-than <durée>', 'ex. 30d', duration)
   .option(...dbOption)
-  .addHelpText('after', '\nExemple :\n  $ ventesync-relay purge --older-than 30d')
+  .addHelpText('after', `\nExemple :\n  $ ${COMMANDS.relay} purge --older-than 30d`)
   .action(async (opts: { olderThan: number; db: string }) =>
     withStore(opts.db, (store) => {
       const n = store.purgeSynced(new Date(Date.now() - opts.olderThan));

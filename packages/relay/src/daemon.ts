@@ -84,9 +84,7 @@ export async function startRelay(config: Readonly<RelayConfig>): Promise<void> {
   const app = await buildRelayApp({ store, upstream, forwarder, directory, logger });
 
   const url = await app.listen({ host: config.host, port: config.port });
-  const port = new URL(url).port;
-  // The CLI's `sync` finds the daemon through the file they share.
-  store.setEtat('daemon_url', `http://127.0.0.1:${port}`);
+  // `daemon_url` is recorded by the app itself as it starts listening (the real address).
   store.setEtat('daemon_pid', String(process.pid));
   store.setEtat('serveur_url', upstream.baseUrl);
   logger.info({ url, upstream: upstream.baseUrl, db: config.db }, `ventesync relais à l'écoute sur ${url}, serveur central ${upstream.baseUrl}`);

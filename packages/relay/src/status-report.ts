@@ -1,25 +1,19 @@
+import type { CommandNames } from './command-names.js';
+import type { DaemonProbe } from './daemon-probe.js';
+import { describeError } from './describe-error.js';
+import { SCREEN_COLUMNS, wrap } from './fit-table.js';
+import { formatWhen, type TimeStyle } from './format-time.js';
 import type { RelayStore } from './relay-store.js';
 
-function isAlive(pid: string | null): boolean {
-  if (!pid) return false;
-  try {
-    process.kill(Number(pid), 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** What `status` shows staff: is the relay running, is the server there, what is waiting, per till. */
-export function statusReport(store: RelayStore) {
+export function statusReport(store: RelayStore, daemon: DaemonProbe, commands: CommandNames) {
   const summaries = new Map(store.summary().map((s) => [s.serial, s]));
   const terminaux = store.terminaux();
   const serials = [...new Set([...terminaux.map((t) => t.serial), ...summaries.keys()])].sort();
-  const daemonUrl = store.getEtat('daemon_url');
-  const running = daemonUrl !== null && isAlive(store.getEtat('daemon_pid'));
   const parTerminal = serials.map((serial) => {
     const s = summaries.get(serial);
     const t = terminaux.find((x) => x.serial === serial);
+    const waiting = (s?.en_attente_refusees ?? 0) > 0 ? store.waitingReason(serial) : undefined;
     return {
       serial,
       terminal: t?.terminal_nom ?? null,
@@ -27,32 +21,45 @@ export function statusReport(store: RelayStore) {
       boutique: t?.boutique_nom ?? null,
       etat_terminal: t?.statut ?? 'NON_VERIFIE',
       en_attente: s?.en_attente ?? 0,
+      /** Waiting because the server refused them for now (stock): its reason, at once. */
+      en_attente_refusees: s?.en_attente_refusees ?? 0,
+      refus_serveur: waiting
+        ? { numero_facture: waiting.numero_facture, code: waiting.code_erreur, erreur: waiting.erreur, prochain_essai: waiting.prochaine_tentative }
+        : null,
       synchronisees: s?.synchronisees ?? 0,
       rejetees: s?.rejetees ?? 0,
       abandonnees: s?.abandonnees ?? 0,
       plus_ancienne_en_attente: s?.plus_ancienne_en_attente ?? null,
       derniere_sync: t?.derniere_sync ?? null,
+      /** As recorded (errno codes included); `probleme` says it in words. */
       derniere_erreur: t?.derniere_erreur ?? null,
+      probleme: t?.derniere_erreur ? describeError(t.derniere_erreur) : null,
       erreur_le: t?.erreur_le ?? null,
       bloque:
         t?.statut === 'INCONNU'
-          ? 'Le serveur ne connaît pas ce terminal ou il est désactivé : ses ventes attendent (ventesync-server terminal enable …)'
+          ? `Le serveur ne connaît pas ce terminal ou l'a désactivé : ses ventes attendent. Sur le serveur : ${commands.server} terminal enable ${serial}`
           : null,
     };
   });
-  const sum = (key: 'en_attente' | 'synchronisees' | 'rejetees' | 'abandonnees') => parTerminal.reduce((n, t) => n + t[key], 0);
+  const sum = (key: 'en_attente' | 'en_attente_refusees' | 'synchronisees' | 'rejetees' | 'abandonnees') =>
+    parTerminal.reduce((n, t) => n + t[key], 0);
   const oldest = parTerminal.map((t) => t.plus_ancienne_en_attente).filter((d): d is string => d !== null).sort()[0] ?? null;
+  const joignable = store.getEtat('serveur_joignable');
+  const erreur = store.getEtat('derniere_erreur');
   return {
-    relais: { en_marche: running, url: running ? daemonUrl : null },
+    relais: daemon.running
+      ? { en_marche: true, url: daemon.url, pid: daemon.identity.pid, demarre_le: daemon.identity.demarre_le }
+      : { en_marche: false, url: null, raison: daemon.reason },
     serveur: {
       url: store.getEtat('serveur_url'),
-      joignable: store.getEtat('serveur_joignable') === null ? null : store.getEtat('serveur_joignable') === 'oui',
+      joignable: joignable === null ? null : joignable === 'oui',
       verifie_le: store.getEtat('serveur_verifie_le'),
     },
     derniere_sync: store.getEtat('derniere_sync'),
-    derniere_erreur: store.getEtat('derniere_erreur') ? { message: store.getEtat('derniere_erreur'), le: store.getEtat('derniere_erreur_le') } : null,
+    derniere_erreur: erreur ? { message: describeError(erreur), detail: erreur, le: store.getEtat('derniere_erreur_le') } : null,
     totaux: {
       en_attente: sum('en_attente'),
+      en_attente_refusees: sum('en_attente_refusees'),
       synchronisees: sum('synchronisees'),
       rejetees: sum('rejetees'),
       abandonnees: sum('abandonnees'),
@@ -63,3 +70,61 @@ export function statusReport(store: RelayStore) {
 }
 
 export type StatusReport = ReturnType<typeof statusReport>;
+
+const LABEL = 18;
+
+/** `status` for people: fits 80 columns; each till on a few lines of its own. */
+export function renderStatus(r: StatusReport, style: TimeStyle, commands: CommandNames, width = SCREEN_COLUMNS): string {
+  const when = (iso: string | null | undefined) => formatWhen(iso, style);
+  const lines: string[] = [];
+  const field = (label: string, text: string) => {
+    const [first, ...rest] = wrap(text, width - LABEL - 2);
+    lines.push(`${label.padEnd(LABEL)}: ${first ?? ''}`);
+    for (const more of rest) lines.push(`${''.padEnd(LABEL + 2)}${more}`);
+  };
+  const indented = (prefix: string, text: string) => {
+    const [first, ...rest] = wrap(text, width - prefix.length);
+    lines.push(`${prefix}${first ?? ''}`);
+    for (const more of rest) lines.push(`${''.padEnd(prefix.length)}${more}`);
+  };
+
+  field('Relais', r.relais.en_marche ? `en marche (${r.relais.url})` : (r.relais as { raison: string }).raison);
+  const s = r.serveur;
+  const reach = s.joignable === null ? 'pas encore contacté' : s.joignable ? 'répond' : 'NE RÉPOND PAS';
+  field('Serveur central', `${s.url ?? '?'} — ${reach}${s.verifie_le ? ` (vérifié ${when(s.verifie_le)})` : ''}`);
+  const t = r.totaux;
+  field(
+    'En attente',
+    `${t.en_attente}${t.plus_ancienne_en_attente ? ` (la plus ancienne reçue ${when(t.plus_ancienne_en_attente)})` : ''}` +
+      (t.en_attente_refusees > 0 ? `, dont ${t.en_attente_refusees} refusée(s) pour l'instant par le serveur` : ''),
+  );
+  field('Rejetées', `${t.rejetees}${t.rejetees > 0 ? ` — à traiter : ${commands.relay} rejected` : ''}`);
+  field('Synchronisées', `${t.synchronisees}${t.abandonnees > 0 ? ` (et ${t.abandonnees} abandonnée(s))` : ''}`);
+  field('Dernière synchro', r.derniere_sync ? when(r.derniere_sync) : 'jamais');
+  if (r.derniere_erreur && s.joignable !== true) field('Dernier problème', `${r.derniere_erreur.message} (${when(r.derniere_erreur.le)})`);
+
+  for (const till of r.terminaux) {
+    lines.push('');
+    const name = till.terminal && till.terminal !== till.serial ? `${till.terminal} (${till.serial})` : till.serial;
+    indented('', `${name}${till.boutique ? `, ${till.boutique}` : ''}`);
+    const counts = [`${till.en_attente} en attente`, `${till.rejetees} rejetée(s)`, `${till.synchronisees} synchronisée(s)`];
+    if (till.abandonnees > 0) counts.push(`${till.abandonnees} abandonnée(s)`);
+    indented('  ', counts.join(', '));
+    if (till.plus_ancienne_en_attente) indented('  ', `plus ancienne en attente : reçue ${when(till.plus_ancienne_en_attente)}`);
+    indented('  ', `dernière synchro : ${till.derniere_sync ? when(till.derniere_sync) : 'jamais'}`);
+    if (till.refus_serveur) {
+      const f = till.refus_serveur;
+      indented(
+        '  ',
+        `refusée(s) pour l'instant par le serveur : ${till.en_attente_refusees}, ex. ${f.numero_facture} : ${f.erreur ?? f.code}` +
+          (f.prochain_essai ? ` (nouvel essai ${when(f.prochain_essai)})` : ''),
+      );
+      if (f.code === 'INSUFFICIENT_STOCK') {
+        indented('  ', `stock corrigé sur le serveur ? ${commands.relay} retry --all les renvoie tout de suite`);
+      }
+    }
+    if (till.bloque) indented('  ', `BLOQUÉ : ${till.bloque}`);
+    else if (till.probleme) indented('  ', `problème : ${till.probleme}${till.erreur_le ? ` (${when(till.erreur_le)})` : ''}`);
+  }
+  return lines.join('\n');
+}

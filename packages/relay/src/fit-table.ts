@@ -1,0 +1,71 @@
+/** What staff see in a terminal window; wider only on request (`--wide`). */
+export const SCREEN_COLUMNS = 80;
+const GAP = '  ';
+
+export interface Column<Row> {
+  key: keyof Row & string;
+  title: string;
+  /** The one column that gives way: its text wraps onto more lines instead of widening the table. */
+  flex?: boolean;
+  right?: boolean;
+}
+
+const cell = (v: unknown) => (v === null || v === undefined ? '' : String(v));
+
+/** Splits text into lines of at most `width` characters, at spaces when it can. */
+export function wrap(text: string, width: number): string[] {
+  if (width <= 0 || text.length <= width) return [text];
+  const lines: string[] = [];
+  let rest = text;
+  while (rest.length > width) {
+    const space = rest.lastIndexOf(' ', width);
+    const cut = space > width / 3 ? space : width;
+    lines.push(rest.slice(0, cut).trimEnd());
+    rest = rest.slice(cut).trimStart();
+  }
+  if (rest) lines.push(rest);
+  return lines;
+}
+
+/**
+ * An aligned table that fits `maxWidth` columns: the flex column wraps. With `maxWidth`
+ * Infinity (`--wide`) every cell stays on one line.
+ */
+export function fitTable<Row extends object>(rows: readonly Row[], columns: ReadonlyArray<Column<Row>>, maxWidth = SCREEN_COLUMNS): string {
+  if (rows.length === 0) return '(aucune)';
+  const texts = rows.map((r) => columns.map((c) => cell(r[c.key])));
+  const widths = columns.map((c, i) => Math.max(c.title.length, ...texts.map((t) => t[i]!.length)));
+  const flex = columns.findIndex((c) => c.flex);
+  const total = () => widths.reduce((a, b) => a + b, 0) + GAP.length * (columns.length - 1);
+  if (flex >= 0 && total() > maxWidth) {
+    const room = maxWidth - (total() - widths[flex]!);
+    // Too narrow a column reads worse than the text on lines of its own, under its row.
+    if (room < MIN_FLEX_WIDTH) return belowTable(texts, columns, flex, maxWidth);
+    widths[flex] = Math.max(columns[flex]!.title.length, room);
+  }
+  const pad = (text: string, i: number) => (columns[i]!.right ? text.padStart(widths[i]!) : text.padEnd(widths[i]!));
+  const line = (values: string[]) => values.map(pad).join(GAP).trimEnd();
+  const out = [line(columns.map((c) => c.title)), line(widths.map((w) => '-'.repeat(w)))];
+  for (const t of texts) {
+    const wrapped = flex >= 0 ? wrap(t[flex]!, widths[flex]!) : [];
+    out.push(line(t.map((v, i) => (i === flex ? (wrapped[0] ?? '') : v))));
+    for (const more of wrapped.slice(1)) out.push(line(columns.map((_, i) => (i === flex ? more : ''))));
+  }
+  return out.join('\n');
+}
+
+const MIN_FLEX_WIDTH = 28;
+const BELOW_INDENT = '    ';
+
+/** The table without its flex column, whose text goes under each row, indented. */
+function belowTable<Row>(texts: string[][], columns: ReadonlyArray<Column<Row>>, flex: number, maxWidth: number): string {
+  const kept = columns.filter((_, i) => i !== flex);
+  const widths = kept.map((c, k) => Math.max(c.title.length, ...texts.map((t) => t.filter((_, i) => i !== flex)[k]!.length)));
+  const line = (values: string[]) => values.map((v, k) => (kept[k]!.right ? v.padStart(widths[k]!) : v.padEnd(widths[k]!))).join(GAP).trimEnd();
+  const out = [line(kept.map((c) => c.title)), line(widths.map((w) => '-'.repeat(w)))];
+  for (const t of texts) {
+    out.push(line(t.filter((_, i) => i !== flex)));
+    if (t[flex]) for (const more of wrap(t[flex]!, maxWidth - BELOW_INDENT.length)) out.push(`${BELOW_INDENT}${more}`);
+  }
+  return out.join('\n');
+}

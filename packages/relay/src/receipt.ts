@@ -1,0 +1,127 @@
+import { formatMoney, multiplyMoney, parseMoney } from '@ventesync/shared';
+import type { CommandNames } from './command-names.js';
+import { describeError } from './describe-error.js';
+import { SCREEN_COLUMNS, wrap } from './fit-table.js';
+import { formatDateTime, formatWhen, type TimeStyle } from './format-time.js';
+import type { HeldVente, RelayStore, Tentative, TentativeResultat } from './relay-store.js';
+
+interface WireLigne {
+  article_id: number;
+  quantite: number;
+  prix_unitaire?: string;
+}
+interface WireVente {
+  mode_paiement?: string;
+  paye?: boolean;
+  date_vente?: string;
+  lignes?: WireLigne[];
+}
+
+const LABEL = 13;
+
+const STATES: Record<HeldVente['statut'], string> = {
+  EN_ATTENTE: 'EN ATTENTE — le relais la garde et la transmettra',
+  SYNCHRONISEE: 'SYNCHRONISÉE — le serveur l’a',
+  REJETEE: 'REJETÉE — le serveur la refuse : une personne doit décider',
+  ABANDONNEE: 'ABANDONNÉE — une personne a décidé de ne pas l’envoyer',
+};
+
+const RESULTS: Record<TentativeResultat, string> = {
+  SYNCHRONISEE: 'reçue par le serveur',
+  REJETEE: 'refusée',
+  REFUS_STOCK: 'refusée pour stock, nouvel essai prévu',
+  SANS_REPONSE: 'absente de la réponse du serveur',
+  ECHEC: 'envoi sans réponse utile',
+};
+
+/** Everything about one held sale, for `show --json`. */
+export function saleRecord(store: RelayStore, v: HeldVente) {
+  const terminal = store.terminal(v.serial);
+  return {
+    numero_facture: v.numero_facture,
+    serial: v.serial,
+    terminal: terminal?.terminal_nom ?? null,
+    boutique_id: v.boutique_id,
+    statut: v.statut,
+    montant_total: v.montant_serveur ?? formatMoney(v.montant_total),
+    montant_confirme_par_serveur: v.montant_serveur !== null,
+    recue_le: v.recue_le,
+    tentatives: v.tentatives,
+    prochaine_tentative: v.prochaine_tentative,
+    en_cours_d_envoi: v.en_vol !== null,
+    code_erreur: v.code_erreur,
+    erreur: v.erreur,
+    synchronisee_le: v.synchronisee_le,
+    decision: v.decision,
+    decision_le: v.decision_le,
+    note: v.note,
+    historique: store.tentatives(v.id),
+    vente: JSON.parse(v.contenu) as unknown,
+  };
+}
+
+/** `show NUMERO` for people: a receipt, then what happened to it, in 80 columns. */
+export function renderReceipt(store: RelayStore, v: HeldVente, style: TimeStyle, commands: CommandNames, width = SCREEN_COLUMNS): string {
+  const vente = JSON.parse(v.contenu) as WireVente;
+  const terminal = store.terminal(v.serial);
+  const lines: string[] = [];
+  const field = (label: string, text: string) => {
+    const [first, ...rest] = wrap(text, width - LABEL - 2);
+    lines.push(`${label.padEnd(LABEL)}: ${first ?? ''}`);
+    for (const more of rest) lines.push(`${''.padEnd(LABEL + 2)}${more}`);
+  };
+  const rule = '-'.repeat(Math.min(width, 64));
+  const amount = (text: string) => text.padStart(12);
+
+  lines.push(`Vente ${v.numero_facture}`);
+  lines.push(rule);
+  const till = terminal?.terminal_nom && terminal.terminal_nom !== v.serial ? `${terminal.terminal_nom} (${v.serial})` : v.serial;
+  field('Caisse', `${till}${terminal?.boutique_nom ? `, ${terminal.boutique_nom}` : ''}`);
+  if (vente.date_vente) field('Date', formatDateTime(vente.date_vente, style.utc));
+  field('Reçue', `${formatDateTime(v.recue_le, style.utc)} (${formatWhen(v.recue_le, style)})`);
+  field('Paiement', `${vente.mode_paiement ?? 'CASH'}, ${vente.paye === false ? 'non payée' : 'payée'}`);
+  lines.push(rule);
+  for (const l of vente.lignes ?? []) {
+    const cached = v.boutique_id === null ? undefined : store.catalogueArticle(v.boutique_id, l.article_id);
+    const unit = l.prix_unitaire === undefined ? (cached?.prix_vente ?? null) : parseMoney(l.prix_unitaire);
+    const total = unit === null ? null : multiplyMoney(unit, l.quantite);
+    const label = `${l.quantite} x ${cached?.nom ?? 'article'} (n° ${l.article_id})`;
+    const prices = `${amount(unit === null ? '?' : formatMoney(unit))}${amount(total === null ? '?' : formatMoney(total))}`;
+    const room = Math.min(width, 64) - prices.length - 2;
+    const [first, ...rest] = wrap(label, room);
+    lines.push(`  ${(first ?? '').padEnd(room)}${prices}`);
+    for (const more of rest) lines.push(`    ${more}`);
+  }
+  lines.push(rule);
+  const total = v.montant_serveur ?? formatMoney(v.montant_total);
+  const totalLabel = v.montant_serveur === null ? 'TOTAL (estimé par le relais)' : 'TOTAL (confirmé par le serveur)';
+  lines.push(`${totalLabel.padEnd(Math.min(width, 64) - 12)}${amount(total)}`);
+  lines.push('');
+
+  field('État', STATES[v.statut]);
+  if (v.statut === 'EN_ATTENTE' && v.en_vol) field('', 'en cours d’envoi au serveur');
+  if (v.statut === 'EN_ATTENTE' && v.code_erreur) {
+    field('Refus', `${v.erreur ?? v.code_erreur} (${v.code_erreur})${v.prochaine_tentative ? `, nouvel essai ${formatWhen(v.prochaine_tentative, style)}` : ''}`);
+    field('À faire', `corriger le stock sur le serveur, puis ${commands.relay} retry ${v.numero_facture}`);
+  }
+  if (v.statut === 'REJETEE') {
+    field('Raison', `${v.erreur ?? ''} (${v.code_erreur ?? '?'})`);
+    field('À faire', `corriger puis ${commands.relay} retry ${v.numero_facture}, ou ${commands.relay} discard ${v.numero_facture} --reason "…"`);
+  }
+  if (v.synchronisee_le) field('Synchronisée', formatDateTime(v.synchronisee_le, style.utc));
+  if (v.decision) field('Décision', `${v.decision} (${formatDateTime(v.decision_le, style.utc)})`);
+  if (v.note) field('Note', v.note);
+
+  const history = store.tentatives(v.id);
+  lines.push('');
+  lines.push(`Envois au serveur : ${v.tentatives}${history.length === 0 ? ' (aucun encore)' : ''}`);
+  for (const t of history) lines.push(...attemptLines(t, style, width));
+  return lines.join('\n');
+}
+
+function attemptLines(t: Tentative, style: TimeStyle, width: number): string[] {
+  const head = `  ${formatDateTime(t.le, style.utc)}  `;
+  const text = `${RESULTS[t.resultat]}${t.code ? ` (${t.code})` : ''}${t.message ? ` : ${t.resultat === 'ECHEC' ? describeError(t.message) : t.message}` : ''}`;
+  const [first, ...rest] = wrap(text, width - head.length);
+  return [`${head}${first ?? ''}`, ...rest.map((more) => `${''.padEnd(head.length)}${more}`)];
+}
