@@ -1,7 +1,7 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import { buildOpenApiDocument } from '@ventesync/shared';
-import { createApiServer, registerTerminalAuth } from '@ventesync/runtime/http';
+import { buildOpenApiDocument, errorBody, statusOf, SYNC_PATH } from '@ventesync/shared';
+import { type ApiServerOptions, createApiServer, registerTerminalAuth } from '@ventesync/runtime/http';
 import type { FastifyInstance } from 'fastify';
 import { createCatalogueStore } from './catalogue-store.js';
 import type { Db } from './db/open-database.js';
@@ -12,19 +12,32 @@ import { statistiquesRoutes } from './routes/statistiques.js';
 import { syncRoutes } from './routes/sync.js';
 import { createSaleReader } from './sale-reader.js';
 import { createSaleWriter } from './sale-writer.js';
+import { createStorageHealth } from './storage-health.js';
 
 export interface AppOptions {
   db: Db;
   logger?: Logger | false;
   /** The clock, injectable so tests can pin "now". */
   now?: () => Date;
+  /** Connection and load limits (tests shorten them); the defaults otherwise. */
+  limits?: ApiServerOptions['limits'];
 }
 
 /** The whole HTTP API on an open database; tests build it without listening. */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { db } = options;
   const now = options.now ?? (() => new Date());
-  const app = createApiServer(options.logger);
+  const storage = createStorageHealth(db.name);
+  const app = createApiServer(options.logger, {
+    ...(options.limits ? { limits: options.limits } : {}),
+    onStorageFailure: (failure, error) => {
+      if (failure === 'full') storage.failed(String((error as { code?: unknown }).code));
+    },
+  });
+  // A sale written is a write that succeeded: the disk takes writes again.
+  app.addHook('onResponse', async (request, reply) => {
+    if (reply.statusCode === 201 && request.routeOptions.url === SYNC_PATH) storage.succeeded();
+  });
 
   const catalogue = createCatalogueStore(db);
   const writer = createSaleWriter(db);
@@ -36,8 +49,23 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(swaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', async () => openapi);
 
-  app.get('/health', async (_request, reply) => {
-    ping.get();
+  app.get('/health', async (request, reply) => {
+    try {
+      ping.get();
+    } catch (error) {
+      request.log.error({ err: error }, 'base de données injoignable');
+      return reply
+        .code(statusOf('SERVICE_UNAVAILABLE'))
+        .send({ status: 'erreur', base_de_donnees: 'injoignable', ...errorBody('SERVICE_UNAVAILABLE', 'Base de données injoignable') });
+    }
+    const state = storage.state();
+    if (!state.ok) {
+      return reply.code(503).send({
+        status: 'erreur',
+        base_de_donnees: 'ecriture_impossible',
+        ...errorBody('STORAGE_FULL', `Base de données en échec : ${state.reason}`),
+      });
+    }
     return reply.send({ status: 'ok' });
   });
 

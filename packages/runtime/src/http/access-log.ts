@@ -1,0 +1,24 @@
+import { SERIAL_HEADER } from '@ventesync/shared';
+import type { FastifyInstance } from 'fastify';
+
+const HEADER = SERIAL_HEADER.toLowerCase();
+/** A serial is logged as sent, cut to this length: a till cannot flood the log through it. */
+export const MAX_LOGGED_SERIAL_LENGTH = 64;
+
+/**
+ * One line per request at info, whatever its outcome, 4xx included: method, route, status,
+ * duration, the till's serial and the request id (pino's `reqId`). A till hammering with a
+ * disabled serial shows up here; what a sync did to each sale is logged by its route.
+ */
+export function registerAccessLog(app: FastifyInstance): void {
+  app.addHook('onResponse', async (request, reply) => {
+    const raw = request.headers[HEADER];
+    const serial = (Array.isArray(raw) ? raw[0] : raw)?.trim().slice(0, MAX_LOGGED_SERIAL_LENGTH) || null;
+    const route = request.routeOptions.url ?? null;
+    const duration_ms = Math.round(reply.elapsedTime * 100) / 100;
+    request.log.info(
+      { method: request.method, route, status: reply.statusCode, duration_ms, serial },
+      `${request.method} ${route ?? request.url.split('?')[0]!.slice(0, 200)} ${reply.statusCode} ${duration_ms} ms${serial ? ` (${serial})` : ''}`,
+    );
+  });
+}

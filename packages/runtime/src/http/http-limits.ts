@@ -1,0 +1,79 @@
+import { readFileSync } from 'node:fs';
+
+/** Every limit a listening server enforces on its connections, in one block of plain data. */
+export interface HttpLimits {
+  /** Time for a client to send its request headers (slow-header clients are cut). */
+  headersTimeoutMs: number;
+  /** Time for a client to send its whole request, body included. */
+  requestTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this. */
+  keepAliveTimeoutMs: number;
+  /**
+   * A connection with no byte moving either way for this long is closed: also a client that
+   * stopped reading its answers, whose unsent bytes would otherwise stay in memory.
+   */
+  socketIdleTimeoutMs: number;
+  /** How often Node looks for connections past their header or request timeout. */
+  timeoutCheckIntervalMs: number;
+  maxRequestsPerSocket: number;
+  /** Open connections at most; `null`: derived from the process file limit. */
+  maxConnections: number | null;
+  /** Longest request line URL; longer is 414 URI_TOO_LONG. */
+  maxUrlLength: number;
+  /** Request headers, all together; more is 431 HEADERS_TOO_LARGE. */
+  maxHeaderBytes: number;
+  /** Load shedding: above any of these, requests get 503 OVERLOADED with Retry-After. */
+  pressure: {
+    maxEventLoopDelayMs: number;
+    maxHeapUsedBytes: number;
+    maxRssBytes: number;
+    sampleIntervalMs: number;
+    retryAfterSeconds: number;
+  };
+}
+
+export const DEFAULT_HTTP_LIMITS: Readonly<HttpLimits> = Object.freeze({
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
+  socketIdleTimeoutMs: 30_000,
+  timeoutCheckIntervalMs: 1_000,
+  maxRequestsPerSocket: 1_000,
+  maxConnections: null,
+  maxUrlLength: 8 * 1024,
+  maxHeaderBytes: 16 * 1024,
+  pressure: Object.freeze({
+    maxEventLoopDelayMs: 1_000,
+    maxHeapUsedBytes: 1024 * 1024 * 1024,
+    maxRssBytes: 1536 * 1024 * 1024,
+    sampleIntervalMs: 1_000,
+    retryAfterSeconds: 5,
+  }),
+});
+
+/** Assumed when the limit cannot be read (not Linux): the usual default soft limit. */
+export const FALLBACK_FILE_LIMIT = 1024;
+/** File descriptors kept for the database, its WAL, logs and outgoing connections. */
+export const RESERVED_FILE_DESCRIPTORS = 64;
+/** Never fewer than this, even under a tiny file limit. */
+const MIN_CONNECTIONS = 16;
+
+/** The process's soft limit on open files, read from /proc on Linux; the fallback elsewhere. */
+export function fileDescriptorLimit(limitsFile = '/proc/self/limits'): number {
+  try {
+    const line = readFileSync(limitsFile, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('Max open files'));
+    const soft = line?.slice('Max open files'.length).trim().split(/\s+/)[0];
+    if (soft === 'unlimited') return Number.MAX_SAFE_INTEGER;
+    const n = Number(soft);
+    return Number.isSafeInteger(n) && n > 0 ? n : FALLBACK_FILE_LIMIT;
+  } catch {
+    return FALLBACK_FILE_LIMIT;
+  }
+}
+
+/** Connections allowed: below the file limit, so accepting one never fails for lack of descriptors. */
+export function connectionCap(fileLimit: number): number {
+  return Math.max(MIN_CONNECTIONS, fileLimit - RESERVED_FILE_DESCRIPTORS);
+}
