@@ -1,6 +1,9 @@
 import { legacyVenteFingerprint, validateVente } from '@ventesync/shared';
+import { Writable } from 'node:stream';
+import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { INACTIVE_SERIAL, OTHER_SERIAL, SECOND_SERIAL, SERIAL, SYNC, testApp, vente } from './helpers.js';
+import { buildApp } from '../src/app.js';
+import { INACTIVE_SERIAL, OTHER_SERIAL, openTestDb, SECOND_SERIAL, SERIAL, SYNC, testApp, vente } from './helpers.js';
 
 let t: Awaited<ReturnType<typeof testApp>>;
 const NOW = new Date('2025-10-29T02:45:00.000Z');
@@ -581,3 +584,140 @@ describe('robustness', () => {
   });
 });
 
+
+describe('hostile input is one sale’s INVALID_SALE, never the request’s failure', () => {
+  const ventes = () => t.db.prepare('SELECT numero_facture FROM ventes ORDER BY id').pluck().all();
+
+  it.each([
+    ['numero_facture', { numero_facture: 'S\ud800' }],
+    ['mode_paiement', { mode_paiement: 'CASH\udfff' }],
+    ['date_vente', { date_vente: '2025-10-29T02:45:00Z\ud800' }],
+  ])('a lone surrogate in %s is refused naming the field, and nothing of it is stored', async (field, change) => {
+    const res = await t.sync([{ numero_facture: 'SURR', lignes: [{ article_id: 6 }], ...change }, vente('GOOD', [{ article_id: 7 }])]);
+    expect(res.statusCode).toBe(201);
+    const [erreur] = res.json().ventes_erreurs;
+    expect(erreur).toMatchObject({ index: 1, code: 'INVALID_SALE' });
+    expect(erreur.erreur).toContain(`Le champ ${field} contient des caractères invalides`);
+    // The answer itself stays well-formed: a .NET till refuses JSON holding a lone surrogate.
+    expect(res.body).not.toMatch(/(?<!\\)\\u[dD][89a-fA-F]/);
+    expect(ventes()).toEqual(['GOOD']);
+    expect(t.stock(6)).toBe(100);
+  });
+
+  it('a lone surrogate in a line price string is refused naming the line', async () => {
+    const res = await t.sync([vente('P', [{ article_id: 6, prix_unitaire: '40000\ud800' }])]);
+    expect(res.json().ventes_erreurs[0].erreur).toContain('Ligne 1 : le champ prix_unitaire contient des caractères invalides');
+    expect(t.venteCount()).toBe(0);
+  });
+
+  it.each(['9999-12-31T23:59:00-23:59', '0000-01-01T00:00:00+01:00'])(
+    'a date_vente %s outside years 0000–9999 once in UTC is refused; the history never sees it',
+    async (date) => {
+      const res = await t.sync([vente('FAR', [{ article_id: 6 }], { date_vente: date }), vente('NEAR', [{ article_id: 6 }])]);
+      expect(res.json().ventes_erreurs[0]).toMatchObject({ code: 'INVALID_SALE', erreur: expect.stringContaining('date_vente') });
+      expect(ventes()).toEqual(['NEAR']);
+      expect(t.stock(6)).toBe(99);
+    },
+  );
+
+  it('a line nested 5,000 levels deep refuses that sale only; the others of the batch are created', async () => {
+    const deep = '['.repeat(5000) + ']'.repeat(5000);
+    const payload = `[{"numero_facture":"A","lignes":[{"article_id":6}]},
+      {"numero_facture":"DEEP","lignes":[${deep}]},
+      {"numero_facture":"DEEP-2","lignes":[{"article_id":6,"prix_unitaire":${deep}}]},
+      {"numero_facture":"B","lignes":[{"article_id":7}]}]`;
+    const res = await t.app.inject({ method: 'POST', url: SYNC, headers: { 'x-device-serial': SERIAL }, payload });
+    expect(res.statusCode).toBe(201);
+    expect(res.json().ventes_erreurs.map((e: { index: number; code: string }) => [e.index, e.code])).toEqual([
+      [2, 'INVALID_SALE'],
+      [3, 'INVALID_SALE'],
+    ]);
+    expect(ventes()).toEqual(['A', 'B']);
+  });
+
+  it.each([
+    ['an array', (n: number) => '['.repeat(n) + ']'.repeat(n), 200],
+    ['an object', (n: number) => '{"a":'.repeat(n) + '1' + '}'.repeat(n), 400],
+  ])('a whole body that is %s nested 100,000 levels deep gets a plain answer, not a 500', async (_label, nest, status) => {
+    const res = await t.app.inject({ method: 'POST', url: SYNC, headers: { 'x-device-serial': SERIAL }, payload: nest(100_000) });
+    expect(res.statusCode).toBe(status);
+    expect(res.json()).toHaveProperty(status === 200 ? 'ventes_erreurs' : 'code');
+    expect(t.venteCount()).toBe(0);
+  });
+
+  it('500 sales of 1,000 bad lines each (1 MB) get an answer under 1 MiB and smaller than the request', async () => {
+    const badLines = Array.from({ length: 1000 }, () => 0).join(',');
+    const payload = `[${Array.from({ length: 500 }, (_, i) => `{"numero_facture":"BAD-${i}","lignes":[${badLines}]}`).join(',')}]`;
+    expect(payload.length).toBeGreaterThan(1_000_000);
+    const res = await t.app.inject({ method: 'POST', url: SYNC, headers: { 'x-device-serial': SERIAL }, payload });
+    expect(res.statusCode).toBe(200);
+    const size = Buffer.byteLength(res.body);
+    expect(size).toBeLessThan(1024 * 1024);
+    expect(size).toBeLessThan(payload.length);
+    const body = res.json();
+    expect(body.ventes_erreurs).toHaveLength(500);
+    expect(body.ventes_erreurs[0].erreur.split(' ; ')).toHaveLength(6);
+    expect(body.ventes_erreurs[0].erreur).toMatch(/… et 995 autre\(s\) problème\(s\)$/);
+  });
+
+  it('a refused sale with a 4 MB numero is not echoed back', async () => {
+    const res = await t.sync([{ numero_facture: 'N'.repeat(4_000_000), lignes: [{ article_id: 6 }] }]);
+    expect(res.json().ventes_erreurs[0]).toMatchObject({ numero_facture: null, code: 'INVALID_SALE' });
+    expect(res.body.length).toBeLessThan(2000);
+  });
+});
+
+describe('what the log says about a sync', () => {
+  async function appLoggingAt(level: string) {
+    const lines: Array<Record<string, unknown>> = [];
+    const stream = new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(JSON.parse(String(chunk)));
+        done();
+      },
+    });
+    const db = openTestDb();
+    const app = await buildApp({ db, logger: pino({ level }, stream), now: () => NOW });
+    const send = (body: unknown) =>
+      app.inject({ method: 'POST', url: SYNC, headers: { 'x-device-serial': SERIAL }, payload: JSON.stringify(body) });
+    return { lines, send, close: async () => (await app.close(), db.close()) };
+  }
+  const batch = [
+    vente('LOG-1', [{ article_id: 6 }]),
+    vente('LOG-2', [{ article_id: 7 }]),
+    vente('LOG-1', [{ article_id: 6 }]),
+    vente('LOG-3', [{ article_id: 6, quantite: 0 }]),
+  ];
+
+  it('at info: one line with the guide’s start message and the counts, one warn per refused or ignored sale, no line per created sale', async () => {
+    const log = await appLoggingAt('info');
+    await log.send(batch);
+    await log.close();
+    const sync = log.lines.filter((l) => String(l.msg).startsWith('Synchronisation'));
+    expect(sync).toEqual([
+      expect.objectContaining({
+        level: 30,
+        msg: 'Synchronisation ventes pour boutique: Ma Boutique (Terminal: Terminal messie vanza)',
+        serial: SERIAL,
+        creees: 2,
+        doublons: 1,
+        refusees: 1,
+      }),
+    ]);
+    expect(log.lines.filter((l) => l.level === 40).map((l) => [l.numero_facture, l.code])).toEqual([
+      ['LOG-1', 'DUPLICATE'],
+      ['LOG-3', 'INVALID_SALE'],
+    ]);
+    expect(log.lines.some((l) => String(l.msg).includes('créée'))).toBe(false);
+  });
+
+  it('at debug: each created sale has the guide’s ✅ line with its amount and currency', async () => {
+    const log = await appLoggingAt('debug');
+    await log.send(batch);
+    await log.close();
+    expect(log.lines.filter((l) => l.level === 20 && String(l.msg).startsWith('✅')).map((l) => l.msg)).toEqual([
+      '✅ Vente LOG-1 créée avec succès: 40000.00 CDF',
+      '✅ Vente LOG-2 créée avec succès: 25000.00 CDF',
+    ]);
+  });
+});
