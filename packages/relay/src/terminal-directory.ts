@@ -1,4 +1,4 @@
-import { ARTICLES_PATH, type ArticlesResponse, ArticlesResponseSchema, parseMoney, STATISTIQUES_PATH } from '@ventesync/shared';
+import { ARTICLES_PATH, type ArticlesResponse, ArticlesResponseSchema, parseMoney } from '@ventesync/shared';
 import { z } from 'zod';
 import type { RelayStore, TerminalInfo } from './relay-store.js';
 import type { Upstream } from './upstream.js';
@@ -10,10 +10,11 @@ export interface RelayTerminal {
   terminal_nom: string;
 }
 
-const BoutiqueNameSchema = z.object({ boutique_nom: z.string().max(200) });
+const NamesSchema = z.object({ boutique_nom: z.string().max(200), terminal: z.string().max(200) });
 const ErrorCodeSchema = z.object({ code: z.string() });
 
 const VERIFY_TIMEOUT_MS = 2_000;
+const NAMES_TIMEOUT_MS = 10_000;
 // A till not confirmed yet is re-checked at most this often: during an outage each check
 // can cost the till seconds of waiting, on every sale.
 const RECHECK_AFTER_MS = 60_000;
@@ -50,12 +51,15 @@ export function createTerminalDirectory(store: RelayStore, upstream: Upstream, n
     return parsed.data;
   }
 
-  /** The articles answer has no names: statistiques has the boutique's, for the tills' receipts. */
-  async function boutiqueName(serial: string, timeoutMs?: number): Promise<string | null> {
-    const answer = await upstream.get(STATISTIQUES_PATH, serial, timeoutMs);
+  /**
+   * The articles answer has no names. An empty batch is the one request whose answer names
+   * both the till and its boutique, and it creates nothing: the till's very first answer
+   * through the relay then carries its name, as the server's would.
+   */
+  async function names(serial: string, timeoutMs = NAMES_TIMEOUT_MS): Promise<{ boutique_nom: string; terminal: string } | null> {
+    const answer = await upstream.postSync(serial, '[]', AbortSignal.timeout(timeoutMs));
     if (answer.kind !== 'response' || answer.status !== 200) return null;
-    const nom = BoutiqueNameSchema.safeParse(answer.body).data?.boutique_nom;
-    return nom ?? null;
+    return NamesSchema.safeParse(answer.body).data ?? null;
   }
 
   /** Asks the server for the till's catalogue; learns the till and caches the catalogue. */
@@ -71,13 +75,14 @@ export function createTerminalDirectory(store: RelayStore, upstream: Upstream, n
     const body = answer.status === 200 ? cacheCatalogue(answer.body) : null;
     if (body === null) return 'unreachable';
     const previous = store.terminal(serial);
+    const learned = previous?.boutique_nom && previous.terminal_nom ? null : await names(serial, timeoutMs);
     store.saveTerminal(
       serial,
       'CONNU',
       {
         boutique_id: body.boutique_id,
-        boutique_nom: previous?.boutique_nom ?? (await boutiqueName(serial, timeoutMs)),
-        terminal_nom: previous?.terminal_nom ?? null,
+        boutique_nom: previous?.boutique_nom ?? learned?.boutique_nom ?? null,
+        terminal_nom: previous?.terminal_nom ?? learned?.terminal ?? null,
       },
       now(),
     );

@@ -1,3 +1,7 @@
+import Database from 'better-sqlite3';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildRelayApp } from '../src/app.js';
 import { openDatabase } from '../src/db/open-database.js';
@@ -13,6 +17,8 @@ const quiet = { info() {}, warn() {}, error() {} };
 
 let fake: Awaited<ReturnType<typeof startFakeUpstream>>;
 let store: RelayStore;
+let relayDb: Database.Database;
+let forwarder: ReturnType<typeof createForwarder>;
 let app: Awaited<ReturnType<typeof buildRelayApp>>;
 let agent: ReturnType<typeof createAgent>;
 let upstreamUrl: string;
@@ -21,7 +27,7 @@ async function build(url: string) {
   agent = createAgent({ connectMs: 500, headersMs: 2_000, bodyMs: 2_000 });
   const upstream = createUpstream(url, agent);
   // Timers off: these tests look at what the relay holds, not at forwarding.
-  const forwarder = createForwarder({ store, upstream, config: { ...DEFAULT_FORWARDER_CONFIG, debounceMs: 60_000 }, logger: quiet });
+  forwarder = createForwarder({ store, upstream, config: { ...DEFAULT_FORWARDER_CONFIG, debounceMs: 60_000 }, logger: quiet });
   const now = () => new Date('2025-10-29T02:45:00Z');
   const directory = createTerminalDirectory(store, upstream, now);
   app = await buildRelayApp({ store, upstream, forwarder, directory, logger: false, now });
@@ -38,7 +44,8 @@ const post = (body: unknown, serial: string | null = SERIAL) =>
 beforeEach(async () => {
   fake = await startFakeUpstream();
   upstreamUrl = fake.url;
-  store = createRelayStore(openDatabase(':memory:'));
+  relayDb = openDatabase(':memory:');
+  store = createRelayStore(relayDb);
   await build(upstreamUrl);
 });
 afterEach(async () => {
@@ -56,7 +63,9 @@ describe('relay: the till side speaks the server protocol', () => {
       message: '1 vente(s) synchronisée(s) avec succès',
       boutique_id: 2,
       boutique_nom: 'Ma Boutique',
-      terminal: SERIAL,
+      // The till's name, as the server would say it, from the very first answer (learned when
+      // the relay checked the till with the server).
+      terminal: 'Terminal messie vanza',
       statistiques: { total_envoyees: 1, reussies: 1, erreurs: 0 },
       ventes_creees: [
         {
@@ -184,5 +193,113 @@ describe('relay: read endpoints', () => {
     expect(local.statusCode).toBe(200);
     const remote = await app.inject({ method: 'POST', url: '/relay/sync', remoteAddress: '192.0.2.50' });
     expect(remote.statusCode).toBe(403);
+  });
+});
+
+describe('relay: a busy relay file never costs a till its sale or a 500', () => {
+  let dir: string;
+  let file: string;
+  let other: Database.Database;
+
+  beforeEach(async () => {
+    await app.close();
+    dir = mkdtempSync(join(tmpdir(), 'ventesync-relay-app-'));
+    file = join(dir, 'relay.db');
+    relayDb = openDatabase(file);
+    store = createRelayStore(relayDb);
+    await build(upstreamUrl);
+    // Another program on the same file (the staff CLI): it never waits, so a conflict shows at once.
+    other = new Database(file);
+    other.pragma('busy_timeout = 0');
+  });
+  afterEach(() => {
+    other.close();
+    relayDb.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("takes the sale when another connection writes between intake's reads and its write", async () => {
+    const insert = store.insertVente;
+    let otherCommitted: boolean | null = null;
+    store.insertVente = (v) => {
+      // What `retry` or `discard` does from the CLI, right at the worst moment.
+      try {
+        other.prepare("INSERT INTO etat (cle, valeur) VALUES ('cli', 'x') ON CONFLICT (cle) DO UPDATE SET valeur = 'y'").run();
+        otherCommitted = true;
+      } catch {
+        otherCommitted = false;
+      }
+      return insert(v);
+    };
+    const res = await post([{ numero_facture: 'BUSY-1', lignes: [{ article_id: 6 }] }]);
+    expect(res.statusCode).toBe(201);
+    expect(otherCommitted).toBe(false);
+    expect(store.byNumero('BUSY-1')).toHaveLength(1);
+  });
+
+  it('while another connection holds the write lock, the till gets 503 with Retry-After, and nothing is half-written', async () => {
+    relayDb.pragma('busy_timeout = 50');
+    other.exec('BEGIN IMMEDIATE');
+    const res = await post([{ numero_facture: 'LOCK-1', lignes: [{ article_id: 6 }] }]);
+    other.exec('ROLLBACK');
+    expect(res.statusCode).toBe(503);
+    expect(res.headers['retry-after']).toMatch(/^\d+$/);
+    expect(res.json()).toMatchObject({ code: expect.any(String), error: expect.any(String) });
+    expect(store.byNumero('LOCK-1')).toEqual([]);
+    const again = await post([{ numero_facture: 'LOCK-1', lignes: [{ article_id: 6 }] }]);
+    expect(again.statusCode).toBe(201);
+  });
+});
+
+describe('relay: a till the server has disabled', () => {
+  it("gets the server's 404 for its new sales once the relay knows; the sales it already holds keep waiting", async () => {
+    expect((await post([{ numero_facture: 'HELD-1', lignes: [{ article_id: 6 }] }])).statusCode).toBe(201);
+    fake.script.push('terminal-not-found');
+    await forwarder.runOnce();
+    expect(store.terminal(SERIAL)?.statut).toBe('INCONNU');
+    const refused = await post([{ numero_facture: 'NEW-1', lignes: [{ article_id: 6 }] }]);
+    expect(refused.statusCode).toBe(404);
+    expect(refused.json()).toEqual({ error: 'Terminal non trouvé ou inactif', code: 'TERMINAL_NOT_FOUND' });
+    expect(store.byNumero('NEW-1')).toEqual([]);
+    expect(store.byNumero('HELD-1')[0]).toMatchObject({ statut: 'EN_ATTENTE' });
+  });
+});
+
+describe('relay: what staff commands ask the daemon', () => {
+  it('GET /relay/status names the relay file it serves, for this machine only', async () => {
+    const local = await app.inject({ method: 'GET', url: '/relay/status', remoteAddress: '127.0.0.1' });
+    expect(local.statusCode).toBe(200);
+    expect(local.json()).toMatchObject({ relais_id: store.relayId(), pid: process.pid });
+    const remote = await app.inject({ method: 'GET', url: '/relay/status', remoteAddress: '192.0.2.50' });
+    expect(remote.statusCode).toBe(403);
+  });
+
+  it('records the address it really listens on, IPv6 in brackets', async () => {
+    await app.listen({ host: '::1', port: 0 });
+    const { port } = app.server.address() as { port: number };
+    expect(store.getEtat('daemon_url')).toBe(`http://[::1]:${port}`);
+  });
+
+  it('sync sends at once the sales waiting out a stock refusal', async () => {
+    fake.outOfStock.add(6);
+    await post([{ numero_facture: 'STOCK-1', lignes: [{ article_id: 6 }] }]);
+    await forwarder.runOnce();
+    expect(store.byNumero('STOCK-1')[0]).toMatchObject({ statut: 'EN_ATTENTE', code_erreur: 'INSUFFICIENT_STOCK', prochaine_tentative: expect.any(String) });
+    fake.outOfStock.delete(6);
+    const res = await app.inject({ method: 'POST', url: '/relay/sync', remoteAddress: '127.0.0.1' });
+    expect(res.json()).toMatchObject({ synchronisees: 1 });
+    expect(store.byNumero('STOCK-1')[0]!.statut).toBe('SYNCHRONISEE');
+  });
+
+  it('the log says which sales a batch brought back refused, and why', async () => {
+    const lines: string[] = [];
+    const logger = { info: (_o: object, m: string) => lines.push(m), warn: (_o: object, m: string) => lines.push(m), error() {} };
+    const loud = createForwarder({ store, upstream: createUpstream(upstreamUrl, agent), config: DEFAULT_FORWARDER_CONFIG, logger });
+    await post([
+      { numero_facture: 'LOG-1', lignes: [{ article_id: 6 }] },
+      { numero_facture: 'LOG-2', lignes: [{ article_id: 404 }] },
+    ]);
+    await loud.runOnce();
+    expect(lines.find((l) => l.startsWith('Lot de 2'))).toMatch(/1 synchronisée.*1 refusée.*LOG-2 \(ARTICLE_NOT_FOUND\) : l'article 404 n'existe pas/);
   });
 });
