@@ -2,7 +2,7 @@ import { errorBody } from '@ventesync/shared';
 import type { FastifyInstance } from 'fastify';
 import { connect, type Socket } from 'node:net';
 import { Writable } from 'node:stream';
-import { pino } from 'pino';
+import { type Logger, pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type ApiServerOptions, connectionCap, createApiServer, fileDescriptorLimit, storageFailureOf } from '../src/http/index.js';
 
@@ -17,7 +17,7 @@ const BIG_ANSWER = 'x'.repeat(256 * 1024);
 /** A server with a few routes standing for real ones, listening on a free port. */
 async function listening(
   options: ApiServerOptions = {},
-  logger: ReturnType<typeof pino> | false = false,
+  logger: Logger | false = false,
   setup: (server: FastifyInstance) => void = () => {},
 ) {
   app = createApiServer(logger, options);
@@ -208,7 +208,7 @@ describe('access log', () => {
         done();
       },
     });
-    const { url } = await listening({}, pino({ level: 'info' }, stream));
+    const { url } = await listening({}, pino({ level: 'info' }, stream) as Logger);
     await fetch(`${url}/health`, { headers: { 'x-device-serial': 'caisse-desactivee' } });
     await fetch(`${url}/nowhere?x=1`, { headers: { 'x-device-serial': 'caisse-desactivee' } });
     await fetch(`${url}/echo`, { method: 'POST', body: '{{' });

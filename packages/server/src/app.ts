@@ -49,23 +49,17 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(swaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', async () => openapi);
 
+  // Monitoring reads the status; the body says which part fails, in the error vocabulary.
   app.get('/health', async (request, reply) => {
+    const failing = (error: string) => reply.code(statusOf('DATABASE_FAILING')).send(errorBody('DATABASE_FAILING', error));
     try {
       ping.get();
     } catch (error) {
       request.log.error({ err: error }, 'base de données injoignable');
-      return reply
-        .code(statusOf('SERVICE_UNAVAILABLE'))
-        .send({ status: 'erreur', base_de_donnees: 'injoignable', ...errorBody('SERVICE_UNAVAILABLE', 'Base de données injoignable') });
+      return failing('Base de données en échec : elle ne répond pas');
     }
     const state = storage.state();
-    if (!state.ok) {
-      return reply.code(503).send({
-        status: 'erreur',
-        base_de_donnees: 'ecriture_impossible',
-        ...errorBody('STORAGE_FULL', `Base de données en échec : ${state.reason}`),
-      });
-    }
+    if (!state.ok) return failing(`Base de données en échec : ${state.reason}`);
     return reply.send({ status: 'ok' });
   });
 

@@ -23,6 +23,8 @@ export const REQUEST_ERROR_STATUS = {
   UPSTREAM_UNAVAILABLE: 503,
   /** Shedding load (memory, event loop): try again after `Retry-After`. */
   OVERLOADED: 503,
+  /** `/health`: the database does not answer, or cannot write (full disk). */
+  DATABASE_FAILING: 503,
   /** The disk is full (or refuses writes): nothing of the request was written. */
   STORAGE_FULL: 507,
 } as const;

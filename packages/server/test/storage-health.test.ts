@@ -1,0 +1,131 @@
+import Database from 'better-sqlite3';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type ChildServer, runCli, startServer } from './child-server.js';
+import { SERIAL, SYNC, TEST_FIXTURE, tempDir, testApp, vente } from './helpers.js';
+
+let tmp: ReturnType<typeof tempDir>;
+beforeEach(() => {
+  tmp = tempDir();
+});
+afterEach(() => tmp.cleanup());
+
+/** Every row of every table. */
+function snapshot(db: Database.Database) {
+  const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all() as string[];
+  return Object.fromEntries(tables.map((table) => [table, db.prepare(`SELECT * FROM "${table}"`).all()]));
+}
+
+const bigBatch = (prefix: string) =>
+  Array.from({ length: 40 }, (_, i) =>
+    vente(`${prefix}-${i}`, [{ article_id: 6 }, { article_id: 7 }, { article_id: 9, quantite: 2 }]),
+  );
+
+describe('a full disk', () => {
+  it('a sync that cannot be written is 507 STORAGE_FULL, nothing of it is kept, and /health says so until a sale is written again', async () => {
+    const t = await testApp({ file: join(tmp.dir, 'full.db') });
+    try {
+      // The database may not grow by a single page: SQLite answers SQLITE_FULL, as on a full disk.
+      const pages = t.db.pragma('page_count', { simple: true }) as number;
+      t.db.pragma(`max_page_count = ${pages}`);
+      const before = snapshot(t.db);
+
+      const res = await t.sync(bigBatch('PLEIN'));
+      expect(res.statusCode).toBe(507);
+      expect(res.headers['retry-after']).toMatch(/^\d+$/);
+      expect(res.json()).toEqual({ code: 'STORAGE_FULL', error: expect.stringContaining('disque du serveur est plein') });
+      expect(snapshot(t.db)).toEqual(before);
+
+      const health = await t.app.inject({ method: 'GET', url: '/health' });
+      expect(health.statusCode).toBe(503);
+      expect(health.json()).toEqual({ code: 'DATABASE_FAILING', error: expect.stringMatching(/^Base de données en échec : écriture impossible/) });
+
+      t.db.pragma('max_page_count = 1073741823');
+      expect((await t.sync(bigBatch('PLEIN'))).statusCode).toBe(201);
+      expect(t.venteCount()).toBe(40);
+      expect((await t.app.inject({ method: 'GET', url: '/health' })).json()).toEqual({ status: 'ok' });
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+/** A real full disk needs a small file system of its own: root can mount one. */
+function tryMountTmpfs(dir: string, size: string): boolean {
+  try {
+    mkdirSync(dir, { recursive: true });
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+const probe = join(tempDir().dir, 'probe');
+const canMount = tryMountTmpfs(probe, '64k');
+if (canMount) execFileSync('umount', [probe]);
+rmSync(join(probe, '..'), { recursive: true, force: true });
+
+describe.skipIf(!canMount)('a full disk, for real (a small tmpfs)', () => {
+  let server: ChildServer | undefined;
+  let mountDir: string;
+  afterEach(async () => {
+    await server?.stop();
+    server = undefined;
+    execFileSync('umount', [mountDir]);
+  });
+
+  it('the server process answers 507, writes none of the batch, reports it on /health, and recovers once space is freed', async () => {
+    mountDir = join(tmp.dir, 'disk');
+    expect(tryMountTmpfs(mountDir, '4m')).toBe(true);
+    const dbFile = join(mountDir, 'ventesync.db');
+    const fixture = join(tmp.dir, 'fixture.json');
+    writeFileSync(fixture, JSON.stringify(TEST_FIXTURE));
+    expect(runCli(['import', fixture, '--db', dbFile]).code).toBe(0);
+    server = await startServer(dbFile);
+    const post = async (body: unknown) => {
+      const res = await request(`${server!.url}${SYNC}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-device-serial': SERIAL },
+        body: JSON.stringify(body),
+      });
+      return { status: res.statusCode, body: (await res.body.json()) as Record<string, unknown> };
+    };
+    const health = async () => {
+      const res = await request(`${server!.url}/health`);
+      return { status: res.statusCode, body: (await res.body.json()) as Record<string, unknown> };
+    };
+    expect((await post([vente('AVANT', [{ article_id: 6 }])])).status).toBe(201);
+
+    // Fill what is left of the disk.
+    const filler = join(mountDir, 'filler');
+    try {
+      execFileSync('dd', ['if=/dev/zero', `of=${filler}`, 'bs=64k'], { stdio: 'ignore' });
+    } catch {
+      // dd stops with "no space left on device": that is the point.
+    }
+
+    const full = await post(bigBatch('DISQUE'));
+    expect(full.status).toBe(507);
+    expect(full.body).toMatchObject({ code: 'STORAGE_FULL', error: expect.stringContaining('plein') });
+    const failing = await health();
+    expect(failing.status).toBe(503);
+    expect(failing.body).toEqual({ code: 'DATABASE_FAILING', error: expect.stringContaining('Base de données en échec') });
+
+    rmSync(filler);
+    expect((await post([vente('APRES', [{ article_id: 6 }])])).status).toBe(201);
+    expect(await health()).toEqual({ status: 200, body: { status: 'ok' } });
+    await server.stop();
+    server = undefined;
+
+    const db = new Database(dbFile, { readonly: true });
+    expect(db.prepare("SELECT COUNT(*) FROM ventes WHERE numero_facture LIKE 'DISQUE-%'").pluck().get()).toBe(0);
+    expect(db.prepare('SELECT numero_facture FROM ventes ORDER BY id').pluck().all()).toEqual(['AVANT', 'APRES']);
+    expect(db.prepare("SELECT COUNT(*) FROM mouvements_stock WHERE type = 'SORTIE'").pluck().get()).toBe(2);
+    expect(db.prepare('SELECT quantite_stock FROM articles WHERE id = 6').pluck().get()).toBe(98);
+    expect(db.prepare('SELECT quantite_stock FROM articles WHERE id = 7').pluck().get()).toBe(100);
+    db.close();
+  });
+});
