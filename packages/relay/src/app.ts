@@ -7,6 +7,7 @@ import {
   formatMoney,
   HISTORIQUE_PATH,
   STATISTIQUES_PATH,
+  statusOf,
   SYNC_PATH,
 } from '@ventesync/shared';
 import { createApiServer, registerTerminalAuth, terminalOf } from '@ventesync/runtime/http';
@@ -52,7 +53,7 @@ export async function buildRelayApp(options: RelayAppOptions): Promise<FastifyIn
     if (url) store.setEtat('daemon_url', url);
   });
 
-  const forbidden = (reply: FastifyReply) => reply.code(403).send(errorBody('FORBIDDEN', 'Réservé à la machine du relais'));
+  const forbidden = (reply: FastifyReply) => reply.code(statusOf('FORBIDDEN')).send(errorBody('FORBIDDEN', 'Réservé à la machine du relais'));
   const startedAt = now().toISOString();
 
   // For `status`: the daemon says itself that it runs, and which relay file it serves.
@@ -107,7 +108,7 @@ export async function buildRelayApp(options: RelayAppOptions): Promise<FastifyIn
 
     const unavailable = (_request: FastifyRequest, reply: FastifyReply) =>
       reply
-        .code(503)
+        .code(statusOf('UPSTREAM_UNAVAILABLE'))
         .send(errorBody('UPSTREAM_UNAVAILABLE', 'Serveur central injoignable : réessayez plus tard (les ventes restent gardées par le relais)'));
 
     api.get(

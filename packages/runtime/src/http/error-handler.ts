@@ -116,7 +116,7 @@ export function registerErrorHandling(app: FastifyInstance, options: ErrorHandli
       return reply.code(statusOf(code)).send(errorBody(code, `Requête invalide : ${error.message}`));
     }
     request.log.error({ err: error }, 'erreur inattendue');
-    return reply.code(500).send(errorBody('INTERNAL_ERROR', 'Erreur interne du serveur'));
+    return reply.code(statusOf('INTERNAL_ERROR')).send(errorBody('INTERNAL_ERROR', 'Erreur interne du serveur'));
   });
 
   app.setNotFoundHandler((request, reply) => {
@@ -131,7 +131,7 @@ export function registerErrorHandling(app: FastifyInstance, options: ErrorHandli
         .header('allow', allowed.join(', '))
         .send(errorBody('METHOD_NOT_ALLOWED', `Méthode ${request.method} non acceptée ici : ${allowed.join(', ')}`));
     }
-    return reply.code(404).send(errorBody('NOT_FOUND', `Route introuvable : ${request.method} ${path.slice(0, 200)}`));
+    return reply.code(statusOf('NOT_FOUND')).send(errorBody('NOT_FOUND', `Route introuvable : ${request.method} ${path.slice(0, 200)}`));
   });
 }
 

@@ -1,4 +1,4 @@
-import { errorBody, SERIAL_HEADER } from '@ventesync/shared';
+import { errorBody, SERIAL_HEADER, statusOf } from '@ventesync/shared';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 
 declare module 'fastify' {
@@ -24,14 +24,14 @@ export function registerTerminalAuth<T>(
     const raw = request.headers[HEADER];
     const serial = (Array.isArray(raw) ? raw[0] : raw)?.trim();
     if (!serial) {
-      return reply.code(400).send(
+      return reply.code(statusOf('MISSING_SERIAL')).send(
         errorBody('MISSING_SERIAL', 'Numéro de série du terminal requis dans les headers', {
           header_required: SERIAL_HEADER,
         }),
       );
     }
     const terminal = await findTerminal(serial);
-    if (!terminal) return reply.code(404).send(errorBody('TERMINAL_NOT_FOUND', 'Terminal non trouvé ou inactif'));
+    if (!terminal) return reply.code(statusOf('TERMINAL_NOT_FOUND')).send(errorBody('TERMINAL_NOT_FOUND', 'Terminal non trouvé ou inactif'));
     request.terminal = terminal;
   });
 }

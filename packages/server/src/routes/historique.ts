@@ -1,4 +1,4 @@
-import { errorBody, HISTORIQUE_PATH, type HistoriqueResponse, HistoriqueQuerySchema } from '@ventesync/shared';
+import { errorBody, HISTORIQUE_PATH, type HistoriqueResponse, HistoriqueQuerySchema, statusOf } from '@ventesync/shared';
 import { terminalOf } from '@ventesync/runtime/http';
 import type { FastifyInstance } from 'fastify';
 import type { TerminalContext } from '../catalogue-store.js';
@@ -25,7 +25,7 @@ export function historiqueRoutes(app: FastifyInstance, reader: SaleReader): void
     if (!query.success) {
       const bad = query.error.issues.map((i) => i.path.join('.')).join(', ');
       return reply
-        .code(400)
+        .code(statusOf('INVALID_QUERY'))
         .send(errorBody('INVALID_QUERY', `Paramètre invalide : ${bad} (limit de 1 à 500, offset ≥ 0)`));
     }
     const { limit, offset, date_debut, date_fin } = query.data;
@@ -33,7 +33,7 @@ export function historiqueRoutes(app: FastifyInstance, reader: SaleReader): void
     const to = date_fin ? parseDateBound(date_fin, 'fin') : null;
     if ((date_debut && !from) || (date_fin && !to)) {
       return reply
-        .code(400)
+        .code(statusOf('INVALID_QUERY'))
         .send(errorBody('INVALID_QUERY', 'Paramètre invalide : date_debut et date_fin sont des dates AAAA-MM-JJ ou ISO 8601'));
     }
     const page = reader.historique({ boutiqueId: terminal.boutique_id, limit, offset, from, to });
