@@ -6,6 +6,7 @@ import { createCatalogueStore } from '../src/catalogue-store.js';
 import { type Db, openDatabase } from '../src/db/open-database.js';
 import { DEMO_FIXTURE } from '../src/demo-data.js';
 import { importFixture } from '../src/fixture-import.js';
+import { checkAnswersAgainstOpenApi } from './openapi-conformance.js';
 
 export const SERIAL = '0a1badae951f8473';
 export const OTHER_SERIAL = 'autre-boutique-01';
@@ -45,6 +46,8 @@ export function openTestDb(file = ':memory:'): Db {
 export async function testApp(options: { now?: () => Date; file?: string } = {}) {
   const db = openTestDb(options.file);
   const app = await buildApp({ db, logger: false, ...(options.now ? { now: options.now } : {}) });
+  // Every answer of every test that uses this app must be one /openapi.json promises.
+  checkAnswersAgainstOpenApi(app);
   const sync = (body: unknown, serial: string = SERIAL) =>
     app.inject({
       method: 'POST',

@@ -66,6 +66,23 @@ const GUIDE_SYNC_ANSWER = {
   ventes_erreurs: null,
 };
 
+/** The guide's request sent a second time: nothing created, each sale a DUPLICATE the server already holds. */
+const GUIDE_RESEND_ANSWER = {
+  ...GUIDE_SYNC_ANSWER,
+  success: false,
+  message: '0 vente(s) synchronisée(s) avec succès',
+  statistiques: { total_envoyees: 2, reussies: 0, erreurs: 2 },
+  ventes_creees: [],
+  ventes_erreurs: GUIDE_SYNC_ANSWER.ventes_creees.map((vente, i) => ({
+    index: i + 1,
+    numero_facture: vente.numero_facture,
+    erreur: `Vente ${vente.numero_facture} existe déjà, ignorée`,
+    code: 'DUPLICATE',
+    vente_existante: { numero_facture: vente.numero_facture, montant_total: vente.montant_total, date_vente: '2025-10-29T01:45:00.000Z' },
+    identique: true,
+  })),
+};
+
 /** What each request-level code means, for the responses' descriptions. */
 const REQUEST_ERROR_MEANING: Partial<Record<RequestErrorCode, string>> = {
   MISSING_SERIAL: `pas de header ${SERIAL_HEADER}, ou vide`,
@@ -201,7 +218,6 @@ export function buildOpenApiDocument(title = 'ventesync'): Record<string, unknow
   const apiErrors = errorRefs(REQUEST_ERROR_STATUSES);
   return {
     openapi: '3.1.0',
-    jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
     info: {
       title,
       version: '2.0.0',
@@ -248,7 +264,9 @@ export function buildOpenApiDocument(title = 'ventesync'): Record<string, unknow
             },
             '200': {
               description: 'Aucune vente créée (success: false) : toutes refusées ou doublons, ou tableau vide',
-              content: jsonContent(SyncResponseSchema),
+              content: jsonContent(SyncResponseSchema, {
+                examples: { renvoi: { summary: 'Le même lot renvoyé : des doublons identiques', value: GUIDE_RESEND_ANSWER } },
+              }),
             },
             ...apiErrors,
           },
