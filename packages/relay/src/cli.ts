@@ -10,7 +10,7 @@ import { probeDaemon } from './daemon-probe.js';
 import { openDatabase } from './db/open-database.js';
 import { describeError } from './describe-error.js';
 import { parseDuration } from './duration.js';
-import { type Column, fitTable, SCREEN_COLUMNS } from './fit-table.js';
+import { type Column, fitTable, SCREEN_COLUMNS, wrap } from './fit-table.js';
 import { formatWhen, type TimeStyle } from './format-time.js';
 import { renderReceipt, saleRecord } from './receipt.js';
 import { createRelayStore, type HeldStatut, type HeldVente, type RelayStore } from './relay-store.js';
@@ -111,7 +111,8 @@ function printSales(
   const blocks = [...bySerial].map(([serial, list]) => {
     const t = store.terminal(serial);
     const title = t?.terminal_nom && t.terminal_nom !== serial ? `${t.terminal_nom} (${serial})` : serial;
-    return `${title}${t?.boutique_nom ? `, ${t.boutique_nom}` : ''} : ${list.length}\n${fitTable(list.map((v) => row(v, style)), columns(opts.wide), widthOf(opts))}`;
+    const heading = wrap(`${title}${t?.boutique_nom ? `, ${t.boutique_nom}` : ''} : ${list.length}`, widthOf(opts)).join('\n');
+    return `${heading}\n${fitTable(list.map((v) => row(v, style)), columns(opts.wide), widthOf(opts))}`;
   });
   out(blocks.join('\n\n'));
   if (more) out(more);

@@ -1,4 +1,6 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +14,20 @@ const RELAY_CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 let dir: string;
 let db: string;
 const relay = (...args: string[]) => runCliSync(RELAY_CLI, [...args, '--db', db]);
+/** As staff run it from the repository (`pnpm relay …`), in a shop one hour east of UTC. */
+function relayAs(env: Record<string, string>, ...args: string[]) {
+  const r = spawnSync(process.execPath, [RELAY_CLI, ...args, '--db', db], { encoding: 'utf8', env: { ...process.env, LOG_LEVEL: 'warn', ...env } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+const widest = (text: string) => Math.max(...text.split('\n').map((l) => l.length));
+const withStore = <T>(run: (store: ReturnType<typeof createRelayStore>) => T): T => {
+  const database = openDatabase(db);
+  try {
+    return run(createRelayStore(database));
+  } finally {
+    database.close();
+  }
+};
 const json = (...args: string[]) => JSON.parse(relay(...args, '--json').stdout);
 
 /** A relay file as the daemon would leave it: one sale of each state, two tills. */
@@ -51,7 +67,14 @@ describe('ventesync-relay CLI, with the daemon stopped', () => {
   it('status counts sales by state per till, with the oldest waiting sale and the last error', () => {
     const status = json('status');
     expect(status.relais.en_marche).toBe(false);
-    expect(status.totaux).toEqual({ en_attente: 2, synchronisees: 1, rejetees: 2, abandonnees: 0, plus_ancienne_en_attente: '2025-10-01T08:00:00.000Z' });
+    expect(status.totaux).toEqual({
+      en_attente: 2,
+      en_attente_refusees: 0,
+      synchronisees: 1,
+      rejetees: 2,
+      abandonnees: 0,
+      plus_ancienne_en_attente: '2025-10-01T08:00:00.000Z',
+    });
     expect(status.terminaux.map((t: { serial: string; en_attente: number }) => [t.serial, t.en_attente])).toEqual([
       ['caisse-1', 1],
       ['caisse-2', 1],
@@ -73,7 +96,7 @@ describe('ventesync-relay CLI, with the daemon stopped', () => {
   it('pending lists waiting sales oldest first, optionally for one till', () => {
     expect(json('pending').map((v: { numero_facture: string }) => v.numero_facture)).toEqual(['D', 'E']);
     expect(json('pending', '--serial', 'caisse-2').map((v: { numero_facture: string }) => v.numero_facture)).toEqual(['E']);
-    expect(relay('pending').stdout).toMatch(/^NUMERO\s+TERMINAL\s+MONTANT/);
+    expect(relay('pending').stdout).toMatch(/^caisse-1 : 1\nNUMERO\s+MONTANT\s+RECUE/);
   });
 
   it("rejected lists the refused sales with the server's reason", () => {
@@ -85,8 +108,14 @@ describe('ventesync-relay CLI, with the daemon stopped', () => {
     expect(relay('rejected').stdout).toContain("l'article 6 n'existe pas");
   });
 
-  it('show prints everything the relay knows of a sale, and says so when it has none', () => {
-    expect(JSON.parse(relay('show', 'A').stdout)).toMatchObject({ numero_facture: 'A', statut: 'SYNCHRONISEE', montant_total: '10.00', vente: { numero_facture: 'A' } });
+  it('show --json gives scripts everything the relay knows of a sale, and says so when it has none', () => {
+    expect(json('show', 'A')).toMatchObject({
+      numero_facture: 'A',
+      statut: 'SYNCHRONISEE',
+      montant_total: '10.00',
+      vente: { numero_facture: 'A' },
+      historique: [{ resultat: 'SYNCHRONISEE', le: '2025-10-01T09:00:00.000Z' }],
+    });
     const missing = relay('show', 'ZZZ');
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('aucune vente ZZZ');
@@ -104,7 +133,7 @@ describe('ventesync-relay CLI, with the daemon stopped', () => {
 
   it("discard keeps the sale with a person's reason and stops sending it", () => {
     expect(relay('discard', 'C', '--reason', 'doublon saisi deux fois, vérifié').code).toBe(0);
-    expect(JSON.parse(relay('show', 'C').stdout)).toMatchObject({ statut: 'ABANDONNEE', decision: 'doublon saisi deux fois, vérifié' });
+    expect(json('show', 'C')).toMatchObject({ statut: 'ABANDONNEE', decision: 'doublon saisi deux fois, vérifié' });
     expect(json('status').totaux.abandonnees).toBe(1);
     expect(relay('discard', 'A', '--reason', 'x').code).toBe(1);
   });
@@ -119,5 +148,193 @@ describe('ventesync-relay CLI, with the daemon stopped', () => {
     const out = relay('sync');
     expect(out.code).toBe(1);
     expect(out.stderr).toContain("le relais n'est pas en marche");
+  });
+});
+
+describe('ventesync-relay CLI, read by a shop manager', () => {
+  /** A till with a long name, a long generated numero, a stock refusal and a refused connection. */
+  function busyShop() {
+    withStore((store) => {
+      store.saveTerminal('caisse-1', 'CONNU', { boutique_id: 2, boutique_nom: 'Ma Boutique du Grand Marché de Kinshasa', terminal_nom: 'Caisse principale près de la porte d’entrée' }, new Date());
+      const intake = createSaleIntake(store);
+      intake.take({ serial: 'caisse-1', boutique_id: 2 }, [{ lignes: [{ article_id: 6, quantite: 3, prix_unitaire: 40000 }] }], new Date('2025-10-03T08:00:00Z'));
+      const d = store.byNumero('D')[0]!;
+      store.scheduleStockRetry(d.id, 'Stock insuffisant pour Samsung S24 : demandé 1, disponible 0 (ligne 1)', new Date(Date.now() + 4 * 60_000), new Date());
+      store.setEtats({
+        serveur_url: 'http://serveur-central.example:8000',
+        serveur_joignable: 'non',
+        serveur_verifie_le: new Date().toISOString(),
+        derniere_erreur: 'Serveur injoignable (ECONNREFUSED : connect ECONNREFUSED 192.0.2.10:8000)',
+        derniere_erreur_le: new Date().toISOString(),
+      });
+    });
+  }
+
+  it('status, pending, rejected and show fit 80 columns; --wide lets lines run longer', () => {
+    busyShop();
+    for (const command of [['status'], ['pending'], ['rejected'], ['show', 'B'], ['show', 'D']]) {
+      const out = relay(...command);
+      expect(out.code, command.join(' ')).toBe(0);
+      expect(widest(out.stdout), command.join(' ')).toBeLessThanOrEqual(80);
+    }
+    expect(widest(relay('pending', '--wide').stdout)).toBeGreaterThan(80);
+  });
+
+  it('speaks of the server in words, keeping the raw detail for --json', () => {
+    busyShop();
+    const human = relay('status').stdout;
+    expect(human).toContain('le serveur ne répond pas (connexion refusée)');
+    expect(human).not.toContain('ECONNREFUSED');
+    expect(relay('pending').stdout).not.toContain('ECONNREFUSED');
+    const status = json('status');
+    expect(status.derniere_erreur).toMatchObject({ message: 'le serveur ne répond pas (connexion refusée)', detail: expect.stringContaining('ECONNREFUSED') });
+    expect(status.terminaux.find((t: { serial: string }) => t.serial === 'caisse-2')).toMatchObject({
+      derniere_erreur: expect.stringContaining('ECONNREFUSED'),
+      probleme: 'le serveur ne répond pas (connexion refusée)',
+    });
+  });
+
+  it("shows times in the machine's zone, or in UTC with --utc", () => {
+    const east = relayAs({ TZ: 'Africa/Kinshasa' }, 'show', 'A').stdout;
+    expect(east).toContain('01/10/2025 09:00:00');
+    const utc = relayAs({ TZ: 'Africa/Kinshasa' }, 'show', 'A', '--utc').stdout;
+    expect(utc).toContain('01/10/2025 08:00:00 UTC');
+    expect(relay('pending').stdout).not.toMatch(/\d{4}-\d\d-\d\dT/);
+  });
+
+  it('a sale waiting out a stock refusal says so at once, with the reason, in status and pending', () => {
+    busyShop();
+    const status = json('status');
+    expect(status.totaux.en_attente_refusees).toBe(1);
+    expect(status.terminaux.find((t: { serial: string }) => t.serial === 'caisse-1').refus_serveur).toMatchObject({
+      numero_facture: 'D',
+      code: 'INSUFFICIENT_STOCK',
+      erreur: expect.stringContaining('Stock insuffisant'),
+    });
+    const human = relay('status').stdout.replace(/\s+/g, ' ');
+    expect(human).toContain("dont 1 refusée(s) pour l'instant par le serveur");
+    expect(human).toContain('D : Stock insuffisant pour Samsung S24');
+    expect(relay('pending').stdout.replace(/\s+/g, ' ')).toMatch(/D .*refus du serveur : Stock insuffisant pour Samsung S24.*nouvel essai dans 4 min/);
+  });
+
+  it('show reads as a receipt: lines, amounts, state, and every send with its answer', () => {
+    busyShop();
+    const receipt = relay('show', 'D').stdout;
+    expect(receipt).toContain('Vente D');
+    expect(receipt).toContain('Caisse principale');
+    expect(receipt).toMatch(/1 x article \(n° 6\)\s+10\.00\s+10\.00/);
+    expect(receipt).toMatch(/TOTAL \(estimé par le relais\)\s+10\.00/);
+    expect(receipt).toContain('EN ATTENTE');
+    expect(receipt).toMatch(/refusée pour stock.*\(INSUFFICIENT_STOCK\)/s);
+    expect(receipt).toContain('retry D');
+  });
+
+  it('a rejected sale keeps its rejection history after retry', () => {
+    expect(relay('retry', 'B').code).toBe(0);
+    withStore((store) => store.markRejected(store.byNumero('B')[0]!.id, 'ARTICLE_NOT_FOUND', 'encore absent', new Date('2025-10-05T08:00:00Z')));
+    const history = json('show', 'B').historique;
+    expect(history.map((t: { resultat: string; message: string }) => [t.resultat, t.message])).toEqual([
+      ['REJETEE', "Ligne 1 : l'article 6 n'existe pas dans la boutique Ma Boutique"],
+      ['REJETEE', 'encore absent'],
+    ]);
+    expect(relay('show', 'B').stdout).toContain('encore absent');
+  });
+
+  it('retry also takes a sale waiting out a stock refusal, and --all does too', () => {
+    busyShop();
+    expect(relay('retry', 'D').stdout).toContain('1 vente(s) remise(s) en attente');
+    expect(json('show', 'D')).toMatchObject({ statut: 'EN_ATTENTE', prochaine_tentative: null });
+    busyShop();
+    expect(relay('retry', '--all').stdout).toContain('3 vente(s)');
+  });
+
+  it('retry and retry --all clear the decision a person had taken', () => {
+    relay('discard', 'D', '--reason', 'erreur de saisie');
+    relay('retry', 'D');
+    expect(json('show', 'D')).toMatchObject({ statut: 'EN_ATTENTE', decision: null, decision_le: null });
+    // A rejected sale that still carries a decision (a file from before this version).
+    const database = openDatabase(db);
+    database.prepare("UPDATE ventes SET decision = 'on verra', decision_le = '2025-10-02T00:00:00Z' WHERE numero_facture = 'B'").run();
+    database.close();
+    relay('retry', '--all');
+    expect(json('pending').map((v: { numero_facture: string; decision: string | null }) => [v.numero_facture, v.decision])).toEqual([
+      ['B', null],
+      ['C', null],
+      ['D', null],
+      ['E', null],
+    ]);
+  });
+
+  it('discard refuses a sale that is being sent; if the server confirms a discarded sale, it is SYNCHRONISEE with a note', () => {
+    withStore((store) => store.claimBatch('caisse-1', new Date(), new Date(Date.now() + 86_400_000), 10));
+    const refused = relay('discard', 'D', '--reason', 'annulée');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("en cours d'envoi");
+    expect(json('show', 'D')).toMatchObject({ statut: 'EN_ATTENTE', decision: null });
+
+    withStore((store) => store.release(store.byNumero('D').map((v) => v.id)));
+    expect(relay('discard', 'D', '--reason', 'annulée').code).toBe(0);
+    withStore((store) => store.markSynced(store.byNumero('D')[0]!.id, '10.00', new Date()));
+    expect(json('show', 'D')).toMatchObject({ statut: 'SYNCHRONISEE', decision: 'annulée', note: expect.stringContaining('le serveur') });
+    expect(relay('show', 'D').stdout).toContain("mais le serveur l'a reçue");
+  });
+
+  it('pending never stops silently: it says how many more there are and how to see them', () => {
+    withStore((store) =>
+      createSaleIntake(store).take({ serial: 'caisse-9', boutique_id: 2 }, Array.from({ length: 250 }, (_, i) => ({ numero_facture: `P-${i}`, lignes: [{ article_id: 6 }] })), new Date()),
+    );
+    const page = relay('pending').stdout;
+    expect(page).toContain('… et 52 autre(s) : ajoutez --offset 200 pour la suite');
+    expect(relay('pending', '--offset', '200').stdout).not.toContain('autre(s)');
+    const scripted = relay('pending', '--json', '--limit', '100');
+    expect(JSON.parse(scripted.stdout)).toHaveLength(100);
+    expect(scripted.stderr).toContain('152 autre(s)');
+  });
+
+  it('messages name commands that work as typed: `pnpm relay …` when run through pnpm', () => {
+    busyShop();
+    const viaPnpm = relayAs({ npm_lifecycle_event: 'relay' }, 'status').stdout;
+    expect(viaPnpm).toContain('à traiter : pnpm relay rejected');
+    expect(viaPnpm.replace(/\s+/g, ' ')).toContain('pnpm run server terminal enable caisse-3');
+    expect(relay('status').stdout).toContain('ventesync-relay rejected');
+  });
+});
+
+describe('ventesync-relay status: running is what the daemon itself says', () => {
+  let fakeDaemon: Server | undefined;
+  afterEach(() => fakeDaemon?.close());
+
+  async function answerAs(relaisId: string): Promise<string> {
+    fakeDaemon = createServer((req, res) => {
+      res.writeHead(req.url === '/relay/status' ? 200 : 404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ relais_id: relaisId, pid: 4242, demarre_le: new Date().toISOString() }));
+    });
+    await new Promise<void>((r) => fakeDaemon!.listen(0, '127.0.0.1', r));
+    return `http://127.0.0.1:${(fakeDaemon.address() as { port: number }).port}`;
+  }
+  const statusAsync = async () => {
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, [RELAY_CLI, 'status', '--json', '--db', db], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    await new Promise((r) => child.once('exit', r));
+    return JSON.parse(out);
+  };
+
+  it('a live PID at a dead address is not a running relay', async () => {
+    withStore((store) => store.setEtats({ daemon_url: 'http://127.0.0.1:9', daemon_pid: String(process.pid) }));
+    expect(json('status').relais).toMatchObject({ en_marche: false });
+  });
+
+  it('the relay of this file answering at the recorded address is running; another relay there is not', async () => {
+    const id = withStore((store) => store.relayId());
+    withStore((store) => store.setEtat('daemon_url', 'pending'));
+    const url = await answerAs(id);
+    withStore((store) => store.setEtat('daemon_url', url));
+    expect((await statusAsync()).relais).toMatchObject({ en_marche: true, url, pid: 4242 });
+    fakeDaemon!.close();
+    const other = await answerAs('autre1');
+    withStore((store) => store.setEtat('daemon_url', other));
+    expect((await statusAsync()).relais).toMatchObject({ en_marche: false, raison: expect.stringContaining('un autre relais') });
   });
 });
