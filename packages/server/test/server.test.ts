@@ -1,11 +1,13 @@
 import Database from 'better-sqlite3';
+import { spawn } from 'node:child_process';
 import { statSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type ChildServer, runCli, runCliAsync, startServer } from './child-server.js';
-import { SECOND_SERIAL, SERIAL, SYNC, TEST_FIXTURE, tempDir, vente } from './helpers.js';
+import { type ChildServer, CLI, runCli, runCliAsync, startServer } from './child-server.js';
+import { INACTIVE_SERIAL, SECOND_SERIAL, SERIAL, SYNC, TEST_FIXTURE, tempDir, vente } from './helpers.js';
 
 let tmp: ReturnType<typeof tempDir>;
 let server: ChildServer | undefined;
@@ -43,8 +45,8 @@ describe('a real listening server', () => {
     const health = await request(`${server.url}/health`);
     expect(health.statusCode).toBe(200);
     expect(await health.body.json()).toEqual({ status: 'ok' });
-    await server.waitForLine(/✅ Vente TEST-001 créée avec succès: 40000.00 CDF/);
-    expect(server.lines.some((l) => l.includes('Synchronisation ventes pour boutique: Ma Boutique (Terminal: Terminal messie vanza)'))).toBe(true);
+    // The guide's start line at info; each created sale's line is at debug (CONTRACT §2 Logs).
+    await server.waitForLine(/Synchronisation ventes pour boutique: Ma Boutique \(Terminal: Terminal messie vanza\)/);
   });
 
   it('--demo leaves a database that already has data alone', async () => {
@@ -57,7 +59,8 @@ describe('a real listening server', () => {
     expect(body.articles.find((a) => a.id === 6)!.quantite_stock).toBe(99);
   });
 
-  it('many concurrent requests from several terminals on a low-stock article never oversell', async () => {
+  // A smoke test only: one process serialises its writes anyway. The two-process test below is the proof.
+  it('smoke: many concurrent requests to one process sell exactly the stock there is', async () => {
     const fixture = join(tmp.dir, 'fixture.json');
     writeFileSync(fixture, JSON.stringify(TEST_FIXTURE));
     expect(runCli(['import', fixture, '--db', dbFile]).code).toBe(0);
@@ -185,8 +188,17 @@ describe('a real listening server', () => {
     // batch spills its pages, long before the commit (log lines are async, so no use here).
     const walFile = `${dbFile}-wal`;
     const walBefore = statSync(walFile).size;
-    const pending = post(server.url, big).catch((error: unknown) => error);
-    while (statSync(walFile).size < walBefore + 4 * 1024 * 1024) await sleep(2);
+    let answered = false;
+    const pending = post(server.url, big)
+      .catch((error: unknown) => error)
+      .finally(() => (answered = true));
+    const deadline = Date.now() + 20_000;
+    while (statSync(walFile).size < walBefore + 4 * 1024 * 1024) {
+      if (answered || Date.now() > deadline) throw new Error('the batch never spilled into the WAL: the kill would not land inside it');
+      await sleep(2);
+    }
+    // Still in flight when the kill lands: no answer came back before it.
+    expect(answered).toBe(false);
     server.child.kill('SIGKILL');
     expect(await pending).toBeInstanceOf(Error);
     await server.stop();
@@ -201,5 +213,64 @@ describe('a real listening server', () => {
     expect(db.prepare('SELECT quantite_stock FROM articles WHERE id = 7').pluck().get()).toBe(1_000_000);
     expect(db.prepare('SELECT quantite_stock FROM articles WHERE id = 6').pluck().get()).toBe(98);
     db.close();
+  });
+
+  it('every request leaves one info line with its status and serial, a refused till included', async () => {
+    const fixture = join(tmp.dir, 'fixture.json');
+    writeFileSync(fixture, JSON.stringify(TEST_FIXTURE));
+    expect(runCli(['import', fixture, '--db', dbFile]).code).toBe(0);
+    server = await startServer(dbFile);
+    for (let i = 0; i < 3; i++) await post(server.url, [vente(`DIS-${i}`, [{ article_id: 6 }])], INACTIVE_SERIAL);
+    await post(server.url, [vente('OK-1', [{ article_id: 6 }])]);
+    await server.waitForLine(/"status":201/);
+    const access = server.lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => 'status' in l && 'duration_ms' in l);
+    expect(access).toHaveLength(4);
+    for (const line of access.slice(0, 3)) {
+      expect(line).toMatchObject({ level: 30, method: 'POST', route: SYNC, status: 404, serial: INACTIVE_SERIAL, reqId: expect.any(String) });
+    }
+    expect(access[3]).toMatchObject({ level: 30, method: 'POST', route: SYNC, status: 201, serial: SERIAL });
+  });
+
+  it('1,000 idle connections do not keep /health from answering, even under a 256 file limit', async () => {
+    const fileLimit = 256;
+    // `ulimit` is the only way to lower a child's file limit from here: through a shell.
+    const child = spawn(
+      'sh',
+      ['-c', `ulimit -n ${fileLimit} && exec "$0" "$@"`, process.execPath, CLI, 'serve', '--db', dbFile, '--demo', '--host', '127.0.0.1', '--port', '0'],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let buffer = '';
+        child.stdout!.on('data', (chunk: Buffer) => {
+          buffer += chunk.toString();
+          const line = buffer.split('\n').find((l) => l.includes("à l'écoute sur"));
+          if (line) resolve((JSON.parse(line) as { url: string }).url);
+        });
+        child.once('exit', (code) => reject(new Error(`server exited (${code})`)));
+      });
+      const port = Number(new URL(url).port);
+      const sockets = Array.from({ length: 1_000 }, () => {
+        const socket = connect(port, '127.0.0.1');
+        const state = { settled: false, socket };
+        socket.once('connect', () => (state.settled = true));
+        socket.once('close', () => (state.settled = true));
+        socket.on('error', () => {});
+        return state;
+      });
+      const deadline = Date.now() + 20_000;
+      while (!sockets.every((s) => s.settled)) {
+        if (Date.now() > deadline) throw new Error('the 1,000 connections were neither accepted nor refused');
+        await sleep(20);
+      }
+      // Well within the 10 s header timeout: the idle sockets have not timed out, they made room.
+      const health = await request(`${url}/health`, { headersTimeout: 5_000, bodyTimeout: 5_000 });
+      expect(health.statusCode).toBe(200);
+      expect(await health.body.json()).toEqual({ status: 'ok' });
+      for (const s of sockets) s.socket.destroy();
+    } finally {
+      child.kill('SIGTERM');
+      if (child.exitCode === null) await new Promise((resolve) => child.once('exit', resolve));
+    }
   });
 });
