@@ -660,6 +660,25 @@ describe('hostile input is one sale’s INVALID_SALE, never the request’s fail
     expect(body.ventes_erreurs[0].erreur).toMatch(/… et 995 autre\(s\) problème\(s\)$/);
   });
 
+  it('the worst refused sales one request can hold still get an answer under 1 MiB', async () => {
+    // Every field bad with text that grows most once quoted and escaped: control characters,
+    // 3-byte characters, a 64-character numero of 3-byte characters (echoed), 1,000 bad lines.
+    const nasty = '\u0001'.repeat(20) + '語'.repeat(10) + '😀'.repeat(10);
+    const sale = (i: number) => ({
+      numero_facture: `${'語'.repeat(60)}${String(i).padStart(4, '0')}`,
+      mode_paiement: nasty,
+      paye: nasty,
+      date_vente: nasty,
+      lignes: Array.from({ length: 20 }, () => ({ article_id: nasty, quantite: nasty })),
+    });
+    const payload = JSON.stringify(Array.from({ length: 500 }, (_, i) => sale(i)));
+    expect(Buffer.byteLength(payload)).toBeLessThan(5 * 1024 * 1024);
+    const res = await t.app.inject({ method: 'POST', url: SYNC, headers: { 'x-device-serial': SERIAL }, payload });
+    expect(res.json().ventes_erreurs).toHaveLength(500);
+    expect(res.json().ventes_erreurs[499].numero_facture).toBe(`${'語'.repeat(60)}0499`);
+    expect(res.rawPayload.length).toBeLessThan(1024 * 1024);
+  });
+
   it('a refused sale with a 4 MB numero is not echoed back', async () => {
     const res = await t.sync([{ numero_facture: 'N'.repeat(4_000_000), lignes: [{ article_id: 6 }] }]);
     expect(res.json().ventes_erreurs[0]).toMatchObject({ numero_facture: null, code: 'INVALID_SALE' });

@@ -11,5 +11,5 @@ export const MAX_NUMERO_LENGTH = 64;
 
 /** What one refused sale may report: a few issues, each bounded (see describeIssues). */
 export const MAX_ISSUES_PER_VENTE = 5;
-export const MAX_ISSUE_LENGTH = 200;
+export const MAX_ISSUE_LENGTH = 160;
 export const MAX_QUOTED_INPUT_LENGTH = 40;
