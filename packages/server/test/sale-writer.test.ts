@@ -61,6 +61,26 @@ describe('writeSales', () => {
   });
 });
 
+describe('writeSales inside a wider transaction (what group commit does)', () => {
+  it('runs as a savepoint of it: the batch is undone with it, and committed with it', () => {
+    const writer = createSaleWriter(db);
+    const sale = (numero: string) => [{ numero_facture: numero, lignes: [{ article_id: 6 }] }];
+    expect(() =>
+      db.transaction(() => {
+        writer.writeSales(terminal, sale('G-1'), at);
+        throw new Error('the group fails');
+      })(),
+    ).toThrow('the group fails');
+    expect(count('ventes')).toBe(0);
+    db.transaction(() => {
+      writer.writeSales(terminal, sale('G-2'), at);
+      writer.writeSales(terminal, sale('G-3'), at);
+    }).immediate();
+    expect(db.prepare('SELECT numero_facture FROM ventes ORDER BY id').pluck().all()).toEqual(['G-2', 'G-3']);
+    expect(db.prepare('SELECT quantite_stock FROM articles WHERE id = 6').pluck().get()).toBe(98);
+  });
+});
+
 describe('when another process holds the database', () => {
   it('the request waits, then answers 503 SERVICE_UNAVAILABLE with Retry-After, and writes nothing', async () => {
     db.pragma('busy_timeout = 200');
