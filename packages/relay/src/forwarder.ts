@@ -31,8 +31,8 @@ export const DEFAULT_FORWARDER_CONFIG: ForwarderConfig = {
 
 /**
  * Sends of one sale on its own that the server failed (400, 500, an answer that does not
- * read) before it is REJETEE for a person, with the server's answer kept. Only failures with
- * the server working for other sales in between count.
+ * read) before it is REJETEE for a person, with the server's answer kept. A failure counts
+ * only when the server answers an empty batch right after: it works, this sale is the trouble.
  */
 export const POISON_MAX_ALONE_FAILURES = 3;
 /** Batches answered in a row at a reduced size (after a 413 or a split) before the configured size is back. */
@@ -63,8 +63,6 @@ interface TillState {
   size: number;
   successes: number;
   wait: { failures: number; until: number; cause: WaitCause } | null;
-  /** `answered` when a sale of this till last failed alone. */
-  loneMark: number | null;
 }
 
 /** A sale that failed alone, set aside so that the rest of its till's queue moves on. */
@@ -72,7 +70,6 @@ interface AsideSale {
   serial: string;
   alone: number;
   until: number;
-  mark: number;
 }
 
 type Step = 'more' | 'done' | 'failed';
@@ -108,8 +105,6 @@ export function createForwarder(deps: {
   const aside = new Map<number, AsideSale>();
   // Claims whose release could not be written (disk full): released before the till's next batch.
   const unreleased = new Map<string, number[]>();
-  /** Batches the server answered readably, every till together. */
-  let answered = 0;
   let writeTrouble: { since: Date; message: string } | null = null;
   let running: Promise<ForwardReport> | null = null;
   let again = false;
@@ -122,7 +117,7 @@ export function createForwarder(deps: {
 
   const tillState = (serial: string): TillState => {
     let till = tills.get(serial);
-    if (!till) tills.set(serial, (till = { size: config.batchSize, successes: 0, wait: null, loneMark: null }));
+    if (!till) tills.set(serial, (till = { size: config.batchSize, successes: 0, wait: null }));
     return till;
   };
   /** Stock retry times beyond this can only come from a wall clock set back: due now. */
@@ -291,7 +286,7 @@ export function createForwarder(deps: {
     report.envoyees += batch.length;
 
     if (outcome.kind === 'answered') return answeredBatch(serial, till, batch, outcome, at, report, lone !== null || batch.length === limit);
-    if (outcome.kind === 'too-large' || outcome.kind === 'failed') return refusedBatch(serial, till, batch, outcome, at, report);
+    if (outcome.kind === 'too-large' || outcome.kind === 'failed') return await refusedBatch(serial, till, batch, outcome, at, report);
 
     // The server is away, or does not know the till: nothing is known of the batch.
     const reason = outcome.reason;
@@ -341,7 +336,6 @@ export function createForwarder(deps: {
       store.setEtat('derniere_sync', at.toISOString());
     });
     if (!ok) return 'failed';
-    answered++;
     serverBack();
     for (const id of ids) if (outcome.sales[ids.indexOf(id)]!.kind !== 'unknown') aside.delete(id);
     till.successes++;
@@ -365,14 +359,14 @@ export function createForwarder(deps: {
    * that sale is set aside (the rest of the till's queue moves on) and, after
    * POISON_MAX_ALONE_FAILURES, it is REJETEE with the server's answer for a person to judge.
    */
-  function refusedBatch(
+  async function refusedBatch(
     serial: string,
     till: TillState,
     batch: HeldVente[],
     outcome: Extract<BatchOutcome, { kind: 'too-large' | 'failed' }>,
     at: Date,
     report: ForwardReport,
-  ): Step {
+  ): Promise<Step> {
     const ids = batch.map((v) => v.id);
     const { reason, code } = outcome;
     const noteFailure = () => {
@@ -389,11 +383,14 @@ export function createForwarder(deps: {
     }
 
     const held = batch[0]!;
-    const before = aside.get(held.id);
-    // A failure alone counts once the server has worked for something since the last one:
-    // a server that fails everything must not get every sale rejected.
-    const counts = before === undefined || answered > before.mark;
-    const alone = (before?.alone ?? 0) + (counts ? 1 : 0);
+    if (outcome.kind === 'failed' && !(await serverWorks(serial))) {
+      // The server fails an empty batch as well: it is broken for everything, not for this
+      // sale. No sale is blamed; the till waits for the server as for a server away.
+      if (!record(serial, ids, report, noteFailure)) return 'failed';
+      holdOff(serial, 'away', null, reason, report);
+      return 'failed';
+    }
+    const alone = (aside.get(held.id)?.alone ?? 0) + 1;
     if (outcome.kind === 'too-large' || alone >= POISON_MAX_ALONE_FAILURES) {
       const erreur =
         outcome.kind === 'too-large'
@@ -412,21 +409,24 @@ export function createForwarder(deps: {
     }
     if (!record(serial, ids, report, noteFailure)) return 'failed';
     const delay = timerDelay(Math.max(backoffDelay(alone - 1, config.networkRetry, random), config.networkRetry.baseMs / 2), config.networkRetry.capMs);
-    aside.set(held.id, { serial, alone, until: mono() + delay, mark: answered });
+    aside.set(held.id, { serial, alone, until: mono() + delay });
     report.erreurs.push(`${serial} : ${held.numero_facture} : ${reason}`);
     logger.warn(
       { serial, numero_facture: held.numero_facture, echecs_seule: alone, nouvel_essai_dans_ms: delay },
       `Vente ${held.numero_facture} mise de côté (le serveur échoue sur elle seule : ${reason}) ; les autres ventes continuent`,
     );
-    // Two sales in a row failing alone with nothing answered between: the server fails
-    // everything, not this sale; wait for it like for a server away.
-    const sick = till.loneMark === answered;
-    till.loneMark = answered;
-    if (sick) {
-      holdOff(serial, 'away', null, reason, report);
-      return 'failed';
-    }
     return 'more';
+  }
+
+  /**
+   * Whether the server reads and answers a sync for this till at all: an empty batch, which
+   * it answers with the usual summary and creates nothing.
+   */
+  async function serverWorks(serial: string): Promise<boolean> {
+    const answer = await upstream.postSync(serial, '[]', abort.signal);
+    const works = classifyAnswer(answer, []).kind === 'answered';
+    if (works) serverBack();
+    return works;
   }
 
   /**
