@@ -5,6 +5,49 @@ import { SCREEN_COLUMNS, wrap } from './fit-table.js';
 import { formatWhen, type TimeStyle } from './format-time.js';
 import type { RelayStore } from './relay-store.js';
 
+/** A fact the forwarding side records as JSON in `etat`; null when absent or unreadable. */
+function fact<T>(store: RelayStore, cle: string): T | null {
+  const text = store.getEtat(cle);
+  if (!text) return null;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * What needs a person on the shop PC itself, from the facts the daemon records: its file that
+ * cannot be written (full disk), its clock far from the server's, a new server for held sales.
+ */
+function alerts(store: RelayStore) {
+  const ecriture = fact<{ depuis: string; code: string; message: string }>(store, 'ecriture_impossible');
+  const horloge = fact<{ decalage_ms: number; mesure_le: string }>(store, 'horloge_decalee');
+  const serveur = fact<{ ancien: string; nouveau: string; en_attente: number; le: string }>(store, 'changement_serveur');
+  return {
+    ecriture_impossible: ecriture,
+    horloge_decalee: horloge,
+    changement_serveur: serveur,
+  };
+}
+
+function alertLines(a: ReturnType<typeof alerts>, when: (iso: string) => string): string[] {
+  const lines: string[] = [];
+  if (a.ecriture_impossible) lines.push(`${a.ecriture_impossible.message} (depuis ${when(a.ecriture_impossible.depuis)})`);
+  if (a.horloge_decalee) {
+    const d = a.horloge_decalee.decalage_ms;
+    lines.push(
+      `L'horloge de cet ordinateur ${d > 0 ? 'retarde' : 'avance'} d'environ ${Math.round(Math.abs(d) / 60_000)} min sur celle du serveur : ` +
+        "les ventes sont datées à l'heure du serveur ; remettez l'ordinateur à l'heure",
+    );
+  }
+  if (a.changement_serveur) {
+    const c = a.changement_serveur;
+    lines.push(`Serveur central changé (${c.ancien} → ${c.nouveau}) : les ${c.en_attente} vente(s) qui attendaient partent vers le nouveau serveur`);
+  }
+  return lines;
+}
+
 /** What `status` shows staff: is the relay running, is the server there, what is waiting, per till. */
 export function statusReport(store: RelayStore, daemon: DaemonProbe, commands: CommandNames) {
   const summaries = new Map(store.summary().map((s) => [s.serial, s]));
@@ -55,6 +98,7 @@ export function statusReport(store: RelayStore, daemon: DaemonProbe, commands: C
       joignable: joignable === null ? null : joignable === 'oui',
       verifie_le: store.getEtat('serveur_verifie_le'),
     },
+    alertes: alerts(store),
     derniere_sync: store.getEtat('derniere_sync'),
     derniere_erreur: erreur ? { message: describeError(erreur), detail: erreur, le: store.getEtat('derniere_erreur_le') } : null,
     totaux: {
@@ -88,6 +132,8 @@ export function renderStatus(r: StatusReport, style: TimeStyle, commands: Comman
     for (const more of rest) lines.push(`${''.padEnd(prefix.length)}${more}`);
   };
 
+  for (const alert of alertLines(r.alertes, when)) indented('ATTENTION : ', alert);
+  if (lines.length > 0) lines.push('');
   field('Relais', r.relais.en_marche ? `en marche (${r.relais.url})` : (r.relais as { raison: string }).raison);
   const s = r.serveur;
   const reach = s.joignable === null ? 'pas encore contacté' : s.joignable ? 'répond' : 'NE RÉPOND PAS';

@@ -291,6 +291,21 @@ describe('ventesync-relay CLI, read by a shop manager', () => {
     expect(scripted.stderr).toContain('152 autre(s)');
   });
 
+  it("status says what needs a person on the shop PC: full disk, clock far off, a new server for held sales", () => {
+    withStore((store) =>
+      store.setEtats({
+        ecriture_impossible: JSON.stringify({ depuis: new Date().toISOString(), code: 'SQLITE_FULL', message: 'Disque plein : libérez de la place' }),
+        horloge_decalee: JSON.stringify({ decalage_ms: 15 * 60_000, mesure_le: new Date().toISOString() }),
+        changement_serveur: JSON.stringify({ ancien: 'http://a:8000', nouveau: 'http://b:8000', en_attente: 2, le: new Date().toISOString() }),
+      }),
+    );
+    const human = relay('status').stdout.replace(/\s+/g, ' ');
+    expect(human).toContain('ATTENTION : Disque plein');
+    expect(human).toContain("L'horloge de cet ordinateur retarde d'environ 15 min");
+    expect(human).toContain('les 2 vente(s) qui attendaient partent vers le nouveau serveur');
+    expect(json('status').alertes.ecriture_impossible).toMatchObject({ code: 'SQLITE_FULL' });
+  });
+
   it('messages name commands that work as typed: `pnpm relay …` when run through pnpm', () => {
     busyShop();
     const viaPnpm = relayAs({ npm_lifecycle_event: 'relay' }, 'status').stdout;
