@@ -49,9 +49,10 @@ export interface RecentVenteRow {
 
 export const LOW_STOCK_THRESHOLD = 5;
 
-// Open bounds are passed as values that sort before and after any ISO date.
+// Open bounds are passed as values that sort before and after any stored ISO date (years
+// 0000–9999, so from '0000-01-01T00:00:00.000Z' to '9999-12-31T23:59:59.999Z').
 const MIN_DATE = '0000';
-const MAX_DATE = '9999';
+const MAX_DATE = '9999-12-32';
 
 /** The read side: history pages and statistics, served from indexes and running totals. */
 export function createSaleReader(db: Db) {

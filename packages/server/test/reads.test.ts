@@ -72,14 +72,55 @@ describe('GET ventes/historique', () => {
     expect(from.total).toBe(1);
   });
 
-  it.each(['limit=0', 'limit=501', 'limit=abc', 'offset=-1', 'date_debut=hier', 'date_fin=2025-13-45'])(
-    'a bad query (%s) is 400 INVALID_QUERY',
-    async (query) => {
-      const res = await t.get(`/api/v2/simple/ventes/historique/?${query}`);
-      expect(res.statusCode).toBe(400);
-      expect(res.json().code).toBe('INVALID_QUERY');
-    },
-  );
+  it.each([
+    'limit=0',
+    'limit=501',
+    'limit=abc',
+    'limit=0x10',
+    'limit=1e3',
+    'limit=%205',
+    'limit=+5',
+    'limit=5.0',
+    'limit=1&limit=2',
+    'offset=-1',
+    'offset=1000001',
+    'offset=99999999999999999999',
+    'date_debut=hier',
+    'date_fin=2025-13-45',
+    'date_debut=2025-02-30',
+    'date_debut=2025-02-29',
+    'date_fin=2025-10-28T12:00:00',
+    'date_fin=2025-10-28T25:00:00Z',
+    'date_fin=275760-09-13',
+    'date_fin=-000001-01-01',
+    'date_debut=9999-12-31T23:59:00-23:59',
+    'date_debut=0000-01-01T00:30:00%2B01:00',
+    'date_debut=%00',
+  ])('a bad query (%s) is 400 INVALID_QUERY naming the parameter', async (query) => {
+    const res = await t.get(`/api/v2/simple/ventes/historique/?${query}`);
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toEqual({ code: 'INVALID_QUERY', error: expect.stringContaining(query.split('=')[0]!) });
+  });
+
+  it.each([
+    ['the guide\'s empty filters', 'limit=50&offset=0&date_debut=&date_fin=', ['H-3', 'H-2', 'H-1']],
+    ['a leap day', 'date_debut=2024-02-29', ['H-3', 'H-2', 'H-1']],
+    ['an instant with an offset', 'date_fin=2025-10-28T10:00:00%2B01:00', ['H-2', 'H-1']],
+    ['the last day of year 9999', 'date_fin=9999-12-31', ['H-3', 'H-2', 'H-1']],
+    ['the first day of year 0000', 'date_debut=0000-01-01&date_fin=2025-10-27', ['H-1']],
+  ])('a valid query with %s is answered', async (_label, query, numeros) => {
+    const res = await t.get(`/api/v2/simple/ventes/historique/?${query}`);
+    expect(res.statusCode).toBe(200);
+    expect(res.json().ventes.map((v: { numero_facture: string }) => v.numero_facture)).toEqual(numeros);
+  });
+
+  it('a sale on the last day of year 9999 is listed, with or without an end date', async () => {
+    await t.sync([vente('FAR', [{ article_id: 6 }], { date_vente: '9999-12-31T23:59:59Z' })]);
+    for (const query of ['', '?date_fin=9999-12-31', '?date_debut=9999-12-31']) {
+      const body = (await t.get(`/api/v2/simple/ventes/historique/${query}`)).json();
+      expect(body.ventes[0]?.numero_facture, query).toBe('FAR');
+    }
+  });
 });
 
 describe('GET statistiques', () => {

@@ -1,37 +1,86 @@
 import { z } from 'zod';
 
-// Created by helper C (OpenAPI, issue 7 point 10) because the OpenAPI document's query
-// parameters are generated from this schema. Helper B (history filters, issue 7 point 4): this
-// file is yours; keep it the one place the history query rules live, and keep a `.meta()`
-// description on each field: openapi.ts turns each property into one query parameter
-// (its input JSON Schema, so a preprocess step is invisible there and the target type shows;
-// a `.default()` outside the preprocess would vanish from it: keep defaults inside).
+// The history's query parameters, the one place their rules live: the server validates with
+// this schema and openapi.ts turns each property into one query parameter (its input JSON
+// Schema: a preprocess step is invisible there and the target type shows, so defaults stay
+// inside it). Each field keeps a `.meta()` description for the document.
 
 export const MAX_HISTORIQUE_LIMIT = 500;
 export const DEFAULT_HISTORIQUE_LIMIT = 50;
+/** Paging deeper than this is refused: past a million sales, filter by date instead. */
+export const MAX_HISTORIQUE_OFFSET = 1_000_000;
 
-const DECIMAL = /^\d+$/;
+/** Dates are kept as ISO text in UTC, which sorts as time only within years 0000–9999. */
+export const MIN_DATE_MS = Date.parse('0000-01-01T00:00:00.000Z');
+export const MAX_DATE_MS = Date.parse('9999-12-31T23:59:59.999Z');
 
-/** Query strings carry text: only plain decimal digits become a number (`0x10`, `1e1`, ` 5` stay text and fail). */
+const DECIMAL = /^\d{1,16}$/;
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+
+/**
+ * Query strings carry text: only plain decimal digits become a number (`0x10`, `1e3`, ` 5`,
+ * `+5` stay text and fail); an empty value (`limit=`) counts as absent.
+ */
 const decimalInt = <T extends z.ZodType<number, number | undefined>>(schema: T) =>
-  z.preprocess((value) => (typeof value === 'string' && DECIMAL.test(value) ? Number(value) : value), schema);
+  z.preprocess((value) => (value === '' ? undefined : typeof value === 'string' && DECIMAL.test(value) ? Number(value) : value), schema);
 
-// `AAAA-MM-JJ` (a real calendar day: 2025-02-30 fails) or ISO 8601 date-time with `Z` or an offset.
-const DateBoundSchema = z.union([z.iso.date(), z.iso.datetime({ offset: true })]);
+/**
+ * The instant a bound stands for, in ms: a day (`2025-10-29`) is its first instant in UTC.
+ * Null when it is not a real day or ISO 8601 date-time with an offset, or falls outside years
+ * 0000–9999 once in UTC (`9999-12-31T23:59:00-23:59` is year 10000 there).
+ */
+export function dateBoundMs(text: string): number | null {
+  const time = Date.parse(DAY.test(text) ? `${text}T00:00:00.000Z` : text);
+  return time >= MIN_DATE_MS && time <= MAX_DATE_MS ? time : null;
+}
+
+const DATE_RULE = 'date AAAA-MM-JJ réelle ou date-heure ISO 8601 avec fuseau (Z ou ±hh:mm), années 0000 à 9999';
+
+// The guide's own example sends `date_debut=&date_fin=`: empty means no bound.
+const DateBoundSchema = z.preprocess(
+  (value) => (value === '' ? undefined : value),
+  z
+    .union([z.iso.date(), z.iso.datetime({ offset: true })], { error: DATE_RULE })
+    .refine((text) => dateBoundMs(text) !== null, { error: DATE_RULE })
+    .optional(),
+);
 
 export const HistoriqueQuerySchema = z.object({
-  limit: decimalInt(z.int().min(1).max(MAX_HISTORIQUE_LIMIT).default(DEFAULT_HISTORIQUE_LIMIT)).meta({
-    description: `Nombre de ventes par page, de 1 à ${MAX_HISTORIQUE_LIMIT}`,
-  }),
-  offset: decimalInt(z.int().min(0).default(0)).meta({ description: 'Nombre de ventes à sauter (pagination)' }),
-  date_debut: DateBoundSchema.optional().meta({
+  limit: decimalInt(
+    z
+      .int({ error: `entier de 1 à ${MAX_HISTORIQUE_LIMIT} attendu` })
+      .min(1, { error: `entier de 1 à ${MAX_HISTORIQUE_LIMIT} attendu` })
+      .max(MAX_HISTORIQUE_LIMIT, { error: `entier de 1 à ${MAX_HISTORIQUE_LIMIT} attendu` })
+      .default(DEFAULT_HISTORIQUE_LIMIT),
+  ).meta({ description: `Nombre de ventes par page, de 1 à ${MAX_HISTORIQUE_LIMIT} (chiffres décimaux seulement)` }),
+  offset: decimalInt(
+    z
+      .int({ error: `entier de 0 à ${MAX_HISTORIQUE_OFFSET} attendu` })
+      .min(0, { error: `entier de 0 à ${MAX_HISTORIQUE_OFFSET} attendu` })
+      .max(MAX_HISTORIQUE_OFFSET, { error: `entier de 0 à ${MAX_HISTORIQUE_OFFSET} attendu` })
+      .default(0),
+  ).meta({ description: `Nombre de ventes à sauter (pagination), de 0 à ${MAX_HISTORIQUE_OFFSET}` }),
+  date_debut: DateBoundSchema.meta({
     description: 'Depuis ce jour (AAAA-MM-JJ, tout le jour UTC) ou cet instant (ISO 8601 avec fuseau), inclus',
     examples: ['2025-10-28'],
   }),
-  date_fin: DateBoundSchema.optional().meta({
+  date_fin: DateBoundSchema.meta({
     description: "Jusqu'à ce jour (AAAA-MM-JJ, tout le jour UTC) ou cet instant (ISO 8601 avec fuseau), inclus",
     examples: ['2025-10-29'],
   }),
 });
 
 export type HistoriqueQuery = z.infer<typeof HistoriqueQuerySchema>;
+
+/** A valid query's date filters as UTC ISO bounds: `from` inclusive, `to` exclusive; null is open. */
+export function historiqueBounds(query: Pick<HistoriqueQuery, 'date_debut' | 'date_fin'>): { from: string | null; to: string | null } {
+  const from = query.date_debut === undefined ? null : dateBoundMs(query.date_debut);
+  const fin = query.date_fin === undefined ? null : dateBoundMs(query.date_fin);
+  // The end of a day is the next day's first instant; of an instant, the next millisecond.
+  const to = fin === null ? null : DAY.test(query.date_fin!) ? fin + 86_400_000 : fin + 1;
+  return {
+    from: from === null ? null : new Date(from).toISOString(),
+    // Past year 9999 ISO text would turn into `+010000-…`, which sorts before every date: no bound then.
+    to: to === null || to > MAX_DATE_MS ? null : new Date(to).toISOString(),
+  };
+}
