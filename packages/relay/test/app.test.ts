@@ -251,6 +251,23 @@ describe('relay: a busy relay file never costs a till its sale or a 500', () => 
   });
 });
 
+describe('relay: storage trouble is said to the till with its own status, never a 500', () => {
+  it.each([
+    ['SQLITE_BUSY_SNAPSHOT', 503],
+    ['SQLITE_BUSY_RECOVERY', 503],
+    ['SQLITE_FULL', 507],
+  ])('%s → %i with Retry-After, nothing held', async (code, status) => {
+    store.insertVente = () => {
+      throw Object.assign(new Error(code), { code });
+    };
+    const res = await post([{ numero_facture: 'ERR-1', lignes: [{ article_id: 6 }] }]);
+    expect(res.statusCode).toBe(status);
+    expect(res.headers['retry-after']).toMatch(/^\d+$/);
+    expect(res.json()).toEqual({ error: expect.any(String), code: expect.any(String) });
+    expect(store.byNumero('ERR-1')).toEqual([]);
+  });
+});
+
 describe('relay: a till the server has disabled', () => {
   it("gets the server's 404 for its new sales once the relay knows; the sales it already holds keep waiting", async () => {
     expect((await post([{ numero_facture: 'HELD-1', lignes: [{ article_id: 6 }] }])).statusCode).toBe(201);
