@@ -225,7 +225,6 @@ export function buildOpenApiDocument(title = 'ventesync'): Record<string, unknow
         'Synchronisation des ventes des caisses MAUI, compatible avec le guide « Synchronisation de Ventes MAUI ». ' +
         `Chaque requête /api/v2/simple/… porte le header ${SERIAL_HEADER} : le numéro de série du terminal désigne sa boutique. ` +
         'Toute erreur de requête est un JSON {error, code} ; code est stable, error est un message en français.',
-      license: { name: 'Propriétaire', identifier: 'LicenseRef-Proprietary' },
     },
     servers: [{ url: '/', description: 'Ce serveur' }],
     tags: [
