@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, NETWORK_RETRY, parseRetryAfter } from '../src/backoff.js';
+import { backoffDelay, MAX_TIMER_MS, NETWORK_RETRY, parseRetryAfter, timerDelay } from '../src/backoff.js';
 
 describe('backoffDelay', () => {
   it('grows exponentially from about 1 s and never exceeds the 5 min cap', () => {
@@ -27,8 +27,23 @@ describe('parseRetryAfter', () => {
     expect(parseRetryAfter('120', now)).toBe(120_000);
     expect(parseRetryAfter('Wed, 29 Oct 2025 02:46:00 GMT', now)).toBe(60_000);
   });
+  it('never gives a delay a timer cannot take, however large the header', () => {
+    expect(parseRetryAfter('99999999999', now)).toBe(MAX_TIMER_MS);
+    expect(parseRetryAfter('9'.repeat(400), now)).toBe(MAX_TIMER_MS);
+    expect(parseRetryAfter('Fri, 31 Dec 9999 23:59:59 GMT', now)).toBe(MAX_TIMER_MS);
+  });
   it('ignores what it cannot read', () => {
     expect(parseRetryAfter(undefined, now)).toBeNull();
     expect(parseRetryAfter('bientôt', now)).toBeNull();
+  });
+});
+
+describe('timerDelay', () => {
+  it('caps a wait at the given maximum and at what a timer takes, and never goes negative', () => {
+    expect(timerDelay(99_999_999_999_000, 300_000)).toBe(300_000);
+    expect(timerDelay(Number.POSITIVE_INFINITY)).toBe(MAX_TIMER_MS);
+    expect(timerDelay(-5)).toBe(0);
+    expect(timerDelay(Number.NaN)).toBe(0);
+    expect(timerDelay(12.2)).toBe(13);
   });
 });

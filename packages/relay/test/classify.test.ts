@@ -18,7 +18,11 @@ const syncBody = (creees: string[], erreurs: unknown[] | null) => ({
 describe('classifyAnswer', () => {
   it('a created sale is synced with the server amount', () => {
     const outcome = classifyAnswer(answer(201, syncBody(['A', 'B', 'C'], null)), numeros);
-    expect(outcome).toEqual({ kind: 'answered', sales: Array(3).fill({ kind: 'synced', montant: '10.00' }) });
+    expect(outcome).toEqual({
+      kind: 'answered',
+      sales: Array(3).fill({ kind: 'synced', montant: '10.00' }),
+      boutique: { boutique_id: 2, boutique_nom: 'Ma Boutique', terminal: 'T' },
+    });
   });
 
   it('reads each error by its 1-based index: duplicate, stock, permanent', () => {
@@ -33,7 +37,7 @@ describe('classifyAnswer', () => {
       ),
       numeros,
     );
-    expect(outcome).toEqual({
+    expect(outcome).toMatchObject({
       kind: 'answered',
       sales: [
         { kind: 'synced', montant: '5.00' },
@@ -61,18 +65,53 @@ describe('classifyAnswer', () => {
       answer(201, syncBody(['A'], [{ index: 2, numero_facture: 'Z', erreur: 'x', code: 'DUPLICATE', identique: true }])),
       numeros,
     );
-    expect(outcome).toEqual({ kind: 'answered', sales: [{ kind: 'synced', montant: '10.00' }, { kind: 'unknown' }, { kind: 'unknown' }] });
+    expect(outcome).toMatchObject({ kind: 'answered', sales: [{ kind: 'synced', montant: '10.00' }, { kind: 'unknown' }, { kind: 'unknown' }] });
+  });
+
+  it('a DUPLICATE without a numero is not about any sale, even identique: never synced by its index alone', () => {
+    const outcome = classifyAnswer(
+      answer(200, syncBody([], [{ index: 1, numero_facture: null, erreur: 'existe', code: 'DUPLICATE', identique: true, vente_existante: null }])),
+      ['A'],
+    );
+    expect(outcome).toMatchObject({ kind: 'answered', sales: [{ kind: 'unknown' }] });
+  });
+
+  it('a code this relay does not know is kept for a person, not taken as an unreadable answer', () => {
+    const outcome = classifyAnswer(answer(200, syncBody([], [{ index: 1, numero_facture: 'A', erreur: 'nouveau', code: 'PRIX_BLOQUE' }])), ['A']);
+    expect(outcome).toMatchObject({ kind: 'answered', sales: [{ kind: 'rejected', code: 'PRIX_BLOQUE', erreur: 'nouveau' }] });
+  });
+
+  it.each([
+    ['ventes_creees: [null]', { ...syncBody(['A'], null), ventes_creees: [null] }],
+    ['a sale without its amount', { ...syncBody([], null), ventes_creees: [{ numero_facture: 'A', lignes: [] }] }],
+    ['an amount that is not money', { ...syncBody([], null), ventes_creees: [{ numero_facture: 'A', montant_total: 10, lignes: [] }] }],
+    ['ventes_erreurs: [null]', { ...syncBody([], null), ventes_erreurs: [null] }],
+    ['no ventes_creees', { ...syncBody([], null), ventes_creees: undefined }],
+    ['an HTML page', '<html>portail captif</html>'],
+    ['null', null],
+  ])('a 200/201 answer that does not read (%s) marks nothing: the batch failed', (_what, body) => {
+    expect(classifyAnswer(answer(201, body), ['A'])).toMatchObject({ kind: 'failed', code: 'REPONSE_ILLISIBLE' });
+  });
+
+  it('an answer too large to read is a failure of the batch, not a network outage', () => {
+    expect(classifyAnswer({ kind: 'network-error', reason: 'trop volumineuse', unreadable: true }, numeros)).toMatchObject({ kind: 'failed' });
   });
 
   it.each([
     [503, { error: 'occupé', code: 'SERVICE_UNAVAILABLE' }],
-    [500, { error: 'Erreur interne', code: 'INTERNAL_ERROR' }],
     [429, 'Too Many Requests'],
     [502, '<html>Bad Gateway</html>'],
-    [200, '<html>portail captif</html>'],
-    [400, { error: 'Format invalide', code: 'INVALID_FORMAT' }],
-  ])('status %i (%j) makes the whole batch wait and retry', (status, body) => {
+    [504, '<html>Gateway Timeout</html>'],
+  ])('status %i (%j): the server is away or busy, the whole batch waits and is retried', (status, body) => {
     expect(classifyAnswer(answer(status, body, 3000), numeros)).toMatchObject({ kind: 'retry', retryAfterMs: 3000 });
+  });
+
+  it.each([
+    [500, { error: 'Erreur interne', code: 'INTERNAL_ERROR' }, 'INTERNAL_ERROR'],
+    [400, { error: 'Format invalide', code: 'INVALID_FORMAT' }, 'INVALID_FORMAT'],
+    [418, 'teapot', 'HTTP_418'],
+  ])('status %i (%j): the batch failed, maybe because of one of its sales (code %s)', (status, body, code) => {
+    expect(classifyAnswer(answer(status, body), numeros)).toMatchObject({ kind: 'failed', code });
   });
 
   it('a network error or timeout makes the batch wait and retry', () => {
@@ -85,7 +124,7 @@ describe('classifyAnswer', () => {
 
   it('404 TERMINAL_NOT_FOUND holds that till; 413 asks for smaller batches', () => {
     expect(classifyAnswer(answer(404, { error: 'Terminal non trouvé ou inactif', code: 'TERMINAL_NOT_FOUND' }), numeros).kind).toBe('terminal-unknown');
-    expect(classifyAnswer(answer(404, { error: 'Route introuvable', code: 'NOT_FOUND' }), numeros).kind).toBe('retry');
+    expect(classifyAnswer(answer(404, { error: 'Route introuvable', code: 'NOT_FOUND' }), numeros).kind).toBe('failed');
     expect(classifyAnswer(answer(413, { error: 'trop', code: 'BATCH_TOO_LARGE' }), numeros).kind).toBe('too-large');
   });
 });

@@ -27,6 +27,8 @@ export interface SyncRequest {
 export async function startFaultProxy(target: string) {
   const script: Fault[] = [];
   const rules: Array<(req: SyncRequest) => Fault | null> = [];
+  /** For the other requests (catalogue, history…), by path. */
+  const readRules: Array<(path: string) => Fault | null> = [];
   const requests: SyncRequest[] = [];
   const sockets = new Set<Socket>();
   const held: Array<() => void> = [];
@@ -77,6 +79,8 @@ export async function startFaultProxy(target: string) {
       requests.push(entry);
       fault = script.shift() ?? rules.map((rule) => rule(entry)).find((f) => f !== null) ?? { kind: 'pass' };
       notify();
+    } else {
+      fault = readRules.map((rule) => rule(req.url ?? '')).find((f) => f !== null) ?? { kind: 'pass' };
     }
     if (fault.kind === 'answer') {
       return send(res, fault.status, typeof fault.body === 'string' ? fault.body : JSON.stringify(fault.body), fault.headers);
@@ -123,6 +127,7 @@ export async function startFaultProxy(target: string) {
     port,
     script,
     rules,
+    readRules,
     requests,
     /** The server's clock as the relay will read it: shifted by this. */
     shiftDate: (ms: number) => void (dateShiftMs = ms),
