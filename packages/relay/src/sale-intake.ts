@@ -3,10 +3,9 @@ import {
   ligneCreee,
   multiplyMoney,
   processSales,
+  type SalesOutcome,
   type SaleStorage,
   type StoredSale,
-  type VenteCreee,
-  type VenteErreur,
   type VenteNormalisee,
   venteToWire,
 } from '@ventesync/shared';
@@ -17,10 +16,7 @@ export interface IntakeTerminal {
   boutique_id: number | null;
 }
 
-export interface IntakeResult {
-  creees: VenteCreee[];
-  erreurs: VenteErreur[];
-}
+export type IntakeResult = SalesOutcome;
 
 /** A held sale as the shared duplicate rule reads it; its date is the one it will be forwarded with. */
 function storedSale(held: HeldVente): StoredSale {
@@ -60,6 +56,8 @@ export function createSaleIntake(store: RelayStore) {
   return {
     take(terminal: IntakeTerminal, items: unknown[], receivedAt: Date): IntakeResult {
       const receivedIso = receivedAt.toISOString();
+      // The date stamped on a sale without one is on the server's clock, as measured (clock.ts).
+      const stampedIso = new Date(receivedAt.getTime() + store.clockOffsetMs()).toISOString();
       // Duplicate scope: the boutique when the relay knows it, else the till itself.
       const storage: SaleStorage = {
         findSale(numero) {
@@ -88,7 +86,7 @@ export function createSaleIntake(store: RelayStore) {
           // Without a date from the till, the sale happened when it reached the relay, not when the
           // server gets it (maybe days later). The fingerprint keeps the till's own (none): a resend
           // from the till is recognised as the same sale.
-          contenu: JSON.stringify(venteToWire({ ...vente, numero_facture: numero, date_vente: vente.date_vente ?? receivedIso })),
+          contenu: JSON.stringify(venteToWire({ ...vente, numero_facture: numero, date_vente: vente.date_vente ?? stampedIso })),
           empreinte,
           montant_total: montant,
           recue_le: receivedIso,
