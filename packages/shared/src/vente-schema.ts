@@ -37,7 +37,7 @@ const DateVenteSchema = z.iso
   .transform((text, ctx): string => {
     const time = Date.parse(text);
     if (!(time >= MIN_DATE_MS && time <= MAX_DATE_MS)) {
-      ctx.issues.push({ code: 'custom', input: text, message: 'doit tomber entre les années 0000 et 9999 une fois ramenée en UTC' });
+      ctx.issues.push({ code: 'custom', input: text, message: 'doit être une date entre les années 0000 et 9999 (en heure UTC)' });
       return z.NEVER;
     }
     return new Date(time).toISOString();

@@ -78,7 +78,7 @@ describe('validateVente: strings that are not well-formed Unicode', () => {
 describe('validateVente: date_vente', () => {
   it.each(['9999-12-31T23:59:00-23:59', '0000-01-01T00:00:00+01:00'])('%s falls outside years 0000–9999 in UTC: refused', (date) => {
     expect(erreurOf({ lignes: [{ article_id: 6 }], date_vente: date })).toBe(
-      `Le champ date_vente doit tomber entre les années 0000 et 9999 une fois ramenée en UTC (reçu : "${date}")`,
+      `Le champ date_vente doit être une date entre les années 0000 et 9999 (en heure UTC) (reçu : "${date}")`,
     );
   });
 
