@@ -2,6 +2,8 @@
  * Schema versions, applied in order at start; `PRAGMA user_version` records how many ran.
  * Never edit a released entry: add a new one.
  * Money columns are integer centimes.
+ * `ventes.empreinte`: rows of the first version hold a fingerprint without the date; they are
+ * kept as they are and read by the shared `isSameSale` (no SQL can recompute a SHA-256).
  */
 export const MIGRATIONS: readonly string[] = [
   `
