@@ -46,7 +46,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   const openapi = buildOpenApiDocument('ventesync — serveur central');
   await app.register(swagger, { mode: 'static', specification: { document: openapi as never } });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  // Swagger UI's assets are served from the package itself: /docs works with no internet.
+  await app.register(swaggerUi, { routePrefix: '/docs', theme: { title: 'ventesync — API' } });
   app.get('/openapi.json', async () => openapi);
 
   // Monitoring reads the status; the body says which part fails, in the error vocabulary.

@@ -128,6 +128,7 @@ describe('GET /docs in a real browser', () => {
       await created.getByRole('tab', { name: 'Schema' }).click();
       await expect.poll(() => created.innerText(), { timeout: 15_000 }).toContain('ventes_creees');
 
+      expect(await page.title()).toBe('ventesync — API');
       const text = await page.locator('body').innerText();
       expect(text).toContain('ventesync — serveur central');
       expect(text).toContain('/api/v2/simple/ventes/historique/');
