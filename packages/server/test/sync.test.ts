@@ -723,10 +723,11 @@ describe('what the log says about a sync', () => {
         refusees: 1,
       }),
     ]);
-    expect(log.lines.filter((l) => l.level === 40).map((l) => [l.numero_facture, l.code])).toEqual([
-      ['LOG-1', 'DUPLICATE'],
-      ['LOG-3', 'INVALID_SALE'],
+    expect(log.lines.filter((l) => l.level === 40).map((l) => [l.numero_facture, l.code, l.msg])).toEqual([
+      ['LOG-1', 'DUPLICATE', '⚠ Vente LOG-1 existe déjà, ignorée'],
+      ['LOG-3', 'INVALID_SALE', expect.stringMatching(/^❌ Vente LOG-3 refusée: Ligne 1 : le champ quantite/)],
     ]);
+    expect(log.lines.find((l) => l.code === 'DUPLICATE')).toMatchObject({ identique: true });
     expect(log.lines.some((l) => String(l.msg).includes('créée'))).toBe(false);
   });
 

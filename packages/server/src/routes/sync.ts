@@ -21,12 +21,15 @@ export function syncRoutes(app: FastifyInstance, writer: SaleWriter, now: () => 
     const log = request.log;
     let doublons = 0;
     for (const e of outcome.erreurs) {
-      if (e.code === 'DUPLICATE') doublons++;
-      const text =
-        e.code === 'DUPLICATE'
-          ? `⚠ Vente ${e.numero_facture} existe déjà, ignorée`
-          : `❌ Vente ${e.numero_facture ?? `#${e.index}`} refusée: ${e.erreur}`;
-      log.warn({ numero_facture: e.numero_facture, index: e.index, code: e.code }, text);
+      if (e.code === 'DUPLICATE') {
+        doublons++;
+        // identique false is the case a person must look at: a numero reused for another sale.
+        const fields = { numero_facture: e.numero_facture, index: e.index, code: e.code, identique: e.identique };
+        log.warn(fields, `⚠ Vente ${e.numero_facture} existe déjà, ignorée`);
+      } else {
+        const fields = { numero_facture: e.numero_facture, index: e.index, code: e.code };
+        log.warn(fields, `❌ Vente ${e.numero_facture ?? `#${e.index}`} refusée: ${e.erreur}`);
+      }
     }
     log.info(
       {
