@@ -3,11 +3,13 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { spawnSync } from 'node:child_process';
 import { request } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type CliProcess, runCliSync, startCliProcess } from '../../../test-support/cli-process.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { startFaultProxy } from './fault-proxy.js';
 
 // The real server, started from its built CLI: the relay never imports it.
 const SERVER_CLI = fileURLToPath(new URL('../../server/dist/cli.js', import.meta.url));
@@ -62,6 +64,15 @@ async function until(check: () => boolean, what: string, timeoutMs = 30_000) {
   }
 }
 
+function relayRows<T>(sql: string): T[] {
+  const db = new Database(relayDb, { readonly: true });
+  try {
+    return db.prepare(sql).all() as T[];
+  } finally {
+    db.close();
+  }
+}
+
 function serverRows<T>(sql: string): T[] {
   const db = new Database(serverDb, { readonly: true });
   try {
@@ -95,8 +106,15 @@ describe('relay and server, as real processes', () => {
     expect(sent.status).toBe(201);
     expect(sent.body.ventes_creees.map((v) => v.statut)).toEqual(['EN_ATTENTE', 'EN_ATTENTE']);
     const numeros = sent.body.ventes_creees.map((v) => v.numero_facture);
-    await sleep(300);
+    // The relay tried, found the server away, and says why; the sales wait.
+    await until(
+      () => /ECONNREFUSED/.test(relayRows<{ e: string | null }>(`SELECT derniere_erreur AS e FROM terminaux WHERE serial = '${SERIAL}'`)[0]?.e ?? ''),
+      'the refused connection recorded as the reason',
+    );
     expect(relayStatus().totaux.en_attente).toBe(2);
+    const held = relayRows<{ statut: string; tentatives: number }>('SELECT statut, tentatives FROM ventes');
+    expect(held.map((v) => v.statut)).toEqual(['EN_ATTENTE', 'EN_ATTENTE']);
+    expect(held.every((v) => v.tentatives >= 1)).toBe(true);
 
     await startServer(port);
     expect(relay('sync').code).toBe(0);
@@ -106,10 +124,11 @@ describe('relay and server, as real processes', () => {
     expect(rows.map((row) => row.numero_facture)).toEqual(numeros);
   });
 
-  it('kill -9 of the relay in the middle of forwarding, then a restart: every sale on the server exactly once', async () => {
+  it('kill -9 of the relay after the server committed a batch but before the relay heard: after a restart, every sale on the server exactly once, none rejected', async () => {
     const port = await freePort();
     const s = await startServer(port);
     expect(server('stock', 'set', '6', '100000').code).toBe(0);
+    const proxy = await startFaultProxy(`http://127.0.0.1:${port}`);
     const deadPort = await freePort();
 
     // Build a backlog while the relay cannot reach anything.
@@ -123,14 +142,21 @@ describe('relay and server, as real processes', () => {
     }
     await r.stop();
 
-    // Point it at the live server with small batches, and kill it while it forwards.
-    r = await startRelay(port, ['--batch-size', '10']);
-    await until(() => serverRows<{ n: number }>('SELECT COUNT(*) AS n FROM ventes')[0]!.n > 0, 'first batches on the server', 15_000);
+    // Towards the live server, through a proxy: the 5th batch is committed by the server and
+    // its answer held back; the relay is killed in that very window.
+    proxy.script.push({ kind: 'pass' }, { kind: 'pass' }, { kind: 'pass' }, { kind: 'pass' }, { kind: 'hold-after-commit' });
+    r = await startRelay(proxy.port, ['--batch-size', '10']);
+    await proxy.until(() => proxy.heldCount() === 1);
+    const exited = new Promise((resolve) => r.child.once('exit', resolve));
     r.child.kill('SIGKILL');
-    const atKill = serverRows<{ n: number }>('SELECT COUNT(*) AS n FROM ventes')[0]!.n;
-    expect(atKill).toBeLessThan(1000);
+    await exited;
+    proxy.releaseHeld();
+    const held = proxy.requests[4]!.numeros;
+    expect(serverRows<{ n: number }>('SELECT COUNT(*) AS n FROM ventes')[0]!.n).toBe(50);
+    const heldStates = relayRows<{ statut: string }>(`SELECT statut FROM ventes WHERE numero_facture IN (${held.map((n) => `'${n}'`).join(',')})`);
+    expect(heldStates.map((v) => v.statut)).toEqual(Array(10).fill('EN_ATTENTE'));
 
-    await startRelay(port, ['--batch-size', '10']);
+    await startRelay(proxy.port, ['--batch-size', '10']);
     await until(() => relayStatus().totaux.en_attente === 0, 'relay drained after restart');
     expect(relayStatus().totaux).toMatchObject({ synchronisees: 1000, rejetees: 0 });
     const stored = serverRows<{ numero_facture: string }>('SELECT numero_facture FROM ventes');
@@ -138,7 +164,38 @@ describe('relay and server, as real processes', () => {
     expect(new Set(stored.map((row) => row.numero_facture))).toEqual(new Set(numeros));
     expect(serverRows<{ q: number }>('SELECT quantite_stock AS q FROM articles WHERE id = 6')[0]!.q).toBe(100000 - 1000);
     expect(serverRows<{ n: number }>("SELECT COUNT(*) AS n FROM mouvements_stock WHERE type = 'SORTIE'")[0]!.n).toBe(1000);
+    // The held batch was sent again after the restart, and the server recognised it.
+    expect(proxy.requests.filter((req) => req.numeros.includes(held[0]!)).length).toBe(2);
+    await proxy.close();
     await s.stop();
+  });
+
+  it('a second relay on a file already in use refuses to start, in French, and the first keeps running', async () => {
+    const port = await freePort();
+    const first = await startRelay(port);
+    const second = spawnSync(
+      process.execPath,
+      [RELAY_CLI, 'start', '--upstream', `http://127.0.0.1:${port}`, '--db', relayDb, '--host', '127.0.0.1', '--port', '0'],
+      { encoding: 'utf8', timeout: 15_000 },
+    );
+    expect(second.status).toBe(1);
+    expect(second.stderr).toMatch(/un autre relais utilise déjà le fichier/);
+    const res = await postToRelay(first.url, [{ numero_facture: 'LOCK-1', lignes: [{ article_id: 6 }] }]);
+    expect(res.status).toBe(201);
+    expect(relayRows<{ v: string }>("SELECT valeur AS v FROM etat WHERE cle = 'daemon_pid'")[0]!.v).toBe(String(first.child.pid));
+  });
+
+  it('restarted towards another server while sales wait: the log says loudly that they will go there, and it is recorded for status', async () => {
+    const oldPort = await freePort();
+    let r = await startRelay(oldPort);
+    expect((await postToRelay(r.url, [{ numero_facture: 'MV-1', lignes: [{ article_id: 6 }] }, { numero_facture: 'MV-2', lignes: [{ article_id: 6 }] }])).status).toBe(201);
+    await r.stop();
+    const newPort = await freePort();
+    r = await startRelay(newPort);
+    const line = await r.waitForLine(/serveur central changé/);
+    expect(line).toMatch(new RegExp(`127\\.0\\.0\\.1:${oldPort} → http://127\\.0\\.0\\.1:${newPort}.*2 vente\\(s\\) en attente seront envoyées au nouveau serveur`));
+    const recorded = JSON.parse(relayRows<{ v: string }>("SELECT valeur AS v FROM etat WHERE cle = 'changement_serveur'")[0]!.v);
+    expect(recorded).toMatchObject({ ancien: `http://127.0.0.1:${oldPort}`, nouveau: `http://127.0.0.1:${newPort}`, en_attente: 2 });
   });
 
   it('a sale the relay answered is on disk: kill -9 right after the 201, restart, and it still reaches the server', async () => {
@@ -163,7 +220,7 @@ describe('relay and server, as real processes', () => {
     const exited = new Promise<number | null>((resolve) => r.child.once('exit', (code) => resolve(code)));
     r.child.kill('SIGTERM');
     expect(await exited).toBe(0);
-    expect(JSON.parse(relay('status', '--json').stdout).relais).toEqual({ en_marche: false, url: null });
+    expect(JSON.parse(relay('status', '--json').stdout).relais).toMatchObject({ en_marche: false, url: null });
   });
 
   it('a sale rejected for stock goes through once the stock is delivered and a person retries it', async () => {
