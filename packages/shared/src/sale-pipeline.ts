@@ -1,6 +1,5 @@
 import type { SaleErrorCode } from './error-codes.js';
-import { isSameSale } from './fingerprint.js';
-import { venteFingerprint } from './fingerprint.js';
+import { isSameSale, venteFingerprint } from './fingerprint.js';
 import { type Centimes, formatMoney } from './money.js';
 import { generateNumero } from './numero.js';
 import type { VenteCreee, VenteErreur } from './response-schemas.js';
@@ -58,7 +57,7 @@ export interface SalesOutcome {
   erreurs: VenteErreur[];
 }
 
-export function duplicateMessage(numero: string): string {
+function duplicateMessage(numero: string): string {
   return `Vente ${numero} existe déjà, ignorée`;
 }
 

@@ -3,8 +3,8 @@ import type { SalesOutcome } from './sale-pipeline.js';
 import { syncMessage } from './sync-request.js';
 
 /** 201 when at least one sale was created (held, on the relay); 200 with success false otherwise. */
-export const SYNC_CREATED_STATUS = 201;
-export const SYNC_NOTHING_CREATED_STATUS = 200;
+const SYNC_CREATED_STATUS = 201;
+const SYNC_NOTHING_CREATED_STATUS = 200;
 
 export interface SyncAnswer {
   status: typeof SYNC_CREATED_STATUS | typeof SYNC_NOTHING_CREATED_STATUS;

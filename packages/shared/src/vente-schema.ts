@@ -173,7 +173,7 @@ function describeIssue(issue: z.core.$ZodIssue): string {
  * At most MAX_ISSUES_PER_VENTE issues, each at most MAX_ISSUE_LENGTH long: a sale with 1,000
  * bad lines must not turn a 1 MB request into a 22 MB answer.
  */
-export function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
+function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
   const shown = issues.slice(0, MAX_ISSUES_PER_VENTE).map(describeIssue);
   const more = issues.length - shown.length;
   if (more > 0) shown.push(`… et ${more} autre(s) problème(s)`);
