@@ -95,9 +95,17 @@ const REQUEST_ERROR_MEANING: Partial<Record<RequestErrorCode, string>> = {
   PAYLOAD_TOO_LARGE: `corps de plus de ${MAX_BODY_BYTES} octets (5 Mio)`,
   BATCH_TOO_LARGE: `plus de ${MAX_VENTES_PER_REQUEST} ventes`,
   UNSUPPORTED_MEDIA_TYPE: 'type de contenu non pris en charge',
+  FORBIDDEN: 'accès refusé',
+  METHOD_NOT_ALLOWED: 'méthode HTTP non prise en charge sur cette route',
+  REQUEST_TIMEOUT: 'requête trop lente à arriver (en-têtes ou corps)',
+  URI_TOO_LONG: 'adresse trop longue',
+  HEADERS_TOO_LARGE: 'en-têtes trop volumineux',
   INTERNAL_ERROR: 'erreur inattendue du serveur (rien de la requête n’est écrit)',
-  SERVICE_UNAVAILABLE: 'serveur ou base de données momentanément occupés : réessayer après Retry-After',
+  SERVICE_UNAVAILABLE: 'base de données momentanément occupée : réessayer après Retry-After',
   UPSTREAM_UNAVAILABLE: 'relais seulement : le serveur central est injoignable',
+  OVERLOADED: 'serveur surchargé (mémoire, boucle d’événements) : réessayer après Retry-After',
+  DATABASE_FAILING: '/health : la base ne répond pas ou ne peut plus écrire',
+  STORAGE_FULL: 'disque plein : rien de la requête n’est écrit',
 };
 
 /** zod's safe-integer bounds on every `z.int()` say nothing to a reader or a client generator. */

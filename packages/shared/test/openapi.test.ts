@@ -70,7 +70,8 @@ describe('the OpenAPI document', () => {
   it('enumerates every request-level code under the status of the one code table', () => {
     for (const [code, status] of Object.entries(REQUEST_ERROR_STATUS) as Array<[RequestErrorCode, number]>) {
       expect(schemas[`Erreur${status}`]?.properties.code.enum, code).toContain(code);
-      expect(doc.components.responses[`Erreur${status}`].description, code).toContain(code);
+      // Each code is named with what it means, for the person reading /docs.
+      expect(doc.components.responses[`Erreur${status}`].description, code).toMatch(new RegExp(`\`${code}\` : \\S`));
       for (const path of API_PATHS) {
         const responses = (Object.values(doc.paths[path])[0] as Json).responses;
         expect(responses[String(status)], `${path} ${status}`).toEqual({ $ref: `#/components/responses/Erreur${status}` });
