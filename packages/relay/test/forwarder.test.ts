@@ -463,6 +463,8 @@ describe('the relay cannot write its own file (disk full)', () => {
     const sent = proxy.requests.length;
     expect(sent).toBeLessThanOrEqual(2);
     expect(waiting()).toBe(40);
+    // For `status`: the small etat row still fits where the sales' bookkeeping does not.
+    expect(JSON.parse(store.getEtat('ecriture_impossible')!)).toMatchObject({ code: 'SQLITE_FULL', message: expect.stringMatching(/Disque plein/) });
 
     db.exec('DELETE FROM lest');
     await until(() => waiting() === 0, 'sales recorded as synced once space is back');
