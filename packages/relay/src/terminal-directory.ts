@@ -97,7 +97,10 @@ export function createTerminalDirectory(store: RelayStore, upstream: Upstream, n
       const info = store.terminal(serial);
       if (info?.statut === 'CONNU') return toRelayTerminal(info);
       const checkedAt = info?.verifie_le ? Date.parse(info.verifie_le) : Number.NaN;
-      if (info && now().getTime() - checkedAt < RECHECK_AFTER_MS) {
+      // A check dated in the future means the wall clock was set back: check again now
+      // rather than wait out the jump.
+      const age = now().getTime() - checkedAt;
+      if (info && age >= 0 && age < RECHECK_AFTER_MS) {
         return info.statut === 'INCONNU' ? undefined : toRelayTerminal(info);
       }
       const verdict = await refresh(serial, VERIFY_TIMEOUT_MS);

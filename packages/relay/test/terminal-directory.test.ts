@@ -74,3 +74,17 @@ describe('terminal directory: the catalogue cache', () => {
     }
   });
 });
+
+describe('terminal directory: checking a new till with the server', () => {
+  it('a till refused by the server is checked again after a minute, even if the wall clock was set back meanwhile', async () => {
+    let wall = Date.parse('2026-03-10T12:00:00Z');
+    const directory = createTerminalDirectory(store, createUpstream(proxy.url, agent), () => new Date(wall));
+    proxy.readRules.push((path) => (isArticles(path) ? { kind: 'answer', status: 404, body: { error: 'Terminal non trouvé ou inactif', code: 'TERMINAL_NOT_FOUND' } } : null));
+    expect(await directory.find(SERIAL)).toBeUndefined();
+    proxy.readRules.length = 0;
+    wall += 10_000;
+    expect(await directory.find(SERIAL)).toBeUndefined();
+    wall -= 24 * 3_600_000;
+    expect(await directory.find(SERIAL)).toMatchObject({ serial: SERIAL, boutique_id: 2 });
+  });
+});
