@@ -348,6 +348,18 @@ program
     }),
   );
 
+/** What a sync did, in one sentence: what the server now has, what it refused, what still waits. */
+function syncSummary(body: { envoyees?: number; synchronisees?: number; rejetees?: number; en_attente_stock?: number }): string {
+  const sent = body.envoyees ?? 0;
+  if (sent === 0) return 'Synchronisation : rien à envoyer pour le moment.';
+  const parts = [`${body.synchronisees ?? 0} reçue(s) par le serveur`];
+  if (body.en_attente_stock) parts.push(`${body.en_attente_stock} refusée(s) pour l'instant (stock)`);
+  if (body.rejetees) parts.push(`${body.rejetees} rejetée(s)`);
+  const unanswered = sent - (body.synchronisees ?? 0) - (body.en_attente_stock ?? 0) - (body.rejetees ?? 0);
+  if (unanswered > 0) parts.push(`${unanswered} toujours en attente`);
+  return `Synchronisation : ${sent} vente(s) envoyée(s) : ${parts.join(', ')}.`;
+}
+
 async function askDaemonToSync(store: RelayStore, quiet = false): Promise<void> {
   const url = store.getEtat('daemon_url');
   if (!url) {
@@ -365,13 +377,13 @@ async function askDaemonToSync(store: RelayStore, quiet = false): Promise<void> 
       erreurs?: string[];
     };
     if (res.statusCode !== 200) return fail(`le relais a répondu ${res.statusCode}`);
-    const stock = body.en_attente_stock ? `, ${body.en_attente_stock} encore refusée(s) pour stock` : '';
-    out(`Synchronisation : ${body.envoyees ?? 0} envoyée(s), ${body.synchronisees ?? 0} synchronisée(s), ${body.rejetees ?? 0} rejetée(s)${stock}.`);
-    for (const e of body.erreurs ?? []) {
+    out(syncSummary(body));
+    for (const e of new Set(body.erreurs ?? [])) {
       const at = e.indexOf(' : ');
-      out(`  problème : ${at > 0 ? `${e.slice(0, at)} : ${describeError(e.slice(at + 3))}` : describeError(e)}`);
+      out(`  problème (terminal ${at > 0 ? `${e.slice(0, at)}) : ${describeError(e.slice(at + 3))}` : `?) : ${describeError(e)}`}`);
     }
     if (body.rejetees) out(`  à traiter : ${COMMANDS.relay} rejected`);
+    if (body.en_attente_stock) out(`  après correction du stock sur le serveur : ${COMMANDS.relay} retry --all`);
   } catch {
     if (!quiet) fail(`le relais ne répond pas à ${url} : est-il en marche ? (${COMMANDS.relay} status)`);
     else out(`Le relais ne répond pas à ${url} : elles partiront à son prochain passage.`);

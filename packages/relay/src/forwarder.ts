@@ -3,6 +3,7 @@ import { backoffDelay, NETWORK_RETRY, type RetryPolicy, STOCK_RETRY, type StockR
 import { type BatchOutcome, classifyAnswer, type SaleOutcome } from './classify.js';
 import type { HeldVente, RelayStore } from './relay-store.js';
 import type { Upstream } from './upstream.js';
+import { describeError } from './describe-error.js';
 
 export interface ForwarderConfig {
   batchSize: number;
@@ -229,7 +230,10 @@ export function createForwarder(deps: {
     const delay = timerDelay(Math.max(backoffDelay(failures - 1, config.networkRetry, random), retryAfterMs ?? 0), config.networkRetry.capMs);
     till.wait = { failures, until: mono() + delay, cause };
     report.erreurs.push(`${serial} : ${reason}`);
-    logger.warn({ serial, echecs: failures, nouvel_essai_dans_ms: delay }, `Envoi impossible, nouvel essai plus tard : ${reason}`);
+    logger.warn(
+      { serial, echecs: failures, nouvel_essai_dans_ms: delay, detail: reason },
+      `Envoi impossible (terminal ${serial}), nouvel essai dans ${Math.max(1, Math.round(delay / 1000))} s : ${describeError(reason)}`,
+    );
   }
 
   function shrink(serial: string, till: TillState, sent: number, why: string): void {

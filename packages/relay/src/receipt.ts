@@ -2,7 +2,7 @@ import { formatMoney, multiplyMoney, parseMoney } from '@ventesync/shared';
 import type { CommandNames } from './command-names.js';
 import { describeError } from './describe-error.js';
 import { SCREEN_COLUMNS, wrap } from './fit-table.js';
-import { formatDateTime, formatWhen, type TimeStyle } from './format-time.js';
+import { formatDateTime, formatWhen, relative, type TimeStyle } from './format-time.js';
 import type { HeldVente, RelayStore, Tentative, TentativeResultat } from './relay-store.js';
 
 interface WireLigne {
@@ -31,7 +31,7 @@ const RESULTS: Record<TentativeResultat, string> = {
   REJETEE: 'refusée',
   REFUS_STOCK: 'refusée pour stock, nouvel essai prévu',
   SANS_REPONSE: 'absente de la réponse du serveur',
-  ECHEC: 'envoi sans réponse utile',
+  ECHEC: 'non transmise',
 };
 
 /** Everything about one held sale, for `show --json`. */
@@ -78,15 +78,17 @@ export function renderReceipt(store: RelayStore, v: HeldVente, style: TimeStyle,
   const till = terminal?.terminal_nom && terminal.terminal_nom !== v.serial ? `${terminal.terminal_nom} (${v.serial})` : v.serial;
   field('Caisse', `${till}${terminal?.boutique_nom ? `, ${terminal.boutique_nom}` : ''}`);
   if (vente.date_vente) field('Date', formatDateTime(vente.date_vente, style.utc));
-  field('Reçue', `${formatDateTime(v.recue_le, style.utc)} (${formatWhen(v.recue_le, style)})`);
+  const recent = relative(new Date(v.recue_le), style.now);
+  field('Reçue', `${formatDateTime(v.recue_le, style.utc)}${recent ? ` (${recent})` : ''}`);
   field('Paiement', `${vente.mode_paiement ?? 'CASH'}, ${vente.paye === false ? 'non payée' : 'payée'}`);
   lines.push(rule);
   for (const l of vente.lignes ?? []) {
     const cached = v.boutique_id === null ? undefined : store.catalogueArticle(v.boutique_id, l.article_id);
     const unit = l.prix_unitaire === undefined ? (cached?.prix_vente ?? null) : parseMoney(l.prix_unitaire);
     const total = unit === null ? null : multiplyMoney(unit, l.quantite);
-    const label = `${l.quantite} x ${cached?.nom ?? 'article'} (n° ${l.article_id})`;
-    const prices = `${amount(unit === null ? '?' : formatMoney(unit))}${amount(total === null ? '?' : formatMoney(total))}`;
+    const label = cached ? `${l.quantite} x ${cached.nom} (n° ${l.article_id})` : `${l.quantite} x article n° ${l.article_id}`;
+    // No price sent and no catalogue yet: the server prices it; its total is shown below once known.
+    const prices = unit === null ? '  prix du serveur'.padStart(24) : `${amount(formatMoney(unit))}${amount(total === null ? '?' : formatMoney(total))}`;
     const room = Math.min(width, 64) - prices.length - 2;
     const [first, ...rest] = wrap(label, room);
     lines.push(`  ${(first ?? '').padEnd(room)}${prices}`);
@@ -115,13 +117,30 @@ export function renderReceipt(store: RelayStore, v: HeldVente, style: TimeStyle,
   const history = store.tentatives(v.id);
   lines.push('');
   lines.push(`Envois au serveur : ${v.tentatives}${history.length === 0 ? ' (aucun encore)' : ''}`);
-  for (const t of history) lines.push(...attemptLines(t, style, width));
+  for (const run of runsOf(history)) lines.push(...attemptLines(run, style, width));
   return lines.join('\n');
 }
 
-function attemptLines(t: Tentative, style: TimeStyle, width: number): string[] {
+/** Sends in a row with the same outcome (an outage: one failure every few seconds) read as one line. */
+function runsOf(history: Tentative[]): Array<{ first: Tentative; last: Tentative; count: number }> {
+  const runs: Array<{ first: Tentative; last: Tentative; count: number }> = [];
+  for (const t of history) {
+    const previous = runs.at(-1);
+    if (previous && previous.last.resultat === t.resultat && previous.last.code === t.code && previous.last.message === t.message) {
+      previous.last = t;
+      previous.count++;
+    } else {
+      runs.push({ first: t, last: t, count: 1 });
+    }
+  }
+  return runs;
+}
+
+function attemptLines(run: { first: Tentative; last: Tentative; count: number }, style: TimeStyle, width: number): string[] {
+  const t = run.first;
   const head = `  ${formatDateTime(t.le, style.utc)}  `;
-  const text = `${RESULTS[t.resultat]}${t.code ? ` (${t.code})` : ''}${t.message ? ` : ${t.resultat === 'ECHEC' ? describeError(t.message) : t.message}` : ''}`;
+  const times = run.count > 1 ? `${run.count} fois jusqu'à ${formatDateTime(run.last.le, style.utc).split(' ')[1]} : ` : '';
+  const text = `${times}${RESULTS[t.resultat]}${t.code ? ` (${t.code})` : ''}${t.message ? ` : ${t.resultat === 'ECHEC' ? describeError(t.message) : t.message}` : ''}`;
   const [first, ...rest] = wrap(text, width - head.length);
   return [`${head}${first ?? ''}`, ...rest.map((more) => `${''.padEnd(head.length)}${more}`)];
 }

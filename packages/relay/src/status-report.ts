@@ -160,13 +160,15 @@ export function renderStatus(r: StatusReport, style: TimeStyle, commands: Comman
     indented('  ', `dernière synchro : ${till.derniere_sync ? when(till.derniere_sync) : 'jamais'}`);
     if (till.refus_serveur) {
       const f = till.refus_serveur;
+      const n = till.en_attente_refusees;
       indented(
         '  ',
-        `refusée(s) pour l'instant par le serveur : ${till.en_attente_refusees}, ex. ${f.numero_facture} : ${f.erreur ?? f.code}` +
-          (f.prochain_essai ? ` (nouvel essai ${when(f.prochain_essai)})` : ''),
+        `${n === 1 ? '1 vente refusée' : `${n} ventes refusées`} pour l'instant par le serveur${n === 1 ? '' : ', dont'} : ` +
+          `${f.numero_facture} (${f.erreur ?? f.code})` +
+          (f.prochain_essai ? `, nouvel essai ${when(f.prochain_essai)}` : ''),
       );
       if (f.code === 'INSUFFICIENT_STOCK') {
-        indented('  ', `stock corrigé sur le serveur ? ${commands.relay} retry --all les renvoie tout de suite`);
+        indented('  ', `après correction du stock sur le serveur : ${commands.relay} retry --all`);
       }
     }
     if (till.bloque) indented('  ', `BLOQUÉ : ${till.bloque}`);

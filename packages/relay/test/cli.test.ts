@@ -213,20 +213,28 @@ describe('ventesync-relay CLI, read by a shop manager', () => {
     });
     const human = relay('status').stdout.replace(/\s+/g, ' ');
     expect(human).toContain("dont 1 refusée(s) pour l'instant par le serveur");
-    expect(human).toContain('D : Stock insuffisant pour Samsung S24');
+    expect(human).toContain("1 vente refusée pour l'instant par le serveur : D (Stock insuffisant pour Samsung S24");
     expect(relay('pending').stdout.replace(/\s+/g, ' ')).toMatch(/D .*refus du serveur : Stock insuffisant pour Samsung S24.*nouvel essai dans 4 min/);
   });
 
   it('show reads as a receipt: lines, amounts, state, and every send with its answer', () => {
     busyShop();
-    const receipt = relay('show', 'D').stdout;
+    withStore((store) => {
+      const d = store.byNumero('D')[0]!;
+      for (const second of [1, 2, 3]) {
+        store.countAttempt([d.id], { at: new Date(`2025-10-01T08:0${second}:00Z`), reason: 'Serveur injoignable (ECONNREFUSED : connect ECONNREFUSED 127.0.0.1:8000)' });
+      }
+    });
+    const receipt = relayAs({ TZ: 'UTC' }, 'show', 'D').stdout;
     expect(receipt).toContain('Vente D');
     expect(receipt).toContain('Caisse principale');
-    expect(receipt).toMatch(/1 x article \(n° 6\)\s+10\.00\s+10\.00/);
+    expect(receipt).toMatch(/1 x article n° 6\s+10\.00\s+10\.00/);
     expect(receipt).toMatch(/TOTAL \(estimé par le relais\)\s+10\.00/);
     expect(receipt).toContain('EN ATTENTE');
     expect(receipt).toMatch(/refusée pour stock.*\(INSUFFICIENT_STOCK\)/s);
     expect(receipt).toContain('retry D');
+    // An outage's failed sends, one after the other, read as one line.
+    expect(receipt.replace(/\s+/g, ' ')).toContain("3 fois jusqu'à 08:03:00 : non transmise : le serveur ne répond pas (connexion refusée)");
   });
 
   it('a rejected sale keeps its rejection history after retry', () => {
@@ -335,6 +343,22 @@ describe('ventesync-relay status: running is what the daemon itself says', () =>
     await new Promise((r) => child.once('exit', r));
     return JSON.parse(out);
   };
+
+  it('sync says in words what the server now has, what it refused, and what to do next', async () => {
+    fakeDaemon = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ success: true, envoyees: 3, synchronisees: 2, rejetees: 0, en_attente_stock: 1, erreurs: [] }));
+    });
+    await new Promise<void>((r) => fakeDaemon!.listen(0, '127.0.0.1', r));
+    withStore((store) => store.setEtat('daemon_url', `http://127.0.0.1:${(fakeDaemon!.address() as { port: number }).port}`));
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, [RELAY_CLI, 'sync', '--db', db], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, npm_lifecycle_event: 'relay' } });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    await new Promise((r) => child.once('exit', r));
+    expect(out).toContain("Synchronisation : 3 vente(s) envoyée(s) : 2 reçue(s) par le serveur, 1 refusée(s) pour l'instant (stock).");
+    expect(out).toContain('après correction du stock sur le serveur : pnpm relay retry --all');
+  });
 
   it('a live PID at a dead address is not a running relay', async () => {
     withStore((store) => store.setEtats({ daemon_url: 'http://127.0.0.1:9', daemon_pid: String(process.pid) }));
