@@ -1,3 +1,4 @@
+import { TerminalEntrySchema } from '@ventesync/shared';
 import type { Db } from './db/open-database.js';
 
 export interface BoutiqueRow {
@@ -193,6 +194,13 @@ export function createCatalogueStore(db: Db) {
     },
   );
 
+  function addTerminalChecked(serial: string, nom: string, boutiqueId: number): TerminalRow {
+    requireBoutique(boutiqueId);
+    if (stmt.terminal.get(serial)) throw new CatalogueError('CONFLICT', `Le terminal ${serial} existe déjà`);
+    stmt.upsertTerminal.run(serial, nom, boutiqueId, 1);
+    return toTerminal(stmt.terminal.get(serial)!);
+  }
+
   const toTerminal = (t: { serial: string; nom: string; boutique_id: number; actif: number }): TerminalRow => ({
     ...t,
     actif: t.actif === 1,
@@ -204,7 +212,9 @@ export function createCatalogueStore(db: Db) {
 
     listBoutiques: () => stmt.boutiques.all(),
     getBoutique: requireBoutique,
+    findBoutique: (id: number): BoutiqueRow | undefined => stmt.boutique.get(id),
     addBoutique(nom: string, devise = 'CDF', id: number | null = null): BoutiqueRow {
+      if (nom.trim() === '') throw new CatalogueError('INVALID', 'Le nom de la boutique ne doit pas être vide');
       if (id !== null && stmt.boutique.get(id)) throw new CatalogueError('CONFLICT', `La boutique ${id} existe déjà`);
       const row = stmt.insertBoutique.get(id, nom, devise) as { id: number };
       return requireBoutique(row.id);
@@ -217,13 +227,14 @@ export function createCatalogueStore(db: Db) {
       if (!t) throw new CatalogueError('NOT_FOUND', `Terminal ${serial} introuvable`);
       return toTerminal(t);
     },
-    addTerminal(serial: string, nom: string, boutiqueId: number): TerminalRow {
-      requireBoutique(boutiqueId);
-      if (stmt.terminal.get(serial)) throw new CatalogueError('CONFLICT', `Le terminal ${serial} existe déjà`);
-      stmt.upsertTerminal.run(serial, nom, boutiqueId, 1);
-      return toTerminal(stmt.terminal.get(serial)!);
+    addTerminal(rawSerial: string, nom: string, boutiqueId: number): TerminalRow {
+      const serial = TerminalEntrySchema.shape.serial.safeParse(rawSerial);
+      if (!serial.success) throw new CatalogueError('INVALID', `Numéro de série invalide : ${serial.error.issues[0]!.message}`);
+      if (nom.trim() === '') throw new CatalogueError('INVALID', 'Le nom du terminal ne doit pas être vide');
+      return addTerminalChecked(serial.data, nom.trim(), boutiqueId);
     },
     upsertTerminal: (t: TerminalRow) => stmt.upsertTerminal.run(t.serial, t.nom, t.boutique_id, t.actif ? 1 : 0),
+
     setTerminalActif(serial: string, actif: boolean): TerminalRow {
       const info = stmt.setTerminalActif.run(actif ? 1 : 0, serial);
       if (info.changes === 0) throw new CatalogueError('NOT_FOUND', `Terminal ${serial} introuvable`);
@@ -236,6 +247,7 @@ export function createCatalogueStore(db: Db) {
       boutiqueId === undefined ? stmt.allArticles.all() : stmt.articlesOf.all(boutiqueId),
     addArticle(a: { id?: number | null; boutique_id: number; nom: string; prix_vente: number; stock: number }, now: Date) {
       requireBoutique(a.boutique_id);
+      if (a.nom.trim() === '') throw new CatalogueError('INVALID', "Le nom de l'article ne doit pas être vide");
       if (a.id != null && stmt.article.get(a.id)) throw new CatalogueError('CONFLICT', `L'article ${a.id} existe déjà`);
       if (!Number.isSafeInteger(a.stock) || a.stock < 0) {
         throw new CatalogueError('INVALID', `Le stock initial doit être un entier positif ou nul (reçu : ${a.stock})`);

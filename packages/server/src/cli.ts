@@ -2,10 +2,9 @@
 import { formatMoney, parseMoney } from '@ventesync/shared';
 import { frenchCommander, printList } from '@ventesync/runtime/cli';
 import { Command, Help, InvalidArgumentError } from 'commander';
-import { readFileSync } from 'node:fs';
 import { CatalogueError, createCatalogueStore } from './catalogue-store.js';
 import { type Db, openDatabase } from './db/open-database.js';
-import { importFixture } from './fixture-import.js';
+import { importFixture, readFixtureFile } from './fixture-import.js';
 import { createSaleReader } from './sale-reader.js';
 
 const DEFAULT_DB = process.env.VENTESYNC_DB ?? './data/ventesync.db';
@@ -26,6 +25,14 @@ function money(text: string): number {
   return centimes;
 }
 
+/** Every error the CLI prints starts like this, commander's own included (see frenchCommander). */
+const ERROR_PREFIX = 'Erreur : ';
+
+function fail(message: string): void {
+  process.stderr.write(`${ERROR_PREFIX}${message}\n`);
+  process.exitCode = 1;
+}
+
 /** Opens the database for one command, reports refusals plainly, always closes. */
 async function withDb(file: string, run: (db: Db) => void | Promise<void>): Promise<void> {
   const db = openDatabase(file);
@@ -33,8 +40,7 @@ async function withDb(file: string, run: (db: Db) => void | Promise<void>): Prom
     await run(db);
   } catch (error) {
     if (!(error instanceof CatalogueError)) throw error;
-    process.stderr.write(`Erreur : ${error.message}\n`);
-    process.exitCode = 1;
+    fail(error.message);
   } finally {
     db.close();
   }
@@ -62,15 +68,20 @@ program
   .command('serve')
   .description("démarre le serveur HTTP (crée la base si elle n'existe pas)")
   .option(...dbOption)
-  .option('--host <adresse>', "adresse d'écoute", '0.0.0.0')
+  .option('--host <adresse>', "adresse d'écoute (défaut : 0.0.0.0, toutes les interfaces ; 127.0.0.1 avec --demo)")
   .option('--port <port>', "port d'écoute", integer('port', 0), 8000)
   .option('--demo', 'charge les données du guide dans une base vide (boutique 2, terminal 0a1badae951f8473)', false)
   .option('--pretty', 'journaux lisibles par une personne au lieu de JSON', false)
-  .addHelpText('after', '\nExemples :\n  $ ventesync-server serve --demo\n  $ ventesync-server serve --db /var/lib/ventesync.db --port 8080 --pretty')
-  .action(async (opts: { db: string; host: string; port: number; demo: boolean; pretty: boolean }) => {
+  .addHelpText(
+    'after',
+    '\nExemples :\n  $ ventesync-server serve --demo                   # cette machine seulement\n' +
+      '  $ ventesync-server serve --demo --host 0.0.0.0   # la démo ouverte au réseau\n' +
+      '  $ ventesync-server serve --db /var/lib/ventesync.db --port 8080 --pretty',
+  )
+  .action(async (opts: { db: string; host?: string; port: number; demo: boolean; pretty: boolean }) => {
     // Loaded here so that the operator commands do not pay for the HTTP stack.
-    const { serve } = await import('./server.js');
-    await serve(Object.freeze({ ...opts }));
+    const { serve, defaultHost } = await import('./server.js');
+    await serve(Object.freeze({ ...opts, host: opts.host ?? defaultHost(opts.demo) }));
   });
 
 program
@@ -91,20 +102,13 @@ Exemple :
   $ ventesync-server import donnees.json`,
   )
   .action(async (file: string, opts: { db: string }) => {
-    let content: unknown;
-    try {
-      content = JSON.parse(readFileSync(file, 'utf8'));
-    } catch (error) {
-      process.stderr.write(`Erreur : impossible de lire ${file} comme JSON (${(error as Error).message}). Rien n'a été importé.\n`);
-      process.exitCode = 1;
-      return;
-    }
+    const read = readFixtureFile(file);
+    if (!read.ok) return fail(`${read.erreur}. Rien n'a été importé.`);
     await withDb(opts.db, (db) => {
-      const result = importFixture(db, createCatalogueStore(db), content, new Date());
+      const result = importFixture(db, createCatalogueStore(db), read.content, new Date());
       if (!result.ok) {
-        process.stderr.write(`Erreur : ${result.erreur}. Rien n'a été importé.\n`);
-        process.exitCode = 1;
-        return;
+        const list = result.problemes.map((p) => `\n  - ${p}`).join('');
+        return fail(`${file} : ${result.problemes.length} problème(s), rien n'a été importé :${list}`);
       }
       process.stdout.write(
         `Import terminé : ${result.boutiques} boutique(s), ${result.terminaux} terminal(aux), ${result.articles} article(s).\n`,
@@ -329,4 +333,10 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   throw error;
 });
 
-await program.parseAsync(process.argv);
+// Anything else (a database from a newer version, a locked or unreadable file…): the message,
+// with the same prefix, never a stack trace.
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  fail(error instanceof Error ? error.message : String(error));
+}

@@ -1,16 +1,82 @@
-import { describeFixtureIssues, type Fixture, FixtureSchema } from '@ventesync/shared';
+import {
+  ArticleEntrySchema,
+  BoutiqueEntrySchema,
+  FIXTURE_SECTIONS,
+  type Fixture,
+  fixtureIssueList,
+  FixtureSchema,
+  TerminalEntrySchema,
+} from '@ventesync/shared';
+import { readFileSync } from 'node:fs';
 import { CatalogueError, type CatalogueStore } from './catalogue-store.js';
 import type { Db } from './db/open-database.js';
 
 export type ImportResult =
   | { ok: true; boutiques: number; terminaux: number; articles: number }
-  | { ok: false; erreur: string };
+  | { ok: false; erreur: string; problemes: string[] };
 
-/** Loads a fixture (insert or update by id / serial), all or nothing. */
-export function importFixture(db: Db, catalogue: CatalogueStore, content: unknown, now: Date): ImportResult {
+/** A file with thousands of bad entries lists this many, then says how many more. */
+export const MAX_REPORTED_PROBLEMS = 50;
+
+const ENTRY_SCHEMAS = { boutiques: BoutiqueEntrySchema, terminaux: TerminalEntrySchema, articles: ArticleEntrySchema } as const;
+
+function refused(problemes: string[]): ImportResult {
+  const shown = problemes.slice(0, MAX_REPORTED_PROBLEMS);
+  if (problemes.length > shown.length) shown.push(`… et ${problemes.length - shown.length} autre(s) problème(s)`);
+  return { ok: false, erreur: shown.join(' ; '), problemes: shown };
+}
+
+/**
+ * Every problem of a fixture in one pass: the shape of each entry (all of them, not the first
+ * bad one), then, for the entries that are well formed, what only the database can tell: a
+ * boutique that exists nowhere, an article already in another boutique, an id given twice.
+ */
+function fixtureProblems(catalogue: CatalogueStore, content: unknown): { problemes: string[]; fixture: Fixture | null } {
   const parsed = FixtureSchema.safeParse(content, { reportInput: true });
-  if (!parsed.success) return { ok: false, erreur: describeFixtureIssues(parsed.error) };
-  const fixture: Fixture = parsed.data;
+  const problemes = parsed.success ? [] : fixtureIssueList(parsed.error);
+  // Well-formed entries are checked further even when others are not.
+  const entries = <K extends keyof typeof ENTRY_SCHEMAS>(section: K) => {
+    const raw = (content as Record<string, unknown> | null)?.[section];
+    if (!Array.isArray(raw)) return [];
+    return raw.flatMap((entry, i) => {
+      const one = ENTRY_SCHEMAS[section].safeParse(entry);
+      return one.success ? [{ i, entry: one.data as Fixture[K][number] }] : [];
+    });
+  };
+  if (content === null || typeof content !== 'object' || Array.isArray(content)) return { problemes, fixture: null };
+
+  const boutiques = entries('boutiques');
+  const terminaux = entries('terminaux');
+  const articles = entries('articles');
+  const firstIndex = new Map<string, number>();
+  const twice = (section: string, key: string | number, i: number) => {
+    const id = `${section}:${key}`;
+    const first = firstIndex.get(id);
+    if (first === undefined) firstIndex.set(id, i);
+    else problemes.push(`${section}[${i}] : ${section === 'terminaux' ? 'serial' : 'id'} ${key} déjà donné en ${section}[${first}]`);
+  };
+  const boutiqueIds = new Set(boutiques.map((b) => b.entry.id));
+  const boutiqueKnown = (id: number) => boutiqueIds.has(id) || catalogue.findBoutique(id) !== undefined;
+  for (const { i, entry } of boutiques) twice('boutiques', entry.id, i);
+  for (const { i, entry } of terminaux) {
+    twice('terminaux', entry.serial, i);
+    if (!boutiqueKnown(entry.boutique_id)) problemes.push(`terminaux[${i}] : boutique ${entry.boutique_id} introuvable (ni dans la base ni dans le fichier)`);
+  }
+  for (const { i, entry } of articles) {
+    twice('articles', entry.id, i);
+    if (!boutiqueKnown(entry.boutique_id)) problemes.push(`articles[${i}] : boutique ${entry.boutique_id} introuvable (ni dans la base ni dans le fichier)`);
+    const existing = catalogue.getArticle(entry.id);
+    if (existing && existing.boutique_id !== entry.boutique_id) {
+      problemes.push(`articles[${i}] : l'article ${entry.id} appartient déjà à la boutique ${existing.boutique_id}, pas à ${entry.boutique_id}`);
+    }
+  }
+  return { problemes, fixture: parsed.success ? parsed.data : null };
+}
+
+/** Loads a fixture (insert or update by id / serial), all or nothing; every problem reported at once. */
+export function importFixture(db: Db, catalogue: CatalogueStore, content: unknown, now: Date): ImportResult {
+  const { problemes, fixture } = fixtureProblems(catalogue, content);
+  if (problemes.length > 0 || !fixture) return refused(problemes.length > 0 ? problemes : ['fichier invalide']);
 
   let where = '';
   try {
@@ -31,7 +97,8 @@ export function importFixture(db: Db, catalogue: CatalogueStore, content: unknow
       }
     }).immediate();
   } catch (error) {
-    if (error instanceof CatalogueError) return { ok: false, erreur: `${where} : ${error.message}` };
+    // Checked above; kept for what changed in the database between the check and the write.
+    if (error instanceof CatalogueError) return refused([`${where} : ${error.message}`]);
     throw error;
   }
   return {
@@ -40,4 +107,36 @@ export function importFixture(db: Db, catalogue: CatalogueStore, content: unknow
     terminaux: fixture.terminaux.length,
     articles: fixture.articles.length,
   };
+}
+
+export type FixtureRead = { ok: true; content: unknown } | { ok: false; erreur: string };
+
+/** Line and column (1-based) of a character offset, as an editor shows them. */
+function lineColumn(text: string, offset: number): { line: number; column: number } {
+  const before = text.slice(0, offset);
+  const line = before.split('\n').length;
+  return { line, column: offset - before.lastIndexOf('\n') };
+}
+
+/** Reads a fixture file as JSON; a syntax error names its line and column. */
+export function readFixtureFile(file: string): FixtureRead {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return { ok: false, erreur: code === 'ENOENT' ? `fichier ${file} introuvable` : `impossible de lire ${file} (${code ?? String(error)})` };
+  }
+  // Some Windows editors start UTF-8 text with a byte-order mark; JSON.parse refuses it.
+  text = text.replace(/^\uFEFF/, '');
+  try {
+    return { ok: true, content: JSON.parse(text) };
+  } catch (error) {
+    const message = (error as Error).message;
+    const position = /at position (\d+)/.exec(message)?.[1];
+    const offset = position !== undefined ? Number(position) : /end of JSON input/i.test(message) ? text.length : null;
+    if (offset === null) return { ok: false, erreur: `${file} n'est pas du JSON valide (${message})` };
+    const { line, column } = lineColumn(text, offset);
+    return { ok: false, erreur: `${file} n'est pas du JSON valide : ligne ${line}, colonne ${column}` };
+  }
 }

@@ -14,6 +14,14 @@ export interface ServeConfig {
   pretty: boolean;
 }
 
+/**
+ * Where the server listens when `--host` is not given: every interface, since tills reach it
+ * over the network; the demo only on this machine, since its serial is public (in the guide).
+ */
+export function defaultHost(demo: boolean): string {
+  return demo ? '127.0.0.1' : '0.0.0.0';
+}
+
 /** The process entry: open the database, listen, and close both cleanly on SIGINT/SIGTERM. */
 export async function serve(config: Readonly<ServeConfig>): Promise<void> {
   const logger = createLogger({ pretty: config.pretty });
@@ -30,7 +38,7 @@ export async function serve(config: Readonly<ServeConfig>): Promise<void> {
   }
   const app = await buildApp({ db, logger });
   const url = await app.listen({ host: config.host, port: config.port });
-  logger.info({ url, db: config.db }, `ventesync serveur à l'écoute sur ${url} (base : ${config.db})`);
+  logger.info({ url, host: config.host, db: config.db }, `ventesync serveur à l'écoute sur ${url} (base : ${config.db})`);
 
   closeOnSignals(logger, async () => {
     await app.close();

@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -118,8 +119,70 @@ describe('ventesync-server CLI', () => {
     expect(json('article', 'list')[0].prix_vente).toBe('40000.00');
 
     const broken = join(tmp.dir, 'broken.json');
-    writeFileSync(broken, '{"boutiques": [');
-    expect(cli('import', broken).stderr).toContain("Rien n'a été importé");
+    writeFileSync(broken, '{\n"boutiques": [');
+    const syntax = cli('import', broken);
+    expect(syntax.code).toBe(1);
+    expect(syntax.stderr).toBe(`Erreur : ${broken} n'est pas du JSON valide : ligne 2, colonne 15. Rien n'a été importé.\n`);
+  });
+
+  it('import refuses a misspelt section instead of importing nothing, and lists every problem of the file', () => {
+    const misspelt = join(tmp.dir, 'misspelt.json');
+    writeFileSync(misspelt, JSON.stringify({ boutique: [{ id: 2, nom: 'Ma Boutique' }] }));
+    const out = cli('import', misspelt);
+    expect(out.code).toBe(1);
+    expect(out.stderr).toContain('section inconnue : boutique');
+    expect(json('boutique', 'list')).toEqual([]);
+
+    const several = join(tmp.dir, 'several.json');
+    writeFileSync(
+      several,
+      JSON.stringify({
+        boutiques: [{ id: 2, nom: '' }],
+        terminaux: [{ serial: ' ', nom: 'Caisse', boutique_id: 9 }],
+        articles: [{ id: 6, boutique_id: 2, nom: 'Samsung', prix_vente: 'cher' }],
+      }),
+    );
+    const many = cli('import', several);
+    expect(many.code).toBe(1);
+    expect(many.stderr.split('\n')).toEqual([
+      `Erreur : ${several} : 3 problème(s), rien n'a été importé :`,
+      '  - boutiques[0].nom : ne doit pas être vide',
+      '  - terminaux[0].serial : ne doit pas être vide',
+      '  - articles[0].prix_vente : doit être un montant positif avec au plus 2 décimales',
+      '',
+    ]);
+  });
+
+  it('an empty or blank serial is refused', () => {
+    cli('boutique', 'add', 'B', '--id', '1');
+    for (const serial of ['', '   ', 'tab\there']) {
+      const out = cli('terminal', 'add', serial, 'Caisse', '--boutique', '1');
+      expect(out.code, JSON.stringify(serial)).toBe(1);
+      expect(out.stderr).toMatch(/^Erreur : Numéro de série invalide/);
+    }
+    expect(json('terminal', 'list')).toEqual([]);
+  });
+
+  it('every error starts with the same prefix, commander\'s and the database\'s too, never a stack trace', () => {
+    cli('boutique', 'add', 'B', '--id', '1');
+    const newer = new Database(db);
+    newer.pragma('user_version = 999');
+    newer.close();
+    const outputs = [
+      runCli(['stock', 'add']),
+      runCli(['inconnue']),
+      runCli(['serve', '--port', 'abc']),
+      runCli(['stock', 'add', '1', '1', '--zzz']),
+      cli('stock', 'add', '99', '5'),
+      cli('import', join(tmp.dir, 'absent.json')),
+      cli('boutique', 'list'),
+    ];
+    for (const out of outputs) {
+      expect(out.code).not.toBe(0);
+      expect(out.stderr).toMatch(/^Erreur : /);
+      expect(out.stderr).not.toMatch(/at .*\.js:\d+/);
+    }
+    expect(outputs.at(-1)!.stderr).toContain('plus récent que ce programme');
   });
 
   it('lists sales received, newest first', async () => {

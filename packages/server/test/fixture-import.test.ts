@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { createCatalogueStore } from '../src/catalogue-store.js';
 import { openDatabase } from '../src/db/open-database.js';
-import { importFixture } from '../src/fixture-import.js';
-import { TEST_FIXTURE } from './helpers.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { importFixture, MAX_REPORTED_PROBLEMS, readFixtureFile } from '../src/fixture-import.js';
+import { tempDir, TEST_FIXTURE } from './helpers.js';
 
 const NOW = new Date('2025-10-01T00:00:00Z');
 
@@ -45,6 +47,11 @@ describe('importFixture', () => {
     ['an unknown boutique', { terminaux: [{ serial: 's', nom: 'X', boutique_id: 99 }] }, 'terminaux[0]'],
     ['an article moving boutique', { articles: [{ id: 8, boutique_id: 2, nom: 'X', prix_vente: 1 }] }, 'articles[0]'],
     ['not an object', [1, 2, 3], 'objet'],
+    ['a misspelt section', { boutique: [{ id: 9, nom: 'Nouvelle' }] }, 'section inconnue : boutique'],
+    ['a misspelt field in an entry', { terminaux: [{ serial: 's', nom: 'X', boutique_id: 2, actf: false }] }, 'terminaux[0] : champ inconnu : actf'],
+    ['a blank serial', { terminaux: [{ serial: '   ', nom: 'X', boutique_id: 2 }] }, 'terminaux[0].serial'],
+    ['an article id given twice', { articles: [{ id: 40, boutique_id: 2, nom: 'A', prix_vente: 1 }, { id: 40, boutique_id: 2, nom: 'B', prix_vente: 1 }] }, 'articles[1] : id 40 déjà donné en articles[0]'],
+    ['a section that is not a list', { articles: { id: 40 } }, 'articles : doit être une liste'],
   ])('a file with %s is refused whole, naming the entry, and changes nothing', (_label, bad, where) => {
     const db = openDatabase(':memory:');
     const catalogue = createCatalogueStore(db);
@@ -58,5 +65,69 @@ describe('importFixture', () => {
     expect(result.ok).toBe(false);
     if (!result.ok) expect(result.erreur).toContain(where);
     expect(snapshot(db)).toEqual(before);
+  });
+
+  it('every problem of a file is reported in one pass, shape and references alike', () => {
+    const db = openDatabase(':memory:');
+    const catalogue = createCatalogueStore(db);
+    importFixture(db, catalogue, TEST_FIXTURE, NOW);
+    const before = snapshot(db);
+    const result = importFixture(
+      db,
+      catalogue,
+      {
+        boutiques: [{ id: 50, nom: 'Nouvelle' }],
+        terminaux: [
+          { serial: 'caisse-50', nom: 'Caisse', boutique_id: 50 },
+          { serial: 'caisse-x', nom: 'Caisse X', boutique_id: 77 },
+        ],
+        articles: [
+          { id: 60, boutique_id: 50, nom: '', prix_vente: '1.00' },
+          { id: 8, boutique_id: 2, nom: 'Déplacé', prix_vente: 1 },
+          { id: 61, boutique_id: 50, nom: 'Riz', prix_vente: '1.005', stock: -2 },
+        ],
+      },
+      NOW,
+    );
+    expect(result).toEqual({
+      ok: false,
+      erreur: expect.any(String),
+      problemes: [
+        'articles[0].nom : ne doit pas être vide',
+        'articles[2].prix_vente : doit être un montant positif avec au plus 2 décimales',
+        'articles[2].stock : doit être un entier positif ou nul',
+        'terminaux[1] : boutique 77 introuvable (ni dans la base ni dans le fichier)',
+        "articles[1] : l'article 8 appartient déjà à la boutique 3, pas à 2",
+      ],
+    });
+    expect(snapshot(db)).toEqual(before);
+  });
+
+  it('a file with thousands of bad entries lists the first ones and counts the rest', () => {
+    const db = openDatabase(':memory:');
+    const articles = Array.from({ length: 5_000 }, (_, i) => ({ id: i + 1, boutique_id: 2, nom: '', prix_vente: 1 }));
+    const result = importFixture(db, createCatalogueStore(db), { articles }, NOW);
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.problemes).toHaveLength(MAX_REPORTED_PROBLEMS + 1);
+    expect(result.problemes.at(-1)).toMatch(/… et \d+ autre\(s\) problème\(s\)/);
+  });
+});
+
+describe('readFixtureFile', () => {
+  it('a JSON syntax error names its line and column', () => {
+    const tmp = tempDir();
+    try {
+      const file = join(tmp.dir, 'bad.json');
+      writeFileSync(file, '{\n  "boutiques": [\n    {"id": 2, "nom": "Ma Boutique",}\n  ]\n}\n');
+      expect(readFixtureFile(file)).toEqual({ ok: false, erreur: `${file} n'est pas du JSON valide : ligne 3, colonne 36` });
+      writeFileSync(file, '{"boutiques": [');
+      expect(readFixtureFile(file)).toEqual({ ok: false, erreur: `${file} n'est pas du JSON valide : ligne 1, colonne 16` });
+      writeFileSync(file, '\uFEFF{"boutiques": []}');
+      expect(readFixtureFile(file)).toEqual({ ok: true, content: { boutiques: [] } });
+      expect(readFixtureFile(join(tmp.dir, 'absent.json'))).toEqual({ ok: false, erreur: expect.stringContaining('introuvable') });
+    } finally {
+      tmp.cleanup();
+    }
   });
 });

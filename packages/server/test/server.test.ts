@@ -2,10 +2,12 @@ import Database from 'better-sqlite3';
 import { spawn } from 'node:child_process';
 import { statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startCliProcess } from '../../../test-support/cli-process.js';
 import { type ChildServer, CLI, runCli, runCliAsync, startServer } from './child-server.js';
 import { INACTIVE_SERIAL, SECOND_SERIAL, SERIAL, SYNC, TEST_FIXTURE, tempDir, vente } from './helpers.js';
 
@@ -272,5 +274,34 @@ describe('a real listening server', () => {
       child.kill('SIGTERM');
       if (child.exitCode === null) await new Promise((resolve) => child.once('exit', resolve));
     }
+  });
+
+  it('serve --demo listens on this machine only unless --host says otherwise; without --demo on every interface', async () => {
+    const listeningHost = (s: ChildServer) => (JSON.parse(s.lines.find((l) => l.includes("à l'écoute sur"))!) as { host: string }).host;
+    // An address of this machine other than loopback, if it has one: the demo must not answer there.
+    const lan = Object.values(networkInterfaces())
+      .flat()
+      .find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+    const reachable = (host: string, port: number) =>
+      new Promise<boolean>((resolve) => {
+        const socket = connect(port, host);
+        socket.once('connect', () => (socket.destroy(), resolve(true)));
+        socket.once('error', () => resolve(false));
+      });
+
+    server = await startCliProcess(CLI, ['serve', '--demo', '--db', dbFile, '--port', '0']);
+    expect(listeningHost(server)).toBe('127.0.0.1');
+    const port = Number(new URL(server.url).port);
+    expect(await reachable('127.0.0.1', port)).toBe(true);
+    if (lan) expect(await reachable(lan, port)).toBe(false);
+    await server.stop();
+
+    server = await startCliProcess(CLI, ['serve', '--demo', '--host', '0.0.0.0', '--db', dbFile, '--port', '0']);
+    expect(listeningHost(server)).toBe('0.0.0.0');
+    if (lan) expect(await reachable(lan, Number(new URL(server.url).port))).toBe(true);
+    await server.stop();
+
+    server = await startCliProcess(CLI, ['serve', '--db', dbFile, '--port', '0']);
+    expect(listeningHost(server)).toBe('0.0.0.0');
   });
 });

@@ -4,60 +4,84 @@ import { parseMoney } from './money.js';
 const Id = z.int({ error: 'doit être un entier positif' }).min(1, { error: 'doit être un entier positif' });
 const Nom = z.string({ error: 'doit être un texte' }).trim().min(1, { error: 'ne doit pas être vide' });
 
-/** The data file of `ventesync-server import` (CONTRACT.md section 4). */
-export const FixtureSchema = z.object(
+/** A serial as sent in X-Device-Serial: printable, no surrounding blanks (the header is trimmed). */
+export const MAX_SERIAL_LENGTH = 128;
+const Serial = z
+  .string({ error: 'doit être un texte' })
+  .trim()
+  .min(1, { error: 'ne doit pas être vide' })
+  .max(MAX_SERIAL_LENGTH, { error: `${MAX_SERIAL_LENGTH} caractères au maximum` })
+  .regex(/^[^\u0000-\u001f\u007f]*$/, { error: 'ne doit pas contenir de caractère de contrôle' });
+
+// Entries are strict: a misspelt field (`"actf": false`) must not be dropped silently.
+const unknownKey = { error: (issue: { code: string; keys?: string[] }) =>
+  issue.code === 'unrecognized_keys' ? `champ inconnu : ${issue.keys?.join(', ')}` : 'doit être un objet' };
+
+export const BoutiqueEntrySchema = z.strictObject(
+  { id: Id, nom: Nom, devise: z.string({ error: 'doit être un texte' }).trim().min(1, { error: 'ne doit pas être vide' }).default('CDF') },
+  unknownKey,
+);
+
+export const TerminalEntrySchema = z.strictObject(
   {
-    boutiques: z
-      .array(z.object({ id: Id, nom: Nom, devise: z.string().trim().min(1).default('CDF') }, { error: 'doit être un objet' }))
-      .default([]),
-    terminaux: z
-      .array(
-        z.object(
-          {
-            serial: Nom,
-            nom: Nom,
-            boutique_id: Id,
-            actif: z.boolean({ error: 'doit être un booléen' }).default(true),
-          },
-          { error: 'doit être un objet' },
-        ),
-      )
-      .default([]),
-    articles: z
-      .array(
-        z.object(
-          {
-            id: Id,
-            boutique_id: Id,
-            nom: Nom,
-            prix_vente: z.union([z.number(), z.string()]).transform((value, ctx) => {
-              const centimes = parseMoney(value);
-              if (centimes === null) {
-                ctx.issues.push({ code: 'custom', input: value, message: 'doit être un montant positif avec au plus 2 décimales' });
-                return z.NEVER;
-              }
-              return centimes;
-            }),
-            stock: z.int({ error: 'doit être un entier positif ou nul' }).min(0, { error: 'doit être un entier positif ou nul' }).default(0),
-          },
-          { error: 'doit être un objet' },
-        ),
-      )
-      .default([]),
+    serial: Serial,
+    nom: Nom,
+    boutique_id: Id,
+    actif: z.boolean({ error: 'doit être un booléen' }).default(true),
   },
-  { error: 'le fichier doit contenir un objet JSON {boutiques, terminaux, articles}' },
+  unknownKey,
+);
+
+export const ArticleEntrySchema = z.strictObject(
+  {
+    id: Id,
+    boutique_id: Id,
+    nom: Nom,
+    prix_vente: z.union([z.number(), z.string()], { error: 'doit être un montant' }).transform((value, ctx) => {
+      const centimes = parseMoney(value);
+      if (centimes === null) {
+        ctx.issues.push({ code: 'custom', input: value, message: 'doit être un montant positif avec au plus 2 décimales' });
+        return z.NEVER;
+      }
+      return centimes;
+    }),
+    stock: z.int({ error: 'doit être un entier positif ou nul' }).min(0, { error: 'doit être un entier positif ou nul' }).default(0),
+  },
+  unknownKey,
+);
+
+export const FIXTURE_SECTIONS = ['boutiques', 'terminaux', 'articles'] as const;
+
+/**
+ * The data file of `ventesync-server import` (CONTRACT.md section 4). Strict at the top: a
+ * misspelt section (`"boutique"`) is an error, not a file that imports nothing.
+ */
+export const FixtureSchema = z.strictObject(
+  {
+    boutiques: z.array(BoutiqueEntrySchema, { error: 'doit être une liste' }).default([]),
+    terminaux: z.array(TerminalEntrySchema, { error: 'doit être une liste' }).default([]),
+    articles: z.array(ArticleEntrySchema, { error: 'doit être une liste' }).default([]),
+  },
+  {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys'
+        ? `section inconnue : ${(issue as { keys?: string[] }).keys?.join(', ')} (attendu : ${FIXTURE_SECTIONS.join(', ')})`
+        : 'le fichier doit contenir un objet JSON {boutiques, terminaux, articles}',
+  },
 );
 
 export type Fixture = z.output<typeof FixtureSchema>;
 
-/** Names the bad entry of a fixture file: `articles[2].prix_vente : doit être…`. */
+/** Names each bad entry of a fixture file: `articles[2].prix_vente : doit être…`. */
+export function fixtureIssueList(error: z.ZodError): string[] {
+  return error.issues.map((issue) => {
+    const where = issue.path
+      .map((part, i) => (typeof part === 'number' ? `[${part}]` : `${i === 0 ? '' : '.'}${String(part)}`))
+      .join('');
+    return where ? `${where} : ${issue.message}` : issue.message;
+  });
+}
+
 export function describeFixtureIssues(error: z.ZodError): string {
-  return error.issues
-    .map((issue) => {
-      const where = issue.path
-        .map((part, i) => (typeof part === 'number' ? `[${part}]` : `${i === 0 ? '' : '.'}${String(part)}`))
-        .join('');
-      return where ? `${where} : ${issue.message}` : issue.message;
-    })
-    .join(' ; ');
+  return fixtureIssueList(error).join(' ; ');
 }

@@ -18,16 +18,18 @@ const TITLES: Record<string, string> = {
   'Global Options:': 'Options générales :',
 };
 
-// commander's own errors, in the staff's language; our own messages are French already.
+// commander's own errors, in the staff's language and with the CLIs' one prefix, `Erreur : `.
 const ERRORS: Array<[RegExp, string]> = [
-  [/^error: missing required argument '(.+)'/, "erreur : argument obligatoire manquant « $1 »"],
-  [/^error: required option '(.+)' not specified/, 'erreur : option obligatoire « $1 » absente'],
-  [/^error: unknown command '(.+)'/, 'erreur : commande inconnue « $1 »'],
-  [/^error: unknown option '(.+)'/, 'erreur : option inconnue « $1 »'],
-  [/^error: too many arguments.*/, 'erreur : trop d’arguments'],
-  [/^error: option '(.+)' argument missing/, "erreur : l'option « $1 » attend une valeur"],
-  [/^error: option '(.+)' argument '(.*)' is invalid\. /, "erreur : l'option « $1 » : "],
-  [/^error: command-argument value '(.*)' is invalid for argument '(.+)'\. /, "erreur : l'argument « $2 » : "],
+  [/^error: missing required argument '(.+)'/, "Erreur : argument obligatoire manquant « $1 »"],
+  [/^error: required option '(.+)' not specified/, 'Erreur : option obligatoire « $1 » absente'],
+  [/^error: unknown command '(.+)'/, 'Erreur : commande inconnue « $1 »'],
+  [/^error: unknown option '(.+)'/, 'Erreur : option inconnue « $1 »'],
+  [/^error: too many arguments.*/, 'Erreur : trop d’arguments'],
+  [/^error: option '(.+)' argument missing/, "Erreur : l'option « $1 » attend une valeur"],
+  [/^error: option '(.+)' argument '(.*)' is invalid\. /, "Erreur : l'option « $1 » : "],
+  [/^error: command-argument value '(.*)' is invalid for argument '(.+)'\. /, "Erreur : l'argument « $2 » : "],
+  // Whatever else commander says: the one prefix every CLI error starts with.
+  [/^error: /, 'Erreur : '],
 ];
 
 /** commander's Help class, passed in by the CLI (runtime does not depend on commander). */
