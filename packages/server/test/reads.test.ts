@@ -188,6 +188,18 @@ describe('service endpoints', () => {
     expect(res.headers['content-type']).toContain('text/html');
   });
 
+  it.each([
+    ['GET', '/api/v2/simple/ventes/sync/', 'POST'],
+    ['DELETE', '/api/v2/simple/ventes/sync', 'POST'],
+    ['POST', '/api/v2/simple/articles/', 'GET, HEAD'],
+    ['POST', '/health', 'GET, HEAD'],
+  ])('%s %s is 405 METHOD_NOT_ALLOWED, saying which methods are', async (method, url, allow) => {
+    const res = await t.app.inject({ method: method as 'GET', url, headers: { 'x-device-serial': '0a1badae951f8473' } });
+    expect(res.statusCode).toBe(405);
+    expect(res.headers.allow).toBe(allow);
+    expect(res.json()).toEqual({ code: 'METHOD_NOT_ALLOWED', error: expect.stringContaining(allow) });
+  });
+
   it('an unknown route is a JSON 404, not an HTML page', async () => {
     const res = await t.app.inject({ method: 'GET', url: '/api/v2/simple/inconnu/' });
     expect(res.statusCode).toBe(404);

@@ -122,8 +122,10 @@ export function registerErrorHandling(app: FastifyInstance, options: ErrorHandli
   app.setNotFoundHandler((request, reply) => {
     // A known path asked with another method is 405, with the methods it does accept.
     const path = request.url.split('?')[0] ?? request.url;
+    // Routes are known with or without their trailing slash (ignoreTrailingSlash): ask for both.
+    const paths = [path, path.endsWith('/') ? path.slice(0, -1) : `${path}/`];
     const allowed = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'].filter(
-      (method) => method !== request.method && app.hasRoute({ url: path, method: method as 'GET' }),
+      (method) => method !== request.method && paths.some((url) => app.hasRoute({ url, method: method as 'GET' })),
     );
     if (allowed.length > 0) {
       return reply
