@@ -34,7 +34,8 @@ export interface HttpLimits {
 
 export const DEFAULT_HTTP_LIMITS: Readonly<HttpLimits> = Object.freeze({
   headersTimeoutMs: 10_000,
-  requestTimeoutMs: 30_000,
+  // A 5 MiB batch over a slow mobile link (1 Mbit/s) takes about 45 s.
+  requestTimeoutMs: 60_000,
   keepAliveTimeoutMs: 5_000,
   socketIdleTimeoutMs: 30_000,
   timeoutCheckIntervalMs: 1_000,
