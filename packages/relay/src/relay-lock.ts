@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { commandNames } from './command-names.js';
 
 /**
  * One relay per file. The lock is an exclusive SQLite transaction held open on a small file
@@ -33,7 +34,7 @@ export function lockRelayFile(dbFile: string): LockResult {
         ok: false,
         erreur:
           `un autre relais utilise déjà le fichier ${dbFile}. Un seul relais peut tourner par fichier : ` +
-          "arrêtez l'autre d'abord (ou donnez un autre fichier avec --db). `ventesync-relay status` montre celui qui tourne.",
+          `arrêtez l'autre d'abord (ou donnez un autre fichier avec --db). « ${commandNames().relay} status » montre celui qui tourne.`,
       };
     }
     throw error;
