@@ -335,8 +335,17 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
 
 // Anything else (a database from a newer version, a locked or unreadable file…): the message,
 // with the same prefix, never a stack trace.
+/** SQLite's errors an operator can act on, said plainly; anything else as it comes. */
+function explain(error: unknown): string {
+  const code = String((error as { code?: unknown } | null)?.code ?? '');
+  if (code.startsWith('SQLITE_BUSY')) return 'la base est occupée par un autre programme (le serveur écrit ?) : réessayez dans un instant';
+  if (code === 'SQLITE_FULL' || code === 'ENOSPC') return 'le disque est plein : rien n’a été enregistré';
+  if (code === 'SQLITE_READONLY' || code === 'EACCES') return `écriture refusée (${code}) : vérifiez les droits sur le fichier de la base`;
+  return error instanceof Error ? error.message : String(error);
+}
+
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
-  fail(error instanceof Error ? error.message : String(error));
+  fail(explain(error));
 }

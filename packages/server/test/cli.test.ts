@@ -153,6 +153,22 @@ describe('ventesync-server CLI', () => {
     ]);
   });
 
+  it('a command against a database kept busy by another writer says so plainly, and changes nothing', () => {
+    cli('boutique', 'add', 'B', '--id', '1');
+    cli('article', 'add', 'Riz', '--boutique', '1', '--prix', '5000', '--stock', '3', '--id', '5');
+    const writer = new Database(db);
+    writer.prepare('BEGIN IMMEDIATE').run();
+    try {
+      const out = cli('stock', 'add', '5', '10');
+      expect(out.code).toBe(1);
+      expect(out.stderr).toBe('Erreur : la base est occupée par un autre programme (le serveur écrit ?) : réessayez dans un instant\n');
+    } finally {
+      writer.prepare('ROLLBACK').run();
+      writer.close();
+    }
+    expect(json('article', 'list')[0].quantite_stock).toBe(3);
+  });
+
   it('an empty or blank serial is refused', () => {
     cli('boutique', 'add', 'B', '--id', '1');
     for (const serial of ['', '   ', 'tab\there']) {
