@@ -149,13 +149,16 @@ export function createRelayStore(db: Db) {
     countStatut: db
       .prepare<[string, string | null, string | null], number>('SELECT COUNT(*) FROM ventes WHERE statut = ? AND (? IS NULL OR serial = ?)')
       .pluck(),
-    // Also a sale waiting out a stock refusal: a person says the stock is there now.
+    // Also a sale waiting out a stock refusal: a person says the stock is there now. The old
+    // verdict is cleared (it stays in `tentatives`): the sale no longer waits because of it.
     retry: db.prepare<[string]>(`
-      UPDATE ventes SET statut = 'EN_ATTENTE', tentatives_stock = 0, prochaine_tentative = NULL, decision = NULL, decision_le = NULL
+      UPDATE ventes SET statut = 'EN_ATTENTE', tentatives_stock = 0, prochaine_tentative = NULL, decision = NULL, decision_le = NULL,
+        code_erreur = NULL, erreur = NULL
       WHERE numero_facture = ?
         AND (statut IN ('REJETEE', 'ABANDONNEE') OR (statut = 'EN_ATTENTE' AND prochaine_tentative IS NOT NULL))`),
     retryAll: db.prepare(`
-      UPDATE ventes SET statut = 'EN_ATTENTE', tentatives_stock = 0, prochaine_tentative = NULL, decision = NULL, decision_le = NULL
+      UPDATE ventes SET statut = 'EN_ATTENTE', tentatives_stock = 0, prochaine_tentative = NULL, decision = NULL, decision_le = NULL,
+        code_erreur = NULL, erreur = NULL
       WHERE statut = 'REJETEE' OR (statut = 'EN_ATTENTE' AND prochaine_tentative IS NOT NULL)`),
     // `sync`: a person asks for everything to go now, stock refusals included.
     dueNow: db.prepare(`UPDATE ventes SET prochaine_tentative = NULL WHERE statut = 'EN_ATTENTE' AND prochaine_tentative IS NOT NULL`),

@@ -239,6 +239,10 @@ describe('ventesync-relay CLI, read by a shop manager', () => {
 
   it('a rejected sale keeps its rejection history after retry', () => {
     expect(relay('retry', 'B').code).toBe(0);
+    // Waiting again to be sent, no longer because of the server's old verdict.
+    expect(json('show', 'B')).toMatchObject({ statut: 'EN_ATTENTE', code_erreur: null, erreur: null });
+    expect(json('status').totaux.en_attente_refusees).toBe(0);
+    expect(relay('pending').stdout).not.toContain('refus du serveur');
     withStore((store) => store.markRejected(store.byNumero('B')[0]!.id, 'ARTICLE_NOT_FOUND', 'encore absent', new Date('2025-10-05T08:00:00Z')));
     const history = json('show', 'B').historique;
     expect(history.map((t: { resultat: string; message: string }) => [t.resultat, t.message])).toEqual([
