@@ -178,8 +178,9 @@ export function createForwarder(deps: {
         if (writeTrouble) store.setEtat('ecriture_impossible', null);
       });
     } catch (error) {
+      // Whatever failed, the claim must not outlive this send: released before the next one.
+      unreleased.set(serial, [...new Set([...(unreleased.get(serial) ?? []), ...ids])]);
       if (!isSqliteError(error)) throw error;
-      unreleased.set(serial, [...(unreleased.get(serial) ?? []), ...ids]);
       cannotWrite(serial, error, report);
       return false;
     }
