@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runCliSync } from '../../../test-support/cli-process.js';
+import { runCliSync, startCliProcess } from '../../../test-support/cli-process.js';
 import { openDatabase } from '../src/db/open-database.js';
 import { createRelayStore } from '../src/relay-store.js';
 import { createSaleIntake } from '../src/sale-intake.js';
@@ -362,6 +362,24 @@ describe('ventesync-relay status: running is what the daemon itself says', () =>
     await new Promise((r) => child.once('exit', r));
     expect(out).toContain("Synchronisation : 3 vente(s) envoyée(s) : 2 reçue(s) par le serveur, 1 refusée(s) pour l'instant (stock).");
     expect(out).toContain('après correction du stock sur le serveur : pnpm relay retry --all');
+  });
+
+  it('a relay started with --host ::1 is found by status, sync and retry at its IPv6 address', async () => {
+    const daemon = await startCliProcess(RELAY_CLI, ['start', '--upstream', 'http://127.0.0.1:9', '--host', '::1', '--port', '0', '--db', db]);
+    try {
+      const status = await statusAsync();
+      expect(status.relais).toMatchObject({ en_marche: true, url: expect.stringMatching(/^http:\/\/\[::1\]:\d+$/), pid: daemon.child.pid });
+      const { spawn } = await import('node:child_process');
+      const child = spawn(process.execPath, [RELAY_CLI, 'retry', 'B', '--db', db], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+      await new Promise((r) => child.once('exit', r));
+      expect(out).toContain('1 vente(s) remise(s) en attente.');
+      expect(out).toMatch(/Synchronisation : \d+ vente\(s\) envoyée\(s\)/);
+    } finally {
+      await daemon.stop();
+    }
+    expect((await statusAsync()).relais.en_marche).toBe(false);
   });
 
   it('a live PID at a dead address is not a running relay', async () => {
