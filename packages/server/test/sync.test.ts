@@ -692,6 +692,22 @@ describe('hostile input is one sale’s INVALID_SALE, never the request’s fail
     expect(res.rawPayload.length).toBeLessThan(1024 * 1024);
   });
 
+  it('created sales whose echoed lines would pass 1 MiB are all stored whole; the answer details them while it can', async () => {
+    t.db.prepare('UPDATE articles SET quantite_stock = 100000 WHERE id = 6').run();
+    const line = '{"article_id":6}';
+    const payload = `[${Array.from({ length: 100 }, (_, i) => `{"numero_facture":"L-${i}","lignes":[${Array(100).fill(line).join(',')}]}`).join(',')}]`;
+    const res = await t.app.inject({ method: 'POST', url: SYNC, headers: { 'x-device-serial': SERIAL }, payload });
+    expect(res.statusCode).toBe(201);
+    expect(res.rawPayload.length).toBeLessThan(1024 * 1024);
+    const creees: Array<{ numero_facture: string; montant_total: string; lignes: unknown[]; lignes_omises?: number }> =
+      res.json().ventes_creees;
+    expect(creees).toHaveLength(100);
+    expect(creees[0]!.lignes).toHaveLength(100);
+    expect(creees[99]).toEqual({ numero_facture: 'L-99', montant_total: '4000000.00', lignes: [], lignes_omises: 100 });
+    expect(t.db.prepare('SELECT COUNT(*) FROM lignes_vente').pluck().get()).toBe(10_000);
+    expect(t.stock(6)).toBe(90_000);
+  });
+
   it('a refused sale with a 4 MB numero is not echoed back', async () => {
     const res = await t.sync([{ numero_facture: 'N'.repeat(4_000_000), lignes: [{ article_id: 6 }] }]);
     expect(res.json().ventes_erreurs[0]).toMatchObject({ numero_facture: null, code: 'INVALID_SALE' });

@@ -13,3 +13,8 @@ export const MAX_NUMERO_LENGTH = 64;
 export const MAX_ISSUES_PER_VENTE = 5;
 export const MAX_ISSUE_LENGTH = 160;
 export const MAX_QUOTED_INPUT_LENGTH = 40;
+/**
+ * The most a sync answer may weigh, whatever the request: beyond it, created sales stop
+ * detailing their lines (see buildSyncAnswer). 64 KiB under 1 MiB for the envelope.
+ */
+export const MAX_SYNC_ANSWER_BYTES = 1024 * 1024 - 64 * 1024;

@@ -83,6 +83,13 @@ export const VenteCreeeSchema = z
       .enum(VENTE_STATUTS)
       .optional()
       .meta({ description: '(ajouté) relais seulement : EN_ATTENTE, le relais tient la vente et la transmettra' }),
+    lignes_omises: z
+      .int()
+      .optional()
+      .meta({
+        description:
+          "(ajouté) présent seulement quand la réponse serait trop lourde (plus d'1 Mio) : les lignes de cette vente ne sont pas détaillées ici (lignes est vide), elle est pourtant enregistrée entière",
+      }),
   })
   .meta({ id: 'VenteCreee', description: 'Une vente écrite (stock décrémenté)' });
 

@@ -1,4 +1,5 @@
-import type { SyncResponse } from './response-schemas.js';
+import { MAX_SYNC_ANSWER_BYTES } from './limits.js';
+import type { SyncResponse, VenteCreee, VenteErreur } from './response-schemas.js';
 import type { SalesOutcome } from './sale-pipeline.js';
 import { syncMessage } from './sync-request.js';
 
@@ -18,6 +19,39 @@ export interface SyncAnswerer {
   terminal: string;
 }
 
+// Upper bounds of an entry's JSON size: a UTF-16 unit is at most 3 bytes of UTF-8, plus the
+// keys and punctuation around the values. Only compared with MAX_SYNC_ANSWER_BYTES.
+const text = (value: string | null) => (value === null ? 4 : 3 * value.length + 2);
+const erreurBytes = (e: VenteErreur) =>
+  120 + text(e.numero_facture) + text(e.erreur) + (e.vente_existante ? 100 + text(e.vente_existante.numero_facture) : 0);
+const venteBytes = (v: VenteCreee) => 100 + text(v.numero_facture);
+const ligneBytes = (nom: string) => 110 + text(nom);
+
+/**
+ * Keeps the answer under MAX_SYNC_ANSWER_BYTES: a created sale echoes its lines (about 100
+ * bytes each, for a 17-byte line in the request), so a 5 MiB batch of one-article lines would
+ * come back as 27 MB. Sales are detailed in order while the budget lasts; the rest come with
+ * `lignes: []` and `lignes_omises`. Their numero and amount, what a till reads, always come.
+ */
+function fitToAnswerBudget(outcome: SalesOutcome): VenteCreee[] {
+  let budget = MAX_SYNC_ANSWER_BYTES;
+  for (const e of outcome.erreurs) budget -= erreurBytes(e);
+  for (const v of outcome.creees) budget -= venteBytes(v);
+  let creees = outcome.creees;
+  for (let i = 0; i < creees.length; i++) {
+    const vente = creees[i]!;
+    let cost = 0;
+    for (const l of vente.lignes) cost += ligneBytes(l.article_nom);
+    if (cost <= budget) {
+      budget -= cost;
+      continue;
+    }
+    if (creees === outcome.creees) creees = creees.slice();
+    creees[i] = { ...vente, lignes: [], lignes_omises: vente.lignes.length };
+  }
+  return creees;
+}
+
 /** The guide's envelope around a batch's outcome (CONTRACT §2), for the server and the relay. */
 export function buildSyncAnswer(who: SyncAnswerer, totalEnvoyees: number, outcome: SalesOutcome): SyncAnswer {
   const reussies = outcome.creees.length;
@@ -30,7 +64,7 @@ export function buildSyncAnswer(who: SyncAnswerer, totalEnvoyees: number, outcom
       boutique_nom: who.boutique_nom,
       terminal: who.terminal,
       statistiques: { total_envoyees: totalEnvoyees, reussies, erreurs: outcome.erreurs.length },
-      ventes_creees: outcome.creees,
+      ventes_creees: fitToAnswerBudget(outcome),
       ventes_erreurs: outcome.erreurs.length > 0 ? outcome.erreurs : null,
     },
   };
