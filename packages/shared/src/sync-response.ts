@@ -19,9 +19,9 @@ export interface SyncAnswerer {
   terminal: string;
 }
 
-// Upper bounds of an entry's JSON size: a UTF-16 unit is at most 3 bytes of UTF-8, plus the
-// keys and punctuation around the values. Only compared with MAX_SYNC_ANSWER_BYTES.
-const text = (value: string | null) => (value === null ? 4 : 3 * value.length + 2);
+// Upper bounds of an entry's JSON size, never under it: a UTF-16 unit is at most 6 bytes once
+// in JSON (a control character is written \u0001), plus the keys and punctuation around.
+const text = (value: string | null) => (value === null ? 4 : 6 * value.length + 2);
 const erreurBytes = (e: VenteErreur) =>
   120 + text(e.numero_facture) + text(e.erreur) + (e.vente_existante ? 100 + text(e.vente_existante.numero_facture) : 0);
 const venteBytes = (v: VenteCreee) => 100 + text(v.numero_facture);
