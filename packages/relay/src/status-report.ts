@@ -48,6 +48,15 @@ function alertLines(a: ReturnType<typeof alerts>, when: (iso: string) => string)
   return lines;
 }
 
+type RelaisState =
+  | { en_marche: true; url: string; pid: number; demarre_le: string }
+  | { en_marche: false; url: null; raison: string };
+
+const relaisState = (daemon: DaemonProbe): RelaisState =>
+  daemon.running
+    ? { en_marche: true, url: daemon.url, pid: daemon.identity.pid, demarre_le: daemon.identity.demarre_le }
+    : { en_marche: false, url: null, raison: daemon.reason };
+
 /** What `status` shows staff: is the relay running, is the server there, what is waiting, per till. */
 export function statusReport(store: RelayStore, daemon: DaemonProbe, commands: CommandNames) {
   const summaries = new Map(store.summary().map((s) => [s.serial, s]));
@@ -90,9 +99,7 @@ export function statusReport(store: RelayStore, daemon: DaemonProbe, commands: C
   const joignable = store.getEtat('serveur_joignable');
   const erreur = store.getEtat('derniere_erreur');
   return {
-    relais: daemon.running
-      ? { en_marche: true, url: daemon.url, pid: daemon.identity.pid, demarre_le: daemon.identity.demarre_le }
-      : { en_marche: false, url: null, raison: daemon.reason },
+    relais: relaisState(daemon),
     serveur: {
       url: store.getEtat('serveur_url'),
       joignable: joignable === null ? null : joignable === 'oui',
@@ -134,7 +141,7 @@ export function renderStatus(r: StatusReport, style: TimeStyle, commands: Comman
 
   for (const alert of alertLines(r.alertes, when)) indented('ATTENTION : ', alert);
   if (lines.length > 0) lines.push('');
-  field('Relais', r.relais.en_marche ? `en marche (${r.relais.url})` : (r.relais as { raison: string }).raison);
+  field('Relais', r.relais.en_marche ? `en marche (${r.relais.url})` : r.relais.raison);
   const s = r.serveur;
   const reach = s.joignable === null ? 'pas encore contacté' : s.joignable ? 'répond' : 'NE RÉPOND PAS';
   field('Serveur central', `${s.url ?? '?'} — ${reach}${s.verifie_le ? ` (vérifié ${when(s.verifie_le)})` : ''}`);
