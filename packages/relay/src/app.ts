@@ -56,8 +56,9 @@ export async function buildRelayApp(options: RelayAppOptions): Promise<FastifyIn
   const forbidden = (reply: FastifyReply) => reply.code(statusOf('FORBIDDEN')).send(errorBody('FORBIDDEN', 'Réservé à la machine du relais'));
   const startedAt = now().toISOString();
 
-  // For `status`: the daemon says itself that it runs, and which relay file it serves.
-  app.get(DAEMON_STATUS_PATH, async (request, reply) => {
+  // For `status`: the daemon says itself that it runs, and which relay file it serves. Asked
+  // on every `status`: not worth a line in the shop's log.
+  app.get(DAEMON_STATUS_PATH, { logLevel: 'warn' }, async (request, reply) => {
     if (!fromThisMachine(request)) return forbidden(reply);
     const identity: DaemonIdentity = { relais_id: store.relayId(), pid: process.pid, demarre_le: startedAt };
     return identity;

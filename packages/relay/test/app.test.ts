@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { pino } from 'pino';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -287,6 +288,18 @@ describe('relay: what staff commands ask the daemon', () => {
     expect(local.json()).toMatchObject({ relais_id: store.relayId(), pid: process.pid });
     const remote = await app.inject({ method: 'GET', url: '/relay/status', remoteAddress: '192.0.2.50' });
     expect(remote.statusCode).toBe(403);
+  });
+
+  it("status's question is not written in the shop's log; a person's sync is", async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
+    await app.close();
+    const upstream = createUpstream(upstreamUrl, agent);
+    app = await buildRelayApp({ store, upstream, forwarder, directory: createTerminalDirectory(store, upstream), logger });
+    await app.inject({ method: 'GET', url: '/relay/status', remoteAddress: '127.0.0.1' });
+    await app.inject({ method: 'POST', url: '/relay/sync', remoteAddress: '127.0.0.1' });
+    expect(lines.filter((l) => l.includes('/relay/status'))).toEqual([]);
+    expect(lines.filter((l) => l.includes('/relay/sync'))).toHaveLength(1);
   });
 
   it('records the address it really listens on, IPv6 in brackets', async () => {
