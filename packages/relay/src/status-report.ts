@@ -130,7 +130,7 @@ export function renderStatus(r: StatusReport, style: TimeStyle, commands: Comman
   const lines: string[] = [];
   const field = (label: string, text: string) => {
     const [first, ...rest] = wrap(text, width - LABEL - 2);
-    lines.push(`${label.padEnd(LABEL)}: ${first ?? ''}`);
+    lines.push(label ? `${label.padEnd(LABEL)}: ${first ?? ''}` : `${''.padEnd(LABEL + 2)}${first ?? ''}`);
     for (const more of rest) lines.push(`${''.padEnd(LABEL + 2)}${more}`);
   };
   const indented = (prefix: string, text: string) => {
@@ -142,6 +142,10 @@ export function renderStatus(r: StatusReport, style: TimeStyle, commands: Comman
   for (const alert of alertLines(r.alertes, when)) indented('ATTENTION : ', alert);
   if (lines.length > 0) lines.push('');
   field('Relais', r.relais.en_marche ? `en marche (${r.relais.url})` : r.relais.raison);
+  if (!r.relais.en_marche && r.totaux.en_attente > 0) {
+    field('', "rien ne part tant qu'il est arrêté ; pour le démarrer :");
+    field('', `${commands.relay} start --upstream ${r.serveur.url ?? 'http://serveur:8000'}`);
+  }
   const s = r.serveur;
   const reach = s.joignable === null ? 'pas encore contacté' : s.joignable ? 'répond' : 'NE RÉPOND PAS';
   field('Serveur central', `${s.url ?? '?'} — ${reach}${s.verifie_le ? ` (vérifié ${when(s.verifie_le)})` : ''}`);

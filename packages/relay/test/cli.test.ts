@@ -83,6 +83,7 @@ describe('ventesync-relay CLI, with the daemon stopped', () => {
     expect(status.terminaux[1].derniere_erreur).toContain('ECONNREFUSED');
     const human = relay('status').stdout;
     expect(human).toContain('Relais            : arrêté');
+    expect(human.replace(/\s+/g, ' ')).toContain("rien ne part tant qu'il est arrêté ; pour le démarrer : ventesync-relay start --upstream");
     expect(human).toMatch(/En attente\s+: 2/);
     expect(human).toContain('ventesync-relay rejected');
   });
