@@ -1,6 +1,7 @@
 import { formatMoney, multiplyMoney, parseMoney } from '@ventesync/shared';
 import type { CommandNames } from './command-names.js';
 import { describeError } from './describe-error.js';
+import { nextStep } from './next-step.js';
 import { SCREEN_COLUMNS, wrap } from './fit-table.js';
 import { formatDateTime, formatWhen, relative, type TimeStyle } from './format-time.js';
 import type { HeldVente, RelayStore, Tentative, TentativeResultat } from './relay-store.js';
@@ -104,11 +105,11 @@ export function renderReceipt(store: RelayStore, v: HeldVente, style: TimeStyle,
   if (v.statut === 'EN_ATTENTE' && v.en_vol) field('', 'en cours d’envoi au serveur');
   if (v.statut === 'EN_ATTENTE' && v.code_erreur) {
     field('Refus', `${v.erreur ?? v.code_erreur} (${v.code_erreur})${v.prochaine_tentative ? `, nouvel essai ${formatWhen(v.prochaine_tentative, style)}` : ''}`);
-    field('À faire', `corriger le stock sur le serveur, puis ${commands.relay} retry ${v.numero_facture}`);
+    field('À faire', `${nextStep(v.code_erreur, v.numero_facture, commands)} (ou attendre le nouvel essai)`);
   }
   if (v.statut === 'REJETEE') {
     field('Raison', `${v.erreur ?? ''} (${v.code_erreur ?? '?'})`);
-    field('À faire', `corriger puis ${commands.relay} retry ${v.numero_facture}, ou ${commands.relay} discard ${v.numero_facture} --reason "…"`);
+    field('À faire', nextStep(v.code_erreur, v.numero_facture, commands));
   }
   if (v.synchronisee_le) field('Synchronisée', formatDateTime(v.synchronisee_le, style.utc));
   if (v.decision) field('Décision', `${v.decision} (${formatDateTime(v.decision_le, style.utc)})`);

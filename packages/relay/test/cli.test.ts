@@ -253,6 +253,14 @@ describe('ventesync-relay CLI, read by a shop manager', () => {
     expect(relay('show', 'B').stdout).toContain('encore absent');
   });
 
+  it("a refused sale's receipt says what to do about it, by the server's reason", () => {
+    const flat = (numero: string) => relay('show', numero).stdout.replace(/\s+/g, ' ');
+    expect(flat('B')).toContain("ajouter l'article au catalogue de la boutique sur le serveur (ventesync-server article add …), puis ventesync-relay retry B");
+    expect(flat('C')).toContain('faire renvoyer la vente par la caisse sous un nouveau numéro, puis ventesync-relay discard C');
+    busyShop();
+    expect(flat('D')).toContain('(ventesync-server stock add ARTICLE QUANTITE), puis ventesync-relay retry D');
+  });
+
   it('retry also takes a sale waiting out a stock refusal, and --all does too', () => {
     busyShop();
     expect(relay('retry', 'D').stdout).toContain('1 vente(s) remise(s) en attente');
