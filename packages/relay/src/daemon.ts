@@ -5,6 +5,7 @@ import { openDatabase } from './db/open-database.js';
 import { STOCK_RETRY } from './backoff.js';
 import { createForwarder, DEFAULT_FORWARDER_CONFIG } from './forwarder.js';
 import { createClockWatch } from './clock.js';
+import { createDiskReserve } from './disk-reserve.js';
 import { lockRelayFile } from './relay-lock.js';
 import { createRelayStore, type RelayStore } from './relay-store.js';
 import { createTerminalDirectory } from './terminal-directory.js';
@@ -65,6 +66,8 @@ export async function startRelay(config: Readonly<RelayConfig>): Promise<void> {
   // sent by one that died, and is sent again.
   store.releaseAllClaims();
   const clock = createClockWatch(store, logger);
+  const reserve = createDiskReserve(config.db);
+  if (!reserve.ensure()) logger.warn({ db: config.db }, "Peu de place sur le disque du relais : libérez de la place sur cet ordinateur");
   const timeouts = { ...DEFAULT_TIMEOUTS, headersMs: config.timeoutMs, bodyMs: config.timeoutMs };
   const agent = createAgent(timeouts);
   const upstream = createUpstream(config.upstream, agent, { timeouts, onClockOffset: (offset) => clock.observe(offset) });
@@ -79,6 +82,7 @@ export async function startRelay(config: Readonly<RelayConfig>): Promise<void> {
       stockRetry: { ...STOCK_RETRY, maxAttempts: config.stockRetries },
     },
     logger,
+    reserve,
   });
   const directory = createTerminalDirectory(store, upstream);
   const app = await buildRelayApp({ store, upstream, forwarder, directory, logger });

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { backoffDelay, NETWORK_RETRY, type RetryPolicy, STOCK_RETRY, type StockRetryPolicy, timerDelay } from './backoff.js';
 import { type BatchOutcome, classifyAnswer, type SaleOutcome } from './classify.js';
+import type { DiskReserve } from './disk-reserve.js';
 import type { HeldVente, RelayStore } from './relay-store.js';
 import type { Upstream } from './upstream.js';
 import { describeError } from './describe-error.js';
@@ -56,8 +57,11 @@ interface Logger {
   error(obj: object, msg: string): void;
 }
 
-/** Why a till waits: the server being away (cleared for all when it answers again), or the till's own trouble. */
-type WaitCause = 'away' | 'own';
+/**
+ * Why a till waits: the server being away (cleared for all when it answers again), the relay's
+ * own file refusing writes (cleared when it writes again), or the till's own trouble.
+ */
+type WaitCause = 'away' | 'disk' | 'own';
 
 interface TillState {
   /** Sales per batch now: halved after a 413 or a failed batch, restored after successes. */
@@ -95,6 +99,8 @@ export function createForwarder(deps: {
   now?: () => Date;
   monotonic?: () => number;
   random?: () => number;
+  /** Room kept on the disk (disk-reserve.ts): given back when the disk is full, taken again to know it is not. */
+  reserve?: DiskReserve;
 }) {
   const { store, upstream, config, logger } = deps;
   const now = deps.now ?? (() => new Date());
@@ -175,7 +181,6 @@ export function createForwarder(deps: {
       store.transaction(() => {
         write();
         store.release(ids);
-        if (writeTrouble) store.setEtat('ecriture_impossible', null);
       });
     } catch (error) {
       // Whatever failed, the claim must not outlive this send: released before the next one.
@@ -184,11 +189,26 @@ export function createForwarder(deps: {
       cannotWrite(serial, error, report);
       return false;
     }
-    if (writeTrouble) {
-      logger.info({ depuis: writeTrouble.since.toISOString() }, "Écriture de nouveau possible dans le fichier du relais : les envois reprennent");
-      writeTrouble = null;
-    }
+    if (writeTrouble) writingAgain();
     return true;
+  }
+
+  /**
+   * A write went through after trouble. On a disk that was full it may only have used the
+   * reserve: the trouble is over once the reserve can be taken again.
+   */
+  function writingAgain(): void {
+    if (!writeTrouble) return;
+    if (deps.reserve && !deps.reserve.ensure()) return;
+    try {
+      store.setEtat('ecriture_impossible', null);
+    } catch {
+      return;
+    }
+    logger.info({ depuis: writeTrouble.since.toISOString() }, "Écriture de nouveau possible dans le fichier du relais : les envois reprennent");
+    writeTrouble = null;
+    for (const till of tills.values()) if (till.wait?.cause === 'disk') till.wait = null;
+    again = true;
   }
 
   function cannotWrite(serial: string, error: { code: string; message: string }, report: ForwardReport): void {
@@ -199,6 +219,8 @@ export function createForwarder(deps: {
       : `Le relais ne peut pas écrire dans son fichier (${error.code}) : envois suspendus`;
     writeTrouble = { since: writeTrouble?.since ?? at, message };
     logger.error({ serial, code: error.code, err: error.message }, message);
+    // The room kept for this moment: enough to write the fact down below.
+    if (full) deps.reserve?.release();
     // For `status`; on a full disk this small write may fail too, and the log still says it.
     try {
       store.setEtats({
@@ -209,7 +231,7 @@ export function createForwarder(deps: {
     } catch {
       // Nothing more can be written: the backoff below still holds the sends.
     }
-    holdOff(serial, 'own', null, message, report);
+    holdOff(serial, 'disk', null, message, report);
   }
 
   /** The server answered: every till that was waiting only for it may go now. */
@@ -441,6 +463,8 @@ export function createForwarder(deps: {
    */
   async function runPass(): Promise<ForwardReport> {
     const report: ForwardReport = { envoyees: 0, synchronisees: 0, rejetees: 0, en_attente_stock: 0, erreurs: [] };
+    // Space may have come back with nothing to send: the alert must not outlive the trouble.
+    writingAgain();
     const t = mono();
     const due = store.serialsDue(now(), horizon()).filter((serial) => (tills.get(serial)?.wait?.until ?? 0) <= t);
     const drainTill = async (serial: string) => {
