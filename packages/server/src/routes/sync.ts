@@ -1,7 +1,8 @@
-import { buildSyncAnswer, checkSyncBatch, SYNC_PATH } from '@ventesync/shared';
+import { buildSyncAnswer, checkSyncBatch, errorBody, MAX_BODY_BYTES, statusOf, SYNC_PATH } from '@ventesync/shared';
 import { terminalOf } from '@ventesync/runtime/http';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { TerminalContext } from '../catalogue-store.js';
+import type { GroupCommit } from '../group-commit.js';
 import type { SaleWriter } from '../sale-writer.js';
 
 // pino's isLevelEnabled; Fastify's type omits it, and its silent logger (logger: false) lacks it.
@@ -9,13 +10,33 @@ function debugEnabled(log: FastifyBaseLogger): boolean {
   return (log as { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled?.('debug') === true;
 }
 
-export function syncRoutes(app: FastifyInstance, writer: SaleWriter, now: () => Date): void {
+/** Seconds a till should wait when the write queue is full: a few groups' time. */
+export const QUEUE_FULL_RETRY_AFTER_SECONDS = 1;
+
+// The body's size as sent; a chunked one (no Content-Length) counts as the largest allowed.
+function bodyBytes(header: string | undefined): number {
+  const n = header === undefined ? Number.NaN : Number(header);
+  return Number.isSafeInteger(n) && n >= 0 ? n : MAX_BODY_BYTES;
+}
+
+export function syncRoutes(app: FastifyInstance, writer: SaleWriter, groupCommit: GroupCommit, now: () => Date): void {
   app.post(SYNC_PATH, async (request, reply) => {
     const terminal = terminalOf<TerminalContext>(request);
     const batch = checkSyncBatch(request.body);
     if (!batch.ok) return reply.code(batch.status).send(batch.body);
 
-    const outcome = writer.writeSales(terminal, batch.items, now());
+    const receivedAt = now();
+    const written = groupCommit.submit(batch.items.length, bodyBytes(request.headers['content-length']), () =>
+      writer.writeSales(terminal, batch.items, receivedAt),
+    );
+    if (written === null) {
+      return reply
+        .code(statusOf('OVERLOADED'))
+        .header('retry-after', String(QUEUE_FULL_RETRY_AFTER_SECONDS))
+        .send(errorBody('OVERLOADED', "Serveur surchargé : trop de ventes en attente d'écriture, réessayez dans un instant"));
+    }
+    // Resolves once the group holding this request is committed (on disk).
+    const outcome = await written;
 
     // Logged after the commit: a line never claims a sale that was rolled back.
     const log = request.log;

@@ -1,0 +1,189 @@
+import type { Db } from './db/open-database.js';
+
+/**
+ * Most sales a group writes under one commit. Past it the rest wait for the next group: a
+ * group's answers all wait for its commit, so its size bounds everyone's latency.
+ */
+export const MAX_GROUP_SALES = 2_000;
+/** Most request bytes (bodies as sent) a group holds. */
+export const MAX_GROUP_BYTES = 16 * 1024 * 1024;
+/** Most requests waiting for their group; past it a request is turned away with 503. */
+export const MAX_QUEUED_REQUESTS = 512;
+/** Most request bytes waiting, so that a burst of big batches cannot hold the memory. */
+export const MAX_QUEUED_BYTES = 64 * 1024 * 1024;
+
+export interface GroupCommitLimits {
+  maxGroupSales: number;
+  maxGroupBytes: number;
+  maxQueuedRequests: number;
+  maxQueuedBytes: number;
+}
+
+export const DEFAULT_GROUP_COMMIT_LIMITS: Readonly<GroupCommitLimits> = Object.freeze({
+  maxGroupSales: MAX_GROUP_SALES,
+  maxGroupBytes: MAX_GROUP_BYTES,
+  maxQueuedRequests: MAX_QUEUED_REQUESTS,
+  maxQueuedBytes: MAX_QUEUED_BYTES,
+});
+
+/** What the writer counted since it started: the bench reads it, operators see it at shutdown. */
+export interface GroupCommitStats {
+  /** Durable commits: one fsync of the WAL each (synchronous=FULL). */
+  commits: number;
+  requests: number;
+  sales: number;
+  maxGroupRequests: number;
+  maxGroupSales: number;
+  /** Requests turned away because the queue was full. */
+  refused: number;
+}
+
+interface Pending<T> {
+  sales: number;
+  bytes: number;
+  write: () => T;
+  resolve: (value: T) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Group commit. Requests hand their write to `submit` and wait; the queue is written on the
+ * next turn of the event loop in one `BEGIN IMMEDIATE … COMMIT` (one fsync for all), each
+ * request's write running as a savepoint of it. better-sqlite3 blocks the event loop during a
+ * commit, so the requests that arrive meanwhile wait in the socket buffers, are parsed on the
+ * next turn, and form the next group: grouping comes from the fsync itself, never from a timer,
+ * and a lone request on an idle server is written at once.
+ *
+ * Answers leave only after the commit holding their sales. A request whose write throws rolls
+ * back to its savepoint alone; the others of its group still commit. An error that ends the
+ * transaction itself (SQLITE_BUSY, SQLITE_FULL, an I/O error: SQLite rolls back on its own)
+ * fails every request of the group with that error, since nothing of theirs was kept: none
+ * carries on outside a transaction.
+ */
+export function createGroupCommit(db: Db, limits: Readonly<GroupCommitLimits> = DEFAULT_GROUP_COMMIT_LIMITS) {
+  let queue: Array<Pending<unknown>> = [];
+  let queuedBytes = 0;
+  let scheduled = false;
+  const stats: GroupCommitStats = { commits: 0, requests: 0, sales: 0, maxGroupRequests: 0, maxGroupSales: 0, refused: 0 };
+  const begin = db.prepare('BEGIN IMMEDIATE');
+  const commit = db.prepare('COMMIT');
+  const rollback = db.prepare('ROLLBACK');
+  // Inside the group's open transaction better-sqlite3 makes this a SAVEPOINT: a request that
+  // throws is rolled back to it, whatever it had written, and the group goes on.
+  const inSavepoint = db.transaction((write: () => unknown) => write());
+
+  function takeGroup(): Array<Pending<unknown>> {
+    let sales = 0;
+    let bytes = 0;
+    let n = 0;
+    // At least one request, however big: a single request is bounded by the body limit.
+    while (n < queue.length) {
+      const p = queue[n]!;
+      if (n > 0 && (sales + p.sales > limits.maxGroupSales || bytes + p.bytes > limits.maxGroupBytes)) break;
+      sales += p.sales;
+      bytes += p.bytes;
+      n++;
+    }
+    const group = queue.slice(0, n);
+    queue = queue.slice(n);
+    queuedBytes -= bytes;
+    return group;
+  }
+
+  function failAll(group: Array<Pending<unknown>>, error: unknown): void {
+    for (const p of group) p.reject(error);
+  }
+
+  function writeGroup(): void {
+    scheduled = false;
+    const group = takeGroup();
+    // What did not fit waits for the next turn, after this group's answers are on their way.
+    if (queue.length > 0) schedule();
+    if (group.length === 0) return;
+
+    try {
+      begin.run();
+    } catch (error) {
+      failAll(group, error);
+      return;
+    }
+    const results: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
+    for (const p of group) {
+      try {
+        results.push({ ok: true, value: inSavepoint(p.write) });
+      } catch (error) {
+        if (!db.inTransaction) {
+          // SQLite ended the whole transaction: the group's earlier writes are gone too.
+          failAll(group, error);
+          return;
+        }
+        results.push({ ok: false, error });
+      }
+    }
+    if (!db.inTransaction) {
+      failAll(group, new Error('transaction du groupe terminée avant son COMMIT'));
+      return;
+    }
+    try {
+      commit.run();
+    } catch (error) {
+      if (db.inTransaction) {
+        try {
+          rollback.run();
+        } catch {
+          // The transaction is gone either way; the error that matters is the commit's.
+        }
+      }
+      failAll(group, error);
+      return;
+    }
+
+    stats.commits++;
+    let sales = 0;
+    for (const p of group) sales += p.sales;
+    stats.requests += group.length;
+    stats.sales += sales;
+    if (group.length > stats.maxGroupRequests) stats.maxGroupRequests = group.length;
+    if (sales > stats.maxGroupSales) stats.maxGroupSales = sales;
+    for (let i = 0; i < group.length; i++) {
+      const r = results[i]!;
+      if (r.ok) group[i]!.resolve(r.value);
+      else group[i]!.reject(r.error);
+    }
+  }
+
+  function schedule(): void {
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(writeGroup);
+  }
+
+  return {
+    /**
+     * Queues a write for the next group and resolves with its result once the group's commit
+     * is durable; rejects with what it threw, or with the error that failed the whole group.
+     * Returns null, queuing nothing, when the queue is full: the caller answers 503.
+     * `sales` and `bytes` are what the request weighs against the bounds.
+     */
+    submit<T>(sales: number, bytes: number, write: () => T): Promise<T> | null {
+      if (queue.length >= limits.maxQueuedRequests || (queue.length > 0 && queuedBytes + bytes > limits.maxQueuedBytes)) {
+        stats.refused++;
+        return null;
+      }
+      return new Promise<T>((resolve, reject) => {
+        queue.push({ sales, bytes, write, resolve: resolve as (value: unknown) => void, reject });
+        queuedBytes += bytes;
+        schedule();
+      });
+    },
+    stats(): Readonly<GroupCommitStats> {
+      return { ...stats };
+    },
+    /** Requests waiting for their group now. */
+    queued(): number {
+      return queue.length;
+    },
+  };
+}
+
+export type GroupCommit = ReturnType<typeof createGroupCommit>;
