@@ -60,18 +60,31 @@ export async function startRelay(config: Readonly<RelayConfig>): Promise<void> {
     return;
   }
   const logger = createLogger({ pretty: config.pretty });
-  const db = openDatabase(config.db);
-  const store = createRelayStore(db);
-  // Under the lock, no other relay runs on this file: a sale still marked in flight was being
-  // sent by one that died, and is sent again.
-  store.releaseAllClaims();
+  const upstreamUrl = config.upstream.replace(/\/+$/, '');
+  let db: ReturnType<typeof openDatabase>;
+  let store: RelayStore;
+  try {
+    db = openDatabase(config.db);
+    store = createRelayStore(db);
+    // Under the lock, no other relay runs on this file: a sale still marked in flight was
+    // being sent by one that died, and is sent again.
+    store.releaseAllClaims();
+    noteUpstreamChange(store, upstreamUrl, logger);
+    store.setEtat('daemon_pid', String(process.pid));
+    store.setEtat('serveur_url', upstreamUrl);
+  } catch (error) {
+    if ((error as { code?: string }).code !== 'SQLITE_FULL') throw error;
+    locked.lock.release();
+    process.stderr.write(`Erreur : disque plein, le relais ne peut pas démarrer sur ${config.db} : libérez de la place sur cet ordinateur.\n`);
+    process.exitCode = 1;
+    return;
+  }
   const clock = createClockWatch(store, logger);
   const reserve = createDiskReserve(config.db);
   if (!reserve.ensure()) logger.warn({ db: config.db }, "Peu de place sur le disque du relais : libérez de la place sur cet ordinateur");
   const timeouts = { ...DEFAULT_TIMEOUTS, headersMs: config.timeoutMs, bodyMs: config.timeoutMs };
   const agent = createAgent(timeouts);
   const upstream = createUpstream(config.upstream, agent, { timeouts, onClockOffset: (offset) => clock.observe(offset) });
-  noteUpstreamChange(store, upstream.baseUrl, logger);
   const forwarder = createForwarder({
     store,
     upstream,
@@ -89,8 +102,6 @@ export async function startRelay(config: Readonly<RelayConfig>): Promise<void> {
 
   const url = await app.listen({ host: config.host, port: config.port });
   // `daemon_url` is recorded by the app itself as it starts listening (the real address).
-  store.setEtat('daemon_pid', String(process.pid));
-  store.setEtat('serveur_url', upstream.baseUrl);
   logger.info({ url, upstream: upstream.baseUrl, db: config.db }, `ventesync relais à l'écoute sur ${url}, serveur central ${upstream.baseUrl}`);
 
   forwarder.start();

@@ -26,9 +26,14 @@ export function lockRelayFile(dbFile: string): LockResult {
   // timeout 0: a relay already running holds the lock for good, waiting for it is pointless.
   const db = new Database(file, { timeout: 0 });
   try {
+    // Nothing is ever written in it: no journal file, so taking the lock needs no disk space.
+    db.pragma('journal_mode = OFF');
     db.exec('BEGIN EXCLUSIVE');
   } catch (error) {
     db.close();
+    if ((error as { code?: string }).code === 'SQLITE_FULL') {
+      return { ok: false, erreur: `disque plein, le relais ne peut pas démarrer sur ${dbFile} : libérez de la place sur cet ordinateur.` };
+    }
     if ((error as { code?: string }).code?.startsWith('SQLITE_BUSY') || (error as { code?: string }).code === 'SQLITE_LOCKED') {
       return {
         ok: false,

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -153,5 +153,27 @@ describe.skipIf(!canMount())('the relay on a full disk (a real small filesystem)
     expect(etat('ecriture_impossible')).toBeNull();
     expect(statSync(reserveFileOf(relayDb)).size).toBe(DISK_RESERVE_BYTES);
     await proxy.close();
+  }, 60_000);
+
+  it('started on a full disk: refuses with a clear message instead of a crash, and starts once there is room', async () => {
+    work = mkdtempSync(join(tmpdir(), 'ventesync-full-'));
+    mounted = join(work, 'disk');
+    execFileSync('mkdir', ['-p', mounted]);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', mounted]);
+    const relayDb = join(mounted, 'relay.db');
+    const deadPort = await freePort();
+    const args = ['start', '--upstream', `http://127.0.0.1:${deadPort}`, '--db', relayDb, '--host', '127.0.0.1', '--port', '0'];
+    const first = await startCliProcess(RELAY_CLI, args);
+    running.push(first);
+    await first.stop();
+
+    fillUp(join(mounted, 'lest'));
+    const refused = spawnSync(process.execPath, [RELAY_CLI, ...args], { encoding: 'utf8', timeout: 15_000 });
+    expect(refused.status).toBe(1);
+    expect(refused.stderr, refused.stderr).toMatch(/disque plein, le relais ne peut pas démarrer/);
+
+    rmSync(join(mounted, 'lest'));
+    rmSync(join(mounted, 'lest-2'));
+    running.push(await startCliProcess(RELAY_CLI, args));
   }, 60_000);
 });
