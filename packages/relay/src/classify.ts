@@ -27,8 +27,11 @@ export type UpstreamAnswer =
   | { kind: 'network-error'; reason: string; unreadable?: boolean };
 
 const PERMANENT_CODES = new Set(['ARTICLE_NOT_FOUND', 'INVALID_SALE']);
-/** Statuses that say the server (or the way to it) is away, not that this batch is wrong. */
-const AWAY_STATUSES = new Set([429, 502, 503, 504]);
+/**
+ * Statuses that say the server (or the way to it) is away or cannot write for now (507: its
+ * disk is full), not that this batch is wrong: no sale is blamed for them.
+ */
+const AWAY_STATUSES = new Set([429, 502, 503, 504, 507]);
 
 /**
  * The contract's answer, read strictly, except that a sale error code this relay does not

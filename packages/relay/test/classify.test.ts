@@ -102,6 +102,7 @@ describe('classifyAnswer', () => {
     [429, 'Too Many Requests'],
     [502, '<html>Bad Gateway</html>'],
     [504, '<html>Gateway Timeout</html>'],
+    [507, { error: 'Disque du serveur plein', code: 'STORAGE_FULL' }],
   ])('status %i (%j): the server is away or busy, the whole batch waits and is retried', (status, body) => {
     expect(classifyAnswer(answer(status, body, 3000), numeros)).toMatchObject({ kind: 'retry', retryAfterMs: 3000 });
   });
