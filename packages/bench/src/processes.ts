@@ -12,6 +12,8 @@ export const RELAY_NODE_FLAGS = ['--max-semi-space-size=8'];
 export interface Started {
   url: string;
   child: ChildProcess;
+  /** The server's write counters, from the line it logs when it stops (after `stop`). */
+  writeStats: () => WriteStats | null;
   /** Peak resident memory so far, in MB (VmHWM on Linux, sampled with ps elsewhere). */
   peakRssMb: () => number;
   stop: () => Promise<void>;
@@ -56,38 +58,64 @@ function rssSampler(pid: number) {
   };
 }
 
-/** Starts a CLI that logs "à l'écoute sur URL"; its other output is discarded. */
+/** What the server's group commit did over its life (its `ecritures_groupees` log field). */
+export interface WriteStats {
+  commits: number;
+  requests: number;
+  sales: number;
+  maxGroupRequests: number;
+  maxGroupSales: number;
+  refused: number;
+}
+
+const WRITE_STATS_FIELD = '"ecritures_groupees"';
+
+/**
+ * Starts a CLI that logs "à l'écoute sur URL"; of its other output only the write counters
+ * the server logs at shutdown are kept.
+ */
 export async function startProcess(cli: string, args: string[], nodeFlags: string[] = []): Promise<Started> {
   const child = spawn(process.execPath, [...nodeFlags, cli, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let writeStats: WriteStats | null = null;
   const url = await new Promise<string>((resolve, reject) => {
     let buffer = '';
-    const onData = (chunk: Buffer) => {
+    let listening = false;
+    // Reads stdout to the end, so the child never blocks on a full pipe.
+    child.stdout!.on('data', (chunk: Buffer) => {
       buffer += chunk.toString();
-      const line = buffer.split('\n').find((l) => l.includes("à l'écoute sur"));
-      if (line) {
-        // Keep draining stdout so the child never blocks on a full pipe.
-        child.stdout!.off('data', onData);
-        child.stdout!.resume();
-        resolve((JSON.parse(line) as { url: string }).url);
-      } else if (buffer.length > 1_000_000) {
-        buffer = buffer.slice(-10_000);
+      const end = buffer.lastIndexOf('\n');
+      if (end < 0) return;
+      // Under load the server logs every request: only lines that may matter are split.
+      if (listening && !buffer.includes(WRITE_STATS_FIELD)) {
+        buffer = buffer.slice(end + 1);
+        return;
       }
-    };
-    child.stdout!.on('data', onData);
+      for (const line of buffer.slice(0, end).split('\n')) {
+        if (!listening && line.includes("à l'écoute sur")) {
+          listening = true;
+          resolve((JSON.parse(line) as { url: string }).url);
+        } else if (line.includes(WRITE_STATS_FIELD)) {
+          writeStats = (JSON.parse(line) as { ecritures_groupees: WriteStats }).ecritures_groupees;
+        }
+      }
+      buffer = buffer.slice(end + 1);
+    });
     child.once('exit', (code) => reject(new Error(`${cli} exited (${code}) before listening`)));
   });
   const sampler = rssSampler(child.pid!);
   return {
     url,
     child,
+    writeStats: () => writeStats,
     peakRssMb: () => sampler.peak(),
     stop: () =>
       new Promise<void>((resolve) => {
         sampler.peak();
         sampler.stop();
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
+        // 'close': after the exit and the last of stdout, which carries the write counters.
+        if (child.stdout!.closed && (child.exitCode !== null || child.signalCode !== null)) return resolve();
+        child.once('close', () => resolve());
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       }),
   };
 }

@@ -151,7 +151,7 @@ export function createSaleWriter(db: Db) {
     return `Stock insuffisant pour ${articleNom} : demandé ${demande}, disponible ${disponible}`;
   }
 
-  const writeBatch = db.transaction((terminal: TerminalContext, items: unknown[], receivedAt: Date): WriteSalesResult => {
+  function writeBatchSteps(terminal: TerminalContext, items: unknown[], receivedAt: Date): WriteSalesResult {
     const receivedIso = receivedAt.toISOString();
     // Article rows are read once per request; their stock is re-checked by the UPDATE itself.
     const articles = new Map<number, ArticleRow | undefined>();
@@ -185,7 +185,8 @@ export function createSaleWriter(db: Db) {
     };
 
     return processSales(items, { serial: terminal.serial, boutiqueId, receivedAt }, storage, store);
-  });
+  }
+  const writeBatch = db.transaction(writeBatchSteps);
 
   return {
     /**
@@ -195,6 +196,15 @@ export function createSaleWriter(db: Db) {
      */
     writeSales(terminal: TerminalContext, items: unknown[], receivedAt: Date): WriteSalesResult {
       return writeBatch.immediate(terminal, items, receivedAt);
+    },
+    /**
+     * The same, for a caller that already holds this request in its own savepoint inside an
+     * open transaction (group commit): no second savepoint around the batch. Each sale still
+     * has its own.
+     */
+    writeSalesInSavepoint(terminal: TerminalContext, items: unknown[], receivedAt: Date): WriteSalesResult {
+      if (!db.inTransaction) throw new Error('writeSalesInSavepoint en dehors de toute transaction');
+      return writeBatchSteps(terminal, items, receivedAt);
     },
   };
 }

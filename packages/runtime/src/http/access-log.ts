@@ -12,6 +12,9 @@ export const MAX_LOGGED_SERIAL_LENGTH = 64;
  */
 export function registerAccessLog(app: FastifyInstance): void {
   app.addHook('onResponse', async (request, reply) => {
+    // Nothing is built for a line the level would not print (a silent logger has no such method).
+    const log = request.log as { isLevelEnabled?: (level: string) => boolean };
+    if (log.isLevelEnabled?.('info') !== true) return;
     const raw = request.headers[HEADER];
     const serial = (Array.isArray(raw) ? raw[0] : raw)?.trim().slice(0, MAX_LOGGED_SERIAL_LENGTH) || null;
     const route = request.routeOptions.url ?? null;

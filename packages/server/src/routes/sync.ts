@@ -5,9 +5,10 @@ import type { TerminalContext } from '../catalogue-store.js';
 import type { GroupCommit } from '../group-commit.js';
 import type { SaleWriter } from '../sale-writer.js';
 
-// pino's isLevelEnabled; Fastify's type omits it, and its silent logger (logger: false) lacks it.
-function debugEnabled(log: FastifyBaseLogger): boolean {
-  return (log as { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled?.('debug') === true;
+// pino's isLevelEnabled; Fastify's type omits it, and its silent logger (logger: false) lacks
+// it: nothing is printed there, so nothing is built either.
+function levelEnabled(log: FastifyBaseLogger, level: 'debug' | 'info' | 'warn'): boolean {
+  return (log as { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled?.(level) === true;
 }
 
 /** Seconds a till should wait when the write queue is full: a few groups' time. */
@@ -27,7 +28,7 @@ export function syncRoutes(app: FastifyInstance, writer: SaleWriter, groupCommit
 
     const receivedAt = now();
     const written = groupCommit.submit(batch.items.length, bodyBytes(request.headers['content-length']), () =>
-      writer.writeSales(terminal, batch.items, receivedAt),
+      writer.writeSalesInSavepoint(terminal, batch.items, receivedAt),
     );
     if (written === null) {
       return reply
@@ -38,12 +39,15 @@ export function syncRoutes(app: FastifyInstance, writer: SaleWriter, groupCommit
     // Resolves once the group holding this request is committed (on disk).
     const outcome = await written;
 
-    // Logged after the commit: a line never claims a sale that was rolled back.
+    // Logged after the commit: a line never claims a sale that was rolled back. Each line is
+    // built only when the configured level prints it.
     const log = request.log;
+    const warn = outcome.erreurs.length > 0 && levelEnabled(log, 'warn');
     let doublons = 0;
     for (const e of outcome.erreurs) {
+      if (e.code === 'DUPLICATE') doublons++;
+      if (!warn) continue;
       if (e.code === 'DUPLICATE') {
-        doublons++;
         // identique false is the case a person must look at: a numero reused for another sale.
         const fields = { numero_facture: e.numero_facture, index: e.index, code: e.code, identique: e.identique };
         log.warn(fields, `⚠ Vente ${e.numero_facture} existe déjà, ignorée`);
@@ -52,21 +56,23 @@ export function syncRoutes(app: FastifyInstance, writer: SaleWriter, groupCommit
         log.warn(fields, `❌ Vente ${e.numero_facture ?? `#${e.index}`} refusée: ${e.erreur}`);
       }
     }
-    log.info(
-      {
-        boutique: terminal.boutique_nom,
-        boutique_id: terminal.boutique_id,
-        terminal: terminal.nom,
-        serial: terminal.serial,
-        recues: batch.items.length,
-        creees: outcome.creees.length,
-        doublons,
-        refusees: outcome.erreurs.length - doublons,
-      },
-      `Synchronisation ventes pour boutique: ${terminal.boutique_nom} (Terminal: ${terminal.nom})`,
-    );
-    // One line per created sale costs a busy server: only at debug, and nothing built otherwise.
-    if (debugEnabled(log)) {
+    if (levelEnabled(log, 'info')) {
+      log.info(
+        {
+          boutique: terminal.boutique_nom,
+          boutique_id: terminal.boutique_id,
+          terminal: terminal.nom,
+          serial: terminal.serial,
+          recues: batch.items.length,
+          creees: outcome.creees.length,
+          doublons,
+          refusees: outcome.erreurs.length - doublons,
+        },
+        `Synchronisation ventes pour boutique: ${terminal.boutique_nom} (Terminal: ${terminal.nom})`,
+      );
+    }
+    // One line per created sale costs a busy server: only at debug.
+    if (levelEnabled(log, 'debug')) {
       for (const v of outcome.creees) {
         log.debug(
           { numero_facture: v.numero_facture, montant_total: v.montant_total, devise: terminal.devise },
