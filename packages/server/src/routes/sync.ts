@@ -1,5 +1,5 @@
 import { buildSyncAnswer, checkSyncBatch, errorBody, MAX_BODY_BYTES, statusOf, SYNC_PATH } from '@ventesync/shared';
-import { terminalOf } from '@ventesync/runtime/http';
+import { summarizeRequest, terminalOf } from '@ventesync/runtime/http';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { TerminalContext } from '../catalogue-store.js';
 import type { GroupCommit } from '../group-commit.js';
@@ -57,7 +57,9 @@ export function syncRoutes(app: FastifyInstance, writer: SaleWriter, groupCommit
       }
     }
     if (levelEnabled(log, 'info')) {
-      log.info(
+      // In the request's access line (status, duration…): one line per sync, not two.
+      summarizeRequest(
+        request,
         {
           boutique: terminal.boutique_nom,
           boutique_id: terminal.boutique_id,
