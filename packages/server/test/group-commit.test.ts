@@ -176,6 +176,11 @@ describe('group commit', () => {
     await expect(commit.submit(...sale(caisse1, [vente('Q-3', [{ article_id: 6 }])]))).resolves.toMatchObject({ creees: [{ numero_facture: 'Q-3' }] });
   });
 
+  it('keeps the request savepoints’ journal in memory, never in a temporary file', () => {
+    groupCommit();
+    expect(db.pragma('temp_store', { simple: true })).toBe(2);
+  });
+
   it('past the queued bytes bound a request is turned away', async () => {
     const commit = groupCommit({ maxQueuedBytes: 1_000 });
     const queued = commit.submit(1, 900, () => 'écrit');
