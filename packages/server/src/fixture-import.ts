@@ -118,17 +118,25 @@ function lineColumn(text: string, offset: number): { line: number; column: numbe
   return { line, column: offset - before.lastIndexOf('\n') };
 }
 
-/** Reads a fixture file as JSON; a syntax error names its line and column. */
+/** Latin-1 bytes read as UTF-8 would become U+FFFD: `caisse-é` and `caisse-è` one and the same. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Reads a fixture file as JSON; a syntax error names its line and column; not UTF-8 is refused. */
 export function readFixtureFile(file: string): FixtureRead {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(file, 'utf8');
+    bytes = readFileSync(file);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     return { ok: false, erreur: code === 'ENOENT' ? `fichier ${file} introuvable` : `impossible de lire ${file} (${code ?? String(error)})` };
   }
-  // Some Windows editors start UTF-8 text with a byte-order mark; JSON.parse refuses it.
-  text = text.replace(/^\uFEFF/, '');
+  let text: string;
+  try {
+    // Strict, and a leading byte-order mark (some Windows editors write one) is dropped.
+    text = UTF8.decode(bytes);
+  } catch {
+    return { ok: false, erreur: `${file} n'est pas un texte UTF-8 (enregistré en Latin-1 ou ANSI ?) : réenregistrez-le en UTF-8` };
+  }
   try {
     return { ok: true, content: JSON.parse(text) };
   } catch (error) {

@@ -130,4 +130,49 @@ describe('readFixtureFile', () => {
       tmp.cleanup();
     }
   });
+
+  it('a file that is not UTF-8 (Latin-1 accents) is refused, not read with replacement characters', () => {
+    const tmp = tempDir();
+    try {
+      const file = join(tmp.dir, 'latin1.json');
+      writeFileSync(file, Buffer.from('{"boutiques": [{"id": 3, "nom": "Boutique Gombé"}]}', 'latin1'));
+      expect(readFixtureFile(file)).toEqual({ ok: false, erreur: expect.stringContaining("n'est pas un texte UTF-8") });
+      writeFileSync(file, '{"boutiques": [{"id": 3, "nom": "Boutique Gombé"}]}');
+      expect(readFixtureFile(file)).toEqual({ ok: true, content: { boutiques: [{ id: 3, nom: 'Boutique Gombé' }] } });
+    } finally {
+      tmp.cleanup();
+    }
+  });
+});
+
+describe('names and serials', () => {
+  it('lone surrogates in names and serials, and serials that are not visible ASCII, import nothing', () => {
+    const db = openDatabase(':memory:');
+    const catalogue = createCatalogueStore(db);
+    const before = snapshot(db);
+    const result = importFixture(
+      db,
+      catalogue,
+      {
+        boutiques: [{ id: 2, nom: 'Ma Boutique\ud800' }],
+        terminaux: [
+          { serial: 'caisse-é', nom: 'Caisse 1', boutique_id: 2 },
+          { serial: 'caisse\u001b]0;x\u0007', nom: 'Caisse 2', boutique_id: 2 },
+          { serial: 'caisse 3', nom: 'Caisse 3', boutique_id: 2 },
+          { serial: 'ok-4', nom: 'Caisse\udc00', boutique_id: 2 },
+        ],
+      },
+      NOW,
+    );
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.problemes).toEqual([
+      'boutiques[0].nom : contient des caractères invalides (texte Unicode mal formé)',
+      expect.stringMatching(/^terminaux\[0\]\.serial : ne doit contenir que des lettres sans accent/),
+      expect.stringMatching(/^terminaux\[1\]\.serial : ne doit contenir que des lettres sans accent/),
+      expect.stringMatching(/^terminaux\[2\]\.serial : ne doit contenir que des lettres sans accent/),
+      'terminaux[3].nom : contient des caractères invalides (texte Unicode mal formé)',
+    ]);
+    expect(snapshot(db)).toEqual(before);
+  });
 });

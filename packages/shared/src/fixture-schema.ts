@@ -1,24 +1,33 @@
 import { z } from 'zod';
 import { parseMoney } from './money.js';
+import { isWellFormed } from './vente-schema.js';
 
+const ILL_FORMED = { error: 'contient des caractères invalides (texte Unicode mal formé)' };
 const Id = z.int({ error: 'doit être un entier positif' }).min(1, { error: 'doit être un entier positif' });
-const Nom = z.string({ error: 'doit être un texte' }).trim().min(1, { error: 'ne doit pas être vide' });
+const Nom = z.string({ error: 'doit être un texte' }).trim().min(1, { error: 'ne doit pas être vide' }).refine(isWellFormed, ILL_FORMED);
 
-/** A serial as sent in X-Device-Serial: printable, no surrounding blanks (the header is trimmed). */
+/**
+ * A serial as sent in X-Device-Serial: visible ASCII only, no surrounding blanks (the header is
+ * trimmed). Node reads header bytes as Latin-1, so a serial such as `caisse-é` stored in UTF-8
+ * could never match what a till sends; a control character would print raw in `terminal list`.
+ */
 export const MAX_SERIAL_LENGTH = 128;
+const VISIBLE_ASCII = /^[\x21-\x7e]*$/;
 const Serial = z
   .string({ error: 'doit être un texte' })
   .trim()
   .min(1, { error: 'ne doit pas être vide' })
   .max(MAX_SERIAL_LENGTH, { error: `${MAX_SERIAL_LENGTH} caractères au maximum` })
-  .regex(/^[^\u0000-\u001f\u007f]*$/, { error: 'ne doit pas contenir de caractère de contrôle' });
+  .regex(VISIBLE_ASCII, {
+    error: 'ne doit contenir que des lettres sans accent, des chiffres et des signes ASCII visibles (ni espace, ni accent, ni caractère de contrôle)',
+  });
 
 // Entries are strict: a misspelt field (`"actf": false`) must not be dropped silently.
 const unknownKey = { error: (issue: { code: string; keys?: string[] }) =>
   issue.code === 'unrecognized_keys' ? `champ inconnu : ${issue.keys?.join(', ')}` : 'doit être un objet' };
 
 export const BoutiqueEntrySchema = z.strictObject(
-  { id: Id, nom: Nom, devise: z.string({ error: 'doit être un texte' }).trim().min(1, { error: 'ne doit pas être vide' }).default('CDF') },
+  { id: Id, nom: Nom, devise: z.string({ error: 'doit être un texte' }).trim().min(1, { error: 'ne doit pas être vide' }).refine(isWellFormed, ILL_FORMED).default('CDF') },
   unknownKey,
 );
 

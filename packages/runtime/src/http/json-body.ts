@@ -2,14 +2,37 @@ import type { FastifyInstance } from 'fastify';
 import { clientError } from './error-handler.js';
 
 /**
+ * Strict: a byte sequence that is not UTF-8 (a till sending Latin-1) is refused instead of
+ * turned into U+FFFD, which would make `FAC-é1` and `FAC-è1` the same numero and lose a sale.
+ * The default `ignoreBOM: false` drops a leading byte-order mark, which some Windows encoders
+ * write and JSON.parse refuses.
+ */
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** The body as text, or null when its bytes are not UTF-8. */
+export function decodeUtf8(body: Buffer): string | null {
+  try {
+    return utf8.decode(body);
+  } catch {
+    return null;
+  }
+}
+
+/**
  * Tills send JSON, but not all of them say so: any content type is read as JSON, and a body
  * that does not parse is INVALID_JSON (the contract's code), not fastify's own error.
  */
 export function registerJsonBody(app: FastifyInstance): void {
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
-    // Some Windows encoders start UTF-8 text with a byte-order mark; JSON.parse refuses it.
-    const text = String(body).replace(/^\uFEFF/, '');
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => {
+    const text = decodeUtf8(body as Buffer);
+    if (text === null) {
+      done(
+        clientError('INVALID_JSON', 'Corps de requête invalide : le texte n’est pas encodé en UTF-8 (accents en Latin-1 ?). Envoyez du JSON en UTF-8.'),
+        undefined,
+      );
+      return;
+    }
     if (text.trim() === '') {
       done(clientError('INVALID_JSON', 'Corps de requête vide : un tableau JSON de ventes est attendu'), undefined);
       return;
