@@ -1,10 +1,14 @@
 import type { Db } from './db/open-database.js';
 
 /**
- * Most sales a group writes under one commit. Past it the rest wait for the next group: a
- * group's answers all wait for its commit, so its size bounds everyone's latency.
+ * Most sales a group writes under one commit; the rest wait for the next group. Every answer
+ * of a group waits for its commit, so a request also waits for the ones written after it in
+ * its group: at about 50 µs a sale, 250 sales keep that under 15 ms. The fsync saved by larger
+ * groups is worth less than that once a group holds this many (batch 100 × 4 tills: p99 and
+ * throughput both better than with 2,000). A request is never split: one larger than the
+ * bound (up to 500 sales) is a group of its own.
  */
-export const MAX_GROUP_SALES = 2_000;
+export const MAX_GROUP_SALES = 250;
 /** Most request bytes (bodies as sent) a group holds. */
 export const MAX_GROUP_BYTES = 16 * 1024 * 1024;
 /** Most requests waiting for their group; past it a request is turned away with 503. */
