@@ -118,6 +118,11 @@ export function createGroupCommit(db: Db, limits: Readonly<GroupCommitLimits> = 
     }
     const results: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
     for (const p of group) {
+      // Never let a request open a transaction of its own: it would commit apart from the group.
+      if (!db.inTransaction) {
+        failAll(group, new Error('transaction du groupe terminée avant sa fin'));
+        return;
+      }
       try {
         results.push({ ok: true, value: inSavepoint(p.write) });
       } catch (error) {
@@ -130,7 +135,7 @@ export function createGroupCommit(db: Db, limits: Readonly<GroupCommitLimits> = 
       }
     }
     if (!db.inTransaction) {
-      failAll(group, new Error('transaction du groupe terminée avant son COMMIT'));
+      failAll(group, new Error('transaction du groupe terminée avant sa fin'));
       return;
     }
     try {
