@@ -72,11 +72,11 @@ export function createSaleWriter(db: Db) {
     insertMouvement: db.prepare<[number, number, number, number, string, string, string]>(`
       INSERT INTO mouvements_stock (article_id, type, quantite, stock_avant, stock_apres, reference, terminal_serial, date)
       VALUES (?, 'SORTIE', ?, ?, ?, ?, ?, ?)`),
-    addChiffres: db.prepare<[number, string, string, number]>(`
+    addChiffres: db.prepare<[number, string, string, number, number]>(`
       INSERT INTO chiffres_jour (boutique_id, jour, mode_paiement, nombre_ventes, montant_total)
-      VALUES (?, ?, ?, 1, ?)
+      VALUES (?, ?, ?, ?, ?)
       ON CONFLICT (boutique_id, jour, mode_paiement)
-      DO UPDATE SET nombre_ventes = nombre_ventes + 1, montant_total = montant_total + excluded.montant_total`),
+      DO UPDATE SET nombre_ventes = nombre_ventes + excluded.nombre_ventes, montant_total = montant_total + excluded.montant_total`),
   };
 
   interface PricedLigne {
@@ -114,7 +114,7 @@ export function createSaleWriter(db: Db) {
         stmt.insertLigne.run(venteId, l.article.id, l.quantite, l.prix, l.sousTotal);
         stmt.insertMouvement.run(l.article.id, l.quantite, after + l.quantite, after, numero, terminal.serial, receivedAt);
       }
-      stmt.addChiffres.run(terminal.boutique_id, dateVente.slice(0, 10), vente.mode_paiement, montant);
+      return dateVente;
     },
   );
 
@@ -153,6 +153,10 @@ export function createSaleWriter(db: Db) {
 
   function writeBatchSteps(terminal: TerminalContext, items: unknown[], receivedAt: Date): WriteSalesResult {
     const receivedIso = receivedAt.toISOString();
+    // The running totals of the sales written, per day and mode: one upsert per pair at the end
+    // of the request instead of one per sale. Inside the request's transaction or savepoint,
+    // so they are undone with it.
+    const chiffres = new Map<string, { jour: string; mode: string; nombre: number; montant: number }>();
     // Article rows are read once per request; their stock is re-checked by the UPDATE itself.
     const articles = new Map<number, ArticleRow | undefined>();
     const boutiqueId = terminal.boutique_id;
@@ -168,7 +172,18 @@ export function createSaleWriter(db: Db) {
       let priced: ReturnType<typeof price>;
       try {
         priced = price(terminal, vente, articles);
-        writeOne(terminal, vente, numero, priced.lignes, priced.montant, empreinte, receivedIso);
+        const dateVente = writeOne(terminal, vente, numero, priced.lignes, priced.montant, empreinte, receivedIso);
+        const jour = dateVente.slice(0, 10);
+        const key = `${jour} ${vente.mode_paiement}`;
+        const total = chiffres.get(key);
+        if (total && Number.isSafeInteger(total.montant + priced.montant)) {
+          total.nombre++;
+          total.montant += priced.montant;
+        } else {
+          // A sum JavaScript could not hold exactly is handed to SQLite's 64-bit integers first.
+          if (total) stmt.addChiffres.run(boutiqueId, total.jour, total.mode, total.nombre, total.montant);
+          chiffres.set(key, { jour, mode: vente.mode_paiement, nombre: 1, montant: priced.montant });
+        }
       } catch (error) {
         // SQLITE_BUSY or SQLITE_FULL end the outer transaction too: then nothing is saved and
         // the whole request must fail, not carry on outside any transaction.
@@ -184,7 +199,9 @@ export function createSaleWriter(db: Db) {
       };
     };
 
-    return processSales(items, { serial: terminal.serial, boutiqueId, receivedAt }, storage, store);
+    const outcome = processSales(items, { serial: terminal.serial, boutiqueId, receivedAt }, storage, store);
+    for (const t of chiffres.values()) stmt.addChiffres.run(boutiqueId, t.jour, t.mode, t.nombre, t.montant);
+    return outcome;
   }
   const writeBatch = db.transaction(writeBatchSteps);
 

@@ -51,6 +51,36 @@ describe('writeSales', () => {
     expect(db.prepare('SELECT nombre_ventes FROM chiffres_jour').pluck().get()).toBe(1);
   });
 
+  it('the running totals per day and mode match the sales written, refused ones left out', () => {
+    const sale = (numero: string, mode: string, date: string | undefined, article = 6) => ({
+      numero_facture: numero,
+      mode_paiement: mode,
+      ...(date ? { date_vente: date } : {}),
+      lignes: [{ article_id: article }],
+    });
+    const result = createSaleWriter(db).writeSales(
+      terminal,
+      [
+        sale('T-1', 'CASH', '2025-10-28T10:00:00Z'),
+        sale('T-2', 'CASH', '2025-10-28T11:00:00Z'),
+        sale('T-3', 'MOBILE_MONEY', '2025-10-28T12:00:00Z'),
+        sale('T-4', 'CASH', undefined),
+        sale('T-5', 'CASH', '2025-10-28T13:00:00Z', 999),
+        sale('T-6', 'CARTE', undefined, 7),
+      ],
+      at,
+    );
+    expect(result.erreurs.map((e) => e.numero_facture)).toEqual(['T-5']);
+    const fromSales = db
+      .prepare(
+        `SELECT substr(date_vente, 1, 10) AS jour, mode_paiement, COUNT(*) AS nombre_ventes, SUM(montant_total) AS montant_total
+         FROM ventes GROUP BY jour, mode_paiement ORDER BY jour, mode_paiement`,
+      )
+      .all();
+    expect(db.prepare('SELECT jour, mode_paiement, nombre_ventes, montant_total FROM chiffres_jour ORDER BY jour, mode_paiement').all()).toEqual(fromSales);
+    expect(fromSales).toHaveLength(4);
+  });
+
   it('a line total beyond exact integer arithmetic is refused rather than rounded', () => {
     const result = createSaleWriter(db).writeSales(
       terminal,
