@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { storageFailureOf } from '../src/http/index.js';
+import { codeOfStatus } from '@ventesync/shared';
+import { answerOf, storageFailureOf } from '../src/http/index.js';
 import { listening, rawRequest } from './http-test-server.js';
 
 describe('every error is JSON with error and code, framework errors too', () => {
@@ -12,9 +13,17 @@ describe('every error is JSON with error and code, framework errors too', () => 
     ['a known route with another method', 'DELETE /health HTTP/1.1\r\nHost: x\r\n\r\n', 405, 'METHOD_NOT_ALLOWED'],
     ['a body that is not JSON', 'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n{{{', 400, 'INVALID_JSON'],
     ['a body over the limit', `POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: ${6 * 1024 * 1024}\r\n\r\n[`, 413, 'PAYLOAD_TOO_LARGE'],
+    ['a request line OPTIONS *', 'OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n', 404, 'NOT_FOUND'],
+    ['a path that is a route pattern with a wildcard', 'DELETE /*/x HTTP/1.1\r\nHost: x\r\n\r\n', 404, 'NOT_FOUND'],
+    ['a path that is a broken route pattern', 'DELETE /:a( HTTP/1.1\r\nHost: x\r\n\r\n', 404, 'NOT_FOUND'],
+    ['a path written as the wildcard route', 'DELETE /docs/* HTTP/1.1\r\nHost: x\r\n\r\n', 405, 'METHOD_NOT_ALLOWED'],
+    ['a path under a wildcard route with another method', 'POST /docs/static/index.css HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n', 405, 'METHOD_NOT_ALLOWED'],
+    ['a parametric route with another method', 'PUT /fails/SQLITE_FULL/ HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n', 405, 'METHOD_NOT_ALLOWED'],
+    ['an Expect header other than 100-continue', 'POST /echo HTTP/1.1\r\nHost: x\r\nExpect: banana\r\nContent-Length: 2\r\n\r\n[]', 417, 'EXPECTATION_FAILED'],
+    ['a CONNECT request', 'CONNECT 127.0.0.1:80 HTTP/1.1\r\nHost: 127.0.0.1:80\r\n\r\n', 405, 'METHOD_NOT_ALLOWED'],
     ['a body shorter than its Content-Length', 'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', 400, 'BAD_REQUEST'],
   ])('%s', async (_label, request, status, code) => {
-    const { port } = await listening();
+    const { port } = await listening({}, false, (server) => server.get('/docs/*', async () => ({ doc: true })));
     const answer = await rawRequest(port, request);
     expect(answer.status).toBe(status);
     expect(answer.body).toMatchObject({ code, error: expect.any(String) });
@@ -31,7 +40,7 @@ describe('storage failures', () => {
     expect(await res.json()).toMatchObject({ code: 'SERVICE_UNAVAILABLE' });
   });
 
-  it.each(['SQLITE_FULL', 'ENOSPC', 'SQLITE_IOERR_WRITE', 'SQLITE_IOERR_FSYNC'])('%s is 507 STORAGE_FULL, in French, and reported', async (sqliteCode) => {
+  it.each(['SQLITE_FULL', 'ENOSPC', 'EDQUOT'])('%s is 507 STORAGE_FULL, in French, and reported', async (sqliteCode) => {
     const failures: string[] = [];
     const { url } = await listening({ onStorageFailure: (kind) => failures.push(kind) });
     const res = await fetch(`${url}/fails/${sqliteCode}`);
@@ -41,6 +50,21 @@ describe('storage failures', () => {
     expect(failures).toEqual(['full']);
   });
 
+  it.each(['SQLITE_IOERR', 'SQLITE_IOERR_WRITE', 'SQLITE_IOERR_FSYNC', 'SQLITE_IOERR_READ', 'EIO'])(
+    '%s (a failing disk, not a full one) is 503 STORAGE_ERROR saying so, and reported',
+    async (sqliteCode) => {
+      const failures: string[] = [];
+      const { url } = await listening({ onStorageFailure: (kind) => failures.push(kind) });
+      const res = await fetch(`${url}/fails/${sqliteCode}`);
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
+      const body = (await res.json()) as { code: string; error: string };
+      expect(body).toEqual({ code: 'STORAGE_ERROR', error: expect.stringContaining("erreur d'entrée-sortie") });
+      expect(body.error).not.toContain('plein');
+      expect(failures).toEqual(['io']);
+    },
+  );
+
   it('other errors are not storage failures', () => {
     expect(storageFailureOf(Object.assign(new Error(), { code: 'SQLITE_CONSTRAINT_CHECK' }))).toBeNull();
     expect(storageFailureOf(new Error())).toBeNull();
@@ -48,3 +72,23 @@ describe('storage failures', () => {
   });
 });
 
+
+describe('one mapping from errors to codes', () => {
+  it('an error known only by its status gets the generic code of that status', () => {
+    expect(codeOfStatus(400)).toBe('BAD_REQUEST');
+    expect(codeOfStatus(404)).toBe('NOT_FOUND');
+    expect(codeOfStatus(413)).toBe('PAYLOAD_TOO_LARGE');
+    expect(codeOfStatus(503)).toBe('SERVICE_UNAVAILABLE');
+    expect(codeOfStatus(418)).toBe('BAD_REQUEST');
+  });
+
+  it('the same error gets the same answer whoever meets it: route, router or Node', () => {
+    const timeout = Object.assign(new Error('timeout'), { code: 'ERR_HTTP_REQUEST_TIMEOUT' });
+    const overflow = Object.assign(new Error('overflow'), { code: 'HPE_HEADER_OVERFLOW' });
+    const tooLarge = Object.assign(new Error('big'), { code: 'FST_ERR_CTP_BODY_TOO_LARGE', statusCode: 413 });
+    expect(answerOf(timeout, 10)).toMatchObject({ status: 408, body: { code: 'REQUEST_TIMEOUT' } });
+    expect(answerOf(overflow, 10)).toMatchObject({ status: 431, body: { code: 'HEADERS_TOO_LARGE' } });
+    expect(answerOf(tooLarge, 10)).toMatchObject({ status: 413, body: { code: 'PAYLOAD_TOO_LARGE', limit: 10 } });
+    expect(answerOf(new Error('bug'), 10)).toMatchObject({ status: 500, body: { code: 'INTERNAL_ERROR' } });
+  });
+});

@@ -13,7 +13,7 @@ import { syncRoutes } from './routes/sync.js';
 import { createSaleReader } from './sale-reader.js';
 import { createSaleWriter } from './sale-writer.js';
 import { createGroupCommit, DEFAULT_GROUP_COMMIT_LIMITS, type GroupCommitLimits } from './group-commit.js';
-import { createStorageHealth } from './storage-health.js';
+import { createStorageHealth, probeDiskWrite } from './storage-health.js';
 
 export interface AppOptions {
   db: Db;
@@ -26,15 +26,31 @@ export interface AppOptions {
   groupCommit?: Partial<GroupCommitLimits>;
 }
 
+/**
+ * A write that proves the database can write again after a failure: fresh space on its disk
+ * (a probe file), then SQLite's own allocation of a page (a table created and rolled back, so
+ * nothing stays). Throws as a sale's write would.
+ */
+function probeWrite(db: Db): void {
+  if (db.name !== ':memory:' && db.name !== '') probeDiskWrite(db.name);
+  if (db.inTransaction) return;
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    db.exec('CREATE TABLE sonde_ecriture (x)');
+  } finally {
+    db.exec('ROLLBACK');
+  }
+}
+
 /** The whole HTTP API on an open database; tests build it without listening. */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { db } = options;
   const now = options.now ?? (() => new Date());
-  const storage = createStorageHealth(db.name);
+  const storage = createStorageHealth(db.name, () => probeWrite(db), () => now().getTime());
   const app = createApiServer(options.logger, {
     ...(options.limits ? { limits: options.limits } : {}),
     onStorageFailure: (failure, error) => {
-      if (failure === 'full') storage.failed(String((error as { code?: unknown }).code));
+      if (failure !== 'busy') storage.failed(String((error as { code?: unknown }).code), failure);
     },
   });
   // A sale written is a write that succeeded: the disk takes writes again.
@@ -60,7 +76,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(swagger, { mode: 'static', specification: { document: openapi as never } });
   // Swagger UI's assets are served from the package itself: /docs works with no internet.
   await app.register(swaggerUi, { routePrefix: '/docs', theme: { title: 'ventesync — API' } });
-  app.get('/openapi.json', async () => openapi);
+  // Built once: a client asking for it a thousand times costs no serialisation, and every
+  // answer shares these bytes.
+  const openapiBytes = Buffer.from(JSON.stringify(openapi));
+  app.get('/openapi.json', async (_request, reply) => reply.type('application/json; charset=utf-8').send(openapiBytes));
 
   // Monitoring reads the status; the body says which part fails, in the error vocabulary.
   app.get('/health', async (request, reply) => {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type ChildServer, runCli, startServer } from './child-server.js';
+import { createStorageHealth, WRITE_PROBE_INTERVAL_MS } from '../src/storage-health.js';
 import { SERIAL, SYNC, TEST_FIXTURE, tempDir, testApp, vente } from './helpers.js';
 
 let tmp: ReturnType<typeof tempDir>;
@@ -25,8 +26,9 @@ const bigBatch = (prefix: string) =>
   );
 
 describe('a full disk', () => {
-  it('a sync that cannot be written is 507 STORAGE_FULL, nothing of it is kept, and /health says so until a sale is written again', async () => {
-    const t = await testApp({ file: join(tmp.dir, 'full.db') });
+  it('a sync that cannot be written is 507 STORAGE_FULL, nothing of it is kept, and /health says so until the database can write again, no sale needed', async () => {
+    let clock = Date.parse('2025-10-29T10:00:00Z');
+    const t = await testApp({ file: join(tmp.dir, 'full.db'), now: () => new Date(clock) });
     try {
       // The database may not grow by a single page: SQLite answers SQLITE_FULL, as on a full disk.
       const pages = t.db.pragma('page_count', { simple: true }) as number;
@@ -39,17 +41,43 @@ describe('a full disk', () => {
       expect(res.json()).toEqual({ code: 'STORAGE_FULL', error: expect.stringContaining('disque du serveur est plein') });
       expect(snapshot(t.db)).toEqual(before);
 
-      const health = await t.app.inject({ method: 'GET', url: '/health' });
-      expect(health.statusCode).toBe(503);
-      expect(health.json()).toEqual({ code: 'DATABASE_FAILING', error: expect.stringMatching(/^Base de données en échec : écriture impossible/) });
+      const health = () => t.app.inject({ method: 'GET', url: '/health' });
+      const failing = await health();
+      expect(failing.statusCode).toBe(503);
+      expect(failing.json()).toEqual({ code: 'DATABASE_FAILING', error: expect.stringMatching(/^Base de données en échec : écriture impossible/) });
 
+      // Still full when /health tries again: still failing, and the try left nothing behind.
+      clock += WRITE_PROBE_INTERVAL_MS;
+      expect((await health()).statusCode).toBe(503);
+      expect(snapshot(t.db)).toEqual(before);
+
+      // Space is back: the next try of /health sees it, with no sale sent.
       t.db.pragma('max_page_count = 1073741823');
+      clock += WRITE_PROBE_INTERVAL_MS;
+      expect((await health()).json()).toEqual({ status: 'ok' });
+      expect(snapshot(t.db)).toEqual(before);
       expect((await t.sync(bigBatch('PLEIN'))).statusCode).toBe(201);
       expect(t.venteCount()).toBe(40);
-      expect((await t.app.inject({ method: 'GET', url: '/health' })).json()).toEqual({ status: 'ok' });
     } finally {
       await t.close();
     }
+  });
+
+  it('a failing disk (I/O error) is reported on /health as such, not as a full disk', () => {
+    let clock = 0;
+    const probe = { fails: true };
+    const storage = createStorageHealth(':memory:', () => {
+      if (probe.fails) throw Object.assign(new Error('I/O'), { code: 'EIO' });
+    }, () => clock);
+    storage.failed('SQLITE_IOERR_WRITE', 'io');
+    expect(storage.state()).toEqual({ ok: false, reason: expect.stringContaining("erreur d'entrée-sortie") });
+    clock += WRITE_PROBE_INTERVAL_MS;
+    expect(storage.state().ok).toBe(false);
+    probe.fails = false;
+    // Tried at most every WRITE_PROBE_INTERVAL_MS: not yet.
+    expect(storage.state().ok).toBe(false);
+    clock += WRITE_PROBE_INTERVAL_MS;
+    expect(storage.state()).toEqual({ ok: true });
   });
 });
 
@@ -115,8 +143,15 @@ describe.skipIf(!canMount)('a full disk, for real (a small tmpfs)', () => {
     expect(failing.body).toEqual({ code: 'DATABASE_FAILING', error: expect.stringContaining('Base de données en échec') });
 
     rmSync(filler);
+    // /health sees the space back by itself (it tries a write every few seconds), no sale needed.
+    const deadline = Date.now() + 4 * WRITE_PROBE_INTERVAL_MS;
+    let recovered = await health();
+    while (recovered.status !== 200 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      recovered = await health();
+    }
+    expect(recovered).toEqual({ status: 200, body: { status: 'ok' } });
     expect((await post([vente('APRES', [{ article_id: 6 }])])).status).toBe(201);
-    expect(await health()).toEqual({ status: 200, body: { status: 'ok' } });
     await server.stop();
     server = undefined;
 

@@ -3,13 +3,15 @@
  * Request-level codes fail the whole request; sale-level codes reject one sale of a batch.
  */
 export const REQUEST_ERROR_STATUS = {
-  MISSING_SERIAL: 400,
+  // The first code of each status is the one an error known only by its status gets (see
+  // codeOfStatus): keep the generic one first.
   BAD_REQUEST: 400,
+  MISSING_SERIAL: 400,
   INVALID_JSON: 400,
   INVALID_FORMAT: 400,
   INVALID_QUERY: 400,
-  TERMINAL_NOT_FOUND: 404,
   NOT_FOUND: 404,
+  TERMINAL_NOT_FOUND: 404,
   FORBIDDEN: 403,
   METHOD_NOT_ALLOWED: 405,
   REQUEST_TIMEOUT: 408,
@@ -17,6 +19,8 @@ export const REQUEST_ERROR_STATUS = {
   BATCH_TOO_LARGE: 413,
   URI_TOO_LONG: 414,
   UNSUPPORTED_MEDIA_TYPE: 415,
+  /** An `Expect` header other than `100-continue`. */
+  EXPECTATION_FAILED: 417,
   HEADERS_TOO_LARGE: 431,
   INTERNAL_ERROR: 500,
   SERVICE_UNAVAILABLE: 503,
@@ -25,7 +29,9 @@ export const REQUEST_ERROR_STATUS = {
   OVERLOADED: 503,
   /** `/health`: the database does not answer, or cannot write (full disk). */
   DATABASE_FAILING: 503,
-  /** The disk is full (or refuses writes): nothing of the request was written. */
+  /** The disk failed a read or write (an I/O error, not lack of space): nothing of the request was written. */
+  STORAGE_ERROR: 503,
+  /** The disk is full (or over quota): nothing of the request was written. */
   STORAGE_FULL: 507,
 } as const;
 
@@ -36,6 +42,14 @@ export type SaleErrorCode = (typeof SALE_ERROR_CODES)[number];
 
 export function statusOf(code: RequestErrorCode): number {
   return REQUEST_ERROR_STATUS[code];
+}
+
+/** The code an error known only by its HTTP status gets: its status's first code; else 400's or 500's. */
+export function codeOfStatus(status: number): RequestErrorCode {
+  const codes = Object.keys(REQUEST_ERROR_STATUS) as RequestErrorCode[];
+  return (
+    codes.find((code) => REQUEST_ERROR_STATUS[code] === status) ?? (status >= 500 ? 'INTERNAL_ERROR' : 'BAD_REQUEST')
+  );
 }
 
 export interface ErrorBody {

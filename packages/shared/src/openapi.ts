@@ -105,7 +105,9 @@ const REQUEST_ERROR_MEANING: Partial<Record<RequestErrorCode, string>> = {
   UPSTREAM_UNAVAILABLE: 'relais seulement : le serveur central est injoignable',
   OVERLOADED: 'serveur surchargé (mémoire, boucle d’événements) : réessayer après Retry-After',
   DATABASE_FAILING: '/health : la base ne répond pas ou ne peut plus écrire',
+  STORAGE_ERROR: 'le disque du serveur a refusé une lecture ou une écriture (erreur d’entrée-sortie) : rien de la requête n’est écrit ; réessayer après Retry-After',
   STORAGE_FULL: 'disque plein : rien de la requête n’est écrit',
+  EXPECTATION_FAILED: 'header Expect autre que 100-continue',
 };
 
 /** zod's safe-integer bounds on every `z.int()` say nothing to a reader or a client generator. */

@@ -1,41 +1,165 @@
-import type { Server } from 'node:http';
+import { errorBody, statusOf } from '@ventesync/shared';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { closeWith } from './error-handler.js';
+
+/** What the guard enforces on each connection; see HttpLimits for the defaults. */
+export interface ConnectionLimits {
+  /** Open connections at most. */
+  maxConnections: number;
+  /** Requests a connection may have in progress at once (pipelined); past it, it is closed. */
+  maxPipelinedRequests: number;
+  /** Answer bytes a connection may leave unread (`socket.writableLength`); past it, it is closed. */
+  maxUnsentBytes: number;
+  /** A request body arriving slower than this, measured over `bodyRateWindowMs`, is cut with 408. */
+  minBodyBytesPerSecond: number;
+  bodyRateWindowMs: number;
+  /** How often the guard looks at every connection. */
+  checkIntervalMs: number;
+}
+
+interface Receiving {
+  request: IncomingMessage;
+  response: ServerResponse;
+  /** When the request's headers were in, and how many bytes the socket had read by then. */
+  since: number;
+  bytesAtStart: number;
+  /** The current measuring window. */
+  windowStart: number;
+  bytesAtWindowStart: number;
+}
+
+interface Connection {
+  inFlight: number;
+  /** The request whose body is still arriving, if any. */
+  receiving: Receiving | null;
+}
+
+const SLOW_BODY_MESSAGE = 'Requête trop lente : le corps arrive trop lentement ou plus du tout';
 
 /**
- * Keeps at most `max` connections open. Past the cap the oldest connection with no request in
- * progress is closed to make room (idle keep-alive, or one still sending its headers): a
- * thousand idle sockets cannot keep `/health` or a till out. When every connection is busy,
- * the newcomer is the one turned away.
+ * Guards the connections of a listening server, so that no client can hold it:
+ * - at most `maxConnections` open. Past the cap a connection makes room: the oldest with no
+ *   request in progress (idle keep-alive, or still sending its headers), else the one receiving
+ *   its request body the slowest; only when every connection has a whole request being worked
+ *   on is the newcomer the one turned away;
+ * - a request body slower than `minBodyBytesPerSecond` over a window (a till on a slow mobile
+ *   link sends 5 MiB in under a minute, thousands of times that rate) is cut with 408, and so is
+ *   one that stops: such clients cannot keep every slot;
+ * - a client pipelining more than `maxPipelinedRequests` requests, or leaving more than
+ *   `maxUnsentBytes` of answers unread, is closed: its answers would pile up in memory.
  */
-export function capConnections(server: Server, max: number): { open: () => number } {
-  // A Set keeps insertion order: the first idle one found is the oldest.
-  const open = new Set<Socket>();
-  const inFlight = new Map<Socket, number>();
+export function guardConnections(server: Server, limits: ConnectionLimits): { open: () => number } {
+  // A Map keeps insertion order: the first idle one found is the oldest.
+  const open = new Map<Socket, Connection>();
 
-  server.on('connection', (socket: Socket) => {
-    open.add(socket);
-    socket.once('close', () => {
-      open.delete(socket);
-      inFlight.delete(socket);
-    });
-    if (open.size <= max) return;
-    for (const candidate of open) {
-      if (!inFlight.get(candidate)) {
-        candidate.destroy();
-        return;
+  const receivingRate = (r: Receiving, socket: Socket, now: number) =>
+    (socket.bytesRead - r.bytesAtStart) / Math.max(1, now - r.since);
+
+  /** Ends a connection: with a 408 when its request's body is arriving and no answer has begun. */
+  function cut(socket: Socket, connection: Connection | undefined): void {
+    const receiving = connection?.receiving;
+    if (receiving && !receiving.request.complete && !receiving.response.headersSent) {
+      closeWith(socket, { status: statusOf('REQUEST_TIMEOUT'), body: errorBody('REQUEST_TIMEOUT', SLOW_BODY_MESSAGE) });
+    } else {
+      socket.destroy();
+    }
+  }
+
+  function makeRoom(): boolean {
+    let slowest: [Socket, Connection, number] | null = null;
+    const now = Date.now();
+    for (const [socket, connection] of open) {
+      if (connection.inFlight === 0) {
+        socket.destroy();
+        return true;
+      }
+      const r = connection.receiving;
+      if (r && !r.request.complete) {
+        const rate = receivingRate(r, socket, now);
+        if (!slowest || rate < slowest[2]) slowest = [socket, connection, rate];
       }
     }
+    if (!slowest) return false;
+    cut(slowest[0], slowest[1]);
+    return true;
+  }
+
+  server.on('connection', (socket: Socket) => {
+    if (open.size >= limits.maxConnections && !makeRoom()) {
+      socket.destroy();
+      return;
+    }
+    open.set(socket, { inFlight: 0, receiving: null });
+    socket.once('close', () => open.delete(socket));
   });
 
-  server.on('request', (request, response) => {
+  // First, before fastify's own listener: a request on a connection closed here is skipped.
+  server.prependListener('request', (request: IncomingMessage, response: ServerResponse) => {
     const socket = request.socket;
-    inFlight.set(socket, (inFlight.get(socket) ?? 0) + 1);
+    const connection = open.get(socket);
+    if (!connection) return;
+    connection.inFlight++;
+    if (connection.inFlight > limits.maxPipelinedRequests || socket.writableLength > limits.maxUnsentBytes) {
+      socket.destroy();
+      return;
+    }
+    if (!request.complete) {
+      const now = Date.now();
+      connection.receiving = {
+        request,
+        response,
+        since: now,
+        bytesAtStart: socket.bytesRead,
+        windowStart: now,
+        bytesAtWindowStart: socket.bytesRead,
+      };
+    }
     response.once('close', () => {
-      const n = (inFlight.get(socket) ?? 1) - 1;
-      if (n > 0) inFlight.set(socket, n);
-      else inFlight.delete(socket);
+      connection.inFlight = Math.max(0, connection.inFlight - 1);
+      if (connection.receiving?.request === request) connection.receiving = null;
     });
   });
+
+  // Node's idle timeout (fastify's connectionTimeout) would close a stalled upload without a
+  // word: it gets its 408 like a slow one.
+  server.on('timeout', (socket: Socket) => cut(socket, open.get(socket)));
+
+  const minWindowBytes = (limits.minBodyBytesPerSecond * limits.bodyRateWindowMs) / 1000;
+  let lastCheck = Date.now();
+  const timer = setInterval(() => {
+    const now = Date.now();
+    // A late check means the server was too busy to read: its slowness is not the clients'.
+    const serverLate = now - lastCheck > 2 * limits.checkIntervalMs;
+    lastCheck = now;
+    for (const [socket, connection] of open) {
+      if (socket.writableLength > limits.maxUnsentBytes) {
+        socket.destroy();
+        continue;
+      }
+      const r = connection.receiving;
+      if (!r) continue;
+      if (r.request.complete) {
+        connection.receiving = null;
+        continue;
+      }
+      // Body bytes the server has not read yet hold the socket paused: not the client's fault.
+      if (serverLate || r.request.readableLength >= r.request.readableHighWaterMark) {
+        r.windowStart = now;
+        r.bytesAtWindowStart = socket.bytesRead;
+        continue;
+      }
+      if (now - r.windowStart < limits.bodyRateWindowMs) continue;
+      if (socket.bytesRead - r.bytesAtWindowStart < minWindowBytes) {
+        cut(socket, connection);
+        continue;
+      }
+      r.windowStart = now;
+      r.bytesAtWindowStart = socket.bytesRead;
+    }
+  }, limits.checkIntervalMs);
+  timer.unref();
+  server.once('close', () => clearInterval(timer));
 
   return { open: () => open.size };
 }

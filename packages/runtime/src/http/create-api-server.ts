@@ -1,11 +1,13 @@
 import underPressure from '@fastify/under-pressure';
 import { errorBody, MAX_BODY_BYTES, statusOf } from '@ventesync/shared';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { registerAccessLog } from './access-log.js';
-import { capConnections } from './connection-cap.js';
+import { guardConnections } from './connection-cap.js';
 import {
   clientErrorHandler,
+  closeWith,
   frameworkErrorHandler,
   registerErrorHandling,
   type StorageFailure,
@@ -55,10 +57,22 @@ export function createApiServer(logger: Logger | false | undefined, options: Api
       connectionsCheckingInterval: limits.timeoutCheckIntervalMs,
       maxHeaderSize: limits.maxHeaderBytes,
     },
-    clientErrorHandler: clientErrorHandler(logger || null),
+    clientErrorHandler: clientErrorHandler(logger || null, MAX_BODY_BYTES),
     frameworkErrors: frameworkErrorHandler(MAX_BODY_BYTES),
   }) as unknown as FastifyInstance;
-  capConnections(app.server, limits.maxConnections!);
+  guardConnections(app.server, {
+    maxConnections: limits.maxConnections!,
+    maxPipelinedRequests: limits.maxPipelinedRequests,
+    maxUnsentBytes: limits.maxUnsentBytes,
+    minBodyBytesPerSecond: limits.minBodyBytesPerSecond,
+    bodyRateWindowMs: limits.bodyRateWindowMs,
+    checkIntervalMs: limits.timeoutCheckIntervalMs,
+  });
+  answerWhatNodeWouldNot(app);
+  // A request left on a connection the guard closed (pipelined past the bound) does no work.
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.raw.socket?.destroyed) reply.hijack();
+  });
 
   registerErrorHandling(app, {
     maxBodyBytes: MAX_BODY_BYTES,
@@ -89,6 +103,30 @@ export function createApiServer(logger: Logger | false | undefined, options: Api
     },
   });
   return app;
+}
+
+/**
+ * Node answers these itself, not in the contract's form: an `Expect` it does not know gets
+ * 417 with an empty body, and CONNECT no answer at all (the socket is just closed).
+ */
+function answerWhatNodeWouldNot(app: FastifyInstance): void {
+  app.server.on('checkExpectation', (request, response) => {
+    const body = JSON.stringify(
+      errorBody('EXPECTATION_FAILED', `Attente non prise en charge : Expect: ${String(request.headers.expect).slice(0, 100)} (seul 100-continue l'est)`),
+    );
+    response.writeHead(statusOf('EXPECTATION_FAILED'), {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(body),
+      connection: 'close',
+    });
+    response.end(body);
+  });
+  app.server.on('connect', (_request, socket) => {
+    closeWith(socket as Socket, {
+      status: statusOf('METHOD_NOT_ALLOWED'),
+      body: errorBody('METHOD_NOT_ALLOWED', 'Méthode CONNECT non acceptée : ce serveur n’est pas un proxy'),
+    });
+  });
 }
 
 /**

@@ -16,6 +16,21 @@ export interface HttpLimits {
   /** How often Node looks for connections past their header or request timeout. */
   timeoutCheckIntervalMs: number;
   maxRequestsPerSocket: number;
+  /**
+   * Requests one connection may have in progress at once. Pipelined requests are all parsed
+   * from one read, and each answer waits in memory for the one before it: a client sending
+   * 1,000 and reading none would hold 1,000 answers. Past this the connection is closed.
+   */
+  maxPipelinedRequests: number;
+  /** Answer bytes left unread by a client (`socket.writableLength`) before it is disconnected. */
+  maxUnsentBytes: number;
+  /**
+   * A request body must arrive at least this fast, measured over `bodyRateWindowMs`, or it is
+   * cut with 408 REQUEST_TIMEOUT: a body sent one byte every few seconds, or that stops, cannot
+   * hold a connection slot for the whole request timeout.
+   */
+  minBodyBytesPerSecond: number;
+  bodyRateWindowMs: number;
   /** Open connections at most; `null`: derived from the process file limit. */
   maxConnections: number | null;
   /** Longest request line URL; longer is 414 URI_TOO_LONG. */
@@ -40,6 +55,13 @@ export const DEFAULT_HTTP_LIMITS: Readonly<HttpLimits> = Object.freeze({
   socketIdleTimeoutMs: 30_000,
   timeoutCheckIntervalMs: 1_000,
   maxRequestsPerSocket: 1_000,
+  maxPipelinedRequests: 16,
+  // Above the largest answer written at once (a sync answer stays under 1 MiB).
+  maxUnsentBytes: 2 * 1024 * 1024,
+  // A 5 MiB batch over 1 Mbit/s arrives at ~125 kB/s, a hundred times this; 1 kB/s is a
+  // 9,600 bit/s modem. The window rides out a mobile link's pauses of a few seconds.
+  minBodyBytesPerSecond: 1024,
+  bodyRateWindowMs: 15_000,
   maxConnections: null,
   maxUrlLength: 8 * 1024,
   maxHeaderBytes: 16 * 1024,
