@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { closeSync, mkdirSync, openSync, realpathSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { commandNames } from './command-names.js';
 
 /**
@@ -17,12 +17,26 @@ export interface RelayLock {
 
 export type LockResult = { ok: true; lock: RelayLock } | { ok: false; erreur: string };
 
-export const lockFileOf = (dbFile: string) => `${dbFile}.lock`;
+/**
+ * The lock beside the file itself, whatever path names it (a symlink, `./data/../data/relay.db`):
+ * two paths to one file must meet on one lock. The file is created (empty: SQLite takes an empty
+ * file as a new database) so that its real path exists to be resolved.
+ */
+export function lockFileOf(dbFile: string): string {
+  mkdirSync(dirname(resolve(dbFile)), { recursive: true });
+  closeSync(openSync(dbFile, 'a'));
+  return `${realpathSync(dbFile)}.lock`;
+}
 
 export function lockRelayFile(dbFile: string): LockResult {
   if (dbFile === ':memory:') return { ok: true, lock: { release() {} } };
-  const file = lockFileOf(dbFile);
-  mkdirSync(dirname(file), { recursive: true });
+  let file: string;
+  try {
+    file = lockFileOf(dbFile);
+  } catch (error) {
+    if ((error as { code?: string }).code !== 'ENOSPC') throw error;
+    return { ok: false, erreur: `disque plein, le relais ne peut pas démarrer sur ${dbFile} : libérez de la place sur cet ordinateur.` };
+  }
   // timeout 0: a relay already running holds the lock for good, waiting for it is pointless.
   const db = new Database(file, { timeout: 0 });
   try {

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -35,6 +35,26 @@ describe('one relay per file', () => {
     cli.setEtat('note', 'écrit par la CLI');
     expect(daemon.getEtat('note')).toBe('écrit par la CLI');
     if (lock.ok) lock.lock.release();
+  });
+
+  it('two paths to one file (a symlink, a path through "..") share one lock: the second relay is refused', () => {
+    const file = join(dir, 'data', 'relay.db');
+    mkdirSync(join(dir, 'data'));
+    const first = lockRelayFile(file);
+    expect(first.ok).toBe(true);
+    symlinkSync(file, join(dir, 'lien.db'));
+    expect(lockRelayFile(join(dir, 'lien.db'))).toEqual({ ok: false, erreur: expect.stringMatching(/un autre relais utilise déjà/) });
+    expect(lockRelayFile(join(dir, 'data', '..', 'data', 'relay.db')).ok).toBe(false);
+    if (first.ok) first.lock.release();
+  });
+
+  it('a file that does not exist yet is created to be locked, and a symlink to it started second is refused', () => {
+    const file = join(dir, 'neuf', 'relay.db');
+    const first = lockRelayFile(file);
+    expect(first.ok).toBe(true);
+    symlinkSync(file, join(dir, 'autre.db'));
+    expect(lockRelayFile(join(dir, 'autre.db')).ok).toBe(false);
+    if (first.ok) first.lock.release();
   });
 
   it('another file is not locked', () => {
