@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { listening, rawClient, waitFor } from './http-test-server.js';
+import { listening, parseRawAnswer, rawClient, waitFor } from './http-test-server.js';
 
 describe('connection cap', () => {
   it('past the connection cap the oldest idle connection makes room: a new client is still answered', async () => {
@@ -29,5 +29,89 @@ describe('connection cap', () => {
     await waitFor(() => late.closed, 5_000, 'newcomer turned away');
     release();
     for (const res of await Promise.all(busy)) expect(res.status).toBe(200);
+  });
+});
+
+describe('connections that hold the server', () => {
+  const SLOW = { minBodyBytesPerSecond: 1_000, bodyRateWindowMs: 300, timeoutCheckIntervalMs: 50 };
+
+  it('a body sent one byte at a time is cut with 408 REQUEST_TIMEOUT, long before the request timeout', async () => {
+    const { port } = await listening({ limits: SLOW });
+    const client = rawClient(port);
+    client.socket.write('POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n[');
+    const drip = setInterval(() => client.closed || client.socket.write(' '), 100);
+    try {
+      await waitFor(() => client.closed, 5_000, 'slow body cut');
+    } finally {
+      clearInterval(drip);
+    }
+    const answer = parseRawAnswer(client.received);
+    expect(answer.status).toBe(408);
+    expect(answer.body).toEqual({ code: 'REQUEST_TIMEOUT', error: expect.stringContaining('trop lentement') });
+  });
+
+  it('a body that stops half-way gets 408 REQUEST_TIMEOUT in JSON before the connection closes', async () => {
+    // Even when the idle timeout fires first.
+    const { port } = await listening({ limits: { ...SLOW, bodyRateWindowMs: 60_000, socketIdleTimeoutMs: 300 } });
+    const client = rawClient(port);
+    client.socket.write('POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n[1,2,');
+    await waitFor(() => client.closed, 5_000, 'stalled body cut');
+    expect(parseRawAnswer(client.received)).toMatchObject({ status: 408, body: { code: 'REQUEST_TIMEOUT' } });
+  });
+
+  it('a body sent at a modest but steady rate is received whole', async () => {
+    const { port } = await listening({ limits: SLOW });
+    const client = rawClient(port);
+    const items = 60;
+    const body = `[${Array.from({ length: items }, () => '"' + 'x'.repeat(98) + '"').join(',')}]`;
+    client.socket.write(`POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n`);
+    // ~2 kB/s, twice the minimum, over several windows.
+    let sent = 0;
+    const drip = setInterval(() => {
+      if (sent < body.length) client.socket.write(body.slice(sent, (sent += 100)));
+    }, 50);
+    try {
+      await waitFor(() => client.closed, 10_000, 'answer');
+    } finally {
+      clearInterval(drip);
+    }
+    const answer = parseRawAnswer(client.received);
+    expect(answer.status).toBe(200);
+    expect((answer.body.received as unknown[]).length).toBe(items);
+  });
+
+  it('when every slot holds a slow upload, a newcomer takes the slot of the slowest', async () => {
+    const { url, port } = await listening({ limits: { maxConnections: 5, bodyRateWindowMs: 60_000 } });
+    const slow = Array.from({ length: 5 }, () => rawClient(port));
+    for (const c of slow) c.socket.on('connect', () => c.socket.write('POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n['));
+    await waitFor(() => slow.every((c) => c.connected), 5_000, 'slow uploads connected');
+    // Let the server see their headers before the newcomer arrives.
+    await new Promise((r) => setTimeout(r, 100));
+    try {
+      const health = await fetch(`${url}/health`);
+      expect(health.status).toBe(200);
+      await waitFor(() => slow.some((c) => c.closed), 5_000, 'a slow upload cut');
+      const cut = slow.find((c) => c.closed)!;
+      expect(parseRawAnswer(cut.received)).toMatchObject({ status: 408, body: { code: 'REQUEST_TIMEOUT' } });
+    } finally {
+      for (const c of slow) c.socket.destroy();
+    }
+  });
+
+  it('a client pipelining many requests it never reads is closed after a few, not served a thousand times', async () => {
+    let started = 0;
+    const { port } = await listening({ limits: { maxPipelinedRequests: 16 } }, false, (server) =>
+      server.get('/count', async () => {
+        started++;
+        return { started };
+      }),
+    );
+    const client = rawClient(port);
+    client.socket.pause();
+    client.socket.write('GET /count HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(1_000));
+    await waitFor(() => client.closed, 5_000, 'pipelining client closed');
+    // The requests before the bound are worked on (their answers go nowhere); none after it.
+    await waitFor(() => started >= 16, 5_000, 'the first requests served');
+    expect(started).toBe(16);
   });
 });
