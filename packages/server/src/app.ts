@@ -2,6 +2,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { buildOpenApiDocument, errorBody, statusOf, SYNC_PATH } from '@ventesync/shared';
 import { type ApiServerOptions, createApiServer, registerTerminalAuth } from '@ventesync/runtime/http';
+import { DAEMON_BUSY_TIMEOUT_MS, setBusyTimeout } from '@ventesync/runtime/sqlite';
 import type { FastifyInstance } from 'fastify';
 import { createCatalogueStore } from './catalogue-store.js';
 import type { Db } from './db/open-database.js';
@@ -46,6 +47,9 @@ function probeWrite(db: Db): void {
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { db } = options;
   const now = options.now ?? (() => new Date());
+  // A write lock held by another process (a CLI command, a backup) costs a short freeze, then
+  // 503 + Retry-After; never seconds of a frozen server.
+  setBusyTimeout(db, DAEMON_BUSY_TIMEOUT_MS);
   const storage = createStorageHealth(db.name, () => probeWrite(db), () => now().getTime());
   const app = createApiServer(options.logger, {
     ...(options.limits ? { limits: options.limits } : {}),

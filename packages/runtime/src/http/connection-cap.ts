@@ -94,15 +94,15 @@ export function guardConnections(server: Server, limits: ConnectionLimits): { op
     socket.once('close', () => open.delete(socket));
   });
 
-  // First, before fastify's own listener: a request on a connection closed here is skipped.
-  server.prependListener('request', (request: IncomingMessage, response: ServerResponse) => {
+  /** Whether a request may go on to the application; false once its connection is closed. */
+  function admit(request: IncomingMessage, response: ServerResponse): boolean {
     const socket = request.socket;
     const connection = open.get(socket);
-    if (!connection) return;
+    if (!connection || socket.destroyed) return false;
     connection.inFlight++;
     if (connection.inFlight > limits.maxPipelinedRequests || socket.writableLength > limits.maxUnsentBytes) {
       socket.destroy();
-      return;
+      return false;
     }
     if (!request.complete) {
       const now = Date.now();
@@ -119,6 +119,18 @@ export function guardConnections(server: Server, limits: ConnectionLimits): { op
       connection.inFlight = Math.max(0, connection.inFlight - 1);
       if (connection.receiving?.request === request) connection.receiving = null;
     });
+    return true;
+  }
+
+  // Node parses every request of a read at once, even after the connection is closed: a
+  // thousand pipelined requests in one packet are a thousand 'request' events. Those on a closed
+  // connection never reach the application (fastify's listener), which would build a request,
+  // a reply and run the hooks of each for nothing.
+  const handlers = server.listeners('request') as Array<(request: IncomingMessage, response: ServerResponse) => void>;
+  server.removeAllListeners('request');
+  server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    if (!admit(request, response)) return;
+    for (const handler of handlers) handler.call(server, request, response);
   });
 
   // Node's idle timeout (fastify's connectionTimeout) would close a stalled upload without a

@@ -69,10 +69,6 @@ export function createApiServer(logger: Logger | false | undefined, options: Api
     checkIntervalMs: limits.timeoutCheckIntervalMs,
   });
   answerWhatNodeWouldNot(app);
-  // A request left on a connection the guard closed (pipelined past the bound) does no work.
-  app.addHook('onRequest', async (request, reply) => {
-    if (request.raw.socket?.destroyed) reply.hijack();
-  });
 
   registerErrorHandling(app, {
     maxBodyBytes: MAX_BODY_BYTES,

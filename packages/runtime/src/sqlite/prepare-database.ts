@@ -9,6 +9,24 @@ export interface SqliteLike {
 }
 
 /**
+ * How long a one-shot command (import, stock add…) waits for a database another process is
+ * writing: a person is waiting, and a few seconds of a busy server are worth waiting out.
+ */
+export const CLI_BUSY_TIMEOUT_MS = 5_000;
+
+/**
+ * How long a long-running process (the server, the relay daemon) waits for a lock. The wait is
+ * synchronous in better-sqlite3: it freezes the event loop, every request and `/health` with
+ * it. Past this short wait the request is answered 503 with Retry-After instead.
+ */
+export const DAEMON_BUSY_TIMEOUT_MS = 200;
+
+/** Sets how long every statement of `db` waits for another process's lock before SQLITE_BUSY. */
+export function setBusyTimeout(db: Pick<SqliteLike, 'pragma'>, ms: number): void {
+  db.pragma(`busy_timeout = ${Math.max(0, Math.floor(ms))}`);
+}
+
+/**
  * Sets the pragmas every ventesync database needs and applies the schema versions it lacks
  * (`PRAGMA user_version` counts them). better-sqlite3 leaves WAL at synchronous=NORMAL, which
  * can lose the last commits on power loss; an answered sale must survive that, hence FULL.
@@ -17,7 +35,8 @@ export function prepareDatabase(db: SqliteLike, migrations: readonly string[]): 
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
   db.pragma('foreign_keys = ON');
-  db.pragma('busy_timeout = 5000');
+  // Long enough for a command; a daemon shortens it once open (setBusyTimeout).
+  setBusyTimeout(db, CLI_BUSY_TIMEOUT_MS);
   // Long-running processes: keep the WAL file from growing without bound between checkpoints.
   db.pragma('journal_size_limit = 67108864');
   const current = db.pragma('user_version', { simple: true }) as number;
