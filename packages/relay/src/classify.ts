@@ -12,19 +12,22 @@ export type SaleOutcome =
 export type BatchOutcome =
   | { kind: 'answered'; sales: SaleOutcome[]; boutique: { boutique_id: number; boutique_nom: string; terminal: string } }
   /** The server is away or busy (network, timeout, 502/503/504, 429): wait and send it again. */
-  | { kind: 'retry'; reason: string; retryAfterMs: number | null }
+  | { kind: 'retry'; reason: string; retryAfterMs: number | null; unsure: boolean }
   /**
    * The server answered, but not with something the relay can trust (400, 500, an answer that
    * does not read): maybe one sale of the batch makes it fail, so the batch is split.
    */
-  | { kind: 'failed'; reason: string; code: string }
+  | { kind: 'failed'; reason: string; code: string; unsure: boolean }
   | { kind: 'terminal-unknown'; reason: string }
   | { kind: 'too-large'; reason: string; code: string };
 
 export type UpstreamAnswer =
-  | { kind: 'response'; status: number; body: unknown; retryAfterMs: number | null }
-  /** `unreadable`: an answer came but could not be read whole (too large). */
-  | { kind: 'network-error'; reason: string; unreadable?: boolean };
+  | { kind: 'response'; status: number; body: unknown; retryAfterMs: number | null; clockOffsetMs?: number | null }
+  /**
+   * `unreadable`: an answer came but could not be read whole (too large). `maybeReceived`: the
+   * request may have reached the server (reset, timeout…), so it may have the sales.
+   */
+  | { kind: 'network-error'; reason: string; unreadable?: boolean; maybeReceived?: boolean };
 
 const PERMANENT_CODES = new Set(['ARTICLE_NOT_FOUND', 'INVALID_SALE']);
 /**
@@ -43,6 +46,13 @@ const RelaySyncResponseSchema = SyncResponseSchema.extend({
 const ErrorSchema = z.object({ error: z.string(), code: z.string() }).loose();
 
 const MAX_REASON_CHARS = 300;
+
+/**
+ * Answers after which the server may have committed the batch: a gateway's timeout or error
+ * (502, 504: the server may have done the work behind it) and the server's own crash (500…).
+ * 4xx, 503, 429 and 507 say it did not take the batch.
+ */
+const maybeCommitted = (status: number) => status === 502 || status === 504 || (status >= 500 && !AWAY_STATUSES.has(status));
 
 function errorText(body: unknown): string {
   const parsed = ErrorSchema.safeParse(body);
@@ -64,8 +74,8 @@ function statusReason(status: number, body: unknown): string {
 export function classifyAnswer(answer: UpstreamAnswer, numeros: readonly string[]): BatchOutcome {
   if (answer.kind === 'network-error') {
     return answer.unreadable
-      ? { kind: 'failed', reason: answer.reason, code: 'REPONSE_ILLISIBLE' }
-      : { kind: 'retry', reason: answer.reason, retryAfterMs: null };
+      ? { kind: 'failed', reason: answer.reason, code: 'REPONSE_ILLISIBLE', unsure: true }
+      : { kind: 'retry', reason: answer.reason, retryAfterMs: null, unsure: answer.maybeReceived ?? true };
   }
   const { status, body } = answer;
 
@@ -73,7 +83,12 @@ export function classifyAnswer(answer: UpstreamAnswer, numeros: readonly string[
     const parsed = RelaySyncResponseSchema.safeParse(body);
     if (!parsed.success) {
       const where = parsed.error.issues[0]?.path.join('.') ?? '';
-      return { kind: 'failed', reason: `Réponse ${status} du serveur illisible${where ? ` (champ ${where})` : ''}`, code: 'REPONSE_ILLISIBLE' };
+      return {
+        kind: 'failed',
+        reason: `Réponse ${status} du serveur illisible${where ? ` (champ ${where})` : ''}`,
+        code: 'REPONSE_ILLISIBLE',
+        unsure: true,
+      };
     }
     const answerBody = parsed.data;
     const sales: SaleOutcome[] = numeros.map(() => ({ kind: 'unknown' }));
@@ -109,6 +124,8 @@ export function classifyAnswer(answer: UpstreamAnswer, numeros: readonly string[
     return { kind: 'terminal-unknown', reason: `Le serveur ne connaît pas ce terminal ou l'a désactivé (${errorText(body)})` };
   }
   if (status === 413) return { kind: 'too-large', reason: statusReason(status, body), code: code ?? 'PAYLOAD_TOO_LARGE' };
-  if (AWAY_STATUSES.has(status)) return { kind: 'retry', reason: statusReason(status, body), retryAfterMs: answer.retryAfterMs };
-  return { kind: 'failed', reason: statusReason(status, body), code: code ?? `HTTP_${status}` };
+  if (AWAY_STATUSES.has(status)) {
+    return { kind: 'retry', reason: statusReason(status, body), retryAfterMs: answer.retryAfterMs, unsure: maybeCommitted(status) };
+  }
+  return { kind: 'failed', reason: statusReason(status, body), code: code ?? `HTTP_${status}`, unsure: maybeCommitted(status) };
 }

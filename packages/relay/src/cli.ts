@@ -321,7 +321,9 @@ program
       } else {
         const changes = store.retry(numeros);
         const missing = numeros.filter((_, i) => changes[i] === 0);
-        if (missing.length > 0) fail(`pas de vente rejetée, abandonnée ou en attente de stock : ${missing.join(', ')}`);
+        const sending = missing.filter((numero) => store.inFlight(numero, new Date()));
+        if (sending.length > 0) fail(`en cours d'envoi au serveur, réessayez dans un instant : ${sending.join(', ')}`);
+        else if (missing.length > 0) fail(`pas de vente rejetée, abandonnée ou en attente de stock : ${missing.join(', ')}`);
         count = changes.reduce((a, b) => a + b, 0);
       }
       out(`${count} vente(s) remise(s) en attente.`);
@@ -343,6 +345,12 @@ program
       if (store.discard(numero, opts.reason, now) > 0) return out(`Vente ${numero} abandonnée : ${opts.reason}`);
       if (store.inFlight(numero, now)) {
         return fail(`la vente ${numero} est en cours d'envoi au serveur : réessayez dans un instant (${COMMANDS.relay} show ${numero})`);
+      }
+      if (store.verdictUnknown(numero)) {
+        return fail(
+          `la vente ${numero} a été envoyée au serveur sans réponse claire : il l'a peut-être reçue. ` +
+            `Attendez le prochain envoi, ou lancez « ${COMMANDS.relay} sync », puis réessayez si elle est encore en attente`,
+        );
       }
       fail(`pas de vente ${numero} en attente ou rejetée (${COMMANDS.relay} show ${numero})`);
     }),

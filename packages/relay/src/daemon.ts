@@ -82,9 +82,10 @@ export async function startRelay(config: Readonly<RelayConfig>): Promise<void> {
   const clock = createClockWatch(store, logger);
   const reserve = createDiskReserve(config.db);
   if (!reserve.ensure()) logger.warn({ db: config.db }, "Peu de place sur le disque du relais : libérez de la place sur cet ordinateur");
-  const timeouts = { ...DEFAULT_TIMEOUTS, headersMs: config.timeoutMs, bodyMs: config.timeoutMs };
+  // `--timeout` is the whole answer's deadline; no gap inside it may be longer either.
+  const timeouts = { ...DEFAULT_TIMEOUTS, headersMs: config.timeoutMs, bodyMs: config.timeoutMs, deadlineMs: config.timeoutMs };
   const agent = createAgent(timeouts);
-  const upstream = createUpstream(config.upstream, agent, { timeouts, onClockOffset: (offset) => clock.observe(offset) });
+  const upstream = createUpstream(config.upstream, agent, { timeouts });
   const forwarder = createForwarder({
     store,
     upstream,
@@ -96,6 +97,8 @@ export async function startRelay(config: Readonly<RelayConfig>): Promise<void> {
     },
     logger,
     reserve,
+    // Only sync answers that validate measure the clock: not a proxy's page, not a GET.
+    onClockOffset: (offset) => clock.observe(offset),
   });
   const directory = createTerminalDirectory(store, upstream);
   const app = await buildRelayApp({ store, upstream, forwarder, directory, logger });

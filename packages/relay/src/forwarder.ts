@@ -1,3 +1,4 @@
+import { MAX_BODY_BYTES } from '@ventesync/shared';
 import { performance } from 'node:perf_hooks';
 import { backoffDelay, NETWORK_RETRY, type RetryPolicy, STOCK_RETRY, type StockRetryPolicy, timerDelay } from './backoff.js';
 import { type BatchOutcome, classifyAnswer, type SaleOutcome } from './classify.js';
@@ -17,7 +18,16 @@ export interface ForwarderConfig {
   parallelTills: number;
   networkRetry: RetryPolicy;
   stockRetry: StockRetryPolicy;
+  /**
+   * The pause of a till after the server refused one of its batches as a whole, before the
+   * next, smaller one: splitting a 100-sale batch to find the sale in cause then takes a few
+   * requests a second, not hundreds.
+   */
+  bisectPaceMs: number;
 }
+
+/** BISECT_PACE_MS: at most about four refused batches a second per till while one is split. */
+export const BISECT_PACE_MS = 250;
 
 export const DEBOUNCE_MAX_MS = 1_000;
 
@@ -29,6 +39,7 @@ export const DEFAULT_FORWARDER_CONFIG: ForwarderConfig = {
   parallelTills: 4,
   networkRetry: NETWORK_RETRY,
   stockRetry: STOCK_RETRY,
+  bisectPaceMs: BISECT_PACE_MS,
 };
 
 /**
@@ -37,6 +48,20 @@ export const DEFAULT_FORWARDER_CONFIG: ForwarderConfig = {
  * only when the server answers an empty batch right after: it works, this sale is the trouble.
  */
 export const POISON_MAX_ALONE_FAILURES = 3;
+/**
+ * Different sales that each failed alone, with no batch of the server going through in
+ * between: beyond this, the server is broken for every sale, not for these. Nobody is blamed;
+ * every till waits for the server as for a server away, and `status` says so.
+ */
+export const BROKEN_SERVER_AFTER_SALES = 3;
+/**
+ * A 413 for one sale alone is that sale's fault only if it weighs a fair part of the server's
+ * documented limit (5 MiB a request). A smaller sale refused as "too large" means the server,
+ * or a proxy before it, refuses everything: it is broken, the sale is not.
+ */
+export const BLAMEABLE_SALE_BYTES = MAX_BODY_BYTES / 2;
+/** The shortest wake-up: a timer never spins on a time already past. */
+const WAKE_FLOOR_MS = 50;
 /** Batches answered in a row at a reduced size (after a 413 or a split) before the configured size is back. */
 export const RESTORE_SIZE_AFTER_SUCCESSES = 3;
 
@@ -75,6 +100,8 @@ interface AsideSale {
   serial: string;
   alone: number;
   until: number;
+  /** `answeredBatches` when it first failed alone: blamed only if the server took others since. */
+  answeredBefore: number;
 }
 
 type Step = 'more' | 'done' | 'failed';
@@ -101,6 +128,8 @@ export function createForwarder(deps: {
   random?: () => number;
   /** Room kept on the disk (disk-reserve.ts): given back when the disk is full, taken again to know it is not. */
   reserve?: DiskReserve;
+  /** The server's clock minus ours, measured on each sync answer that validates (clock.ts judges it). */
+  onClockOffset?: (offsetMs: number) => void;
 }) {
   const { store, upstream, config, logger } = deps;
   const now = deps.now ?? (() => new Date());
@@ -113,7 +142,17 @@ export function createForwarder(deps: {
   // Claims whose release could not be written (disk full): released before the till's next batch.
   const unreleased = new Map<string, number[]>();
   let writeTrouble: { since: Date; message: string } | null = null;
-  let running: Promise<ForwardReport> | null = null;
+  // Passes run side by side: a till's slow send holds no other till. A till is drained by one
+  // pass at a time; `recheck`: sales came for a till while it was being drained.
+  const passes = new Set<Promise<ForwardReport>>();
+  const draining = new Set<string>();
+  const recheck = new Set<string>();
+  let busySlots = 0;
+  const slotWaiters: Array<() => void> = [];
+  // Sales that failed alone since the server last took a batch, and batches it took so far.
+  const failedAlone = new Set<number>();
+  let answeredBatches = 0;
+  let broken: { since: Date; reason: string } | null = null;
   let again = false;
   let stopped = false;
   let abort = new AbortController();
@@ -236,6 +275,8 @@ export function createForwarder(deps: {
 
   /** The server answered: every till that was waiting only for it may go now. */
   function serverBack(): void {
+    // A server that answers but fails every sale is not back: its tills keep their backoff.
+    if (broken) return;
     let cleared = false;
     for (const till of tills.values()) {
       if (till.wait?.cause === 'away') {
@@ -265,7 +306,7 @@ export function createForwarder(deps: {
     logger.warn({ serial, taille: sent, nouvelle_taille: till.size }, `${why} : essai par lots de ${till.size}`);
   }
 
-  /** Picks the till's next batch and claims it; a sale set aside and due again goes alone. */
+  /** Picks the till's next batch and claims it; a sale set aside and due again goes alone, after the others. */
   function claimNext(serial: string, till: TillState): { batch: HeldVente[]; lone: number | null } {
     const t = mono();
     const skip = new Set<number>();
@@ -273,10 +314,14 @@ export function createForwarder(deps: {
     for (const [id, sale] of aside) {
       if (sale.serial !== serial) continue;
       if (lone === null && sale.until <= t) lone = id;
-      else skip.add(id);
+      skip.add(id);
     }
-    if (lone !== null) return { batch: store.claimSales([lone], now()), lone };
-    return { batch: store.claimBatch(serial, now(), horizon(), till.size, skip), lone: null };
+    // The rest of the queue goes first: a sale set aside is tried again when nothing else
+    // waits. Otherwise its retries would keep the next sales from telling a poisoned sale
+    // (the others go through) from a broken server (they fail alone as well).
+    const batch = store.claimBatch(serial, now(), horizon(), till.size, skip);
+    if (batch.length > 0 || lone === null) return { batch, lone: null };
+    return { batch: store.claimSales([lone], now()), lone };
   }
 
   /**
@@ -311,6 +356,9 @@ export function createForwarder(deps: {
     const outcome = classifyAnswer(answer, batch.map((v) => v.numero_facture));
     const at = now();
     report.envoyees += batch.length;
+    if (outcome.kind === 'answered' && answer.kind === 'response' && typeof answer.clockOffsetMs === 'number') {
+      deps.onClockOffset?.(answer.clockOffsetMs);
+    }
 
     if (outcome.kind === 'answered') return answeredBatch(serial, till, batch, outcome, at, report, lone !== null || batch.length === limit);
     if (outcome.kind === 'too-large' || outcome.kind === 'failed') return await refusedBatch(serial, till, batch, outcome, at, report);
@@ -318,7 +366,7 @@ export function createForwarder(deps: {
     // The server is away, or does not know the till: nothing is known of the batch.
     const reason = outcome.reason;
     const ok = record(serial, ids, report, () => {
-      store.countAttempt(ids, { at, reason });
+      store.countAttempt(ids, { at, reason, unsure: outcome.kind === 'retry' && outcome.unsure });
       if (outcome.kind === 'terminal-unknown') {
         const terminal = store.terminal(serial);
         store.saveTerminal(
@@ -363,6 +411,7 @@ export function createForwarder(deps: {
       store.setEtat('derniere_sync', at.toISOString());
     });
     if (!ok) return 'failed';
+    serverTakesSales();
     serverBack();
     for (const id of ids) if (outcome.sales[ids.indexOf(id)]!.kind !== 'unknown') aside.delete(id);
     till.successes++;
@@ -380,11 +429,58 @@ export function createForwarder(deps: {
     return full ? 'more' : 'done';
   }
 
+  /** A batch went through: the server works for sales; it is no longer thought broken. */
+  function serverTakesSales(): void {
+    answeredBatches++;
+    failedAlone.clear();
+    if (!broken) return;
+    logger.info({ depuis: broken.since.toISOString() }, 'Le serveur accepte de nouveau les ventes : les envois reprennent normalement');
+    broken = null;
+    try {
+      store.setEtat('serveur_en_panne', null);
+    } catch {
+      // Written again at the next change; the log says it.
+    }
+  }
+
+  /**
+   * The server fails whatever it is sent: every sale waits for it (backoff, as for a server
+   * away), nobody is blamed, and `status` and the log say so.
+   */
+  function serverBroken(serial: string, reason: string, at: Date, report: ForwardReport): void {
+    if (!broken) {
+      broken = { since: at, reason };
+      // Sales set aside meanwhile were not the trouble: back in their till's queue.
+      aside.clear();
+      logger.error(
+        { serial, detail: reason, ventes_seules_en_echec: failedAlone.size },
+        `Le serveur échoue sur toutes les ventes (${describeError(reason)}) : aucune vente n'est mise en cause, ` +
+          'elles restent en attente et partiront quand le serveur fonctionnera de nouveau',
+      );
+    }
+    failedAlone.clear();
+    try {
+      store.setEtat('serveur_en_panne', JSON.stringify({ depuis: broken.since.toISOString(), raison: reason, derniere_erreur_le: at.toISOString() }));
+    } catch {
+      // The log says it; the file will take it later.
+    }
+    holdOff(serial, 'away', null, reason, report);
+  }
+
+  /** A short pause before the till's next batch while one is being split (see bisectPaceMs). */
+  function pace(till: TillState): Step {
+    till.wait = { failures: till.wait?.failures ?? 0, until: mono() + config.bisectPaceMs, cause: till.wait?.cause ?? 'own' };
+    return 'failed';
+  }
+
   /**
    * The server refused the batch as a whole (413, 400, 500, an answer that does not read).
-   * Maybe one sale causes it: the batch is split until the sale that fails alone is found;
-   * that sale is set aside (the rest of the till's queue moves on) and, after
-   * POISON_MAX_ALONE_FAILURES, it is REJETEE with the server's answer for a person to judge.
+   * Maybe one sale causes it: the batch is split, at a measured pace, until the sale that fails
+   * alone is found; that sale is set aside (the rest of the till's queue moves on) and, after
+   * POISON_MAX_ALONE_FAILURES with other sales going through meanwhile, it is REJETEE with the
+   * server's answer for a person to judge. When sales keep failing alone one after another
+   * (BROKEN_SERVER_AFTER_SALES), or an empty batch or a small sale is refused as well, the
+   * server is broken: nobody is blamed, every till waits for it.
    */
   async function refusedBatch(
     serial: string,
@@ -396,53 +492,67 @@ export function createForwarder(deps: {
   ): Promise<Step> {
     const ids = batch.map((v) => v.id);
     const { reason, code } = outcome;
+    const unsure = outcome.kind === 'failed' && outcome.unsure;
     const noteFailure = () => {
-      store.countAttempt(ids, { at, reason });
+      store.countAttempt(ids, { at, reason, unsure });
       store.recordTerminalError(serial, reason, at);
       store.recordServerAnswered(true, at);
       store.setEtats({ derniere_erreur: reason, derniere_erreur_le: at.toISOString() });
     };
+    if (!record(serial, ids, report, noteFailure)) return 'failed';
+    if (broken) {
+      serverBroken(serial, reason, at, report);
+      return 'failed';
+    }
     if (batch.length > 1) {
-      if (!record(serial, ids, report, noteFailure)) return 'failed';
       shrink(serial, till, batch.length, outcome.kind === 'too-large' ? 'Lot trop gros pour le serveur' : `Lot refusé par le serveur (${reason}), découpé pour trouver la vente en cause`);
       report.erreurs.push(`${serial} : ${reason}`);
-      return 'more';
+      return pace(till);
     }
 
     const held = batch[0]!;
-    if (outcome.kind === 'failed' && !(await serverWorks(serial))) {
-      // The server fails an empty batch as well: it is broken for everything, not for this
-      // sale. No sale is blamed; the till waits for the server as for a server away.
-      if (!record(serial, ids, report, noteFailure)) return 'failed';
-      holdOff(serial, 'away', null, reason, report);
+    if (outcome.kind === 'too-large' && Buffer.byteLength(held.contenu) < BLAMEABLE_SALE_BYTES) {
+      serverBroken(serial, `${reason} (pour une seule vente de ${Math.ceil(Buffer.byteLength(held.contenu) / 1024)} Kio)`, at, report);
       return 'failed';
     }
-    const alone = (aside.get(held.id)?.alone ?? 0) + 1;
-    if (outcome.kind === 'too-large' || alone >= POISON_MAX_ALONE_FAILURES) {
+    if (!(await serverWorks(serial))) {
+      // The server fails an empty batch as well: it is broken for everything, not for this sale.
+      serverBroken(serial, reason, at, report);
+      return 'failed';
+    }
+    failedAlone.add(held.id);
+    if (failedAlone.size >= BROKEN_SERVER_AFTER_SALES) {
+      serverBroken(serial, `${reason} (${failedAlone.size} ventes différentes en échec, chacune seule)`, at, report);
+      return 'failed';
+    }
+    const before = aside.get(held.id);
+    const alone = (before?.alone ?? 0) + 1;
+    const answeredBefore = before?.answeredBefore ?? answeredBatches;
+    // Blamed only if the server took other sales since this one first failed: otherwise
+    // nothing shows the server works for sales at all.
+    if (outcome.kind === 'too-large' || (alone >= POISON_MAX_ALONE_FAILURES && answeredBatches > answeredBefore)) {
       const erreur =
         outcome.kind === 'too-large'
           ? `Vente trop volumineuse pour le serveur, même seule : ${reason}`
           : `Le serveur échoue sur cette vente (${alone} envois seule) : ${reason}`;
-      const ok = record(serial, ids, report, () => {
-        store.countAttempt(ids);
+      const ok = record(serial, [], report, () => {
         store.markRejected(held.id, code, erreur, at);
-        store.recordServerAnswered(true, at);
       });
       if (!ok) return 'failed';
       aside.delete(held.id);
+      failedAlone.delete(held.id);
       report.rejetees++;
       logger.warn({ serial, numero_facture: held.numero_facture, code }, `Vente ${held.numero_facture} rejetée : ${erreur}`);
-      return 'more';
+      return pace(till);
     }
-    if (!record(serial, ids, report, noteFailure)) return 'failed';
     const delay = timerDelay(Math.max(backoffDelay(alone - 1, config.networkRetry, random), config.networkRetry.baseMs / 2), config.networkRetry.capMs);
-    aside.set(held.id, { serial, alone, until: mono() + delay });
+    aside.set(held.id, { serial, alone, until: mono() + delay, answeredBefore });
     report.erreurs.push(`${serial} : ${held.numero_facture} : ${reason}`);
     logger.warn(
       { serial, numero_facture: held.numero_facture, echecs_seule: alone, nouvel_essai_dans_ms: delay },
       `Vente ${held.numero_facture} mise de côté (le serveur échoue sur elle seule : ${reason}) ; les autres ventes continuent`,
     );
-    return 'more';
+    return pace(till);
   }
 
   /**
@@ -456,74 +566,117 @@ export function createForwarder(deps: {
     return works;
   }
 
+  const emptyReport = (): ForwardReport => ({ envoyees: 0, synchronisees: 0, rejetees: 0, en_attente_stock: 0, erreurs: [] });
+
+  /** At most `parallelTills` tills send at once, over every pass. */
+  async function inSlot(fn: () => Promise<void>): Promise<void> {
+    while (busySlots >= config.parallelTills) await new Promise<void>((resolve) => slotWaiters.push(resolve));
+    busySlots++;
+    try {
+      await fn();
+    } finally {
+      busySlots--;
+      slotWaiters.shift()?.();
+    }
+  }
+
+  async function drainTill(serial: string, report: ForwardReport): Promise<void> {
+    let step: Step = 'more';
+    for (;;) {
+      while (step === 'more' && !stopped) step = await sendBatch(serial, report);
+      // Sales that came for this till while it was being drained go now.
+      if (step !== 'done' || stopped || !recheck.delete(serial)) return;
+      step = 'more';
+    }
+  }
+
   /**
    * Tills are drained side by side, one batch in flight per till (as the tills themselves
    * would post): a backlog after an outage then reaches the server at its multi-till rate.
-   * Each till's own sales still leave oldest first.
+   * Each till's own sales still leave oldest first. A till already being drained (maybe by a
+   * slow send) is left to its pass: the others do not wait for it.
    */
-  async function runPass(): Promise<ForwardReport> {
-    const report: ForwardReport = { envoyees: 0, synchronisees: 0, rejetees: 0, en_attente_stock: 0, erreurs: [] };
+  async function runPass(report: ForwardReport): Promise<void> {
     // Space may have come back with nothing to send: the alert must not outlive the trouble.
     writingAgain();
     const t = mono();
     const due = store.serialsDue(now(), horizon()).filter((serial) => (tills.get(serial)?.wait?.until ?? 0) <= t);
-    const drainTill = async (serial: string) => {
-      let step: Step = 'more';
-      while (step === 'more' && !stopped) step = await sendBatch(serial, report);
-    };
-    for (let i = 0; i < due.length; i += config.parallelTills) {
-      await Promise.all(due.slice(i, i + config.parallelTills).map(drainTill));
-    }
-    return report;
+    const mine = due.filter((serial) => {
+      if (!draining.has(serial)) return true;
+      recheck.add(serial);
+      return false;
+    });
+    for (const serial of mine) draining.add(serial);
+    await Promise.all(mine.map((serial) => inSlot(() => drainTill(serial, report)).finally(() => draining.delete(serial))));
   }
 
-  /** Wakes up when the earliest backoff, set-aside sale or stock retry falls due, not only on the interval. */
+  /**
+   * Wakes up when something can really be sent: the earliest end of a till's backoff, and a
+   * set-aside sale or a stock retry falling due, each no earlier than its till's own backoff.
+   * Never a poll: a time already past can only be a till being drained (its pass reschedules).
+   */
   function scheduleWake(): void {
     if (stopped) return;
     clearTimeout(wakeTimer);
     const t = mono();
-    const delays = [...tills.values()].flatMap((till) => (till.wait ? [till.wait.until - t] : []));
-    for (const sale of aside.values()) delays.push(sale.until - t);
-    const due = store.nextDue();
-    if (due) delays.push(Date.parse(due) - now().getTime());
-    const next = Math.min(...delays);
+    const wall = now().getTime();
+    const limit = horizon().getTime();
+    const waitOf = (serial: string) => {
+      const until = tills.get(serial)?.wait?.until ?? -Infinity;
+      return until > t ? until : -Infinity;
+    };
+    const times: number[] = [];
+    for (const till of tills.values()) if (till.wait && till.wait.until > t) times.push(till.wait.until);
+    for (const sale of aside.values()) if (!draining.has(sale.serial)) times.push(Math.max(sale.until, waitOf(sale.serial)));
+    for (const { serial, due } of store.nextDuePerTill([...aside.keys()])) {
+      if (draining.has(serial)) continue;
+      const at = Date.parse(due);
+      times.push(Math.max(at > limit ? t : t + (at - wall), waitOf(serial)));
+    }
+    const next = Math.min(...times);
     if (!Number.isFinite(next)) return;
     // Capped: a wait is never longer than the backoff maximum, and a timer never overflows.
-    wakeTimer = setTimeout(() => void runOnce().catch(() => {}), timerDelay(Math.max(50, next), config.networkRetry.capMs));
+    wakeTimer = setTimeout(() => void runOnce().catch(() => {}), timerDelay(Math.max(WAKE_FLOOR_MS, next - t), config.networkRetry.capMs));
     wakeTimer.unref();
   }
 
-  /** One pass over every till with sales due; concurrent calls share the pass in progress. */
+  /**
+   * One pass over every till with sales due, beside any pass already running (which keeps its
+   * tills). The answer waits for those too: what they send is part of "now" for the caller.
+   */
   function runOnce(): Promise<ForwardReport> {
-    if (running) {
-      again = true;
-      return running;
-    }
-    running = (async () => {
+    const others = [...passes];
+    // Declared first: the pass removes itself from `passes` when done.
+    let pass!: Promise<ForwardReport>;
+    pass = (async () => {
+      const report = emptyReport();
       try {
         again = false;
-        let report = await runPass();
+        await runPass(report);
         while (again && !stopped) {
           again = false;
-          const more = await runPass();
-          report = {
-            envoyees: report.envoyees + more.envoyees,
-            synchronisees: report.synchronisees + more.synchronisees,
-            rejetees: report.rejetees + more.rejetees,
-            en_attente_stock: report.en_attente_stock + more.en_attente_stock,
-            erreurs: [...report.erreurs, ...more.erreurs],
-          };
+          await runPass(report);
         }
         return report;
       } catch (error) {
         logger.error({ err: error }, 'Erreur inattendue pendant la transmission');
         throw error;
       } finally {
-        running = null;
+        passes.delete(pass);
         scheduleWake();
       }
     })();
-    return running;
+    passes.add(pass);
+    if (others.length === 0) return pass;
+    return Promise.all([pass, ...others.map((p) => p.catch(emptyReport))]).then((reports) =>
+      reports.reduce((sum, r) => ({
+        envoyees: sum.envoyees + r.envoyees,
+        synchronisees: sum.synchronisees + r.synchronisees,
+        rejetees: sum.rejetees + r.rejetees,
+        en_attente_stock: sum.en_attente_stock + r.en_attente_stock,
+        erreurs: [...sum.erreurs, ...r.erreurs],
+      })),
+    );
   }
 
   return {
@@ -566,7 +719,7 @@ export function createForwarder(deps: {
       clearTimeout(debounceTimer);
       clearTimeout(wakeTimer);
       abort.abort();
-      await running?.catch(() => {});
+      await Promise.all([...passes].map((p) => p.catch(() => {})));
     },
   };
 }

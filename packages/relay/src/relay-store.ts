@@ -84,6 +84,19 @@ export interface SerialSummary {
   en_attente_refusees: number;
 }
 
+/** The code of a failed send after which the server may have the sales (reset, timeout, unreadable answer). */
+export const NO_VERDICT = 'SANS_VERDICT';
+
+/**
+ * A send of the sale may have reached the server (no clear answer: reset, timeout, an answer
+ * that did not read or did not name it) and no answer has told since whether the server has it.
+ */
+const VERDICT_UNKNOWN = `EXISTS (
+  SELECT 1 FROM tentatives u WHERE u.vente_id = ventes.id
+    AND (u.resultat = 'SANS_REPONSE' OR (u.resultat = 'ECHEC' AND u.code = '${NO_VERDICT}'))
+    AND u.id > COALESCE((SELECT MAX(c.id) FROM tentatives c
+      WHERE c.vente_id = ventes.id AND c.resultat IN ('SYNCHRONISEE', 'REJETEE', 'REFUS_STOCK')), 0))`;
+
 const VENTE_COLUMNS = `id, serial, boutique_id, numero_facture, numero_genere, contenu, empreinte, montant_total, statut,
   recue_le, tentatives, tentatives_stock, prochaine_tentative, code_erreur, erreur, montant_serveur, synchronisee_le,
   decision, decision_le, en_vol, note`;
@@ -106,13 +119,13 @@ export function createRelayStore(db: Db) {
         WHERE statut = 'EN_ATTENTE' AND (prochaine_tentative IS NULL OR prochaine_tentative <= ? OR prochaine_tentative > ?)
         ORDER BY serial`)
       .pluck(),
-    dueBatch: db.prepare<[string, string, number], HeldVente>(`
-      SELECT ${VENTE_COLUMNS} FROM ventes
-      WHERE statut = 'EN_ATTENTE' AND serial = ? AND (prochaine_tentative IS NULL OR prochaine_tentative <= ?)
-      ORDER BY id LIMIT ?`),
-    nextDue: db
-      .prepare<[], string | null>(`SELECT MIN(prochaine_tentative) FROM ventes WHERE statut = 'EN_ATTENTE'`)
-      .pluck(),
+    // Per till, the earliest stock retry still to come; sales set aside by the forwarder (JSON
+    // list of ids) and sales in flight wait on something else.
+    nextDuePerTill: db.prepare<[string], { serial: string; due: string }>(`
+      SELECT serial, MIN(prochaine_tentative) AS due FROM ventes
+      WHERE statut = 'EN_ATTENTE' AND en_vol IS NULL AND prochaine_tentative IS NOT NULL
+        AND id NOT IN (SELECT value FROM json_each(?))
+      GROUP BY serial`),
     // A retry time beyond `horizon` can only come from a wall clock that jumped back since it
     // was written: it is due now rather than in days.
     claimable: db.prepare<[string, string, string, number], HeldVente>(`
@@ -126,6 +139,10 @@ export function createRelayStore(db: Db) {
     claim: db.prepare<[string, number]>("UPDATE ventes SET en_vol = ? WHERE id = ? AND statut = 'EN_ATTENTE'"),
     release: db.prepare<[number]>('UPDATE ventes SET en_vol = NULL WHERE id = ?'),
     releaseAll: db.prepare('UPDATE ventes SET en_vol = NULL WHERE en_vol IS NOT NULL'),
+    // A send cut short by the relay's end: the server may have the sales (see `verdictUnknown`).
+    noteInterrupted: db.prepare<[string, string]>(`
+      INSERT INTO tentatives (vente_id, le, resultat, code, message)
+      SELECT id, ?, 'ECHEC', '${NO_VERDICT}', ? FROM ventes WHERE en_vol IS NOT NULL AND statut = 'EN_ATTENTE'`),
     countAttempt: db.prepare<[number]>('UPDATE ventes SET tentatives = tentatives + 1 WHERE id = ?'),
     // The server's word wins over a person's discard: it has the sale, so the books must say so.
     markSynced: db.prepare<[string | null, string, string, number]>(`
@@ -151,20 +168,24 @@ export function createRelayStore(db: Db) {
       .pluck(),
     // Also a sale waiting out a stock refusal: a person says the stock is there now. The old
     // verdict is cleared (it stays in `tentatives`): the sale no longer waits because of it.
-    retry: db.prepare<[string]>(`
+    // One numero (an abandoned sale too), or every one (@numero NULL: rejected and stock-waiting
+    // sales only). Never a sale in flight: its answer would be judged against the counters
+    // this resets (a stock refusal counted from the old tentatives_stock).
+    retry: db.prepare<[{ numero: string | null; stale: string }]>(`
       UPDATE ventes SET statut = 'EN_ATTENTE', tentatives_stock = 0, prochaine_tentative = NULL, decision = NULL, decision_le = NULL,
         code_erreur = NULL, erreur = NULL
-      WHERE numero_facture = ?
-        AND (statut IN ('REJETEE', 'ABANDONNEE') OR (statut = 'EN_ATTENTE' AND prochaine_tentative IS NOT NULL))`),
-    retryAll: db.prepare(`
-      UPDATE ventes SET statut = 'EN_ATTENTE', tentatives_stock = 0, prochaine_tentative = NULL, decision = NULL, decision_le = NULL,
-        code_erreur = NULL, erreur = NULL
-      WHERE statut = 'REJETEE' OR (statut = 'EN_ATTENTE' AND prochaine_tentative IS NOT NULL)`),
+      WHERE (@numero IS NULL OR numero_facture = @numero)
+        AND (statut = 'REJETEE' OR (statut = 'ABANDONNEE' AND @numero IS NOT NULL)
+          OR (statut = 'EN_ATTENTE' AND prochaine_tentative IS NOT NULL AND (en_vol IS NULL OR en_vol < @stale)))`),
     // `sync`: a person asks for everything to go now, stock refusals included.
     dueNow: db.prepare(`UPDATE ventes SET prochaine_tentative = NULL WHERE statut = 'EN_ATTENTE' AND prochaine_tentative IS NOT NULL`),
     discard: db.prepare<[string, string, string, string]>(`
       UPDATE ventes SET statut = 'ABANDONNEE', decision = ?, decision_le = ?, prochaine_tentative = NULL
-      WHERE numero_facture = ? AND statut IN ('REJETEE', 'EN_ATTENTE') AND (en_vol IS NULL OR en_vol < ?)`),
+      WHERE numero_facture = ? AND statut IN ('REJETEE', 'EN_ATTENTE') AND (en_vol IS NULL OR en_vol < ?)
+        AND NOT ${VERDICT_UNKNOWN}`),
+    verdictUnknown: db
+      .prepare<[string], number>(`SELECT 1 FROM ventes WHERE numero_facture = ? AND statut IN ('REJETEE', 'EN_ATTENTE') AND ${VERDICT_UNKNOWN} LIMIT 1`)
+      .pluck(),
     inFlight: db
       .prepare<[string, string], number>(`
         SELECT 1 FROM ventes WHERE numero_facture = ? AND statut = 'EN_ATTENTE' AND en_vol IS NOT NULL AND en_vol >= ? LIMIT 1`)
@@ -278,8 +299,8 @@ export function createRelayStore(db: Db) {
 
     /** Tills with sales due; a retry time beyond `horizon` counts as due (see `claimable`). */
     serialsDue: (now: Date, horizon: Date = new Date('9999-12-31T23:59:59.999Z')) => stmt.serialsDue.all(now.toISOString(), horizon.toISOString()),
-    dueBatch: (serial: string, now: Date, limit: number) => stmt.dueBatch.all(serial, now.toISOString(), limit),
-    nextDue: () => stmt.nextDue.get() ?? null,
+    /** Per till, its earliest stock retry to come, leaving out `aside` (sales the forwarder set aside). */
+    nextDuePerTill: (aside: readonly number[] = []) => stmt.nextDuePerTill.all(JSON.stringify(aside)),
     /**
      * Takes up to `limit` of the till's due sales, oldest first, leaving out `skip` (sales set
      * aside by the forwarder), and marks them in flight (`en_vol`) in the same transaction:
@@ -297,8 +318,18 @@ export function createRelayStore(db: Db) {
     claimSales: (ids: readonly number[], now: Date): HeldVente[] =>
       claim(now, () => ids.flatMap((id) => stmt.claimableById.all(id))),
     release: (ids: readonly number[]) => ids.forEach((id) => stmt.release.run(id)),
-    /** At start, under the relay's lock: a claim left by a relay that died is void. */
-    releaseAllClaims: () => stmt.releaseAll.run().changes,
+    /**
+     * At start, under the relay's lock: a claim left by a relay that died is void. Its send
+     * may have reached the server: noted as such, so the sale cannot be discarded before the
+     * server has answered for it.
+     */
+    releaseAllClaims: (now: Date = new Date()) =>
+      db
+        .transaction(() => {
+          stmt.noteInterrupted.run(now.toISOString(), "Envoi interrompu (le relais s'est arrêté pendant l'envoi)");
+          return stmt.releaseAll.run().changes;
+        })
+        .immediate(),
     /**
      * The server's clock minus this machine's, as last measured (ms); 0 while it is within
      * the measuring error. The relay stamps `date_vente` with it.
@@ -311,10 +342,10 @@ export function createRelayStore(db: Db) {
      * Counts a send of these sales. With `failure`, the send taught nothing of them (network,
      * 5xx, an answer that did not mention them): that is kept in their history too.
      */
-    countAttempt(ids: number[], failure?: { at: Date; reason: string }) {
+    countAttempt(ids: number[], failure?: { at: Date; reason: string; unsure?: boolean }) {
       for (const id of ids) {
         stmt.countAttempt.run(id);
-        if (failure) stmt.insertTentative.run(id, failure.at.toISOString(), 'ECHEC', null, failure.reason);
+        if (failure) stmt.insertTentative.run(id, failure.at.toISOString(), 'ECHEC', failure.unsure ? NO_VERDICT : null, failure.reason);
       }
     },
     /** Each verdict below is also written to the sale's history (`tentatives`). */
@@ -350,12 +381,18 @@ export function createRelayStore(db: Db) {
     summary: () => stmt.summary.all(),
     waitingReason: (serial: string) => stmt.waitingReason.get(serial),
     /** Back to EN_ATTENTE: a person corrected the cause (stock, catalogue) and wants it sent again. */
-    retry: (numeros: string[]) => db.transaction(() => numeros.map((n) => stmt.retry.run(n).changes)).immediate(),
-    retryAllRejected: () => stmt.retryAll.run().changes,
+    retry: (numeros: string[], now: Date = new Date()) => {
+      const stale = new Date(now.getTime() - CLAIM_STALE_MS).toISOString();
+      return db.transaction(() => numeros.map((numero) => stmt.retry.run({ numero, stale }).changes)).immediate();
+    },
+    retryAllRejected: (now: Date = new Date()) =>
+      stmt.retry.run({ numero: null, stale: new Date(now.getTime() - CLAIM_STALE_MS).toISOString() }).changes,
     makeAllDue: () => stmt.dueNow.run().changes,
     /** 0 when no such sale can be discarded, including one being sent right now (see `inFlight`). */
     discard: (numero: string, reason: string, now: Date) =>
       stmt.discard.run(reason, now.toISOString(), numero, new Date(now.getTime() - CLAIM_STALE_MS).toISOString()).changes,
+    /** Sent without a clear answer since: the server may have it, so it cannot be discarded yet. */
+    verdictUnknown: (numero: string) => stmt.verdictUnknown.get(numero) !== undefined,
     inFlight: (numero: string, now: Date) =>
       stmt.inFlight.get(numero, new Date(now.getTime() - CLAIM_STALE_MS).toISOString()) !== undefined,
     purgeSynced: (before: Date) => stmt.purge.run(before.toISOString()).changes,

@@ -9,6 +9,7 @@ import {
   type VenteNormalisee,
   venteToWire,
 } from '@ventesync/shared';
+import { clockCorrection } from './clock.js';
 import type { HeldVente, RelayStore } from './relay-store.js';
 
 export interface IntakeTerminal {
@@ -56,8 +57,9 @@ export function createSaleIntake(store: RelayStore) {
   return {
     take(terminal: IntakeTerminal, items: unknown[], receivedAt: Date): IntakeResult {
       const receivedIso = receivedAt.toISOString();
-      // The date stamped on a sale without one is on the server's clock, as measured (clock.ts).
-      const stampedIso = new Date(receivedAt.getTime() + store.clockOffsetMs()).toISOString();
+      // The date stamped on a sale without one is on the server's clock, as measured (clock.ts),
+      // and never moved by more than that module allows, whatever the file says.
+      const stampedIso = new Date(receivedAt.getTime() + clockCorrection(store.clockOffsetMs())).toISOString();
       // Duplicate scope: the boutique when the relay knows it, else the till itself.
       const storage: SaleStorage = {
         findSale(numero) {

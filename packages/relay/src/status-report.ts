@@ -1,4 +1,5 @@
 import type { CommandNames } from './command-names.js';
+import { clockGapMessage } from './clock.js';
 import type { DaemonProbe } from './daemon-probe.js';
 import { describeError } from './describe-error.js';
 import { SCREEN_COLUMNS, wrap } from './fit-table.js';
@@ -24,21 +25,24 @@ function alerts(store: RelayStore) {
   const ecriture = fact<{ depuis: string; code: string; message: string }>(store, 'ecriture_impossible');
   const horloge = fact<{ decalage_ms: number; mesure_le: string }>(store, 'horloge_decalee');
   const serveur = fact<{ ancien: string; nouveau: string; en_attente: number; le: string }>(store, 'changement_serveur');
+  // The forwarder's word: the server fails every sale (forwarder.ts, BROKEN_SERVER_AFTER_SALES).
+  const panne = fact<{ depuis: string; raison: string }>(store, 'serveur_en_panne');
   return {
     ecriture_impossible: ecriture,
     horloge_decalee: horloge,
     changement_serveur: serveur,
+    serveur_en_panne: panne,
   };
 }
 
 function alertLines(a: ReturnType<typeof alerts>, when: (iso: string) => string): string[] {
   const lines: string[] = [];
   if (a.ecriture_impossible) lines.push(`${a.ecriture_impossible.message} (depuis ${when(a.ecriture_impossible.depuis)})`);
-  if (a.horloge_decalee) {
-    const d = a.horloge_decalee.decalage_ms;
+  if (a.horloge_decalee) lines.push(clockGapMessage(a.horloge_decalee.decalage_ms));
+  if (a.serveur_en_panne) {
     lines.push(
-      `L'horloge de cet ordinateur ${d > 0 ? 'retarde' : 'avance'} d'environ ${Math.round(Math.abs(d) / 60_000)} min sur celle du serveur : ` +
-        "les ventes sont datées à l'heure du serveur ; remettez l'ordinateur à l'heure",
+      `Le serveur échoue sur toutes les ventes depuis ${when(a.serveur_en_panne.depuis)} (${describeError(a.serveur_en_panne.raison)}) : ` +
+        "aucune vente n'est mise en cause, elles attendent et partiront quand il fonctionnera de nouveau",
     );
   }
   if (a.changement_serveur) {

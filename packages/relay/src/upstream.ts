@@ -7,10 +7,20 @@ export interface UpstreamTimeouts {
   connectMs: number;
   /** Until the server's answer headers arrive: it includes the server's write of the batch. */
   headersMs: number;
+  /** The longest gap between two pieces of the answer. */
   bodyMs: number;
+  /**
+   * The whole exchange, from sending to the answer's last byte (`--timeout`). The two above only
+   * measure gaps: a server dribbling a byte every half second would otherwise hold the send, and
+   * the till's queue behind it, for ever.
+   */
+  deadlineMs: number;
 }
 
-export const DEFAULT_TIMEOUTS: UpstreamTimeouts = { connectMs: 5_000, headersMs: 30_000, bodyMs: 30_000 };
+/** `--timeout`'s default: the whole answer, not only its first byte. */
+export const ANSWER_DEADLINE_MS = 30_000;
+
+export const DEFAULT_TIMEOUTS: UpstreamTimeouts = { connectMs: 5_000, headersMs: 30_000, bodyMs: 30_000, deadlineMs: ANSWER_DEADLINE_MS };
 
 /**
  * The largest answer the relay reads from the server. A sync answer for 500 sales, a large
@@ -20,7 +30,7 @@ export const DEFAULT_TIMEOUTS: UpstreamTimeouts = { connectMs: 5_000, headersMs:
 export const MAX_ANSWER_BYTES = 8 * 1024 * 1024;
 
 /** Keep-alive: a shop's relay talks to one server, batch after batch. */
-export function createAgent(timeouts: UpstreamTimeouts = DEFAULT_TIMEOUTS): Agent {
+export function createAgent(timeouts: Omit<UpstreamTimeouts, 'deadlineMs'> = DEFAULT_TIMEOUTS): Agent {
   return new Agent({
     connect: { timeout: timeouts.connectMs },
     headersTimeout: timeouts.headersMs,
@@ -29,10 +39,20 @@ export function createAgent(timeouts: UpstreamTimeouts = DEFAULT_TIMEOUTS): Agen
   });
 }
 
+/**
+ * Errors that happen before the request can reach the server: the server surely did not get
+ * the batch. After any other failure (reset, timeout, an answer cut short) it may have.
+ */
+const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+
+function errorCode(error: unknown): string {
+  const e = error as { code?: string; cause?: { code?: string } };
+  return e.cause?.code ?? e.code ?? 'ERREUR';
+}
+
 function describeNetworkError(error: unknown): string {
-  const e = error as { code?: string; message?: string; cause?: { code?: string; message?: string } };
-  const code = e.cause?.code ?? e.code ?? 'ERREUR';
-  return `Serveur injoignable (${code}${e.message ? ` : ${e.message}` : ''})`;
+  const e = error as { message?: string };
+  return `Serveur injoignable (${errorCode(error)}${e.message ? ` : ${e.message}` : ''})`;
 }
 
 class AnswerTooLarge extends Error {}
@@ -54,7 +74,8 @@ async function readCapped(body: AsyncIterable<Buffer> & { destroy(): void }, lim
 
 /**
  * The server's clock minus ours, from its `Date` header (whole seconds, truncated: +500 ms
- * centres it) against the middle of the exchange.
+ * centres it) against the middle of the exchange. Only a measure: the forwarder keeps it only
+ * from sync answers that validate (clock.ts decides whether to believe it).
  */
 function clockOffset(dateHeader: string | string[] | undefined, sentAt: number, answeredAt: number): number | null {
   const value = Array.isArray(dateHeader) ? dateHeader[0] : dateHeader;
@@ -65,14 +86,13 @@ function clockOffset(dateHeader: string | string[] | undefined, sentAt: number, 
 
 export interface UpstreamOptions {
   timeouts?: UpstreamTimeouts;
-  /** Called with the measured clock offset (server minus relay, ms) after each answer. */
-  onClockOffset?: (offsetMs: number) => void;
   maxAnswerBytes?: number;
 }
 
+class DeadlinePassed extends Error {}
+
 /** The central server as the relay sees it: a base URL reached through an undici dispatcher. */
-export function createUpstream(baseUrl: string, dispatcher: Dispatcher, timeoutsOrOptions: UpstreamTimeouts | UpstreamOptions = {}) {
-  const options: UpstreamOptions = 'connectMs' in timeoutsOrOptions ? { timeouts: timeoutsOrOptions } : timeoutsOrOptions;
+export function createUpstream(baseUrl: string, dispatcher: Dispatcher, options: UpstreamOptions = {}) {
   const timeouts = options.timeouts ?? DEFAULT_TIMEOUTS;
   const maxBytes = options.maxAnswerBytes ?? MAX_ANSWER_BYTES;
   const base = baseUrl.replace(/\/+$/, '');
@@ -82,9 +102,13 @@ export function createUpstream(baseUrl: string, dispatcher: Dispatcher, timeouts
     path: string,
     serial: string,
     body: string | undefined,
-    signal?: AbortSignal,
-    headersMs = timeouts.headersMs,
+    signal: AbortSignal | undefined,
+    deadlineMs: number,
   ): Promise<UpstreamAnswer> {
+    // The whole exchange, body included, ends by the deadline, whatever the server dribbles.
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(new DeadlinePassed()), deadlineMs);
+    const signals = signal ? AbortSignal.any([signal, deadline.signal]) : deadline.signal;
     try {
       const sentAt = Date.now();
       const res = await request(`${base}${path}`, {
@@ -92,12 +116,11 @@ export function createUpstream(baseUrl: string, dispatcher: Dispatcher, timeouts
         dispatcher,
         headers: { [SERIAL_HEADER]: serial, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
         body,
-        headersTimeout: headersMs,
-        bodyTimeout: timeouts.bodyMs,
-        ...(signal ? { signal } : {}),
+        headersTimeout: Math.min(timeouts.headersMs, deadlineMs),
+        bodyTimeout: Math.min(timeouts.bodyMs, deadlineMs),
+        signal: signals,
       });
-      const offset = clockOffset(res.headers['date'], sentAt, Date.now());
-      if (offset !== null) options.onClockOffset?.(offset);
+      const answeredAt = Date.now();
       const declared = Number(res.headers['content-length']);
       if (declared > maxBytes) {
         res.body.destroy();
@@ -110,20 +133,37 @@ export function createUpstream(baseUrl: string, dispatcher: Dispatcher, timeouts
       } catch {
         // Not JSON (a proxy's HTML error page…): kept as text for the message.
       }
-      return { kind: 'response', status: res.statusCode, body: parsed, retryAfterMs: parseRetryAfter(res.headers['retry-after'], new Date()) };
+      return {
+        kind: 'response',
+        status: res.statusCode,
+        body: parsed,
+        retryAfterMs: parseRetryAfter(res.headers['retry-after'], new Date()),
+        clockOffsetMs: clockOffset(res.headers['date'], sentAt, answeredAt),
+      };
     } catch (error) {
       if (error instanceof AnswerTooLarge) {
-        return { kind: 'network-error', reason: `Réponse du serveur trop volumineuse (plus de ${Math.round(maxBytes / 1024)} Kio)`, unreadable: true };
+        return { kind: 'network-error', reason: `Réponse du serveur trop volumineuse (plus de ${Math.round(maxBytes / 1024)} Kio)`, unreadable: true, maybeReceived: true };
       }
-      return { kind: 'network-error', reason: describeNetworkError(error) };
+      if (deadline.signal.aborted && !signal?.aborted) {
+        return {
+          kind: 'network-error',
+          reason: `Serveur injoignable (DELAI_DEPASSE : pas de réponse complète en ${Math.round(deadlineMs / 1000)} s)`,
+          maybeReceived: true,
+        };
+      }
+      return { kind: 'network-error', reason: describeNetworkError(error), maybeReceived: !NOT_SENT_CODES.has(errorCode(error)) };
+    } finally {
+      clearTimeout(timer);
     }
   }
 
   return {
     baseUrl: base,
     /** `body` is the batch already serialised: the relay stores each sale as JSON text. */
-    postSync: (serial: string, body: string, signal?: AbortSignal) => send('POST', SYNC_PATH, serial, body, signal),
-    get: (pathAndQuery: string, serial: string, headersMs?: number) => send('GET', pathAndQuery, serial, undefined, undefined, headersMs),
+    postSync: (serial: string, body: string, signal?: AbortSignal) => send('POST', SYNC_PATH, serial, body, signal, timeouts.deadlineMs),
+    /** `deadlineMs`: a shorter deadline for this read (a till waiting for its answer). */
+    get: (pathAndQuery: string, serial: string, deadlineMs?: number) =>
+      send('GET', pathAndQuery, serial, undefined, undefined, Math.min(deadlineMs ?? timeouts.deadlineMs, timeouts.deadlineMs)),
   };
 }
 

@@ -116,11 +116,21 @@ describe('classifyAnswer', () => {
   });
 
   it('a network error or timeout makes the batch wait and retry', () => {
-    expect(classifyAnswer({ kind: 'network-error', reason: 'ECONNREFUSED' }, numeros)).toEqual({
+    expect(classifyAnswer({ kind: 'network-error', reason: 'ECONNREFUSED', maybeReceived: false }, numeros)).toEqual({
       kind: 'retry',
       reason: 'ECONNREFUSED',
       retryAfterMs: null,
+      unsure: false,
     });
+  });
+
+  it('after a reset, a timeout, an unreadable answer, a 500 or a gateway error, the server may have the sales: the send is unsure', () => {
+    expect(classifyAnswer({ kind: 'network-error', reason: 'ECONNRESET', maybeReceived: true }, numeros)).toMatchObject({ kind: 'retry', unsure: true });
+    expect(classifyAnswer(answer(201, '<html>proxy</html>'), numeros)).toMatchObject({ kind: 'failed', unsure: true });
+    expect(classifyAnswer(answer(500, { error: 'x', code: 'INTERNAL_ERROR' }), numeros)).toMatchObject({ kind: 'failed', unsure: true });
+    expect(classifyAnswer(answer(504, 'Gateway Timeout'), numeros)).toMatchObject({ kind: 'retry', unsure: true });
+    expect(classifyAnswer(answer(503, { error: 'occupé', code: 'SERVICE_UNAVAILABLE' }), numeros)).toMatchObject({ kind: 'retry', unsure: false });
+    expect(classifyAnswer(answer(400, { error: 'Format invalide', code: 'INVALID_FORMAT' }), numeros)).toMatchObject({ kind: 'failed', unsure: false });
   });
 
   it('404 TERMINAL_NOT_FOUND holds that till; 413 asks for smaller batches', () => {

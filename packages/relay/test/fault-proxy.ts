@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { request } from 'undici';
 
 /** What the proxy does with one sync request; after the script runs out, it passes requests through. */
@@ -11,12 +12,16 @@ export type Fault =
   | { kind: 'drop-after-commit' }
   /** The server commits the batch, and its answer is held back until `releaseHeld()` (or forever). */
   | { kind: 'hold-after-commit' }
+  /** Answer headers at once, then a byte every `everyMs`, never ending (the server is not asked). */
+  | { kind: 'dribble'; everyMs: number }
   /** The server commits the batch, and its answer is replaced by what `edit` makes of it. */
   | { kind: 'rewrite'; edit: (status: number, body: any) => { status: number; body: unknown } };
 
 export interface SyncRequest {
   serial: string;
   numeros: string[];
+  /** When it arrived (performance.now()): how fast the relay sends. */
+  at: number;
 }
 
 /**
@@ -75,12 +80,19 @@ export async function startFaultProxy(target: string) {
       } catch {
         // Not a batch: passed on as it is.
       }
-      const entry = { serial: String(req.headers['x-device-serial']), numeros };
+      const entry = { serial: String(req.headers['x-device-serial']), numeros, at: performance.now() };
       requests.push(entry);
       fault = script.shift() ?? rules.map((rule) => rule(entry)).find((f) => f !== null) ?? { kind: 'pass' };
       notify();
     } else {
       fault = readRules.map((rule) => rule(req.url ?? '')).find((f) => f !== null) ?? { kind: 'pass' };
+    }
+    if (fault.kind === 'dribble') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{');
+      const timer = setInterval(() => res.write(' '), fault.everyMs);
+      res.once('close', () => clearInterval(timer));
+      return;
     }
     if (fault.kind === 'answer') {
       return send(res, fault.status, typeof fault.body === 'string' ? fault.body : JSON.stringify(fault.body), fault.headers);

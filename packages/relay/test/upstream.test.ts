@@ -55,14 +55,39 @@ describe('upstream', () => {
     expect(await createUpstream(url, agent, { maxAnswerBytes: 500 }).get('/x', 'S')).toMatchObject({ kind: 'response', status: 200 });
   });
 
-  it("measures the server's clock against ours from its Date header", async () => {
+  it("measures the server's clock against ours from its Date header, on the answer (the forwarder decides whether to use it)", async () => {
     const url = await serve((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json', date: new Date(Date.now() + 3_600_000).toUTCString() });
       res.end('{}');
     });
-    const offsets: number[] = [];
-    await createUpstream(url, agent, { onClockOffset: (ms) => offsets.push(ms) }).get('/x', 'S');
-    expect(offsets).toHaveLength(1);
-    expect(Math.abs(offsets[0]! - 3_600_000)).toBeLessThan(2_000);
+    const answer = await createUpstream(url, agent).get('/x', 'S');
+    expect(answer.kind).toBe('response');
+    const offset = answer.kind === 'response' ? answer.clockOffsetMs! : Number.NaN;
+    expect(Math.abs(offset - 3_600_000)).toBeLessThan(2_000);
+  });
+
+  it('an answer that dribbles a byte every 100 ms (each gap far under the body timeout) ends at the deadline, as an unsure failure', async () => {
+    const url = await serve((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{');
+      const timer = setInterval(() => res.write(' '), 100);
+      res.once('close', () => clearInterval(timer));
+    });
+    const timeouts = { connectMs: 1_000, headersMs: 5_000, bodyMs: 5_000, deadlineMs: 800 };
+    const answer = await createUpstream(url, createAgent(timeouts), { timeouts }).postSync('S', '[]');
+    expect(answer).toMatchObject({ kind: 'network-error', maybeReceived: true, reason: expect.stringMatching(/DELAI_DEPASSE.*1 s/) });
+  });
+
+  it('the deadline also bounds a read given a longer one, and a refused connection is known not to have reached the server', async () => {
+    const url = await serve(() => {
+      // Never answers.
+    });
+    const timeouts = { connectMs: 1_000, headersMs: 5_000, bodyMs: 5_000, deadlineMs: 600 };
+    expect(await createUpstream(url, createAgent(timeouts), { timeouts }).get('/x', 'S', 60_000)).toMatchObject({
+      kind: 'network-error',
+      reason: expect.stringMatching(/DELAI_DEPASSE/),
+    });
+    // Port 1: nothing listens there, the connection is refused.
+    expect(await createUpstream('http://127.0.0.1:1', agent).postSync('S', '[]')).toMatchObject({ kind: 'network-error', maybeReceived: false });
   });
 });
