@@ -1,3 +1,4 @@
+import { printable } from '@ventesync/runtime/cli';
 /** What staff see in a terminal window; wider only on request (`--wide`). */
 export const SCREEN_COLUMNS = 80;
 const GAP = '  ';
@@ -10,7 +11,8 @@ export interface Column<Row> {
   right?: boolean;
 }
 
-const cell = (v: unknown) => (v === null || v === undefined ? '' : String(v));
+// Data never reaches the terminal raw: a control character is shown escaped.
+const cell = (v: unknown) => (v === null || v === undefined ? '' : printable(String(v)));
 
 /** Splits text into lines of at most `width` characters, at spaces when it can. */
 export function wrap(text: string, width: number): string[] {

@@ -35,3 +35,11 @@ describe('tables that fit a terminal window', () => {
     expect(wrap('abcdefghij', 4)).toEqual(['abcd', 'efgh', 'ij']);
   });
 });
+
+describe('fitTable and data from the tills', () => {
+  it('a control character in a cell is shown escaped, never sent to the terminal', () => {
+    const table = fitTable([{ numero: '\u001b]0;pwned\u0007' }], [{ key: 'numero', title: 'NUMERO' }]);
+    expect(table).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+    expect(table).toContain('\\u001b]0;pwned\\u0007');
+  });
+});

@@ -179,6 +179,31 @@ describe('ventesync-server CLI', () => {
     expect(json('terminal', 'list')).toEqual([]);
   });
 
+  it('a serial a till could never send (accents, spaces, control characters) is refused in French', () => {
+    cli('boutique', 'add', 'B', '--id', '1');
+    for (const serial of ['caisse-é', 'caisse 1', 'caisse\u001b[2J', 'caisse\u200b']) {
+      const out = cli('terminal', 'add', serial, 'Caisse', '--boutique', '1');
+      expect(out.code, JSON.stringify(serial)).toBe(1);
+      expect(out.stderr).toMatch(/^Erreur : Numéro de série invalide : ne doit contenir que des lettres sans accent/);
+    }
+    expect(cli('terminal', 'add', 'CAISSE-01_a.b', 'Caisse', '--boutique', '1').code).toBe(0);
+    expect(json('terminal', 'list')).toEqual([expect.objectContaining({ serial: 'CAISSE-01_a.b' })]);
+  });
+
+  it('a numero holding control characters (stored before they were refused) is listed escaped, never sent raw to the terminal', () => {
+    const database = openDatabase(db);
+    importFixture(database, createCatalogueStore(database), TEST_FIXTURE, new Date('2025-10-01T00:00:00Z'));
+    const terminal = createCatalogueStore(database).findActiveTerminal(SERIAL)!;
+    createSaleWriter(database).writeSales(terminal, [{ numero_facture: 'L-1', lignes: [{ article_id: 6 }] }], new Date('2025-10-29T02:45:00Z'));
+    database.prepare("UPDATE ventes SET numero_facture = char(27) || ']0;pwned' || char(7)").run();
+    database.close();
+    const out = cli('ventes', 'list').stdout;
+    expect(out).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f]/);
+    expect(out).toContain('\\u001b]0;pwned\\u0007');
+    // Scripts get the data as stored.
+    expect(json('ventes', 'list')[0].numero_facture).toBe('\u001b]0;pwned\u0007');
+  });
+
   it('every error starts with the same prefix, commander\'s and the database\'s too, never a stack trace', () => {
     cli('boutique', 'add', 'B', '--id', '1');
     const newer = new Database(db);

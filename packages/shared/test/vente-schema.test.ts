@@ -1,6 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { MAX_ISSUE_LENGTH, MAX_NUMERO_LENGTH } from '../src/limits.js';
-import { isWellFormed, rawNumero, truncateText, validateVente, venteToWire } from '../src/vente-schema.js';
+import { isWellFormed, rawNumero, truncateText, validateVente, VenteInputSchema, venteToWire } from '../src/vente-schema.js';
 
 const erreurOf = (raw: unknown) => {
   const result = validateVente(raw);
@@ -117,5 +117,45 @@ describe('validateVente: what a refused sale reports is bounded', () => {
   it('truncateText cuts on a code point boundary', () => {
     expect(truncateText('ab😀cd', 4)).toBe('ab…');
     expect(truncateText('abc', 4)).toBe('abc');
+  });
+});
+
+describe('validateVente: numero_facture holds only visible characters', () => {
+  it.each([
+    ['an escape sequence that would retitle a terminal', '\u001b]0;pwned\u0007'],
+    ['a NUL', 'FAC\u00001'],
+    ['a DEL', 'FAC\u007f1'],
+    ['a C1 control (CSI)', 'FAC\u009b1'],
+    ['a zero-width space', 'FAC\u200b1'],
+    ['a right-to-left override', 'FAC\u202e1'],
+    ['a byte-order mark', '\ufeffFAC1'],
+  ])('%s is refused as INVALID_SALE, and not echoed', (_label, numero) => {
+    expect(erreurOf({ numero_facture: numero, lignes: [{ article_id: 6 }] })).toMatch(
+      /^Le champ numero_facture ne doit contenir ni caractère de contrôle ni caractère invisible/,
+    );
+    expect(rawNumero({ numero_facture: numero })).toBeNull();
+  });
+
+  it('accents, spaces and emoji stay accepted', () => {
+    for (const numero of ['FAC-é1', 'FAC 001', 'FAC-😀', 'Ç-ñ-ß']) {
+      expect(validateVente({ numero_facture: numero, lignes: [{ article_id: 6 }] }).ok).toBe(true);
+    }
+  });
+});
+
+describe('validateVente: the cost of a refused sale', () => {
+  it('a refused sale is parsed once, its bad values quoted from the sale as sent', () => {
+    const parse = vi.spyOn(VenteInputSchema, 'safeParse');
+    try {
+      const erreur = erreurOf({ numero_facture: 'X', lignes: [{ article_id: 6 }, { article_id: 'six', quantite: 0, prix_unitaire: '1.234' }] });
+      expect(parse).toHaveBeenCalledTimes(1);
+      expect(erreur).toContain('Ligne 2 : le champ article_id');
+      expect(erreur).toContain('(reçu : "six")');
+      expect(erreur).toContain('Ligne 2 : le champ quantite');
+      expect(erreur).toContain('(reçu : 0)');
+      expect(erreur).toContain('(reçu : "1.234")');
+    } finally {
+      parse.mockRestore();
+    }
   });
 });
