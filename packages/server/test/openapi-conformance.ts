@@ -8,11 +8,16 @@ export type AnswerCheck = (method: string, url: string, status: number, contentT
 
 const DOC_ID = 'ventesync-openapi';
 
+/** Outside the API, and so outside the document: the document itself and its viewer. */
+const isDocumentation = (path: string) => path === '/openapi.json' || path === '/docs' || path.startsWith('/docs/');
+
 /**
  * Every answer must be one the document promises: the operation's response for that status,
  * its JSON body valid against the document's own schemas (Ajv, JSON Schema 2020-12, as
- * OpenAPI 3.1 says). Answers outside the documented operations (unknown routes, /docs) are
- * held to the error body of their status when they are JSON errors.
+ * OpenAPI 3.1 says); a response the document gives no body has none. Answers outside the
+ * documented operations (unknown routes, other methods) are errors, JSON with the error body
+ * of their status: an empty or non-JSON error (Node's own 417, say) is refused. Only the
+ * document and its viewer (/openapi.json, /docs) answer outside it. HEAD is GET without a body.
  */
 export function createAnswerCheck(doc: Json): AnswerCheck {
   // OpenAPI's own keywords (`example`, `discriminator`…) are not JSON Schema: not strict. Formats
@@ -31,20 +36,27 @@ export function createAnswerCheck(doc: Json): AnswerCheck {
   const resolve = (object: Json): Json =>
     typeof object.$ref === 'string' ? resolve(object.$ref.slice(2).split('/').reduce((o: Json, key: string) => o[key], doc)) : object;
 
-  return (method, url, status, contentType, body) => {
+  return (rawMethod, url, status, contentType, body) => {
     const path = url.split('?')[0] ?? '';
-    const operation: Json | undefined = (doc.paths[path] ?? doc.paths[`${path}/`])?.[method.toLowerCase()];
+    const method = rawMethod.toUpperCase();
+    const head = method === 'HEAD';
+    const pathItem: Json | undefined = doc.paths[path] ?? doc.paths[`${path}/`] ?? doc.paths[path.replace(/\/$/, '')];
+    const operation: Json | undefined = pathItem?.[head ? 'get' : method.toLowerCase()];
     let schemaRef: string;
     if (operation) {
       const response = operation.responses[String(status)];
       if (!response) return `${method} ${path} : le statut ${status} n'est pas documenté`;
       const media = resolve(response).content?.['application/json'];
-      if (!media) return null;
+      if (head || !media) return body === '' ? null : `${method} ${path} ${status} : un corps que le document ne décrit pas`;
       schemaRef = media.schema.$ref;
-    } else {
-      if (status < 400 || !contentType.includes('application/json')) return null;
+    } else if (status >= 400) {
       schemaRef = `#/components/schemas/Erreur${status}`;
       if (!doc.components.schemas[`Erreur${status}`]) return `${method} ${path} : le statut ${status} n'est pas dans la table des codes`;
+      if (head) return body === '' ? null : `${method} ${path} ${status} : un corps à une requête HEAD`;
+    } else if ((method === 'GET' || head) && isDocumentation(path)) {
+      return null;
+    } else {
+      return `${method} ${path} ${status} : réponse réussie hors de toute opération documentée`;
     }
     if (!contentType.includes('application/json')) return `${method} ${path} ${status} : réponse non JSON (${contentType})`;
     const validate = validatorOf(schemaRef);

@@ -1,5 +1,6 @@
 import { execSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildOpenApiDocument } from '@ventesync/shared';
@@ -62,6 +63,64 @@ describe('every answer of the test suite is checked against the document', () =>
     const body = JSON.stringify({ error: 'Route introuvable', code: 'NOT_FOUND' });
     expect(check('GET', '/nulle-part', 404, json, body)).toBeNull();
     expect(check('GET', '/nulle-part', 404, json, JSON.stringify({ message: 'Not Found' }))).toContain('Erreur404');
+  });
+
+  it('refuses an error answer that is not JSON with error and code, documented path or not', () => {
+    expect(check('GET', '/nulle-part', 404, 'text/plain', 'Not Found')).toContain('non JSON');
+    expect(check('POST', SYNC, 417, '', '')).toContain('non JSON');
+    expect(check('POST', '/health', 405, '', '')).toContain('non JSON');
+    expect(check('GET', '/nulle-part', 200, json, '{}')).toContain('hors de toute opération');
+  });
+
+  it('documents the 405 a known path gives to another method, with its Allow header', () => {
+    const body = JSON.stringify({ error: 'Méthode POST non acceptée ici : GET, HEAD', code: 'METHOD_NOT_ALLOWED' });
+    expect(check('POST', '/health', 405, json, body)).toBeNull();
+    expect(doc.paths['/health'].get.responses['405']).toEqual({ $ref: '#/components/responses/Erreur405' });
+    expect(doc.components.responses.Erreur405.headers.Allow).toBeDefined();
+  });
+
+  it('every answer of the listening server to odd requests is an error the document describes', async () => {
+    const app = await buildApp({
+      db: openTestDb(),
+      logger: false,
+      limits: { bodyRateWindowMs: 300, minBodyBytesPerSecond: 1_000, timeoutCheckIntervalMs: 50 },
+    });
+    const port = Number(new URL(await app.listen({ host: '127.0.0.1', port: 0 })).port);
+    const raw = (text: string) =>
+      new Promise<{ status: number; contentType: string; body: string }>((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1', () => socket.write(text));
+        let received = '';
+        socket.on('data', (chunk) => (received += chunk.toString()));
+        socket.on('error', reject);
+        socket.on('close', () => {
+          const [head = '', body = ''] = received.split('\r\n\r\n');
+          resolve({
+            status: Number(head.split(' ')[1]),
+            contentType: /content-type: *([^\r]*)/i.exec(head)?.[1] ?? '',
+            body,
+          });
+        });
+      });
+    try {
+      const cases: Array<[string, string, string, number]> = [
+        ['POST', '/health', 'POST /health HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n', 405],
+        ['OPTIONS', '*', 'OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 404],
+        ['DELETE', '/*/x', 'DELETE /*/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 404],
+        ['DELETE', '/:a(', 'DELETE /:a( HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 404],
+        ['DELETE', '/docs/*', 'DELETE /docs/* HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 404],
+        ['DELETE', '/docs/static/index.html', 'DELETE /docs/static/index.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 405],
+        ['POST', SYNC, `POST ${SYNC} HTTP/1.1\r\nHost: x\r\nExpect: banana\r\nContent-Length: 2\r\nConnection: close\r\n\r\n[]`, 417],
+        ['CONNECT', '/', 'CONNECT 127.0.0.1:80 HTTP/1.1\r\nHost: 127.0.0.1:80\r\n\r\n', 405],
+        ['POST', '/echo', 'POST /health HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n[1,', 408],
+      ];
+      for (const [method, path, text, status] of cases) {
+        const answer = await raw(text);
+        expect(answer.status, text).toBe(status);
+        expect(check(method, path, answer.status, answer.contentType, answer.body), text).toBeNull();
+      }
+    } finally {
+      await app.close();
+    }
   });
 
   it('makes an injected request of the test app fail when its answer breaks the document', async () => {

@@ -96,7 +96,7 @@ const REQUEST_ERROR_MEANING: Partial<Record<RequestErrorCode, string>> = {
   BATCH_TOO_LARGE: `plus de ${MAX_VENTES_PER_REQUEST} ventes`,
   UNSUPPORTED_MEDIA_TYPE: 'type de contenu non pris en charge',
   FORBIDDEN: 'accès refusé',
-  METHOD_NOT_ALLOWED: 'méthode HTTP non prise en charge sur cette route',
+  METHOD_NOT_ALLOWED: 'ce chemin existe mais pas avec cette méthode (ex. POST /health) ; le header Allow donne les méthodes acceptées',
   REQUEST_TIMEOUT: 'requête trop lente à arriver (en-têtes ou corps)',
   URI_TOO_LONG: 'adresse trop longue',
   HEADERS_TOO_LARGE: 'en-têtes trop volumineux',
@@ -186,13 +186,19 @@ function errorResponses(): Record<string, JsonSchema> {
     if (!schema) throw new Error(`OpenAPI : pas de corps d'erreur pour ${status}`);
     responses[`Erreur${status}`] = {
       description: codes,
-      ...(status === REQUEST_ERROR_STATUS.SERVICE_UNAVAILABLE
+      ...(status === REQUEST_ERROR_STATUS.SERVICE_UNAVAILABLE || status === REQUEST_ERROR_STATUS.STORAGE_FULL
         ? {
             headers: {
               'Retry-After': { description: 'Secondes à attendre avant de réessayer', schema: { type: 'integer', minimum: 0 } },
             },
           }
-        : {}),
+        : status === REQUEST_ERROR_STATUS.METHOD_NOT_ALLOWED
+          ? {
+              headers: {
+                Allow: { description: 'Les méthodes que ce chemin accepte (ex. « GET, HEAD »)', schema: { type: 'string' } },
+              },
+            }
+          : {}),
       content: jsonContent(schema),
     };
   }
@@ -234,7 +240,10 @@ export function buildOpenApiDocument(title = 'ventesync'): Record<string, unknow
       description:
         'Synchronisation des ventes des caisses MAUI, compatible avec le guide « Synchronisation de Ventes MAUI ». ' +
         `Chaque requête /api/v2/simple/… porte le header ${SERIAL_HEADER} : le numéro de série du terminal désigne sa boutique. ` +
-        'Toute erreur de requête est un JSON {error, code} ; code est stable, error est un message en français.',
+        'Toute erreur de requête est un JSON {error, code} ; code est stable, error est un message en français. ' +
+        'Un chemin documenté demandé avec une autre méthode (ex. POST /health) reçoit 405 METHOD_NOT_ALLOWED avec le header Allow ; ' +
+        'un chemin inconnu, 404 NOT_FOUND ; une requête trop lente à arriver, 408 REQUEST_TIMEOUT ; un header Expect autre que ' +
+        '100-continue, 417 EXPECTATION_FAILED.',
     },
     servers: [{ url: '/', description: 'Ce serveur' }],
     tags: [
@@ -320,7 +329,13 @@ export function buildOpenApiDocument(title = 'ventesync'): Record<string, unknow
           security: [],
           responses: {
             '200': { description: 'ok', content: jsonContent(HealthResponseSchema) },
-            ...errorRefs(REQUEST_ERROR_STATUSES.filter((status) => status >= 500)),
+            // What any request can meet before its route (malformed, too slow, too large, other
+            // method, overloaded) and the failing database; never 404 (the path exists) nor 507.
+            ...errorRefs(
+              REQUEST_ERROR_STATUSES.filter(
+                (status) => status !== REQUEST_ERROR_STATUS.NOT_FOUND && status !== REQUEST_ERROR_STATUS.STORAGE_FULL,
+              ),
+            ),
           },
         },
       },
