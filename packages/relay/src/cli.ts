@@ -156,7 +156,7 @@ program
   .option('--port <port>', "port d'écoute", integer('port', 0, 65535), 8001)
   .option('--batch-size <n>', 'ventes par envoi au serveur (1 à 500)', integer('batch-size', 1, 500), 100)
   .addOption(new Option('--interval <durée>', 'envoi périodique, ex. 30s, 5m').argParser(duration).default(30_000, '30s'))
-  .addOption(new Option('--timeout <durée>', "attente maximale d'une réponse du serveur").argParser(duration).default(30_000, '30s'))
+  .addOption(new Option('--timeout <durée>', "durée maximale d'un envoi au serveur, réponse entière comprise").argParser(duration).default(30_000, '30s'))
   .option('--stock-retries <n>', 'envois d\'une vente refusée pour stock avant de la rejeter (1 à 100)', integer('stock-retries', 1, 100), 5)
   .option('--pretty', 'journaux lisibles par une personne au lieu de JSON', false)
   .addHelpText('after', `\nExemple :\n  $ ${COMMANDS.relay} start --upstream http://192.0.2.10:8000 --port 8001 --pretty`)

@@ -512,7 +512,7 @@ export function createForwarder(deps: {
 
     const held = batch[0]!;
     if (outcome.kind === 'too-large' && Buffer.byteLength(held.contenu) < BLAMEABLE_SALE_BYTES) {
-      serverBroken(serial, `${reason} (pour une seule vente de ${Math.ceil(Buffer.byteLength(held.contenu) / 1024)} Kio)`, at, report);
+      serverBroken(serial, `${reason} ; même pour une seule vente de ${Math.ceil(Buffer.byteLength(held.contenu) / 1024)} Kio`, at, report);
       return 'failed';
     }
     if (!(await serverWorks(serial))) {
@@ -522,7 +522,7 @@ export function createForwarder(deps: {
     }
     failedAlone.add(held.id);
     if (failedAlone.size >= BROKEN_SERVER_AFTER_SALES) {
-      serverBroken(serial, `${reason} (${failedAlone.size} ventes différentes en échec, chacune seule)`, at, report);
+      serverBroken(serial, `${reason} ; ${failedAlone.size} ventes différentes en échec, chacune seule`, at, report);
       return 'failed';
     }
     const before = aside.get(held.id);
