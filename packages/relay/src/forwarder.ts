@@ -152,7 +152,15 @@ export function createForwarder(deps: {
   // Sales that failed alone since the server last took a batch, and batches it took so far.
   const failedAlone = new Set<number>();
   let answeredBatches = 0;
-  let broken: { since: Date; reason: string } | null = null;
+  // Kept across restarts (in `etat`): until a batch goes through, nobody is blamed.
+  let broken: { since: Date; reason: string } | null = (() => {
+    try {
+      const known = JSON.parse(store.getEtat('serveur_en_panne') ?? 'null') as { depuis?: string; raison?: string } | null;
+      return known?.depuis ? { since: new Date(known.depuis), reason: known.raison ?? '' } : null;
+    } catch {
+      return null;
+    }
+  })();
   let again = false;
   let stopped = false;
   let abort = new AbortController();
@@ -528,9 +536,10 @@ export function createForwarder(deps: {
     const before = aside.get(held.id);
     const alone = (before?.alone ?? 0) + 1;
     const answeredBefore = before?.answeredBefore ?? answeredBatches;
-    // Blamed only if the server took other sales since this one first failed: otherwise
-    // nothing shows the server works for sales at all.
-    if (outcome.kind === 'too-large' || (alone >= POISON_MAX_ALONE_FAILURES && answeredBatches > answeredBefore)) {
+    // Blamed only if the server took other sales since this one first failed alone: otherwise
+    // nothing shows the server works for sales at all (it may refuse every one, as too large too).
+    const othersWent = answeredBatches > answeredBefore;
+    if (othersWent && (outcome.kind === 'too-large' || alone >= POISON_MAX_ALONE_FAILURES)) {
       const erreur =
         outcome.kind === 'too-large'
           ? `Vente trop volumineuse pour le serveur, même seule : ${reason}`

@@ -538,6 +538,37 @@ describe('one bad sale does not hold the others back', () => {
     expect(store.getEtat('serveur_en_panne')).not.toBeNull();
   });
 
+  it('413 for every sale, a big one first in line: the big sale is not blamed either, since the small ones fail the same way', async () => {
+    const big = holdBig();
+    hold(5);
+    proxy.rules.push((req) => (req.numeros.length > 0 ? { kind: 'answer', status: 413, body: { error: 'Requête trop volumineuse', code: 'PAYLOAD_TOO_LARGE' } } : null));
+    const forwarder = setup({ networkRetry: { baseMs: 1, capMs: 5, factor: 2 } });
+    for (let i = 0; i < 60; i++) {
+      await forwarder.runOnce();
+      await sleep(3);
+    }
+    expect(store.byNumero(big)[0]!.statut).toBe('EN_ATTENTE');
+    expect(store.countStatut('REJETEE')).toBe(0);
+    expect(store.getEtat('serveur_en_panne')).not.toBeNull();
+  });
+
+  it('a server found broken before a restart is still waited for after it, until a batch goes through', async () => {
+    hold(3);
+    store.setEtat('serveur_en_panne', JSON.stringify({ depuis: new Date().toISOString(), raison: 'Réponse 500 du serveur' }));
+    proxy.rules.push((req) => (req.numeros.length > 0 ? { kind: 'answer', status: 500, body: { error: 'Erreur interne', code: 'INTERNAL_ERROR' } } : null));
+    const forwarder = setup({ networkRetry: { baseMs: 1, capMs: 5, factor: 2 } });
+    for (let i = 0; i < 30; i++) {
+      await forwarder.runOnce();
+      await sleep(3);
+    }
+    // No splitting, no sale set aside: every request is the whole batch.
+    expect(proxy.requests.every((r) => r.numeros.length === 3)).toBe(true);
+    proxy.rules.length = 0;
+    await drain(forwarder, 100);
+    expect(store.countStatut('SYNCHRONISEE')).toBe(3);
+    expect(store.getEtat('serveur_en_panne')).toBeNull();
+  });
+
   it('a big sale the server refuses as too large while an empty batch passes is REJETEE; the small ones around it go', async () => {
     const before = hold(2);
     const big = holdBig();
