@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { listening, parseRawAnswer, rawClient, waitFor } from './http-test-server.js';
 
@@ -113,5 +114,21 @@ describe('connections that hold the server', () => {
     // The requests before the bound are worked on (their answers go nowhere); none after it.
     await waitFor(() => started >= 16, 5_000, 'the first requests served');
     expect(started).toBe(16);
+  });
+
+  it('a client leaving more answer bytes unread than the bound is disconnected, long before the idle timeout', async () => {
+    const serverSide: Socket[] = [];
+    const { port } = await listening({ limits: { maxUnsentBytes: 1024 * 1024, maxPipelinedRequests: 1_000 } }, false, (server) =>
+      server.server.on('connection', (socket: Socket) => serverSide.push(socket)),
+    );
+    const client = rawClient(port);
+    client.socket.pause();
+    // 40 answers of 256 KiB: 10 MiB the client never reads.
+    client.socket.write('GET /big HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(40));
+    try {
+      await waitFor(() => serverSide.length === 1 && serverSide[0]!.destroyed, 5_000, 'non-reading client disconnected');
+    } finally {
+      client.socket.destroy();
+    }
   });
 });

@@ -9,7 +9,10 @@ export interface ConnectionLimits {
   maxConnections: number;
   /** Requests a connection may have in progress at once (pipelined); past it, it is closed. */
   maxPipelinedRequests: number;
-  /** Answer bytes a connection may leave unread (`socket.writableLength`); past it, it is closed. */
+  /**
+   * Answer bytes a connection may leave unsent (in its socket, and in the answers queued behind
+   * the one being sent); past it, with none of it leaving between two checks, it is closed.
+   */
   maxUnsentBytes: number;
   /** A request body arriving slower than this, measured over `bodyRateWindowMs`, is cut with 408. */
   minBodyBytesPerSecond: number;
@@ -31,6 +34,10 @@ interface Receiving {
 
 interface Connection {
   inFlight: number;
+  /** Its answers not yet finished: pipelined ones wait, whole, behind the one being sent. */
+  responses: Set<ServerResponse>;
+  /** Unsent bytes at the last check, to tell a slow reader from one that stopped. */
+  lastUnsent: number;
   /** The request whose body is still arriving, if any. */
   receiving: Receiving | null;
 }
@@ -66,6 +73,14 @@ export function guardConnections(server: Server, limits: ConnectionLimits): { op
     }
   }
 
+  /** What the connection still has to send: in its socket, and in answers queued behind. */
+  function unsentBytes(socket: Socket, connection: Connection): number {
+    let total = socket.writableLength;
+    // An answer holding the socket is counted in it already.
+    for (const response of connection.responses) if (!response.socket) total += response.writableLength;
+    return total;
+  }
+
   function makeRoom(): boolean {
     let slowest: [Socket, Connection, number] | null = null;
     const now = Date.now();
@@ -90,7 +105,7 @@ export function guardConnections(server: Server, limits: ConnectionLimits): { op
       socket.destroy();
       return;
     }
-    open.set(socket, { inFlight: 0, receiving: null });
+    open.set(socket, { inFlight: 0, responses: new Set(), lastUnsent: 0, receiving: null });
     socket.once('close', () => open.delete(socket));
   });
 
@@ -100,7 +115,7 @@ export function guardConnections(server: Server, limits: ConnectionLimits): { op
     const connection = open.get(socket);
     if (!connection || socket.destroyed) return false;
     connection.inFlight++;
-    if (connection.inFlight > limits.maxPipelinedRequests || socket.writableLength > limits.maxUnsentBytes) {
+    if (connection.inFlight > limits.maxPipelinedRequests) {
       socket.destroy();
       return false;
     }
@@ -115,7 +130,9 @@ export function guardConnections(server: Server, limits: ConnectionLimits): { op
         bytesAtWindowStart: socket.bytesRead,
       };
     }
+    connection.responses.add(response);
     response.once('close', () => {
+      connection.responses.delete(response);
       connection.inFlight = Math.max(0, connection.inFlight - 1);
       if (connection.receiving?.request === request) connection.receiving = null;
     });
@@ -145,7 +162,11 @@ export function guardConnections(server: Server, limits: ConnectionLimits): { op
     const serverLate = now - lastCheck > 2 * limits.checkIntervalMs;
     lastCheck = now;
     for (const [socket, connection] of open) {
-      if (socket.writableLength > limits.maxUnsentBytes) {
+      // A reader on a slow link drains some between two checks; one that stopped reading does not.
+      const unsent = unsentBytes(socket, connection);
+      const stuck = unsent > limits.maxUnsentBytes && unsent >= connection.lastUnsent;
+      connection.lastUnsent = unsent;
+      if (stuck && !serverLate) {
         socket.destroy();
         continue;
       }
