@@ -22,7 +22,10 @@ export interface HttpLimits {
    * 1,000 and reading none would hold 1,000 answers. Past this the connection is closed.
    */
   maxPipelinedRequests: number;
-  /** Answer bytes left unread by a client (`socket.writableLength`) before it is disconnected. */
+  /**
+   * Answer bytes a client may leave unsent (in the socket and in pipelined answers queued
+   * behind): past it, when none of it drained since the last check, it is disconnected.
+   */
   maxUnsentBytes: number;
   /**
    * A request body must arrive at least this fast, measured over `bodyRateWindowMs`, or it is
