@@ -300,6 +300,18 @@ describe('ventesync-relay CLI, read by a shop manager', () => {
     expect(relay('show', 'D').stdout).toContain("mais le serveur l'a reçue");
   });
 
+  it('discard refuses a sale whose last send got no clear answer (the server may have it), and says to wait or sync', () => {
+    withStore((store) => store.countAttempt(store.byNumero('D').map((v) => v.id), { at: new Date(), reason: 'Serveur injoignable (ECONNRESET)', unsure: true }));
+    const refused = relay('discard', 'D', '--reason', 'annulée');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('sans réponse claire');
+    expect(refused.stderr).toContain('sync');
+    expect(json('show', 'D')).toMatchObject({ statut: 'EN_ATTENTE', decision: null });
+    // Once the server has answered for it (here: it has it), the books say so.
+    withStore((store) => store.markSynced(store.byNumero('D')[0]!.id, '10.00', new Date()));
+    expect(json('show', 'D')).toMatchObject({ statut: 'SYNCHRONISEE' });
+  });
+
   it('pending never stops silently: it says how many more there are and how to see them', () => {
     withStore((store) =>
       createSaleIntake(store).take({ serial: 'caisse-9', boutique_id: 2 }, Array.from({ length: 250 }, (_, i) => ({ numero_facture: `P-${i}`, lignes: [{ article_id: 6 }] })), new Date()),
