@@ -59,12 +59,15 @@ function rssSampler(pid: number) {
 }
 
 /** What the server's group commit did over its life (its `ecritures_groupees` log field). */
+/** The server's group-commit counters (GroupCommitStats), read from its shutdown line. */
 export interface WriteStats {
+  /** Commits that wrote at least one sale: one fsync each. */
   commits: number;
   requests: number;
-  sales: number;
+  salesWritten: number;
   maxGroupRequests: number;
   maxGroupSales: number;
+  failedGroups: number;
   refused: number;
 }
 

@@ -84,6 +84,8 @@ interface ServerFigure {
   mean_group_sales: number | null;
   max_group_requests: number | null;
   max_group_sales: number | null;
+  /** Groups that failed as a whole (BEGIN, COMMIT or a transaction ended by SQLite). */
+  failed_groups: number | null;
 }
 
 function figure(batch: number, terminals: number, r: LoadResult, rss: number, w: WriteStats | null): ServerFigure {
@@ -100,9 +102,10 @@ function figure(batch: number, terminals: number, r: LoadResult, rss: number, w:
     failed_sales: r.failedSales,
     fsyncs_per_s: commits && Math.round(commits / seconds),
     mean_group_requests: commits && round(w!.requests / commits, 2),
-    mean_group_sales: commits && round(w!.sales / commits, 1),
+    mean_group_sales: commits && round(w!.salesWritten / commits, 1),
     max_group_requests: w && w.maxGroupRequests,
     max_group_sales: w && w.maxGroupSales,
+    failed_groups: w && w.failedGroups,
   };
 }
 

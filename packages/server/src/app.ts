@@ -71,7 +71,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     const stats = groupCommit.stats();
     app.log.info(
       { ecritures_groupees: stats },
-      `Écritures : ${stats.sales} ventes de ${stats.requests} requêtes en ${stats.commits} validations sur disque (groupe le plus grand : ${stats.maxGroupRequests} requêtes)`,
+      `Écritures : ${stats.salesWritten} ventes enregistrées, ${stats.requests} requêtes en ${stats.commits} validations sur disque (groupe le plus grand : ${stats.maxGroupRequests} requêtes), ${stats.failedGroups} groupes en échec, ${stats.refused} requêtes refusées (file pleine)`,
     );
   });
   const ping = db.prepare('SELECT 1').pluck();

@@ -9,7 +9,7 @@ import type { Db } from './db/open-database.js';
  * bound (up to 500 sales) is a group of its own.
  */
 export const MAX_GROUP_SALES = 250;
-/** Most request bytes (bodies as sent) a group holds. */
+/** Most request bytes (bodies as received) a group holds. */
 export const MAX_GROUP_BYTES = 16 * 1024 * 1024;
 /** Most requests waiting for their group; past it a request is turned away with 503. */
 export const MAX_QUEUED_REQUESTS = 512;
@@ -32,12 +32,17 @@ export const DEFAULT_GROUP_COMMIT_LIMITS: Readonly<GroupCommitLimits> = Object.f
 
 /** What the writer counted since it started: the bench reads it, operators see it at shutdown. */
 export interface GroupCommitStats {
-  /** Durable commits: one fsync of the WAL each (synchronous=FULL). */
+  /** Commits that wrote at least one sale: one fsync of the WAL each (synchronous=FULL). */
   commits: number;
+  /** Requests of those groups. */
   requests: number;
-  sales: number;
+  /** Sales written (created) by those groups: no duplicate, refused sale or request that threw. */
+  salesWritten: number;
   maxGroupRequests: number;
+  /** Most sales written by one commit. */
   maxGroupSales: number;
+  /** Groups that failed as a whole (at BEGIN, COMMIT, or an error that ended the transaction). */
+  failedGroups: number;
   /** Requests turned away because the queue was full. */
   refused: number;
 }
@@ -46,6 +51,8 @@ interface Pending<T> {
   sales: number;
   bytes: number;
   write: () => T;
+  /** Sales the write's result says were written. */
+  written: (result: T) => number;
   resolve: (value: T) => void;
   reject: (error: unknown) => void;
 }
@@ -68,7 +75,15 @@ export function createGroupCommit(db: Db, limits: Readonly<GroupCommitLimits> = 
   let queue: Array<Pending<unknown>> = [];
   let queuedBytes = 0;
   let scheduled = false;
-  const stats: GroupCommitStats = { commits: 0, requests: 0, sales: 0, maxGroupRequests: 0, maxGroupSales: 0, refused: 0 };
+  const stats: GroupCommitStats = {
+    commits: 0,
+    requests: 0,
+    salesWritten: 0,
+    maxGroupRequests: 0,
+    maxGroupSales: 0,
+    failedGroups: 0,
+    refused: 0,
+  };
   // A request's savepoint keeps, until it is released, the original of every page the request
   // changed (SQLite's sub-journal). Past 64 KiB that journal spills to a temporary file: a batch
   // of 100 sales then paid a third of its time in file writes. In memory it costs at most the
@@ -100,6 +115,7 @@ export function createGroupCommit(db: Db, limits: Readonly<GroupCommitLimits> = 
   }
 
   function failAll(group: Array<Pending<unknown>>, error: unknown): void {
+    stats.failedGroups++;
     for (const p of group) p.reject(error);
   }
 
@@ -118,14 +134,11 @@ export function createGroupCommit(db: Db, limits: Readonly<GroupCommitLimits> = 
     }
     const results: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
     for (const p of group) {
-      // Never let a request open a transaction of its own: it would commit apart from the group.
-      if (!db.inTransaction) {
-        failAll(group, new Error('transaction du groupe terminée avant sa fin'));
-        return;
-      }
       try {
         results.push({ ok: true, value: inSavepoint(p.write) });
       } catch (error) {
+        // The one check that the group's transaction is still open: a write that ended it
+        // always lands here, since releasing its savepoint then fails.
         if (!db.inTransaction) {
           // SQLite ended the whole transaction: the group's earlier writes are gone too.
           failAll(group, error);
@@ -133,10 +146,6 @@ export function createGroupCommit(db: Db, limits: Readonly<GroupCommitLimits> = 
         }
         results.push({ ok: false, error });
       }
-    }
-    if (!db.inTransaction) {
-      failAll(group, new Error('transaction du groupe terminée avant sa fin'));
-      return;
     }
     try {
       commit.run();
@@ -152,13 +161,19 @@ export function createGroupCommit(db: Db, limits: Readonly<GroupCommitLimits> = 
       return;
     }
 
-    stats.commits++;
-    let sales = 0;
-    for (const p of group) sales += p.sales;
-    stats.requests += group.length;
-    stats.sales += sales;
-    if (group.length > stats.maxGroupRequests) stats.maxGroupRequests = group.length;
-    if (sales > stats.maxGroupSales) stats.maxGroupSales = sales;
+    let written = 0;
+    for (let i = 0; i < group.length; i++) {
+      const r = results[i]!;
+      if (r.ok) written += group[i]!.written(r.value);
+    }
+    // A commit that changed nothing does no fsync in WAL mode: not counted as one.
+    if (written > 0) {
+      stats.commits++;
+      stats.requests += group.length;
+      stats.salesWritten += written;
+      if (group.length > stats.maxGroupRequests) stats.maxGroupRequests = group.length;
+      if (written > stats.maxGroupSales) stats.maxGroupSales = written;
+    }
     for (let i = 0; i < group.length; i++) {
       const r = results[i]!;
       if (r.ok) group[i]!.resolve(r.value);
@@ -177,15 +192,23 @@ export function createGroupCommit(db: Db, limits: Readonly<GroupCommitLimits> = 
      * Queues a write for the next group and resolves with its result once the group's commit
      * is durable; rejects with what it threw, or with the error that failed the whole group.
      * Returns null, queuing nothing, when the queue is full: the caller answers 503.
-     * `sales` and `bytes` are what the request weighs against the bounds.
+     * `sales` and `bytes` are what the request weighs against the bounds; `written` reads from
+     * the write's result how many sales it wrote, for the counters.
      */
-    submit<T>(sales: number, bytes: number, write: () => T): Promise<T> | null {
+    submit<T>(sales: number, bytes: number, write: () => T, written: (result: T) => number = () => 0): Promise<T> | null {
       if (queue.length >= limits.maxQueuedRequests || (queue.length > 0 && queuedBytes + bytes > limits.maxQueuedBytes)) {
         stats.refused++;
         return null;
       }
       return new Promise<T>((resolve, reject) => {
-        queue.push({ sales, bytes, write, resolve: resolve as (value: unknown) => void, reject });
+        queue.push({
+          sales,
+          bytes,
+          write,
+          written: written as (result: unknown) => number,
+          resolve: resolve as (value: unknown) => void,
+          reject,
+        });
         queuedBytes += bytes;
         schedule();
       });

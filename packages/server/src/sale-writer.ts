@@ -1,5 +1,6 @@
 import {
   type Centimes,
+  createNumeroGenerator,
   formatMoney,
   ligneCreee,
   multiplyMoney,
@@ -14,7 +15,6 @@ import {
 } from '@ventesync/shared';
 import type { ArticleRow, TerminalContext } from './catalogue-store.js';
 import type { Db } from './db/open-database.js';
-
 
 export type WriteSalesResult = SalesOutcome;
 
@@ -38,12 +38,12 @@ class SaleRejected extends Error {
 }
 
 /**
- * Writes sync batches. One request is one `BEGIN IMMEDIATE` transaction with a SAVEPOINT per
- * sale: a failing sale rolls back to its savepoint alone, and the request pays a single
- * durable commit (an fsync with synchronous=FULL) instead of one per sale — measured here at
- * about 15,000 against 2,800 sales/s, same durability. A crash before the commit leaves none
- * of the batch, so never half a sale. better-sqlite3 runs the whole batch synchronously: no
- * other request can interleave, which is what keeps concurrent terminals from overselling.
+ * Writes sync batches inside the group commit's transaction (see group-commit.ts): the group
+ * holds each request in a savepoint, and each sale here gets a savepoint of its own, so a
+ * failing sale rolls back alone and the whole group pays one durable commit (an fsync with
+ * synchronous=FULL). A crash before that commit leaves none of the group, so never half a
+ * sale. better-sqlite3 runs the group synchronously: no other write interleaves, which is
+ * what keeps concurrent terminals from overselling.
  */
 export function createSaleWriter(db: Db) {
   const stmt = {
@@ -78,6 +78,9 @@ export function createSaleWriter(db: Db) {
       ON CONFLICT (boutique_id, jour, mode_paiement)
       DO UPDATE SET nombre_ventes = nombre_ventes + excluded.nombre_ventes, montant_total = montant_total + excluded.montant_total`),
   };
+
+  // Shared by every request: the k-th sale generated in a second costs one lookup, not k.
+  const numeros = createNumeroGenerator();
 
   interface PricedLigne {
     article: ArticleRow;
@@ -199,25 +202,16 @@ export function createSaleWriter(db: Db) {
       };
     };
 
-    const outcome = processSales(items, { serial: terminal.serial, boutiqueId, receivedAt }, storage, store);
+    const outcome = processSales(items, { serial: terminal.serial, boutiqueId, receivedAt, numeros }, storage, store);
     for (const t of chiffres.values()) stmt.addChiffres.run(boutiqueId, t.jour, t.mode, t.nombre, t.montant);
     return outcome;
   }
-  const writeBatch = db.transaction(writeBatchSteps);
 
   return {
     /**
-     * Validates and writes a batch in its own `BEGIN IMMEDIATE` transaction; returns what was
-     * created and why the rest was not. Called inside an open transaction (group commit), it
-     * runs as a savepoint of that one.
-     */
-    writeSales(terminal: TerminalContext, items: unknown[], receivedAt: Date): WriteSalesResult {
-      return writeBatch.immediate(terminal, items, receivedAt);
-    },
-    /**
-     * The same, for a caller that already holds this request in its own savepoint inside an
-     * open transaction (group commit): no second savepoint around the batch. Each sale still
-     * has its own.
+     * Validates and writes a batch; returns what was created and why the rest was not. The
+     * caller holds this request in its own savepoint inside an open transaction (group
+     * commit): no second savepoint around the batch. Each sale still has its own.
      */
     writeSalesInSavepoint(terminal: TerminalContext, items: unknown[], receivedAt: Date): WriteSalesResult {
       if (!db.inTransaction) throw new Error('writeSalesInSavepoint en dehors de toute transaction');

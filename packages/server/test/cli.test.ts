@@ -194,7 +194,8 @@ describe('ventesync-server CLI', () => {
     const database = openDatabase(db);
     importFixture(database, createCatalogueStore(database), TEST_FIXTURE, new Date('2025-10-01T00:00:00Z'));
     const terminal = createCatalogueStore(database).findActiveTerminal(SERIAL)!;
-    createSaleWriter(database).writeSales(terminal, [{ numero_facture: 'L-1', lignes: [{ article_id: 6 }] }], new Date('2025-10-29T02:45:00Z'));
+    const writer = createSaleWriter(database);
+    database.transaction(() => writer.writeSalesInSavepoint(terminal, [{ numero_facture: 'L-1', lignes: [{ article_id: 6 }] }], new Date('2025-10-29T02:45:00Z'))).immediate();
     database.prepare("UPDATE ventes SET numero_facture = char(27) || ']0;pwned' || char(7)").run();
     database.close();
     const out = cli('ventes', 'list').stdout;
@@ -232,11 +233,16 @@ describe('ventesync-server CLI', () => {
     const database = openDatabase(db);
     importFixture(database, createCatalogueStore(database), TEST_FIXTURE, new Date('2025-10-01T00:00:00Z'));
     const terminal = createCatalogueStore(database).findActiveTerminal(SERIAL)!;
-    createSaleWriter(database).writeSales(
-      terminal,
-      [{ numero_facture: 'L-1', lignes: [{ article_id: 6 }] }, { numero_facture: 'L-2', mode_paiement: 'CARTE', lignes: [{ article_id: 9, quantite: 3 }] }],
-      new Date('2025-10-29T02:45:00Z'),
-    );
+    const writer = createSaleWriter(database);
+    database
+      .transaction(() =>
+        writer.writeSalesInSavepoint(
+          terminal,
+          [{ numero_facture: 'L-1', lignes: [{ article_id: 6 }] }, { numero_facture: 'L-2', mode_paiement: 'CARTE', lignes: [{ article_id: 9, quantite: 3 }] }],
+          new Date('2025-10-29T02:45:00Z'),
+        ),
+      )
+      .immediate();
     database.close();
     expect(json('ventes', 'list')).toEqual([
       expect.objectContaining({ numero_facture: 'L-2', boutique_id: 2, montant_total: '59.97', mode_paiement: 'CARTE', paye: true, nombre_lignes: 1 }),

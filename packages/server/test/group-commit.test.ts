@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createCatalogueStore, type TerminalContext } from '../src/catalogue-store.js';
 import type { Db } from '../src/db/open-database.js';
 import { createGroupCommit, DEFAULT_GROUP_COMMIT_LIMITS, type GroupCommitLimits } from '../src/group-commit.js';
+import type { SalesOutcome } from '@ventesync/shared';
 import { createSaleWriter, type SaleWriter } from '../src/sale-writer.js';
 import { openTestDb, SECOND_SERIAL, SERIAL, tempDir, vente } from './helpers.js';
 
@@ -40,7 +41,7 @@ function groupCommit(limits: Partial<GroupCommitLimits> = {}) {
 
 /** One request's write, as the sync route hands it over. */
 function sale(terminal: TerminalContext, items: unknown[]) {
-  return [items.length, 100, () => writer.writeSales(terminal, items, at)] as const;
+  return [items.length, 100, () => writer.writeSalesInSavepoint(terminal, items, at), (o: SalesOutcome) => o.creees.length] as const;
 }
 
 describe('group commit', () => {
@@ -52,7 +53,7 @@ describe('group commit', () => {
     expect(answers.map((a) => a.creees.map((v) => v.numero_facture))).toEqual(Array.from({ length: 8 }, (_, i) => [`G-${i}`]));
     expect(numeros()).toEqual(Array.from({ length: 8 }, (_, i) => `G-${i}`));
     expect(stock(6)).toBe(92);
-    expect(commit.stats()).toMatchObject({ commits: 1, requests: 8, sales: 8, maxGroupRequests: 8, maxGroupSales: 8 });
+    expect(commit.stats()).toMatchObject({ commits: 1, requests: 8, salesWritten: 8, maxGroupRequests: 8, maxGroupSales: 8, failedGroups: 0 });
   });
 
   it('a lone request is written on its own, and the next ones form the next group', async () => {
@@ -76,7 +77,9 @@ describe('group commit', () => {
     // The same three requests, each in its own transaction, on a second database.
     const seqDb = openTestDb(join(tmp.dir, 'sequential.db'));
     const seqWriter = createSaleWriter(seqDb);
-    const sequential = [caisse1, caisse1, caisse2].map((t) => seqWriter.writeSales(t, same, at));
+    const sequential = [caisse1, caisse1, caisse2].map((t) =>
+      seqDb.transaction(() => seqWriter.writeSalesInSavepoint(t, same, at)).immediate(),
+    );
     seqDb.close();
 
     expect([first, resent, otherTill]).toEqual(sequential);
@@ -90,7 +93,7 @@ describe('group commit', () => {
   it('a request that throws is undone alone: the others of its group are committed', async () => {
     const commit = groupCommit();
     const failing = commit.submit(1, 100, () => {
-      writer.writeSales(caisse1, [vente('PERDUE', [{ article_id: 6, quantite: 5 }])], at);
+      writer.writeSalesInSavepoint(caisse1, [vente('PERDUE', [{ article_id: 6, quantite: 5 }])], at);
       throw new Error('panne inattendue');
     })!;
     const others = [1, 2].map((i) => commit.submit(...sale(caisse1, [vente(`OK-${i}`, [{ article_id: 6 }])]))!);
@@ -114,14 +117,57 @@ describe('group commit', () => {
     })!;
     const third = commit.submit(1, 100, () => {
       thirdRan = true;
-      return writer.writeSales(caisse1, [vente('APRES', [{ article_id: 6 }])], at);
+      return writer.writeSalesInSavepoint(caisse1, [vente('APRES', [{ article_id: 6 }])], at);
     })!;
     for (const p of [first, full, third]) await expect(p).rejects.toMatchObject({ code: 'SQLITE_FULL' });
     expect(thirdRan).toBe(false);
     expect(numeros()).toEqual([]);
     expect(stock(6)).toBe(100);
     expect(db.inTransaction).toBe(false);
-    expect(commit.stats().commits).toBe(0);
+    expect(commit.stats()).toMatchObject({ commits: 0, salesWritten: 0, failedGroups: 1 });
+  });
+
+  it('a COMMIT that fails rejects every request of the group, stores nothing, and the next group writes', async () => {
+    const commit = groupCommit();
+    const first = commit.submit(...sale(caisse1, [vente('AVANT-COMMIT', [{ article_id: 6 }])]))!;
+    // A line pointing to no sale, its check deferred to COMMIT: the commit itself fails.
+    const broken = commit.submit(1, 100, () => {
+      db.pragma('defer_foreign_keys = ON');
+      db.prepare('INSERT INTO lignes_vente (vente_id, article_id, quantite, prix_unitaire, sous_total) VALUES (999999, 6, 1, 1, 1)').run();
+      return { creees: [], erreurs: [] } satisfies SalesOutcome;
+    })!;
+    const last = commit.submit(...sale(caisse1, [vente('APRES-COMMIT', [{ article_id: 6 }])]))!;
+    for (const p of [first, broken, last]) await expect(p).rejects.toMatchObject({ code: 'SQLITE_CONSTRAINT_FOREIGNKEY' });
+    expect(db.inTransaction).toBe(false);
+    expect(numeros()).toEqual([]);
+    expect(db.prepare('SELECT COUNT(*) FROM lignes_vente').pluck().get()).toBe(0);
+    expect(stock(6)).toBe(100);
+    expect(commit.stats()).toMatchObject({ commits: 0, salesWritten: 0, failedGroups: 1 });
+
+    await expect(commit.submit(...sale(caisse1, [vente('ENSUITE', [{ article_id: 6 }])]))).resolves.toMatchObject({
+      creees: [{ numero_facture: 'ENSUITE' }],
+    });
+    expect(numeros()).toEqual(['ENSUITE']);
+    expect(commit.stats()).toMatchObject({ commits: 1, salesWritten: 1, failedGroups: 1 });
+  });
+
+  it('counts the sales written and the commits that wrote some: not duplicates, refused sales or requests that threw', async () => {
+    const commit = groupCommit();
+    await commit.submit(...sale(caisse1, [vente('C-1', [{ article_id: 6 }])]));
+    const group = [
+      // A resend, a refused sale and one written.
+      commit.submit(...sale(caisse1, [vente('C-1', [{ article_id: 6 }]), vente('C-2', [{ article_id: 999 }]), vente('C-3', [{ article_id: 6 }])]))!,
+      commit.submit(1, 100, () => {
+        writer.writeSalesInSavepoint(caisse1, [vente('C-4', [{ article_id: 6 }])], at);
+        throw new Error('panne inattendue');
+      }, (o: SalesOutcome) => o.creees.length)!,
+    ];
+    await expect(group[1]).rejects.toThrow('panne inattendue');
+    await group[0];
+    // Only resends: the commit changes nothing, so it costs no fsync and is not counted.
+    await commit.submit(...sale(caisse1, [vente('C-1', [{ article_id: 6 }]), vente('C-3', [{ article_id: 6 }])]));
+    expect(numeros()).toEqual(['C-1', 'C-3']);
+    expect(commit.stats()).toMatchObject({ commits: 2, requests: 3, salesWritten: 2, maxGroupSales: 1, maxGroupRequests: 2, failedGroups: 0 });
   });
 
   it('when another process holds the database, the whole group fails busy and writes nothing', async () => {
@@ -150,14 +196,15 @@ describe('group commit', () => {
         commit.submit(...sale(caisse1, [vente(`B-${i}-a`, [{ article_id: 6 }]), vente(`B-${i}-b`, [{ article_id: 6 }])])),
       ),
     );
-    expect(commit.stats()).toMatchObject({ commits: 3, requests: 5, sales: 10, maxGroupSales: 4, maxGroupRequests: 2 });
+    expect(commit.stats()).toMatchObject({ commits: 3, requests: 5, salesWritten: 10, maxGroupSales: 4, maxGroupRequests: 2 });
     expect(numeros()).toHaveLength(10);
   });
 
   it('a group stops at its bound in bytes, but always takes at least one request', async () => {
     const commit = groupCommit({ maxGroupBytes: 150 });
-    await Promise.all([1, 2, 3].map((i) => commit.submit(1, 100, () => writer.writeSales(caisse1, [vente(`O-${i}`, [{ article_id: 6 }])], at))));
-    await commit.submit(1, 10_000, () => writer.writeSales(caisse1, [vente('GROS', [{ article_id: 6 }])], at));
+    const [sales, , write, written] = sale(caisse1, [vente('GROS', [{ article_id: 6 }])]);
+    await Promise.all([1, 2, 3].map((i) => commit.submit(...sale(caisse1, [vente(`O-${i}`, [{ article_id: 6 }])]))));
+    await commit.submit(sales, 10_000, write, written);
     expect(commit.stats()).toMatchObject({ commits: 4, maxGroupRequests: 1 });
     expect(numeros()).toHaveLength(4);
   });
@@ -174,11 +221,6 @@ describe('group commit', () => {
     expect(commit.stats()).toMatchObject({ refused: 1, requests: 2 });
     // Once the queue has drained, requests are taken again.
     await expect(commit.submit(...sale(caisse1, [vente('Q-3', [{ article_id: 6 }])]))).resolves.toMatchObject({ creees: [{ numero_facture: 'Q-3' }] });
-  });
-
-  it('keeps the request savepoints’ journal in memory, never in a temporary file', () => {
-    groupCommit();
-    expect(db.pragma('temp_store', { simple: true })).toBe(2);
   });
 
   it('past the queued bytes bound a request is turned away', async () => {

@@ -24,11 +24,17 @@ afterEach(() => {
   tmp.cleanup();
 });
 
+/** A request written as the group commit writes it: inside an open transaction, by the production entry point. */
+function writeSales(items: unknown[]) {
+  const writer = createSaleWriter(db);
+  return db.transaction(() => writer.writeSalesInSavepoint(terminal, items, at)).immediate();
+}
+
 const count = (table: string) => db.prepare(`SELECT COUNT(*) FROM ${table}`).pluck().get() as number;
 
-describe('writeSales', () => {
+describe('writeSalesInSavepoint', () => {
   it('writes each sale whole: the sale, its lines, one SORTIE per line, the running totals', () => {
-    const result = createSaleWriter(db).writeSales(terminal, [{ numero_facture: 'W-1', lignes: [{ article_id: 6 }, { article_id: 7, quantite: 2 }] }], at);
+    const result = writeSales([{ numero_facture: 'W-1', lignes: [{ article_id: 6 }, { article_id: 7, quantite: 2 }] }]);
     expect(result.erreurs).toEqual([]);
     expect(result.creees[0]).toMatchObject({ numero_facture: 'W-1', montant_total: '90000.00' });
     expect([count('ventes'), count('lignes_vente'), count("mouvements_stock WHERE type = 'SORTIE'")]).toEqual([1, 2, 2]);
@@ -36,13 +42,11 @@ describe('writeSales', () => {
   });
 
   it('a sale whose second line fails leaves no trace, and the next sale of the batch is written', () => {
-    const result = createSaleWriter(db).writeSales(
-      terminal,
+    const result = writeSales(
       [
         { numero_facture: 'W-1', lignes: [{ article_id: 6, quantite: 2 }, { article_id: 10, quantite: 9 }] },
         { numero_facture: 'W-2', lignes: [{ article_id: 6 }] },
       ],
-      at,
     );
     expect(result.erreurs.map((e) => [e.index, e.code])).toEqual([[1, 'INSUFFICIENT_STOCK']]);
     expect(result.creees.map((v) => v.numero_facture)).toEqual(['W-2']);
@@ -58,8 +62,7 @@ describe('writeSales', () => {
       ...(date ? { date_vente: date } : {}),
       lignes: [{ article_id: article }],
     });
-    const result = createSaleWriter(db).writeSales(
-      terminal,
+    const result = writeSales(
       [
         sale('T-1', 'CASH', '2025-10-28T10:00:00Z'),
         sale('T-2', 'CASH', '2025-10-28T11:00:00Z'),
@@ -68,7 +71,6 @@ describe('writeSales', () => {
         sale('T-5', 'CASH', '2025-10-28T13:00:00Z', 999),
         sale('T-6', 'CARTE', undefined, 7),
       ],
-      at,
     );
     expect(result.erreurs.map((e) => e.numero_facture)).toEqual(['T-5']);
     const fromSales = db
@@ -82,32 +84,37 @@ describe('writeSales', () => {
   });
 
   it('a line total beyond exact integer arithmetic is refused rather than rounded', () => {
-    const result = createSaleWriter(db).writeSales(
-      terminal,
+    const result = writeSales(
       [{ numero_facture: 'BIG', lignes: [{ article_id: 6, quantite: 9_000_000, prix_unitaire: '9999999999999.99' }] }],
-      at,
     );
     expect(result.erreurs[0]).toMatchObject({ code: 'INVALID_SALE', erreur: expect.stringContaining('montant trop élevé') });
   });
 });
 
-describe('writeSales inside a wider transaction (what group commit does)', () => {
-  it('runs as a savepoint of it: the batch is undone with it, and committed with it', () => {
+describe('writeSalesInSavepoint inside the group’s transaction', () => {
+  it('is undone with the transaction, and committed with it', () => {
     const writer = createSaleWriter(db);
     const sale = (numero: string) => [{ numero_facture: numero, lignes: [{ article_id: 6 }] }];
     expect(() =>
       db.transaction(() => {
-        writer.writeSales(terminal, sale('G-1'), at);
+        writer.writeSalesInSavepoint(terminal, sale('G-1'), at);
         throw new Error('the group fails');
       })(),
     ).toThrow('the group fails');
     expect(count('ventes')).toBe(0);
     db.transaction(() => {
-      writer.writeSales(terminal, sale('G-2'), at);
-      writer.writeSales(terminal, sale('G-3'), at);
+      writer.writeSalesInSavepoint(terminal, sale('G-2'), at);
+      writer.writeSalesInSavepoint(terminal, sale('G-3'), at);
     }).immediate();
     expect(db.prepare('SELECT numero_facture FROM ventes ORDER BY id').pluck().all()).toEqual(['G-2', 'G-3']);
     expect(db.prepare('SELECT quantite_stock FROM articles WHERE id = 6').pluck().get()).toBe(98);
+  });
+
+  it('refuses to write outside any transaction, where it would commit apart from its group', () => {
+    expect(() => createSaleWriter(db).writeSalesInSavepoint(terminal, [{ numero_facture: 'SEULE', lignes: [{ article_id: 6 }] }], at)).toThrow(
+      'en dehors de toute transaction',
+    );
+    expect(count('ventes')).toBe(0);
   });
 });
 

@@ -1,7 +1,7 @@
 import type { SaleErrorCode } from './error-codes.js';
 import { isSameSale, venteFingerprint } from './fingerprint.js';
 import { type Centimes, formatMoney } from './money.js';
-import { generateNumero } from './numero.js';
+import { generateNumero, type NumeroGenerator } from './numero.js';
 import type { VenteCreee, VenteErreur } from './response-schemas.js';
 import { rawNumero, validateVente, type VenteNormalisee } from './vente-schema.js';
 
@@ -32,6 +32,11 @@ export interface SaleBatch {
   receivedAt: Date;
   /** Appended to every generated numero: the relay marks its own (`-R{id}`), the server adds nothing. */
   generatedSuffix?: string;
+  /**
+   * Gives generated numeros; the server passes one that remembers suffixes across requests
+   * (`createNumeroGenerator`). Defaults to `generateNumero`, which tries `-1`, `-2`… each time.
+   */
+  numeros?: NumeroGenerator;
 }
 
 /** A sale refused by the storage step (stock, article, amount): its code and French reason. */
@@ -78,6 +83,7 @@ export function processSales(items: readonly unknown[], batch: SaleBatch, storag
   const usedInRequest = new Set<string>();
   const suffix = batch.generatedSuffix ?? '';
   const isTaken = (numero: string) => usedInRequest.has(numero + suffix) || storage.numeroTaken(numero + suffix);
+  const generate = batch.numeros ?? generateNumero;
 
   for (let i = 0; i < items.length; i++) {
     const raw = items[i];
@@ -94,7 +100,7 @@ export function processSales(items: readonly unknown[], batch: SaleBatch, storag
     let numero: string;
     if (vente.numero_facture === null) {
       // Never reported as a duplicate: a generated numero moves on until it is free.
-      numero = generateNumero(batch.boutiqueId, batch.receivedAt, i, isTaken) + suffix;
+      numero = generate(batch.boutiqueId, batch.receivedAt, i, isTaken) + suffix;
     } else {
       numero = vente.numero_facture;
       const stored = storage.findSale(numero);

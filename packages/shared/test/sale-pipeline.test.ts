@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { legacyVenteFingerprint } from '../src/fingerprint.js';
+import { createNumeroGenerator } from '../src/numero.js';
 import { processSales, type SaleStorage, type StoredSale, type StoreSale } from '../src/sale-pipeline.js';
 import type { VenteCreee } from '../src/response-schemas.js';
 
@@ -131,5 +132,28 @@ describe('processSales: bad input never escapes a sale', () => {
   it('a whole sale that is 5,000 nested arrays is INVALID_SALE', () => {
     const deep = JSON.parse('['.repeat(5000) + ']'.repeat(5000));
     expect(run([deep], SERIAL, memoryStorage()).erreurs[0]).toMatchObject({ code: 'INVALID_SALE', erreur: 'La vente doit être un objet JSON' });
+  });
+});
+
+describe('processSales: generated numeros across requests of one second', () => {
+  it('a thousand tills each sending one sale without numero: all unique, one storage lookup each', () => {
+    const m = memoryStorage();
+    let lookups = 0;
+    const storage: SaleStorage = {
+      findSale: m.storage.findSale,
+      numeroTaken: (n) => {
+        lookups++;
+        return m.held.has(n);
+      },
+    };
+    const numeros = createNumeroGenerator();
+    const given: string[] = [];
+    for (let till = 0; till < 1_000; till++) {
+      const outcome = processSales([{ lignes: [{ article_id: 6 }] }], { serial: `caisse-${till}`, boutiqueId: 2, receivedAt: at, numeros }, storage, m.store);
+      given.push(...outcome.creees.map((v) => v.numero_facture));
+    }
+    expect(new Set(given).size).toBe(1_000);
+    expect(given.at(-1)).toBe('VENTE-2-20251029024500-0-999');
+    expect(lookups).toBe(1_000);
   });
 });

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { clientError } from './error-handler.js';
 
 /**
@@ -18,13 +18,22 @@ export function decodeUtf8(body: Buffer): string | null {
   }
 }
 
+// Bytes of each body as received: a chunked body has no Content-Length to tell it.
+const receivedBytes = new WeakMap<FastifyRequest, number>();
+
+/** The size in bytes of the request's body as received, once it has been read. */
+export function bodyBytesOf(request: FastifyRequest): number | undefined {
+  return receivedBytes.get(request);
+}
+
 /**
  * Tills send JSON, but not all of them say so: any content type is read as JSON, and a body
  * that does not parse is INVALID_JSON (the contract's code), not fastify's own error.
  */
 export function registerJsonBody(app: FastifyInstance): void {
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => {
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body, done) => {
+    receivedBytes.set(request, (body as Buffer).length);
     const text = decodeUtf8(body as Buffer);
     if (text === null) {
       done(

@@ -1,6 +1,6 @@
 import { buildSyncAnswer, checkSyncBatch, errorBody, MAX_BODY_BYTES, statusOf, SYNC_PATH } from '@ventesync/shared';
-import { summarizeRequest, terminalOf } from '@ventesync/runtime/http';
-import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import { bodyBytesOf, summarizeRequest, terminalOf } from '@ventesync/runtime/http';
+import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
 import type { TerminalContext } from '../catalogue-store.js';
 import type { GroupCommit } from '../group-commit.js';
 import type { SaleWriter } from '../sale-writer.js';
@@ -14,10 +14,10 @@ function levelEnabled(log: FastifyBaseLogger, level: 'debug' | 'info' | 'warn'):
 /** Seconds a till should wait when the write queue is full: a few groups' time. */
 export const QUEUE_FULL_RETRY_AFTER_SECONDS = 1;
 
-// The body's size as sent; a chunked one (no Content-Length) counts as the largest allowed.
-function bodyBytes(header: string | undefined): number {
-  const n = header === undefined ? Number.NaN : Number(header);
-  return Number.isSafeInteger(n) && n >= 0 ? n : MAX_BODY_BYTES;
+// The bytes the body took as received, chunked or not: what it weighs against the queue and
+// group bounds. Every body goes through the JSON parser; the largest allowed is the fallback.
+function bodyBytes(request: FastifyRequest): number {
+  return bodyBytesOf(request) ?? MAX_BODY_BYTES;
 }
 
 export function syncRoutes(app: FastifyInstance, writer: SaleWriter, groupCommit: GroupCommit, now: () => Date): void {
@@ -27,8 +27,11 @@ export function syncRoutes(app: FastifyInstance, writer: SaleWriter, groupCommit
     if (!batch.ok) return reply.code(batch.status).send(batch.body);
 
     const receivedAt = now();
-    const written = groupCommit.submit(batch.items.length, bodyBytes(request.headers['content-length']), () =>
-      writer.writeSalesInSavepoint(terminal, batch.items, receivedAt),
+    const written = groupCommit.submit(
+      batch.items.length,
+      bodyBytes(request),
+      () => writer.writeSalesInSavepoint(terminal, batch.items, receivedAt),
+      (outcome) => outcome.creees.length,
     );
     if (written === null) {
       return reply
