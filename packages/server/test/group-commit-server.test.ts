@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import http from 'node:http';
+import * as http from 'node:http';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { join } from 'node:path';
