@@ -142,3 +142,40 @@ describe('when another process holds the database', () => {
     await app.close();
   });
 });
+
+describe('generated numeros across requests of one second', () => {
+  it('each costs one lookup of the numero however many tills sent one in that second, and all are unique', () => {
+    // Counts the runs of the writer's "is this numero taken?" statement.
+    let lookups = 0;
+    const counted = new Proxy(db, {
+      get(target, prop) {
+        if (prop === 'prepare') {
+          return (sql: string) => {
+            const stmt = target.prepare(sql);
+            if (!/^SELECT 1 FROM ventes WHERE boutique_id = \? AND numero_facture = \?$/.test(sql)) return stmt;
+            const pluck = stmt.pluck.bind(stmt);
+            return Object.assign(stmt, {
+              pluck: () => {
+                const plucked = pluck();
+                const get = plucked.get.bind(plucked);
+                return Object.assign(plucked, { get: (...args: unknown[]) => (lookups++, get(...(args as [number, string]))) });
+              },
+            });
+          };
+        }
+        const value = Reflect.get(target, prop, target) as unknown;
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const writer = createSaleWriter(counted);
+    const tills = 200;
+    db.prepare('UPDATE articles SET quantite_stock = ? WHERE id = 9').run(tills);
+    for (let t = 0; t < tills; t++) {
+      db.transaction(() => writer.writeSalesInSavepoint(terminal, [{ lignes: [{ article_id: 9 }] }], at)).immediate();
+    }
+    const stored = db.prepare('SELECT numero_facture FROM ventes').pluck().all() as string[];
+    expect(new Set(stored).size).toBe(tills);
+    expect(stored).toContain('VENTE-2-20251029024500-0-199');
+    expect(lookups).toBe(tills);
+  });
+});
