@@ -127,6 +127,22 @@ describe('group commit', () => {
     expect(commit.stats()).toMatchObject({ commits: 0, salesWritten: 0, failedGroups: 1 });
   });
 
+  it('a write that ends the group’s transaction without throwing fails the whole group all the same', async () => {
+    const commit = groupCommit();
+    let laterRan = false;
+    const first = commit.submit(...sale(caisse1, [vente('AVANT', [{ article_id: 6 }])]))!;
+    const ending = commit.submit(1, 100, () => {
+      db.exec('ROLLBACK');
+      return 'fini';
+    })!;
+    const later = commit.submit(1, 100, () => (laterRan = true))!;
+    for (const p of [first, ending, later]) await expect(p).rejects.toThrow();
+    expect(laterRan).toBe(false);
+    expect(numeros()).toEqual([]);
+    expect(db.inTransaction).toBe(false);
+    expect(commit.stats()).toMatchObject({ commits: 0, failedGroups: 1 });
+  });
+
   it('a COMMIT that fails rejects every request of the group, stores nothing, and the next group writes', async () => {
     const commit = groupCommit();
     const first = commit.submit(...sale(caisse1, [vente('AVANT-COMMIT', [{ article_id: 6 }])]))!;
