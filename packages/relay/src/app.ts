@@ -10,7 +10,7 @@ import {
   statusOf,
   SYNC_PATH,
 } from '@ventesync/shared';
-import { createApiServer, registerTerminalAuth, terminalOf } from '@ventesync/runtime/http';
+import { createApiServer, registerTerminalAuth, type StorageWording, terminalOf } from '@ventesync/runtime/http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { DAEMON_STATUS_PATH, type DaemonIdentity } from './daemon-probe.js';
@@ -36,11 +36,17 @@ const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 const fromThisMachine = (request: FastifyRequest) =>
   LOOPBACK.has(request.ip) || (request.socket.remoteAddress !== undefined && request.socket.remoteAddress === request.socket.localAddress);
 
+/** The relay's file is on the shop's computer: a full disk there is for the shop to see to. */
+export const RELAY_STORAGE_WORDING: StorageWording = Object.freeze({
+  disk: "de l'ordinateur du relais, en boutique,",
+  tell: 'le responsable de la boutique',
+});
+
 /** The till-facing side of the relay: the server's paths and errors, answered from the shop. */
 export async function buildRelayApp(options: RelayAppOptions): Promise<FastifyInstance> {
   const { store, upstream, forwarder, directory } = options;
   const now = options.now ?? (() => new Date());
-  const app = createApiServer(options.logger);
+  const app = createApiServer(options.logger, { storageWording: RELAY_STORAGE_WORDING });
 
   const intake = createSaleIntake(store);
 

@@ -2,10 +2,10 @@
 // The flag caps V8's young generation: under a burst of tills the relay otherwise grows it
 // to 48 MB and passes 150 MB of memory on a shop PC it shares with other programs.
 import { formatMoney } from '@ventesync/shared';
-import { frenchCommander } from '@ventesync/runtime/cli';
+import { commandNames, frenchCommander, relayCommand, shellWord } from '@ventesync/runtime/cli';
 import { Command, Help, InvalidArgumentError, Option } from 'commander';
+import { existsSync } from 'node:fs';
 import { request } from 'undici';
-import { commandNames } from './command-names.js';
 import { probeDaemon } from './daemon-probe.js';
 import { openDatabase } from './db/open-database.js';
 import { describeError } from './describe-error.js';
@@ -17,7 +17,10 @@ import { createRelayStore, type HeldStatut, type HeldVente, type RelayStore } fr
 import { renderStatus, statusReport } from './status-report.js';
 
 const DEFAULT_DB = process.env.VENTESYNC_RELAY_DB ?? './data/relay.db';
+/** Set once the options are read: suggested commands then keep the `--db` the person typed. */
 const COMMANDS = commandNames();
+/** `relay X` as a person types it next, on the same file. */
+const again = (args: string) => relayCommand(COMMANDS, args);
 /** Rows a list shows people at once; `--offset` pages on, `--json` takes more. */
 const PAGE_FOR_PEOPLE = 200;
 const PAGE_FOR_SCRIPTS = 10_000;
@@ -36,8 +39,17 @@ function duration(text: string): number {
   return ms;
 }
 
-/** Read and staff commands open the file directly: they work whether the daemon runs or not. */
+/** How the relay's file is chosen, for a person who named one that does not exist. */
+const FILE_CHOICE = `le fichier du relais est celui de --db, sinon de la variable VENTESYNC_RELAY_DB, sinon ./data/relay.db`;
+
+/**
+ * Read and staff commands open the file directly: they work whether the daemon runs or not.
+ * Only `start` creates the file: a mistyped `--db` must not read as an empty, stopped relay.
+ */
 async function withStore(file: string, run: (store: RelayStore) => void | Promise<void>): Promise<void> {
+  if (file !== ':memory:' && !existsSync(file)) {
+    return fail(`aucun fichier de relais « ${file} » : vérifiez le chemin (${FILE_CHOICE} ; ${COMMANDS.relay} start le crée).`);
+  }
   const db = openDatabase(file);
   try {
     await run(createRelayStore(db));
@@ -233,7 +245,7 @@ pageOptions(
         'EN_ATTENTE',
         opts,
         (wide) => [
-          { key: 'numero_facture', title: 'NUMERO' },
+          { key: 'numero_facture', title: 'NUMERO', ownLine: true },
           ...(wide ? [{ key: 'serial', title: 'TERMINAL' }] : []),
           { key: 'montant_total', title: 'MONTANT', right: true },
           { key: 'recue_le', title: 'RECUE' },
@@ -261,7 +273,7 @@ pageOptions(program.command('rejected').description('ventes refusées par le ser
         'REJETEE',
         opts,
         (wide) => [
-          { key: 'numero_facture', title: 'NUMERO' },
+          { key: 'numero_facture', title: 'NUMERO', ownLine: true },
           ...(wide ? [{ key: 'serial', title: 'TERMINAL' }, { key: 'recue_le', title: 'RECUE' }] : []),
           { key: 'montant_total', title: 'MONTANT', right: true },
           { key: 'code_erreur', title: 'CODE' },
@@ -278,9 +290,9 @@ pageOptions(program.command('rejected').description('ventes refusées par le ser
       );
       if (!opts.json && store.countStatut('REJETEE') > 0) {
         out('');
-        out(`Détail d'une vente : ${COMMANDS.relay} show NUMERO`);
-        out(`Après correction sur le serveur : ${COMMANDS.relay} retry NUMERO (ou --all)`);
-        out(`Pour ne pas l'envoyer : ${COMMANDS.relay} discard NUMERO --reason "…"`);
+        out(`Détail d'une vente : ${again('show NUMERO')}`);
+        out(`Après correction sur le serveur : ${again('retry NUMERO')} (ou --all)`);
+        out(`Pour ne pas l'envoyer : ${again('discard NUMERO --reason "…"')}`);
       }
     }),
   );
@@ -296,7 +308,7 @@ program
   .action(async (numero: string, opts: { json: boolean; utc: boolean; db: string }) =>
     withStore(opts.db, (store) => {
       const sales = store.byNumero(numero);
-      if (sales.length === 0) return fail(`aucune vente ${numero} dans le relais (voir ${COMMANDS.relay} pending, ou rejected)`);
+      if (sales.length === 0) return fail(`aucune vente ${numero} dans le relais (voir ${again('pending')}, ou rejected)`);
       if (opts.json) {
         const records = sales.map((v) => saleRecord(store, v));
         return out(JSON.stringify(records.length === 1 ? records[0] : records, null, 2));
@@ -344,22 +356,39 @@ program
       const now = new Date();
       if (store.discard(numero, opts.reason, now) > 0) return out(`Vente ${numero} abandonnée : ${opts.reason}`);
       if (store.inFlight(numero, now)) {
-        return fail(`la vente ${numero} est en cours d'envoi au serveur : réessayez dans un instant (${COMMANDS.relay} show ${numero})`);
+        return fail(`la vente ${numero} est en cours d'envoi au serveur : réessayez dans un instant (${again(`show ${numero}`)})`);
       }
       if (store.verdictUnknown(numero)) {
         return fail(
           `la vente ${numero} a été envoyée au serveur sans réponse claire : il l'a peut-être reçue. ` +
-            `Attendez le prochain envoi, ou lancez « ${COMMANDS.relay} sync », puis réessayez si elle est encore en attente`,
+            `Attendez le prochain envoi, ou lancez « ${again('sync')} », puis réessayez si elle est encore en attente`,
         );
       }
-      fail(`pas de vente ${numero} en attente ou rejetée (${COMMANDS.relay} show ${numero})`);
+      fail(`pas de vente ${numero} en attente ou rejetée (${again(`show ${numero}`)})`);
     }),
   );
 
-/** What a sync did, in one sentence: what the server now has, what it refused, what still waits. */
-function syncSummary(body: { envoyees?: number; synchronisees?: number; rejetees?: number; en_attente_stock?: number }): string {
+interface SyncBody {
+  envoyees?: number;
+  synchronisees?: number;
+  rejetees?: number;
+  en_attente_stock?: number;
+  erreurs?: string[];
+}
+
+/**
+ * What a sync did, in a sentence: what the server now has, what it refused, what still waits.
+ * `envoyees` counts sales, not sends (a sale sent again in the same sync is one sale). Nothing
+ * sent while sales wait is never "nothing to send": the problems below say why.
+ */
+function syncSummary(body: SyncBody, waiting: number): string {
   const sent = body.envoyees ?? 0;
-  if (sent === 0) return 'Synchronisation : rien à envoyer pour le moment.';
+  if (sent === 0) {
+    if (waiting === 0) return 'Synchronisation : rien à envoyer pour le moment.';
+    return (body.erreurs ?? []).length > 0
+      ? `Synchronisation : rien n'a pu être envoyé, ${waiting} vente(s) attendent :`
+      : `Synchronisation : rien d'envoyé maintenant, ${waiting} vente(s) attendent leur prochain essai (${again('pending')}).`;
+  }
   const parts = [`${body.synchronisees ?? 0} reçue(s) par le serveur`];
   if (body.en_attente_stock) parts.push(`${body.en_attente_stock} refusée(s) pour l'instant (stock)`);
   if (body.rejetees) parts.push(`${body.rejetees} rejetée(s)`);
@@ -368,32 +397,39 @@ function syncSummary(body: { envoyees?: number; synchronisees?: number; rejetees
   return `Synchronisation : ${sent} vente(s) envoyée(s) : ${parts.join(', ')}.`;
 }
 
+/** A command to type, after its words if it fits, else on a line of its own: never broken. */
+function suggest(words: string, command: string): void {
+  const line = `${words} ${command}`;
+  out(line.length <= SCREEN_COLUMNS ? line : `${words}\n    ${command}`);
+}
+
+/** A line of the sync's answer in 80 columns, its continuation indented under its text. */
+function say(text: string, indent = ''): void {
+  const [first, ...rest] = wrap(text, SCREEN_COLUMNS - indent.length);
+  out(`${indent}${first ?? ''}`);
+  for (const more of rest) out(`${indent}  ${more}`);
+}
+
 async function askDaemonToSync(store: RelayStore, quiet = false): Promise<void> {
   const url = store.getEtat('daemon_url');
   if (!url) {
-    if (!quiet) fail(`le relais n'est pas en marche (${COMMANDS.relay} start …)`);
+    if (!quiet) fail(`le relais n'est pas en marche (${again('start …')})`);
     else out(`Le relais n'est pas en marche : elles partiront à son démarrage.`);
     return;
   }
   try {
     const res = await request(`${url}/relay/sync`, { method: 'POST', headersTimeout: 120_000 });
-    const body = (await res.body.json()) as {
-      envoyees?: number;
-      synchronisees?: number;
-      rejetees?: number;
-      en_attente_stock?: number;
-      erreurs?: string[];
-    };
+    const body = (await res.body.json()) as SyncBody;
     if (res.statusCode !== 200) return fail(`le relais a répondu ${res.statusCode}`);
-    out(syncSummary(body));
+    say(syncSummary(body, store.countStatut('EN_ATTENTE')));
     for (const e of new Set(body.erreurs ?? [])) {
       const at = e.indexOf(' : ');
-      out(`  problème (terminal ${at > 0 ? `${e.slice(0, at)}) : ${describeError(e.slice(at + 3))}` : `?) : ${describeError(e)}`}`);
+      say(`problème (terminal ${at > 0 ? `${e.slice(0, at)}) : ${describeError(e.slice(at + 3))}` : `?) : ${describeError(e)}`}`, '  ');
     }
-    if (body.rejetees) out(`  à traiter : ${COMMANDS.relay} rejected`);
-    if (body.en_attente_stock) out(`  après correction du stock sur le serveur : ${COMMANDS.relay} retry --all`);
+    if (body.rejetees) suggest('  à traiter :', again('rejected'));
+    if (body.en_attente_stock) suggest('  après correction du stock sur le serveur :', again('retry --all'));
   } catch {
-    if (!quiet) fail(`le relais ne répond pas à ${url} : est-il en marche ? (${COMMANDS.relay} status)`);
+    if (!quiet) fail(`le relais ne répond pas à ${url} : est-il en marche ? (${again('status')})`);
     else out(`Le relais ne répond pas à ${url} : elles partiront à son prochain passage.`);
   }
 }
@@ -422,6 +458,11 @@ program
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   if (error.code === 'EPIPE') process.exit(0);
   throw error;
+});
+
+// Suggested commands act on the file this one did: `--db` typed is kept in them.
+program.hook('preAction', (_program, command) => {
+  if (command.getOptionValueSource('db') === 'cli') COMMANDS.relayFile = `--db ${shellWord(String(command.opts().db))}`;
 });
 
 await program.parseAsync(process.argv);

@@ -1,5 +1,6 @@
 import { closeOnSignals } from '@ventesync/runtime/http';
 import { createLogger } from '@ventesync/runtime/log';
+import { DAEMON_BUSY_TIMEOUT_MS, setBusyTimeout } from '@ventesync/runtime/sqlite';
 import { buildRelayApp } from './app.js';
 import { openDatabase } from './db/open-database.js';
 import { STOCK_RETRY } from './backoff.js';
@@ -65,6 +66,9 @@ export async function startRelay(config: Readonly<RelayConfig>): Promise<void> {
   let store: RelayStore;
   try {
     db = openDatabase(config.db);
+    // Opened (schema applied) with a command's patience; from now on a lock held by a staff
+    // command is waited out briefly: the wait is synchronous and would freeze every till.
+    setBusyTimeout(db, DAEMON_BUSY_TIMEOUT_MS);
     store = createRelayStore(db);
     // Under the lock, no other relay runs on this file: a sale still marked in flight was
     // being sent by one that died, and is sent again.

@@ -9,6 +9,11 @@ export interface Column<Row> {
   /** The one column that gives way: its text wraps onto more lines instead of widening the table. */
   flex?: boolean;
   right?: boolean;
+  /**
+   * When even the table without the flex column is too wide (a very long numero), this
+   * column's text goes on a line of its own above the rest of its row.
+   */
+  ownLine?: boolean;
 }
 
 // Data never reaches the terminal raw: a control character is shown escaped.
@@ -39,6 +44,8 @@ export function fitTable<Row extends object>(rows: readonly Row[], columns: Read
   const widths = columns.map((c, i) => Math.max(c.title.length, ...texts.map((t) => t[i]!.length)));
   const flex = columns.findIndex((c) => c.flex);
   const total = () => widths.reduce((a, b) => a + b, 0) + GAP.length * (columns.length - 1);
+  // Even without a flex column, a table too wide puts its `ownLine` column apart.
+  if (flex < 0 && total() > maxWidth && columns.some((c) => c.ownLine)) return belowTable(texts, columns, -1, maxWidth);
   if (flex >= 0 && total() > maxWidth) {
     const room = maxWidth - (total() - widths[flex]!);
     // Too narrow a column reads worse than the text on lines of its own, under its row.
@@ -59,15 +66,30 @@ export function fitTable<Row extends object>(rows: readonly Row[], columns: Read
 const MIN_FLEX_WIDTH = 28;
 const BELOW_INDENT = '    ';
 
-/** The table without its flex column, whose text goes under each row, indented. */
+/**
+ * The table without its flex column, whose text goes under each row, indented. Still too
+ * wide, the `ownLine` column goes on a line of its own above the rest of each row.
+ */
 function belowTable<Row>(texts: string[][], columns: ReadonlyArray<Column<Row>>, flex: number, maxWidth: number): string {
-  const kept = columns.filter((_, i) => i !== flex);
-  const widths = kept.map((c, k) => Math.max(c.title.length, ...texts.map((t) => t.filter((_, i) => i !== flex)[k]!.length)));
-  const line = (values: string[]) => values.map((v, k) => (kept[k]!.right ? v.padStart(widths[k]!) : v.padEnd(widths[k]!))).join(GAP).trimEnd();
-  const out = [line(kept.map((c) => c.title)), line(widths.map((w) => '-'.repeat(w)))];
+  const widthsOf = (kept: number[]) => kept.map((i) => Math.max(columns[i]!.title.length, ...texts.map((t) => t[i]!.length)));
+  let kept = columns.map((_, i) => i).filter((i) => i !== flex);
+  const own = columns.findIndex((c) => c.ownLine);
+  const tooWide = widthsOf(kept).reduce((a, b) => a + b, 0) + GAP.length * (kept.length - 1) > maxWidth;
+  const apart = tooWide && own >= 0 && own !== flex;
+  if (apart) kept = kept.filter((i) => i !== own);
+  const widths = widthsOf(kept);
+  const indent = apart ? BELOW_INDENT : '';
+  const line = (values: string[]) =>
+    `${indent}${values.map((v, k) => (columns[kept[k]!]!.right ? v.padStart(widths[k]!) : v.padEnd(widths[k]!))).join(GAP)}`.trimEnd();
+  const out = [
+    ...(apart ? [columns[own]!.title] : []),
+    line(kept.map((i) => columns[i]!.title)),
+    line(widths.map((w) => '-'.repeat(w))),
+  ];
   for (const t of texts) {
-    out.push(line(t.filter((_, i) => i !== flex)));
-    if (t[flex]) for (const more of wrap(t[flex]!, maxWidth - BELOW_INDENT.length)) out.push(`${BELOW_INDENT}${more}`);
+    if (apart) out.push(...wrap(t[own]!, maxWidth));
+    out.push(line(kept.map((i) => t[i]!)));
+    if (flex >= 0 && t[flex]) for (const more of wrap(t[flex]!, maxWidth - BELOW_INDENT.length)) out.push(`${BELOW_INDENT}${more}`);
   }
   return out.join('\n');
 }

@@ -1,3 +1,4 @@
+import { storageFailureOf } from '@ventesync/runtime/http';
 import { MAX_BODY_BYTES } from '@ventesync/shared';
 import { performance } from 'node:perf_hooks';
 import { backoffDelay, NETWORK_RETRY, type RetryPolicy, STOCK_RETRY, type StockRetryPolicy, timerDelay } from './backoff.js';
@@ -105,6 +106,19 @@ interface AsideSale {
 }
 
 type Step = 'more' | 'done' | 'failed';
+
+/**
+ * How soon a till tries again after its write met another process's lock (a staff command
+ * writing the file): the lock is short, and waiting for it inside SQLite would freeze the
+ * relay's event loop, every till's POST with it.
+ */
+export const BUSY_RETRY_MS = 250;
+
+/** Another connection holds the lock: "try again soon", never disk trouble. */
+function isBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return storageFailureOf(error) === 'busy' || code === 'SQLITE_LOCKED' || (typeof code === 'string' && code.startsWith('SQLITE_LOCKED_'));
+}
 
 function isSqliteError(error: unknown): error is { code: string; message: string } {
   return typeof (error as { code?: unknown })?.code === 'string' && (error as { code: string }).code.startsWith('SQLITE_');
@@ -233,7 +247,8 @@ export function createForwarder(deps: {
       // Whatever failed, the claim must not outlive this send: released before the next one.
       unreleased.set(serial, [...new Set([...(unreleased.get(serial) ?? []), ...ids])]);
       if (!isSqliteError(error)) throw error;
-      cannotWrite(serial, error, report);
+      if (isBusy(error)) busyFile(serial, error, report);
+      else cannotWrite(serial, error, report);
       return false;
     }
     if (writeTrouble) writingAgain();
@@ -256,6 +271,14 @@ export function createForwarder(deps: {
     writeTrouble = null;
     for (const till of tills.values()) if (till.wait?.cause === 'disk') till.wait = null;
     again = true;
+  }
+
+  /** The file is locked by another process for a moment: this till tries again shortly, nothing recorded as trouble. */
+  function busyFile(serial: string, error: { code: string; message: string }, report: ForwardReport): void {
+    const till = tillState(serial);
+    till.wait = { failures: till.wait?.failures ?? 0, until: mono() + BUSY_RETRY_MS, cause: till.wait?.cause ?? 'own' };
+    report.erreurs.push(`${serial} : fichier du relais occupé par une autre commande, nouvel essai dans un instant`);
+    logger.info({ serial, code: error.code }, 'Fichier du relais occupé par une autre commande : nouvel essai dans un instant');
   }
 
   function cannotWrite(serial: string, error: { code: string; message: string }, report: ForwardReport): void {
@@ -348,7 +371,8 @@ export function createForwarder(deps: {
       claimed = claimNext(serial, till);
     } catch (error) {
       if (!isSqliteError(error)) throw error;
-      cannotWrite(serial, error, report);
+      if (isBusy(error)) busyFile(serial, error, report);
+      else cannotWrite(serial, error, report);
       return 'failed';
     }
     const { batch, lone } = claimed;
@@ -363,7 +387,11 @@ export function createForwarder(deps: {
     const answer = await upstream.postSync(serial, `[${batch.map((v) => v.contenu).join(',')}]`, abort.signal);
     const outcome = classifyAnswer(answer, batch.map((v) => v.numero_facture));
     const at = now();
-    report.envoyees += batch.length;
+    // Sales, not sends: a sale sent again in the same pass (a batch split, a 413) counts once.
+    const sent = sentIn.get(report) ?? new Set<number>();
+    sentIn.set(report, sent);
+    for (const id of ids) sent.add(id);
+    report.envoyees = sent.size;
     if (outcome.kind === 'answered' && answer.kind === 'response' && typeof answer.clockOffsetMs === 'number') {
       deps.onClockOffset?.(answer.clockOffsetMs);
     }
@@ -575,6 +603,8 @@ export function createForwarder(deps: {
     return works;
   }
 
+  /** The sales each report has seen sent, so that `envoyees` counts each once. */
+  const sentIn = new WeakMap<ForwardReport, Set<number>>();
   const emptyReport = (): ForwardReport => ({ envoyees: 0, synchronisees: 0, rejetees: 0, en_attente_stock: 0, erreurs: [] });
 
   /** At most `parallelTills` tills send at once, over every pass. */
@@ -677,15 +707,17 @@ export function createForwarder(deps: {
     })();
     passes.add(pass);
     if (others.length === 0) return pass;
-    return Promise.all([pass, ...others.map((p) => p.catch(emptyReport))]).then((reports) =>
-      reports.reduce((sum, r) => ({
-        envoyees: sum.envoyees + r.envoyees,
+    return Promise.all([pass, ...others.map((p) => p.catch(emptyReport))]).then((reports) => {
+      // A sale the other passes sent too counts once.
+      const sent = new Set(reports.flatMap((r) => [...(sentIn.get(r) ?? [])]));
+      return reports.reduce((sum, r) => ({
+        envoyees: sent.size,
         synchronisees: sum.synchronisees + r.synchronisees,
         rejetees: sum.rejetees + r.rejetees,
         en_attente_stock: sum.en_attente_stock + r.en_attente_stock,
         erreurs: [...sum.erreurs, ...r.erreurs],
-      })),
-    );
+      }));
+    });
   }
 
   return {

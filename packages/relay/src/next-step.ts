@@ -1,19 +1,38 @@
-import type { CommandNames } from './command-names.js';
+import { type CommandNames, relayCommand } from '@ventesync/runtime/cli';
 
-/** What a person does about a sale the server refused, by the server's code (as the README says). */
-export function nextStep(code: string | null, numero: string, commands: CommandNames): string {
-  const retry = `${commands.relay} retry ${numero}`;
-  const discard = `${commands.relay} discard ${numero} --reason "…"`;
+/**
+ * What a person does about a sale the server refused, by the server's code (as the README
+ * says): the words, then the commands to type, in order. Commands are kept apart so that a
+ * screen never breaks one in the middle.
+ */
+export interface NextStep {
+  todo: string;
+  commands: string[];
+}
+
+export function nextStep(code: string | null, numero: string, commands: CommandNames): NextStep {
+  const retry = relayCommand(commands, `retry ${numero}`);
+  const discard = relayCommand(commands, `discard ${numero} --reason "…"`);
   switch (code) {
     case 'INSUFFICIENT_STOCK':
-      return `enregistrer la livraison ou le comptage sur le serveur (${commands.server} stock add ARTICLE QUANTITE), puis ${retry}`;
+      return {
+        todo: 'enregistrer la livraison ou le comptage sur le serveur, puis renvoyer la vente :',
+        commands: [`${commands.server} stock add ARTICLE QUANTITE`, retry],
+      };
     case 'ARTICLE_NOT_FOUND':
-      return `ajouter l'article au catalogue de la boutique sur le serveur (${commands.server} article add …), puis ${retry}`;
+      return {
+        todo: "ajouter l'article au catalogue de la boutique sur le serveur, puis renvoyer la vente :",
+        commands: [`${commands.server} article add …`, retry],
+      };
     case 'DUPLICATE':
-      return `ce numéro est déjà pris sur le serveur par une autre vente : faire renvoyer la vente par la caisse sous un nouveau numéro, puis ${discard}`;
+      return {
+        todo: 'ce numéro est déjà pris sur le serveur par une autre vente : faire renvoyer la vente par la caisse sous un nouveau numéro, puis abandonner celle-ci :',
+        commands: [discard],
+      };
     case 'INVALID_SALE':
-      return `la vente elle-même est fausse : la corriger à la caisse, puis ${discard}`;
+      return { todo: 'la vente elle-même est fausse : la corriger à la caisse, puis abandonner celle-ci :', commands: [discard] };
     default:
-      return `corriger la cause sur le serveur puis ${retry}, ou ${discard}`;
+      return { todo: 'corriger la cause sur le serveur puis la renvoyer, ou bien l’abandonner :', commands: [retry, discard] };
   }
 }
+

@@ -1,7 +1,7 @@
 import { formatMoney, multiplyMoney, parseMoney } from '@ventesync/shared';
-import type { CommandNames } from './command-names.js';
+import type { CommandNames } from '@ventesync/runtime/cli';
 import { describeError } from './describe-error.js';
-import { nextStep } from './next-step.js';
+import { type NextStep, nextStep } from './next-step.js';
 import { SCREEN_COLUMNS, wrap } from './fit-table.js';
 import { formatDateTime, formatWhen, relative, type TimeStyle } from './format-time.js';
 import type { HeldVente, RelayStore, Tentative, TentativeResultat } from './relay-store.js';
@@ -72,7 +72,13 @@ export function renderReceipt(store: RelayStore, v: HeldVente, style: TimeStyle,
     for (const more of rest) lines.push(`${''.padEnd(LABEL + 2)}${more}`);
   };
   const rule = '-'.repeat(Math.min(width, 64));
-  const amount = (text: string) => text.padStart(12);
+  // Always a space before: amounts of any length never run into each other.
+  const amount = (text: string) => ` ${text.padStart(11)}`;
+  const todo = (step: NextStep) => {
+    field('À faire', step.todo);
+    // A command is never broken across lines: each on its own line, as it is typed.
+    for (const command of step.commands) lines.push(`${''.padEnd(LABEL + 4)}${command}`);
+  };
 
   lines.push(`Vente ${v.numero_facture}`);
   lines.push(rule);
@@ -105,11 +111,12 @@ export function renderReceipt(store: RelayStore, v: HeldVente, style: TimeStyle,
   if (v.statut === 'EN_ATTENTE' && v.en_vol) field('', 'en cours d’envoi au serveur');
   if (v.statut === 'EN_ATTENTE' && v.code_erreur) {
     field('Refus', `${v.erreur ?? v.code_erreur} (${v.code_erreur})${v.prochaine_tentative ? `, nouvel essai ${formatWhen(v.prochaine_tentative, style)}` : ''}`);
-    field('À faire', `${nextStep(v.code_erreur, v.numero_facture, commands)} (ou attendre le nouvel essai)`);
+    const step = nextStep(v.code_erreur, v.numero_facture, commands);
+    todo({ ...step, todo: `attendre le nouvel essai, ou ${step.todo}` });
   }
   if (v.statut === 'REJETEE') {
     field('Raison', `${v.erreur ?? ''} (${v.code_erreur ?? '?'})`);
-    field('À faire', nextStep(v.code_erreur, v.numero_facture, commands));
+    todo(nextStep(v.code_erreur, v.numero_facture, commands));
   }
   if (v.synchronisee_le) field('Synchronisée', formatDateTime(v.synchronisee_le, style.utc));
   if (v.decision) field('Décision', `${v.decision} (${formatDateTime(v.decision_le, style.utc)})`);

@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { closeSync, mkdirSync, openSync, realpathSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { commandNames } from './command-names.js';
+import { commandNames } from '@ventesync/runtime/cli';
 
 /**
  * One relay per file. The lock is an exclusive SQLite transaction held open on a small file

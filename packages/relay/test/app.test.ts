@@ -265,6 +265,17 @@ describe('relay: storage trouble is said to the till with its own status, never 
     expect(res.json()).toEqual({ error: expect.any(String), code: expect.any(String) });
     expect(store.byNumero('ERR-1')).toEqual([]);
   });
+
+  it("a full disk is the shop computer's, not the central server's: the 507 says so", async () => {
+    store.insertVente = () => {
+      throw Object.assign(new Error('SQLITE_FULL'), { code: 'SQLITE_FULL' });
+    };
+    const res = await post([{ numero_facture: 'ERR-2', lignes: [{ article_id: 6 }] }]);
+    expect(res.statusCode).toBe(507);
+    expect(res.json().error).toMatch(/^Le disque de l'ordinateur du relais, en boutique, est plein/);
+    expect(res.json().error).toContain('prévenez le responsable de la boutique');
+    expect(res.json().error).not.toContain('du serveur');
+  });
 });
 
 describe('relay: a till the server has disabled', () => {

@@ -25,6 +25,22 @@ describe('tables that fit a terminal window', () => {
     expect(Math.max(...lines.map((l) => l.length))).toBeLessThanOrEqual(60);
   });
 
+  it('a numero too long for the row goes on a line of its own, and the table fits 80 columns', () => {
+    const numero = 'N'.repeat(64);
+    const pending = [
+      { key: 'numero', title: 'NUMERO', ownLine: true },
+      { key: 'montant', title: 'MONTANT', right: true },
+      { key: 'recue', title: 'RECUE' },
+      { key: 'raison', title: 'SITUATION', flex: true },
+    ] as const;
+    const text = fitTable([{ numero, montant: '99999999.99', recue: '25/11 10:00', raison: long }], [...pending], 80);
+    const lines = text.split('\n');
+    expect(Math.max(...lines.map((l) => l.length))).toBeLessThanOrEqual(80);
+    expect(lines).toContain(numero);
+    expect(text).toContain('99999999.99');
+    expect(text.replace(/\s+/g, ' ')).toContain(long);
+  });
+
   it('keeps every cell on one line when the width is unlimited (--wide)', () => {
     const text = fitTable([{ numero: 'FAC-0001', montant: '1.00', raison: long }], [...columns], Number.POSITIVE_INFINITY);
     expect(text.split('\n')).toHaveLength(3);

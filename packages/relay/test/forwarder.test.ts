@@ -617,6 +617,30 @@ describe('one bad sale does not hold the others back', () => {
   });
 });
 
+describe('what a sync reports', () => {
+  it('counts sales, not sends: a sale sent again in the same sync (its first answer lost) counts once', async () => {
+    const [a] = hold(1, TILLS[0]);
+    const [b] = hold(1, TILLS[1]);
+    let firstOfA = true;
+    proxy.rules.push((req) => {
+      if (req.serial === TILLS[0] && firstOfA) {
+        firstOfA = false;
+        return { kind: 'drop-after-commit' };
+      }
+      return req.serial === TILLS[1] && req.numeros.length > 0 ? { kind: 'hold-after-commit' } : null;
+    });
+    const forwarder = setup({ networkRetry: { baseMs: 60_000, capMs: 60_000, factor: 2 } });
+    const sync = forwarder.syncNow();
+    // Till B's answer comes after till A's was lost: the server is back, A goes again in this sync.
+    await until(() => !firstOfA && proxy.requests.some((r) => r.serial === TILLS[1]) && logs.some((l) => /Envoi impossible/.test(l)), 'A failed, B waiting');
+    proxy.releaseHeld();
+    const report = await sync;
+    expect(proxy.requests.filter((r) => r.numeros.includes(a!))).toHaveLength(2);
+    expect(report).toMatchObject({ envoyees: 2, synchronisees: 2 });
+    expectOnServerOnce([a!, b!]);
+  });
+});
+
 describe('trust nothing the server did not clearly say', () => {
   it('ventes_creees: [null] marks nothing and counts as a failure; the sale goes through later', async () => {
     const [numero] = hold(1);
@@ -749,5 +773,41 @@ describe('the relay cannot write its own file (disk full)', () => {
     expect(store.getEtat('ecriture_impossible')).toBeNull();
     expect(logs.some((l) => /Écriture de nouveau possible/.test(l))).toBe(true);
     expect(store.byStatut('SYNCHRONISEE').every((v) => v.en_vol === null)).toBe(true);
+  });
+});
+
+describe('a staff command holding the write lock (the relay file is busy, not broken)', () => {
+  it('the forwarder tries again soon, reports no disk trouble, and sends once the lock is gone', async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const Database = (await import('better-sqlite3')).default;
+    const { DAEMON_BUSY_TIMEOUT_MS, setBusyTimeout } = await import('@ventesync/runtime/sqlite');
+    const dir = mkdtempSync(join(tmpdir(), 'ventesync-forwarder-busy-'));
+    db = openDatabase(join(dir, 'relay.db'));
+    setBusyTimeout(db, DAEMON_BUSY_TIMEOUT_MS);
+    store = createRelayStore(db);
+    const other = new Database(join(dir, 'relay.db'));
+    try {
+      const numeros = hold(3);
+      other.exec('BEGIN IMMEDIATE');
+      const forwarder = setup({ networkRetry: { baseMs: 60_000, capMs: 60_000, factor: 2 } });
+      const report = await forwarder.runOnce();
+      expect(report.erreurs.join()).toMatch(/occupé/);
+      forwarder.start();
+      await until(() => logs.filter((l) => /occupé/.test(l)).length >= 2, 'tried again while the lock is held');
+      expect(store.getEtat('ecriture_impossible')).toBeNull();
+      expect(forwarder.writeTrouble()).toBeNull();
+      expect(logs.some((l) => /Disque plein|ne peut pas écrire/.test(l))).toBe(false);
+      expect(waiting()).toBe(3);
+      other.exec('COMMIT');
+      // No one asks again (the interval is a minute, the network backoff too): the short wait ends by itself.
+      await until(() => waiting() === 0, 'sales sent once the lock is gone');
+      expectOnServerOnce(numeros);
+    } finally {
+      other.close();
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

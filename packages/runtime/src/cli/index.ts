@@ -1,2 +1,3 @@
 export * from './table.js';
 export * from './french-commander.js';
+export * from './command-names.js';

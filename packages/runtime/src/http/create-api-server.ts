@@ -11,6 +11,7 @@ import {
   frameworkErrorHandler,
   registerErrorHandling,
   type StorageFailure,
+  type StorageWording,
 } from './error-handler.js';
 import { connectionCap, DEFAULT_HTTP_LIMITS, fileDescriptorLimit, type HttpLimits } from './http-limits.js';
 import { registerJsonBody } from './json-body.js';
@@ -21,6 +22,8 @@ export interface ApiServerOptions {
   /** One info line per request (method, route, status, duration, serial, request id). */
   accessLog?: boolean;
   onStorageFailure?: (failure: StorageFailure, error: unknown) => void;
+  /** Whose disk a storage failure is, in answers to clients (default: the server's). */
+  storageWording?: StorageWording;
 }
 
 /** The defaults with the given overrides, the connection cap resolved from the file limit. */
@@ -73,6 +76,7 @@ export function createApiServer(logger: Logger | false | undefined, options: Api
   registerErrorHandling(app, {
     maxBodyBytes: MAX_BODY_BYTES,
     ...(options.onStorageFailure ? { onStorageFailure: options.onStorageFailure } : {}),
+    ...(options.storageWording ? { storageWording: options.storageWording } : {}),
   });
   registerJsonBody(app);
   if (options.accessLog !== false) registerAccessLog(app);

@@ -67,20 +67,36 @@ function knownErrors(maxBodyBytes: number): Record<string, KnownError> {
   };
 }
 
-const STORAGE_ANSWERS: Record<StorageFailure, { code: RequestErrorCode; message: string; retryAfterSeconds: number }> = {
-  busy: { code: 'SERVICE_UNAVAILABLE', message: 'Base de données occupée, réessayez dans un instant', retryAfterSeconds: BUSY_RETRY_AFTER_SECONDS },
-  full: {
-    code: 'STORAGE_FULL',
-    message: "Le disque du serveur est plein : rien de cette requête n'a été enregistré. Renvoyez-la plus tard ; prévenez l'administrateur.",
-    retryAfterSeconds: STORAGE_FULL_RETRY_AFTER_SECONDS,
-  },
-  io: {
-    code: 'STORAGE_ERROR',
-    message:
-      "Le disque du serveur a refusé une lecture ou une écriture (erreur d'entrée-sortie) : rien de cette requête n'a été enregistré. Renvoyez-la plus tard ; prévenez l'administrateur (disque défaillant ?).",
-    retryAfterSeconds: STORAGE_ERROR_RETRY_AFTER_SECONDS,
-  },
-};
+/**
+ * Whose disk a storage failure is on, and who can free it, in the words of the answer: the
+ * central server's own (the default), or the relay's, which runs on the shop's computer.
+ */
+export interface StorageWording {
+  /** Completes "Le disque …": `du serveur`. */
+  disk: string;
+  /** Completes "prévenez …": `l'administrateur`. */
+  tell: string;
+}
+
+export const SERVER_STORAGE_WORDING: StorageWording = Object.freeze({ disk: 'du serveur', tell: "l'administrateur" });
+
+function storageAnswers(w: StorageWording): Record<StorageFailure, { code: RequestErrorCode; message: string; retryAfterSeconds: number }> {
+  return {
+    busy: { code: 'SERVICE_UNAVAILABLE', message: 'Base de données occupée, réessayez dans un instant', retryAfterSeconds: BUSY_RETRY_AFTER_SECONDS },
+    full: {
+      code: 'STORAGE_FULL',
+      message: `Le disque ${w.disk} est plein : rien de cette requête n'a été enregistré. Renvoyez-la plus tard ; prévenez ${w.tell}.`,
+      retryAfterSeconds: STORAGE_FULL_RETRY_AFTER_SECONDS,
+    },
+    io: {
+      code: 'STORAGE_ERROR',
+      message:
+        `Le disque ${w.disk} a refusé une lecture ou une écriture (erreur d'entrée-sortie) : rien de cette requête n'a été enregistré. ` +
+        `Renvoyez-la plus tard ; prévenez ${w.tell} (disque défaillant ?).`,
+      retryAfterSeconds: STORAGE_ERROR_RETRY_AFTER_SECONDS,
+    },
+  };
+}
 
 /**
  * Every error as the answer it gets: a contract code set by our own code, then the known
@@ -91,6 +107,7 @@ export function answerOf(
   error: unknown,
   maxBodyBytes: number,
   fallback: KnownError = { code: 'INTERNAL_ERROR', message: 'Erreur interne du serveur' },
+  wording: StorageWording = SERVER_STORAGE_WORDING,
 ): ErrorAnswer {
   const e = (error ?? {}) as { code?: unknown; ventesyncCode?: RequestErrorCode; statusCode?: unknown; message?: unknown };
   const answer = (known: KnownError, more: Partial<ErrorAnswer> = {}): ErrorAnswer => ({
@@ -104,7 +121,10 @@ export function answerOf(
   if (known) return answer(known);
   if (code.startsWith('HPE_')) return answer({ code: 'BAD_REQUEST', message: 'Requête HTTP mal formée' });
   const storage = storageFailureOf(error);
-  if (storage) return answer(STORAGE_ANSWERS[storage], { retryAfterSeconds: STORAGE_ANSWERS[storage].retryAfterSeconds, storage });
+  if (storage) {
+    const known = storageAnswers(wording)[storage];
+    return answer(known, { retryAfterSeconds: known.retryAfterSeconds, storage });
+  }
   if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
     return answer({ code: codeOfStatus(e.statusCode), message: `Requête invalide : ${String(e.message)}` });
   }
@@ -129,6 +149,8 @@ export interface ErrorHandlingOptions {
   maxBodyBytes: number;
   /** Told of every storage failure (busy, full, I/O), e.g. so that `/health` can report it. */
   onStorageFailure?: (failure: StorageFailure, error: unknown) => void;
+  /** Whose disk a full or failing disk is, in the answer (default: the server's). */
+  storageWording?: StorageWording;
 }
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
@@ -157,7 +179,7 @@ export function registerErrorHandling(app: FastifyInstance, options: ErrorHandli
   });
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    const answer = answerOf(error, options.maxBodyBytes);
+    const answer = answerOf(error, options.maxBodyBytes, undefined, options.storageWording);
     if (answer.storage) {
       options.onStorageFailure?.(answer.storage, error);
       if (answer.storage === 'busy') request.log.warn({ err: error }, 'base de données occupée');
