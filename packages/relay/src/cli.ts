@@ -10,7 +10,7 @@ import { probeDaemon } from './daemon-probe.js';
 import { openDatabase } from './db/open-database.js';
 import { describeError } from './describe-error.js';
 import { parseDuration } from './duration.js';
-import { type Column, fitTable, SCREEN_COLUMNS, wrap } from './fit-table.js';
+import { type Column, commandLines, fitTable, SCREEN_COLUMNS, wrap } from './fit-table.js';
 import { formatWhen, type TimeStyle } from './format-time.js';
 import { renderReceipt, saleRecord } from './receipt.js';
 import { createRelayStore, type HeldStatut, type HeldVente, type RelayStore } from './relay-store.js';
@@ -290,9 +290,9 @@ pageOptions(program.command('rejected').description('ventes refusées par le ser
       );
       if (!opts.json && store.countStatut('REJETEE') > 0) {
         out('');
-        out(`Détail d'une vente : ${again('show NUMERO')}`);
-        out(`Après correction sur le serveur : ${again('retry NUMERO')} (ou --all)`);
-        out(`Pour ne pas l'envoyer : ${again('discard NUMERO --reason "…"')}`);
+        suggest("Détail d'une vente :", again('show NUMERO'));
+        suggest('Après correction sur le serveur (ou retry --all) :', again('retry NUMERO'));
+        suggest("Pour ne pas l'envoyer :", again('discard NUMERO --reason "…"'));
       }
     }),
   );
@@ -400,7 +400,7 @@ function syncSummary(body: SyncBody, waiting: number): string {
 /** A command to type, after its words if it fits, else on a line of its own: never broken. */
 function suggest(words: string, command: string): void {
   const line = `${words} ${command}`;
-  out(line.length <= SCREEN_COLUMNS ? line : `${words}\n    ${command}`);
+  out(line.length <= SCREEN_COLUMNS ? line : [words, ...commandLines(command, '    ')].join('\n'));
 }
 
 /** A line of the sync's answer in 80 columns, its continuation indented under its text. */

@@ -93,3 +93,25 @@ function belowTable<Row>(texts: string[][], columns: ReadonlyArray<Column<Row>>,
   }
   return out.join('\n');
 }
+
+/**
+ * A command for a person to type, on lines of its own: never cut inside a word. Too long for
+ * the screen (a long `--db` path), it goes on at a space with the shell's ` \` continuation,
+ * so that it still works pasted as shown.
+ */
+export function commandLines(command: string, indent: string, width = SCREEN_COLUMNS): string[] {
+  if (indent.length + command.length <= width) return [`${indent}${command}`];
+  const lines: string[] = [];
+  let line = '';
+  for (const word of command.split(' ')) {
+    const room = width - indent.length - (lines.length > 0 ? 2 : 0) - 2;
+    if (line && line.length + 1 + word.length > room) {
+      lines.push(line);
+      line = word;
+    } else {
+      line = line ? `${line} ${word}` : word;
+    }
+  }
+  lines.push(line);
+  return lines.map((l, i) => `${indent}${i > 0 ? '  ' : ''}${l}${i < lines.length - 1 ? ' \\' : ''}`);
+}

@@ -2,7 +2,7 @@ import { formatMoney, multiplyMoney, parseMoney } from '@ventesync/shared';
 import type { CommandNames } from '@ventesync/runtime/cli';
 import { describeError } from './describe-error.js';
 import { type NextStep, nextStep } from './next-step.js';
-import { SCREEN_COLUMNS, wrap } from './fit-table.js';
+import { commandLines, SCREEN_COLUMNS, wrap } from './fit-table.js';
 import { formatDateTime, formatWhen, relative, type TimeStyle } from './format-time.js';
 import type { HeldVente, RelayStore, Tentative, TentativeResultat } from './relay-store.js';
 
@@ -77,7 +77,7 @@ export function renderReceipt(store: RelayStore, v: HeldVente, style: TimeStyle,
   const todo = (step: NextStep) => {
     field('À faire', step.todo);
     // A command is never broken across lines: each on its own line, as it is typed.
-    for (const command of step.commands) lines.push(`${''.padEnd(LABEL + 4)}${command}`);
+    for (const command of step.commands) lines.push(...commandLines(command, '    ', width));
   };
 
   lines.push(`Vente ${v.numero_facture}`);

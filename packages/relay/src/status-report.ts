@@ -2,7 +2,7 @@ import { type CommandNames, relayCommand } from '@ventesync/runtime/cli';
 import { clockGapMessage } from './clock.js';
 import type { DaemonProbe } from './daemon-probe.js';
 import { describeError } from './describe-error.js';
-import { SCREEN_COLUMNS, wrap } from './fit-table.js';
+import { commandLines, SCREEN_COLUMNS, wrap } from './fit-table.js';
 import { formatWhen, type TimeStyle } from './format-time.js';
 import type { RelayStore } from './relay-store.js';
 
@@ -137,6 +137,8 @@ export function renderStatus(r: StatusReport, style: TimeStyle, commands: Comman
     lines.push(label ? `${label.padEnd(LABEL)}: ${first ?? ''}` : `${''.padEnd(LABEL + 2)}${first ?? ''}`);
     for (const more of rest) lines.push(`${''.padEnd(LABEL + 2)}${more}`);
   };
+  // A command to type is never broken across lines: it gets a line of its own.
+  const command = (text: string) => lines.push(...commandLines(text, '    ', width));
   const indented = (prefix: string, text: string) => {
     const [first, ...rest] = wrap(text, width - prefix.length);
     lines.push(`${prefix}${first ?? ''}`);
@@ -148,7 +150,7 @@ export function renderStatus(r: StatusReport, style: TimeStyle, commands: Comman
   field('Relais', r.relais.en_marche ? `en marche (${r.relais.url})` : r.relais.raison);
   if (!r.relais.en_marche && r.totaux.en_attente > 0) {
     field('', "rien ne part tant qu'il est arrêté ; pour le démarrer :");
-    field('', relayCommand(commands, `start --upstream ${r.serveur.url ?? 'http://serveur:8000'}`));
+    command(relayCommand(commands, `start --upstream ${r.serveur.url ?? 'http://serveur:8000'}`));
   }
   const s = r.serveur;
   const reach = s.joignable === null ? 'pas encore contacté' : s.joignable ? 'répond' : 'NE RÉPOND PAS';
@@ -159,7 +161,8 @@ export function renderStatus(r: StatusReport, style: TimeStyle, commands: Comman
     `${t.en_attente}${t.plus_ancienne_en_attente ? ` (la plus ancienne reçue ${when(t.plus_ancienne_en_attente)})` : ''}` +
       (t.en_attente_refusees > 0 ? `, dont ${t.en_attente_refusees} refusée(s) pour l'instant par le serveur` : ''),
   );
-  field('Rejetées', `${t.rejetees}${t.rejetees > 0 ? ` — à traiter : ${relayCommand(commands, 'rejected')}` : ''}`);
+  field('Rejetées', `${t.rejetees}${t.rejetees > 0 ? ' — à traiter :' : ''}`);
+  if (t.rejetees > 0) command(relayCommand(commands, 'rejected'));
   field('Synchronisées', `${t.synchronisees}${t.abandonnees > 0 ? ` (et ${t.abandonnees} abandonnée(s))` : ''}`);
   field('Dernière synchro', r.derniere_sync ? when(r.derniere_sync) : 'jamais');
   if (r.derniere_erreur && s.joignable !== true) field('Dernier problème', `${r.derniere_erreur.message} (${when(r.derniere_erreur.le)})`);
@@ -183,7 +186,8 @@ export function renderStatus(r: StatusReport, style: TimeStyle, commands: Comman
           (f.prochain_essai ? `, nouvel essai ${when(f.prochain_essai)}` : ''),
       );
       if (f.code === 'INSUFFICIENT_STOCK') {
-        indented('  ', `après correction du stock sur le serveur : ${relayCommand(commands, 'retry --all')}`);
+        indented('  ', 'après correction du stock sur le serveur :');
+        lines.push(...commandLines(relayCommand(commands, 'retry --all'), '    ', width));
       }
     }
     if (till.bloque) indented('  ', `BLOQUÉ : ${till.bloque}`);

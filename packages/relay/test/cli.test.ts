@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -254,11 +254,12 @@ describe('ventesync-relay CLI, read by a shop manager', () => {
   });
 
   it("a refused sale's receipt says what to do about it, by the server's reason", () => {
-    const flat = (numero: string) => relay('show', numero).stdout.replace(/\s+/g, ' ');
-    expect(flat('B')).toContain("ajouter l'article au catalogue de la boutique sur le serveur (ventesync-server article add …), puis ventesync-relay retry B");
-    expect(flat('C')).toContain('faire renvoyer la vente par la caisse sous un nouveau numéro, puis ventesync-relay discard C');
+    // A long command goes on with the shell's ` \` continuation: read back as one line.
+    const flat = (numero: string) => relay('show', numero).stdout.replace(/ \\\n\s*/g, ' ').replace(/\s+/g, ' ');
+    expect(flat('B')).toContain(`ajouter l'article au catalogue de la boutique sur le serveur, puis renvoyer la vente : ventesync-server article add … ventesync-relay retry B --db ${db}`);
+    expect(flat('C')).toContain(`faire renvoyer la vente par la caisse sous un nouveau numéro, puis abandonner celle-ci : ventesync-relay discard C --reason "…" --db ${db}`);
     busyShop();
-    expect(flat('D')).toContain('(ventesync-server stock add ARTICLE QUANTITE), puis ventesync-relay retry D');
+    expect(flat('D')).toContain(`ventesync-server stock add ARTICLE QUANTITE ventesync-relay retry D --db ${db}`);
   });
 
   it('retry also takes a sale waiting out a stock refusal, and --all does too', () => {
@@ -342,9 +343,52 @@ describe('ventesync-relay CLI, read by a shop manager', () => {
   it('messages name commands that work as typed: `pnpm relay …` when run through pnpm', () => {
     busyShop();
     const viaPnpm = relayAs({ npm_lifecycle_event: 'relay' }, 'status').stdout;
-    expect(viaPnpm).toContain('à traiter : pnpm relay rejected');
+    expect(viaPnpm.replace(/\s+/g, ' ')).toContain(`à traiter : pnpm relay rejected --db ${db}`);
     expect(viaPnpm.replace(/\s+/g, ' ')).toContain('pnpm run server terminal enable caisse-3');
     expect(relay('status').stdout).toContain('ventesync-relay rejected');
+  });
+});
+
+describe('ventesync-relay CLI, issue 8: staff output', () => {
+  it('every command but start refuses a relay file that does not exist, naming it and how the file is chosen; nothing is created', () => {
+    const missing = join(dir, 'relai', 'relay.db');
+    const commands = [['status'], ['pending'], ['rejected'], ['show', 'A'], ['retry', 'A'], ['discard', 'A', '--reason', 'x'], ['sync'], ['purge', '--older-than', '30d']];
+    for (const command of commands) {
+      const r = runCliSync(RELAY_CLI, [...command, '--db', missing]);
+      expect(r.code, command.join(' ')).not.toBe(0);
+      expect(r.stderr, command.join(' ')).toContain(missing);
+      for (const word of ['--db', 'VENTESYNC_RELAY_DB', './data/relay.db']) expect(r.stderr, command.join(' ')).toContain(word);
+    }
+    expect(existsSync(join(dir, 'relai'))).toBe(false);
+  });
+
+  it('pending with a 64-character numero fits 80 columns: the numero goes on its own line', () => {
+    const numero = `V${'9'.repeat(63)}`;
+    withStore((store) => createSaleIntake(store).take({ serial: 'caisse-1', boutique_id: 2 }, [{ numero_facture: numero, lignes: [{ article_id: 6, prix_unitaire: 10 }] }], new Date()));
+    const out = relay('pending').stdout;
+    expect(widest(out)).toBeLessThanOrEqual(80);
+    expect(out.split('\n')).toContain(numero);
+  });
+
+  it('show keeps price and subtotal apart on large amounts, and never breaks a suggested command', () => {
+    const numero = `R${'7'.repeat(63)}`;
+    withStore((store) => {
+      createSaleIntake(store).take({ serial: 'caisse-1', boutique_id: 2 }, [{ numero_facture: numero, lignes: [{ article_id: 6, quantite: 123456, prix_unitaire: '99999999.99' }] }], new Date());
+      store.markRejected(store.byNumero(numero)[0]!.id, 'INSUFFICIENT_STOCK', 'Stock insuffisant');
+    });
+    const out = relayAs({ npm_lifecycle_event: 'relay' }, 'show', numero).stdout;
+    expect(out).toMatch(/99999999\.99 +12345599998765\.44/);
+    const lines = out.replace(/ \\\n\s*/g, ' ').split('\n').map((l) => l.trim());
+    expect(lines).toContain('pnpm run server stock add ARTICLE QUANTITE');
+    expect(widest(out)).toBeLessThanOrEqual(80);
+    expect(lines).toContain(`pnpm relay retry ${numero} --db ${db}`);
+  });
+
+  it('rejected suggests commands on the same file (--db kept)', () => {
+    const out = relayAs({ npm_lifecycle_event: 'relay' }, 'rejected').stdout;
+    expect(out).toContain(`pnpm relay retry NUMERO --db ${db}`);
+    expect(out).toContain(`pnpm relay show NUMERO --db ${db}`);
+    expect(widest(out)).toBeLessThanOrEqual(80);
   });
 });
 
@@ -381,8 +425,38 @@ describe('ventesync-relay status: running is what the daemon itself says', () =>
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     await new Promise((r) => child.once('exit', r));
-    expect(out).toContain("Synchronisation : 3 vente(s) envoyée(s) : 2 reçue(s) par le serveur, 1 refusée(s) pour l'instant (stock).");
-    expect(out).toContain('après correction du stock sur le serveur : pnpm relay retry --all');
+    expect(out.replace(/\s+/g, ' ')).toContain("Synchronisation : 3 vente(s) envoyée(s) : 2 reçue(s) par le serveur, 1 refusée(s) pour l'instant (stock).");
+    expect(out.replace(/\s+/g, ' ')).toContain(`après correction du stock sur le serveur : pnpm relay retry --all --db ${db}`);
+  });
+
+  async function syncAnswering(body: object) {
+    fakeDaemon = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ success: true, ...body }));
+    });
+    await new Promise<void>((r) => fakeDaemon!.listen(0, '127.0.0.1', r));
+    withStore((store) => store.setEtat('daemon_url', `http://127.0.0.1:${(fakeDaemon!.address() as { port: number }).port}`));
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, [RELAY_CLI, 'sync', '--db', db], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, npm_lifecycle_event: 'relay' } });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    await new Promise((r) => child.once('exit', r));
+    return out;
+  }
+
+  it('sync wraps its summary at 80 columns', async () => {
+    const out = await syncAnswering({ envoyees: 300, synchronisees: 120, rejetees: 40, en_attente_stock: 60, erreurs: [] });
+    expect(widest(out)).toBeLessThanOrEqual(80);
+    expect(out.replace(/\s+/g, ' ')).toContain("300 vente(s) envoyée(s) : 120 reçue(s) par le serveur, 60 refusée(s) pour l'instant (stock), 40 rejetée(s), 80 toujours en attente.");
+  });
+
+  it('sync never says "nothing to send" while sales wait: it says why nothing left', async () => {
+    const full = 'Disque plein : le relais ne peut plus rien écrire ; libérez de la place sur cet ordinateur (les ventes restent gardées)';
+    const out = await syncAnswering({ envoyees: 0, synchronisees: 0, rejetees: 0, en_attente_stock: 0, erreurs: [`caisse-1 : ${full}`] });
+    expect(out).not.toContain('rien à envoyer');
+    expect(out).toContain("rien n'a pu être envoyé, 2 vente(s) attendent");
+    expect(out.replace(/\s+/g, ' ')).toContain('Disque plein');
+    expect(widest(out)).toBeLessThanOrEqual(80);
   });
 
   it('a relay started with --host ::1 is found by status, sync and retry at its IPv6 address', async () => {

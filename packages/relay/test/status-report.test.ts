@@ -33,7 +33,7 @@ describe('status, for staff', () => {
     });
     const text = renderStatus(report, { now, utc: false }, commands).replace(/\s+/g, ' ');
     expect(text).toContain("1 vente refusée pour l'instant par le serveur : A (Stock insuffisant pour Samsung S24), nouvel essai dans 4 min");
-    expect(text).toContain('après correction du stock sur le serveur : pnpm relay retry --all');
+    expect(text.replace(/\s+/g, ' ')).toContain('après correction du stock sur le serveur : pnpm relay retry --all');
   });
 
   it('says in words what the server did last, keeping the raw text for scripts', () => {
@@ -56,6 +56,8 @@ describe('status, for staff', () => {
     store.saveTerminal('caisse-1', 'CONNU', { boutique_id: 2, boutique_nom: 'B'.repeat(70), terminal_nom: 'C'.repeat(70) }, now);
     store.setEtats({ serveur_url: `http://${'s'.repeat(90)}:8000`, serveur_joignable: 'non', derniere_erreur: 'x '.repeat(100), derniere_erreur_le: now.toISOString() });
     const text = renderStatus(statusReport(store, stopped, commands), { now, utc: false }, commands);
-    expect(Math.max(...text.split('\n').map((l) => l.length))).toBeLessThanOrEqual(80);
+    // Only a word no screen could hold (the 98-character address, in a command) is left whole: a command is never cut.
+    const lines = text.split('\n').filter((l) => !l.includes('s'.repeat(90)));
+    expect(Math.max(...lines.map((l) => l.length))).toBeLessThanOrEqual(80);
   });
 });
