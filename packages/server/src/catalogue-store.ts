@@ -1,4 +1,4 @@
-import { TerminalEntrySchema } from '@ventesync/shared';
+import { newSecret, TerminalEntrySchema } from '@ventesync/shared';
 import type { Db } from './db/open-database.js';
 
 export interface BoutiqueRow {
@@ -12,6 +12,8 @@ export interface TerminalRow {
   nom: string;
   boutique_id: number;
   actif: boolean;
+  /** Whether the terminal has a secret (signs its requests, CONTRACT §6); never the secret. */
+  signe?: boolean;
 }
 
 /** A terminal with its boutique, as the API needs it on every request. */
@@ -21,6 +23,8 @@ export interface TerminalContext {
   boutique_id: number;
   boutique_nom: string;
   devise: string;
+  /** Its §6 secret, to check signatures with; null for a till that does not sign. Never logged. */
+  secret: string | null;
 }
 
 export interface ArticleRow {
@@ -61,7 +65,7 @@ export class CatalogueError extends Error {
 export function createCatalogueStore(db: Db) {
   const stmt = {
     activeTerminal: db.prepare<[string], TerminalContext>(`
-      SELECT t.serial, t.nom, t.boutique_id, b.nom AS boutique_nom, b.devise
+      SELECT t.serial, t.nom, t.boutique_id, b.nom AS boutique_nom, b.devise, t.secret
       FROM terminaux t JOIN boutiques b ON b.id = t.boutique_id
       WHERE t.serial = ? AND t.actif = 1`),
     boutique: db.prepare<[number], BoutiqueRow>('SELECT id, nom, devise FROM boutiques WHERE id = ?'),
@@ -73,12 +77,13 @@ export function createCatalogueStore(db: Db) {
     insertBoutique: db.prepare<[number | null, string, string]>(
       'INSERT INTO boutiques (id, nom, devise) VALUES (?, ?, ?) RETURNING id',
     ),
-    terminal: db.prepare<[string], { serial: string; nom: string; boutique_id: number; actif: number }>(
-      'SELECT serial, nom, boutique_id, actif FROM terminaux WHERE serial = ?',
+    terminal: db.prepare<[string], { serial: string; nom: string; boutique_id: number; actif: number; signe: number }>(
+      'SELECT serial, nom, boutique_id, actif, secret IS NOT NULL AS signe FROM terminaux WHERE serial = ?',
     ),
-    terminaux: db.prepare<[], { serial: string; nom: string; boutique_id: number; actif: number }>(
-      'SELECT serial, nom, boutique_id, actif FROM terminaux ORDER BY boutique_id, serial',
+    terminaux: db.prepare<[], { serial: string; nom: string; boutique_id: number; actif: number; signe: number }>(
+      'SELECT serial, nom, boutique_id, actif, secret IS NOT NULL AS signe FROM terminaux ORDER BY boutique_id, serial',
     ),
+    setTerminalSecret: db.prepare<[string, string]>('UPDATE terminaux SET secret = ? WHERE serial = ?'),
     upsertTerminal: db.prepare<[string, string, number, number]>(`
       INSERT INTO terminaux (serial, nom, boutique_id, actif) VALUES (?, ?, ?, ?)
       ON CONFLICT (serial) DO UPDATE SET nom = excluded.nom, boutique_id = excluded.boutique_id, actif = excluded.actif`),
@@ -201,9 +206,10 @@ export function createCatalogueStore(db: Db) {
     return toTerminal(stmt.terminal.get(serial)!);
   }
 
-  const toTerminal = (t: { serial: string; nom: string; boutique_id: number; actif: number }): TerminalRow => ({
+  const toTerminal = (t: { serial: string; nom: string; boutique_id: number; actif: number; signe: number }): TerminalRow => ({
     ...t,
     actif: t.actif === 1,
+    signe: t.signe === 1,
   });
 
   return {
@@ -239,6 +245,24 @@ export function createCatalogueStore(db: Db) {
       const info = stmt.setTerminalActif.run(actif ? 1 : 0, serial);
       if (info.changes === 0) throw new CatalogueError('NOT_FOUND', `Terminal ${serial} introuvable`);
       return toTerminal(stmt.terminal.get(serial)!);
+    },
+
+    /**
+     * Issues a terminal's §6 secret and returns it, the only time it is shown. A terminal that
+     * already has one keeps it unless `rotate`: the old one stops working at once.
+     */
+    issueTerminalSecret(serial: string, rotate: boolean): { serial: string; secret: string } {
+      const t = stmt.terminal.get(serial);
+      if (!t) throw new CatalogueError('NOT_FOUND', `Terminal ${serial} introuvable`);
+      if (t.signe === 1 && !rotate) {
+        throw new CatalogueError(
+          'CONFLICT',
+          `Le terminal ${serial} a déjà un secret. Pour le remplacer (l'ancien cessera aussitôt de marcher), ajoutez --rotate.`,
+        );
+      }
+      const secret = newSecret();
+      stmt.setTerminalSecret.run(secret, serial);
+      return { serial, secret };
     },
 
     getArticle: (id: number) => stmt.article.get(id),

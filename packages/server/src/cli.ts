@@ -173,10 +173,39 @@ terminal
   .action(async (opts: { json: boolean; db: string }) =>
     withDb(opts.db, (db) => {
       const rows = createCatalogueStore(db).listTerminaux();
-      printList(rows, opts.json, [['serial', 'SERIAL'], ['nom', 'NOM'], ['boutique_id', 'BOUTIQUE'], ['actif', 'ACTIF']], (t) => ({
-        ...t,
-        actif: t.actif ? 'oui' : 'non',
-      }));
+      // SIGNE says which tills still run unsigned (to update before --require-signatures); the
+      // secret itself is never listed.
+      printList(
+        rows,
+        opts.json,
+        [['serial', 'SERIAL'], ['nom', 'NOM'], ['boutique_id', 'BOUTIQUE'], ['actif', 'ACTIF'], ['signe', 'SIGNE']],
+        (t) => ({ ...t, actif: t.actif ? 'oui' : 'non', signe: t.signe ? 'oui' : 'non (pas de secret)' }),
+      );
+    }),
+  );
+terminal
+  .command('secret')
+  .description('donne au terminal un secret pour signer ses requêtes (X-Signature) : affiché une seule fois')
+  .argument('<serial>', 'numéro de série')
+  .option('--rotate', "remplace le secret existant : l'ancien cesse aussitôt de marcher", false)
+  .option('--json', 'sortie JSON {"serial", "secret"}', false)
+  .option(...dbOption)
+  .addHelpText(
+    'after',
+    '\nLe secret n’est enregistré que sur ce serveur et n’est plus jamais affiché : copiez-le dans la caisse.\n' +
+      'Dès lors, le terminal doit signer chaque requête, sinon 401.\n' +
+      '\nExemples :\n  $ ventesync-server terminal secret 0a1badae951f8473\n  $ ventesync-server terminal secret 0a1badae951f8473 --rotate --json',
+  )
+  .action(async (serial: string, opts: { rotate: boolean; json: boolean; db: string }) =>
+    withDb(opts.db, (db) => {
+      const issued = createCatalogueStore(db).issueTerminalSecret(serial, opts.rotate);
+      if (opts.json) {
+        process.stdout.write(`${JSON.stringify(issued)}\n`);
+        return;
+      }
+      process.stdout.write(
+        `Secret du terminal ${issued.serial} (affiché une seule fois, à copier dans la caisse) :\n${issued.secret}\n`,
+      );
     }),
   );
 for (const [name, actif] of [['disable', false], ['enable', true]] as const) {

@@ -49,7 +49,7 @@ describe('ventesync-server CLI', () => {
     expect(cli('terminal', 'add', 'serial-1', 'Caisse 1', '--boutique', '3').code).toBe(0);
     expect(cli('article', 'add', 'Savon', '--boutique', '3', '--prix', '19.99', '--stock', '12', '--id', '40').code).toBe(0);
     expect(json('boutique', 'list')).toEqual([{ id: 3, nom: 'Boutique Gombe', devise: 'CDF' }]);
-    expect(json('terminal', 'list')).toEqual([{ serial: 'serial-1', nom: 'Caisse 1', boutique_id: 3, actif: true }]);
+    expect(json('terminal', 'list')).toEqual([{ serial: 'serial-1', nom: 'Caisse 1', boutique_id: 3, actif: true, signe: false }]);
     expect(json('article', 'list')).toEqual([{ id: 40, boutique_id: 3, nom: 'Savon', prix_vente: '19.99', quantite_stock: 12 }]);
     const table = cli('article', 'list').stdout;
     expect(table).toMatch(/^ID\s+BOUTIQUE\s+NOM\s+PRIX\s+STOCK/);

@@ -10,9 +10,21 @@ export const REQUEST_ERROR_STATUS = {
   INVALID_JSON: 400,
   INVALID_FORMAT: 400,
   INVALID_QUERY: 400,
+  /** CONTRACT §6: a terminal with a secret (or any, under --require-signatures) sent no X-Signature. */
+  SIGNATURE_REQUIRED: 401,
+  /** Malformed X-Signature, or an HMAC that does not match. */
+  INVALID_SIGNATURE: 401,
+  /** `t` more than 300 s from the server's clock. */
+  SIGNATURE_EXPIRED: 401,
+  /** The same v1 already accepted within the window. */
+  SIGNATURE_REPLAYED: 401,
+  /** X-Relay-Id names no relay, or a disabled one. */
+  RELAY_NOT_FOUND: 401,
   NOT_FOUND: 404,
   TERMINAL_NOT_FOUND: 404,
   FORBIDDEN: 403,
+  /** A registered relay naming a terminal outside its boutiques. */
+  RELAY_FORBIDDEN: 403,
   METHOD_NOT_ALLOWED: 405,
   REQUEST_TIMEOUT: 408,
   PAYLOAD_TOO_LARGE: 413,

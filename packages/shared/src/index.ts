@@ -11,3 +11,4 @@ export * from './fingerprint.js';
 export * from './historique-query.js';
 export * from './sale-pipeline.js';
 export * from './sync-response.js';
+export * from './signature.js';

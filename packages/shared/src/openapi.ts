@@ -21,11 +21,13 @@ import {
   SyncResponseSchema,
 } from './response-schemas.js';
 import { SyncRequestSchema } from './vente-schema.js';
+import { RELAY_ID_HEADER, SIGNATURE_HEADER, SIGNATURE_WINDOW_SECONDS } from './signature.js';
 
 type JsonSchema = Record<string, unknown>;
 
 const SCHEMAS_PREFIX = '#/components/schemas/';
 const SECURITY_SCHEME = 'DeviceSerial';
+const SIGNATURE_SCHEME = 'RequestSignature';
 
 /** The guide's request ("Format de Requête"), as the sync operation's example. */
 export const GUIDE_SYNC_EXAMPLE = [
@@ -108,6 +110,12 @@ const REQUEST_ERROR_MEANING: Partial<Record<RequestErrorCode, string>> = {
   STORAGE_ERROR: 'le disque du serveur a refusé une lecture ou une écriture (erreur d’entrée-sortie) : rien de la requête n’est écrit ; réessayer après Retry-After',
   STORAGE_FULL: 'disque plein : rien de la requête n’est écrit',
   EXPECTATION_FAILED: 'header Expect autre que 100-continue',
+  SIGNATURE_REQUIRED: `terminal muni d’un secret (ou serveur lancé avec --require-signatures) : header ${SIGNATURE_HEADER} absent`,
+  INVALID_SIGNATURE: `header ${SIGNATURE_HEADER} mal formé, ou HMAC qui ne correspond pas au secret`,
+  SIGNATURE_EXPIRED: `t à plus de ${SIGNATURE_WINDOW_SECONDS} s de l’heure du serveur`,
+  SIGNATURE_REPLAYED: `la même signature (v1) a déjà été acceptée dans la fenêtre de ${SIGNATURE_WINDOW_SECONDS} s`,
+  RELAY_NOT_FOUND: `${RELAY_ID_HEADER} inconnu, ou relais désactivé`,
+  RELAY_FORBIDDEN: `relais enregistré : le terminal de ${SERIAL_HEADER} n’est pas dans une de ses boutiques`,
 };
 
 /** zod's safe-integer bounds on every `z.int()` say nothing to a reader or a client generator. */
@@ -229,7 +237,8 @@ function historiqueParameters(): JsonSchema[] {
 
 /** The OpenAPI 3.1 document, generated from the same zod schemas that validate requests. */
 export function buildOpenApiDocument(title = 'ventesync'): Record<string, unknown> {
-  const terminal = { security: [{ [SECURITY_SCHEME]: [] }] };
+  // A till without a secret sends its serial alone; with one, its serial and a signature (§6).
+  const terminal = { security: [{ [SECURITY_SCHEME]: [] }, { [SECURITY_SCHEME]: [], [SIGNATURE_SCHEME]: [] }] };
   // Any request can meet a framework-level refusal (size, media type) or an overloaded server.
   const apiErrors = errorRefs(REQUEST_ERROR_STATUSES);
   return {
@@ -251,7 +260,7 @@ export function buildOpenApiDocument(title = 'ventesync'): Record<string, unknow
       { name: 'catalogue', description: 'Articles et chiffres de la boutique' },
       { name: 'service', description: 'État du serveur' },
     ],
-    security: [{ [SECURITY_SCHEME]: [] }],
+    security: [{ [SECURITY_SCHEME]: [] }, { [SECURITY_SCHEME]: [], [SIGNATURE_SCHEME]: [] }],
     paths: {
       [SYNC_PATH]: {
         post: {
@@ -359,6 +368,16 @@ export function buildOpenApiDocument(title = 'ventesync'): Record<string, unknow
           in: 'header',
           name: SERIAL_HEADER,
           description: 'Numéro de série du terminal MAUI (ex. 0a1badae951f8473) ; il désigne la boutique',
+        },
+        [SIGNATURE_SCHEME]: {
+          type: 'apiKey',
+          in: 'header',
+          name: SIGNATURE_HEADER,
+          description:
+            `t=<secondes Unix>,v1=<hex> avec v1 = hex(HMAC-SHA256(clé = le secret du terminal en UTF-8, message = "<t>.<MÉTHODE>.<chemin et requête tels qu'envoyés>.<hex SHA-256 des octets du corps>")) ; ` +
+            `un corps vide hache la chaîne vide ; t à ${SIGNATURE_WINDOW_SECONDS} s au plus de l’heure du serveur ; une signature ne sert qu’une fois. ` +
+            `Exigé des terminaux munis d’un secret (ventesync-server terminal secret SERIAL), et de tous avec --require-signatures. ` +
+            `Un relais enregistré envoie aussi ${RELAY_ID_HEADER} et signe avec son propre secret.`,
         },
       },
     },

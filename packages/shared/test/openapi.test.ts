@@ -57,11 +57,12 @@ describe('the OpenAPI document', () => {
     for (const schema of Object.values(schemas)) expect(schema).not.toHaveProperty('$id');
   });
 
-  it('asks X-Device-Serial as an apiKey header on every /api/v2/simple operation, and not on /health', () => {
+  it('asks X-Device-Serial, alone or with X-Signature (§6), on every /api/v2/simple operation, and not on /health', () => {
     expect(doc.components.securitySchemes.DeviceSerial).toMatchObject({ type: 'apiKey', in: 'header', name: SERIAL_HEADER });
+    expect(doc.components.securitySchemes.RequestSignature).toMatchObject({ type: 'apiKey', in: 'header', name: 'X-Signature' });
     for (const path of API_PATHS) {
       for (const operation of Object.values(doc.paths[path]) as Json[]) {
-        expect(operation.security).toEqual([{ DeviceSerial: [] }]);
+        expect(operation.security).toEqual([{ DeviceSerial: [] }, { DeviceSerial: [], RequestSignature: [] }]);
       }
     }
     expect(doc.paths['/health'].get.security).toEqual([]);

@@ -78,4 +78,30 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (boutique_id, jour, mode_paiement)
   ) WITHOUT ROWID;
   `,
+  // CONTRACT §6. The secrets are stored as issued, not hashed: the server computes HMACs with
+  // them, which needs the key itself. They are never printed after issue, listed or logged.
+  // signatures_vues: every v1 accepted within the last 300 s (by its t), so that a replay is
+  // refused across restarts; rows older than the window are pruned.
+  `
+  ALTER TABLE terminaux ADD COLUMN secret TEXT;
+
+  CREATE TABLE relais (
+    id     INTEGER PRIMARY KEY,
+    nom    TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    actif  INTEGER NOT NULL DEFAULT 1 CHECK (actif IN (0, 1))
+  );
+
+  CREATE TABLE relais_boutiques (
+    relais_id   INTEGER NOT NULL REFERENCES relais(id),
+    boutique_id INTEGER NOT NULL REFERENCES boutiques(id),
+    PRIMARY KEY (relais_id, boutique_id)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE signatures_vues (
+    v1 TEXT PRIMARY KEY,
+    t  INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX signatures_vues_t ON signatures_vues(t);
+  `,
 ];
