@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { formatMoney, parseMoney } from '@ventesync/shared';
-import { frenchCommander, printList } from '@ventesync/runtime/cli';
+import { commandNames, frenchCommander, printList } from '@ventesync/runtime/cli';
 import { Command, Help, InvalidArgumentError } from 'commander';
 import { CatalogueError, createCatalogueStore } from './catalogue-store.js';
 import { type Db, openDatabase } from './db/open-database.js';
@@ -8,6 +8,8 @@ import { importFixture, readFixtureFile } from './fixture-import.js';
 import { createSaleReader } from './sale-reader.js';
 
 const DEFAULT_DB = process.env.VENTESYNC_DB ?? './data/ventesync.db';
+/** This command as the person typed it: `pnpm run server` from the repository, else `ventesync-server`. */
+const SERVER = commandNames().server;
 
 function integer(label: string, min: number) {
   return (text: string): number => {
@@ -47,7 +49,7 @@ async function withDb(file: string, run: (db: Db) => void | Promise<void>): Prom
 }
 
 
-const program = frenchCommander(new Command('ventesync-server'), Help)
+const program = frenchCommander(new Command(SERVER), Help)
   .description('Serveur central ventesync : reçoit les ventes des caisses MAUI, tient le stock.')
   .showHelpAfterError()
   .addHelpText(
@@ -56,10 +58,10 @@ const program = frenchCommander(new Command('ventesync-server'), Help)
 Base de données : --db FICHIER, sinon $VENTESYNC_DB, sinon ./data/ventesync.db (la même pour toutes les commandes).
 
 Exemples :
-  $ ventesync-server serve --demo
-  $ ventesync-server import boutiques.json
-  $ ventesync-server stock add 6 20
-  $ ventesync-server ventes list --json`,
+  $ ${SERVER} serve --demo
+  $ ${SERVER} import boutiques.json
+  $ ${SERVER} stock add 6 20
+  $ ${SERVER} ventes list --json`,
   );
 
 const dbOption = ['--db <fichier>', 'fichier SQLite', DEFAULT_DB] as const;
@@ -74,9 +76,9 @@ program
   .option('--pretty', 'journaux lisibles par une personne au lieu de JSON', false)
   .addHelpText(
     'after',
-    '\nExemples :\n  $ ventesync-server serve --demo                   # cette machine seulement\n' +
-      '  $ ventesync-server serve --demo --host 0.0.0.0   # la démo ouverte au réseau\n' +
-      '  $ ventesync-server serve --db /var/lib/ventesync.db --port 8080 --pretty',
+    `\nExemples :\n  $ ${SERVER} serve --demo                   # cette machine seulement\n` +
+      `  $ ${SERVER} serve --demo --host 0.0.0.0   # la démo ouverte au réseau\n` +
+      `  $ ${SERVER} serve --db /var/lib/ventesync.db --port 8080 --pretty`,
   )
   .action(async (opts: { db: string; host?: string; port: number; demo: boolean; pretty: boolean }) => {
     // Loaded here so that the operator commands do not pay for the HTTP stack.
@@ -99,7 +101,7 @@ Format :
 Chaque entrée est insérée ou mise à jour (par id / serial). Un fichier invalide ne change rien.
 
 Exemple :
-  $ ventesync-server import donnees.json`,
+  $ ${SERVER} import donnees.json`,
   )
   .action(async (file: string, opts: { db: string }) => {
     const read = readFixtureFile(file);
@@ -119,7 +121,7 @@ Exemple :
 const boutique = program
   .command('boutique')
   .description('gère les boutiques')
-  .addHelpText('after', '\nExemples :\n  $ ventesync-server boutique add "Boutique Gombe" --id 3\n  $ ventesync-server boutique list --json');
+  .addHelpText('after', `\nExemples :\n  $ ${SERVER} boutique add "Boutique Gombe" --id 3\n  $ ${SERVER} boutique list --json`);
 boutique
   .command('add')
   .description('ajoute une boutique')
@@ -127,7 +129,7 @@ boutique
   .option('--id <id>', 'identifiant voulu (sinon le suivant)', integer('id', 1))
   .option('--devise <code>', 'devise', 'CDF')
   .option(...dbOption)
-  .addHelpText('after', '\nExemple :\n  $ ventesync-server boutique add "Boutique Gombe" --id 3')
+  .addHelpText('after', `\nExemple :\n  $ ${SERVER} boutique add "Boutique Gombe" --id 3`)
   .action(async (nom: string, opts: { id?: number; devise: string; db: string }) =>
     withDb(opts.db, (db) => {
       const b = createCatalogueStore(db).addBoutique(nom, opts.devise, opts.id ?? null);
@@ -139,7 +141,7 @@ boutique
   .description('liste les boutiques')
   .option('--json', 'sortie JSON', false)
   .option(...dbOption)
-  .addHelpText('after', '\nExemple :\n  $ ventesync-server boutique list --json')
+  .addHelpText('after', `\nExemple :\n  $ ${SERVER} boutique list --json`)
   .action(async (opts: { json: boolean; db: string }) =>
     withDb(opts.db, (db) => {
       printList(createCatalogueStore(db).listBoutiques(), opts.json, [['id', 'ID'], ['nom', 'NOM'], ['devise', 'DEVISE']]);
@@ -149,7 +151,7 @@ boutique
 const terminal = program
   .command('terminal')
   .description('gère les terminaux (caisses MAUI)')
-  .addHelpText('after', '\nExemples :\n  $ ventesync-server terminal add 0a1badae951f8473 "Caisse 1" --boutique 2\n  $ ventesync-server terminal disable 0a1badae951f8473');
+  .addHelpText('after', `\nExemples :\n  $ ${SERVER} terminal add 0a1badae951f8473 "Caisse 1" --boutique 2\n  $ ${SERVER} terminal disable 0a1badae951f8473`);
 terminal
   .command('add')
   .description('enregistre un terminal dans une boutique')
@@ -157,7 +159,7 @@ terminal
   .argument('<nom>', 'nom affiché')
   .requiredOption('--boutique <id>', 'boutique du terminal', integer('boutique', 1))
   .option(...dbOption)
-  .addHelpText('after', '\nExemple :\n  $ ventesync-server terminal add 0a1badae951f8473 "Caisse 1" --boutique 2')
+  .addHelpText('after', `\nExemple :\n  $ ${SERVER} terminal add 0a1badae951f8473 "Caisse 1" --boutique 2`)
   .action(async (serial: string, nom: string, opts: { boutique: number; db: string }) =>
     withDb(opts.db, (db) => {
       const t = createCatalogueStore(db).addTerminal(serial, nom, opts.boutique);
@@ -169,7 +171,7 @@ terminal
   .description('liste les terminaux')
   .option('--json', 'sortie JSON', false)
   .option(...dbOption)
-  .addHelpText('after', '\nExemple :\n  $ ventesync-server terminal list')
+  .addHelpText('after', `\nExemple :\n  $ ${SERVER} terminal list`)
   .action(async (opts: { json: boolean; db: string }) =>
     withDb(opts.db, (db) => {
       const rows = createCatalogueStore(db).listTerminaux();
@@ -194,7 +196,7 @@ terminal
     'after',
     '\nLe secret n’est enregistré que sur ce serveur et n’est plus jamais affiché : copiez-le dans la caisse.\n' +
       'Dès lors, le terminal doit signer chaque requête, sinon 401.\n' +
-      '\nExemples :\n  $ ventesync-server terminal secret 0a1badae951f8473\n  $ ventesync-server terminal secret 0a1badae951f8473 --rotate --json',
+      `\nExemples :\n  $ ${SERVER} terminal secret 0a1badae951f8473\n  $ ${SERVER} terminal secret 0a1badae951f8473 --rotate --json`,
   )
   .action(async (serial: string, opts: { rotate: boolean; json: boolean; db: string }) =>
     withDb(opts.db, (db) => {
@@ -214,7 +216,7 @@ for (const [name, actif] of [['disable', false], ['enable', true]] as const) {
     .description(actif ? 'réactive un terminal' : 'désactive un terminal : ses requêtes reçoivent 404 TERMINAL_NOT_FOUND')
     .argument('<serial>', 'numéro de série')
     .option(...dbOption)
-    .addHelpText('after', `\nExemple :\n  $ ventesync-server terminal ${name} 0a1badae951f8473`)
+    .addHelpText('after', `\nExemple :\n  $ ${SERVER} terminal ${name} 0a1badae951f8473`)
     .action(async (serial: string, opts: { db: string }) =>
       withDb(opts.db, (db) => {
         const t = createCatalogueStore(db).setTerminalActif(serial, actif);
@@ -226,7 +228,7 @@ for (const [name, actif] of [['disable', false], ['enable', true]] as const) {
 const article = program
   .command('article')
   .description('gère les articles')
-  .addHelpText('after', '\nExemples :\n  $ ventesync-server article add "Samsung S24" --boutique 2 --prix 40000 --stock 10\n  $ ventesync-server article list --boutique 2');
+  .addHelpText('after', `\nExemples :\n  $ ${SERVER} article add "Samsung S24" --boutique 2 --prix 40000 --stock 10\n  $ ${SERVER} article list --boutique 2`);
 article
   .command('add')
   .description('ajoute un article à une boutique')
@@ -236,7 +238,7 @@ article
   .option('--stock <quantite>', 'stock initial (mouvement ENTREE)', integer('stock', 0), 0)
   .option('--id <id>', 'identifiant voulu (sinon le suivant)', integer('id', 1))
   .option(...dbOption)
-  .addHelpText('after', '\nExemple :\n  $ ventesync-server article add "Samsung S24" --boutique 2 --prix 40000 --stock 10')
+  .addHelpText('after', `\nExemple :\n  $ ${SERVER} article add "Samsung S24" --boutique 2 --prix 40000 --stock 10`)
   .action(async (nom: string, opts: { boutique: number; prix: number; stock: number; id?: number; db: string }) =>
     withDb(opts.db, (db) => {
       const a = createCatalogueStore(db).addArticle(
@@ -252,7 +254,7 @@ article
   .option('--boutique <id>', 'une seule boutique', integer('boutique', 1))
   .option('--json', 'sortie JSON', false)
   .option(...dbOption)
-  .addHelpText('after', '\nExemple :\n  $ ventesync-server article list --boutique 2 --json')
+  .addHelpText('after', `\nExemple :\n  $ ${SERVER} article list --boutique 2 --json`)
   .action(async (opts: { boutique?: number; json: boolean; db: string }) =>
     withDb(opts.db, (db) => {
       const rows = createCatalogueStore(db)
@@ -265,7 +267,7 @@ article
 const stock = program
   .command('stock')
   .description('change le stock (chaque changement laisse un mouvement)')
-  .addHelpText('after', '\nExemples :\n  $ ventesync-server stock add 6 20   # livraison\n  $ ventesync-server stock set 6 12   # inventaire');
+  .addHelpText('after', `\nExemples :\n  $ ${SERVER} stock add 6 20   # livraison\n  $ ${SERVER} stock set 6 12   # inventaire`);
 stock
   .command('add')
   .description('enregistre une livraison : ajoute QTE au stock (mouvement ENTREE)')
@@ -273,7 +275,7 @@ stock
   .argument('<qte>', 'quantité livrée', integer('quantité', 1))
   .option('--reference <texte>', 'référence du bon de livraison', 'livraison')
   .option(...dbOption)
-  .addHelpText('after', '\nExemple :\n  $ ventesync-server stock add 6 20 --reference BL-2025-118')
+  .addHelpText('after', `\nExemple :\n  $ ${SERVER} stock add 6 20 --reference BL-2025-118`)
   .action(async (articleId: number, qte: number, opts: { reference: string; db: string }) =>
     withDb(opts.db, (db) => {
       const m = createCatalogueStore(db).addStock(articleId, qte, new Date(), opts.reference);
@@ -287,7 +289,7 @@ stock
   .argument('<qte>', 'quantité comptée', integer('quantité', 0))
   .option('--reference <texte>', "référence de l'inventaire", 'inventaire')
   .option(...dbOption)
-  .addHelpText('after', '\nExemple :\n  $ ventesync-server stock set 6 12')
+  .addHelpText('after', `\nExemple :\n  $ ${SERVER} stock set 6 12`)
   .action(async (articleId: number, qte: number, opts: { reference: string; db: string }) =>
     withDb(opts.db, (db) => {
       const m = createCatalogueStore(db).setStock(articleId, qte, new Date(), opts.reference);
@@ -298,14 +300,14 @@ stock
 program
   .command('ventes')
   .description('consulte les ventes reçues')
-  .addHelpText('after', '\nExemple :\n  $ ventesync-server ventes list --limit 10')
+  .addHelpText('after', `\nExemple :\n  $ ${SERVER} ventes list --limit 10`)
   .command('list')
   .description('les dernières ventes reçues, les plus récentes en premier')
   .option('--boutique <id>', 'une seule boutique', integer('boutique', 1))
   .option('--limit <n>', 'nombre de ventes', integer('limit', 1), 50)
   .option('--json', 'sortie JSON', false)
   .option(...dbOption)
-  .addHelpText('after', '\nExemple :\n  $ ventesync-server ventes list --boutique 2 --limit 10')
+  .addHelpText('after', `\nExemple :\n  $ ${SERVER} ventes list --boutique 2 --limit 10`)
   .action(async (opts: { boutique?: number; limit: number; json: boolean; db: string }) =>
     withDb(opts.db, (db) => {
       const rows = createSaleReader(db)
@@ -332,14 +334,14 @@ program
 program
   .command('mouvements')
   .description('consulte les mouvements de stock')
-  .addHelpText('after', '\nExemple :\n  $ ventesync-server mouvements list --article 6')
+  .addHelpText('after', `\nExemple :\n  $ ${SERVER} mouvements list --article 6`)
   .command('list')
   .description('les derniers mouvements de stock, les plus récents en premier')
   .option('--article <id>', 'un seul article', integer('article', 1))
   .option('--limit <n>', 'nombre de mouvements', integer('limit', 1), 100)
   .option('--json', 'sortie JSON', false)
   .option(...dbOption)
-  .addHelpText('after', '\nExemple :\n  $ ventesync-server mouvements list --article 6')
+  .addHelpText('after', `\nExemple :\n  $ ${SERVER} mouvements list --article 6`)
   .action(async (opts: { article?: number; limit: number; json: boolean; db: string }) =>
     withDb(opts.db, (db) => {
       printList(createCatalogueStore(db).listMouvements(opts.article ?? null, opts.limit), opts.json, [

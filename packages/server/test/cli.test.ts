@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -6,7 +7,7 @@ import { createCatalogueStore } from '../src/catalogue-store.js';
 import { openDatabase } from '../src/db/open-database.js';
 import { importFixture } from '../src/fixture-import.js';
 import { createSaleWriter } from '../src/sale-writer.js';
-import { runCli } from './child-server.js';
+import { CLI, runCli } from './child-server.js';
 import { SERIAL, TEST_FIXTURE, tempDir } from './helpers.js';
 
 let tmp: ReturnType<typeof tempDir>;
@@ -21,6 +22,14 @@ beforeEach(() => {
 afterEach(() => tmp.cleanup());
 
 describe('ventesync-server CLI', () => {
+  it('help examples name the command as typed: `pnpm run server …` through pnpm, else `ventesync-server …`', () => {
+    const help = (env: Record<string, string>) =>
+      spawnSync(process.execPath, [CLI, 'stock', 'add', '--help'], { encoding: 'utf8', env: { ...process.env, npm_lifecycle_event: '', ...env } }).stdout;
+    expect(help({ npm_lifecycle_event: 'server' })).toContain('$ pnpm run server stock add 6 20');
+    expect(help({ npm_lifecycle_event: 'server' })).not.toContain('ventesync-server');
+    expect(help({})).toContain('$ ventesync-server stock add 6 20');
+  });
+
   it('--help lists every command, with examples; each command has its own help with an example', () => {
     const help = runCli(['--help']).stdout;
     for (const command of ['serve', 'import', 'boutique', 'terminal', 'article', 'stock', 'ventes', 'mouvements']) {
