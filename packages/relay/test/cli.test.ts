@@ -392,6 +392,33 @@ describe('ventesync-relay CLI, issue 8: staff output', () => {
   });
 });
 
+describe('ventesync-relay start: a staff command holding the write lock', () => {
+  it("the daemon waits for it only briefly: the till gets 503 with Retry-After, not a 5-second stall", async () => {
+    const daemon = await startCliProcess(RELAY_CLI, ['start', '--upstream', 'http://127.0.0.1:9', '--host', '127.0.0.1', '--port', '0', '--db', db]);
+    const Database = (await import('better-sqlite3')).default;
+    const other = new Database(db);
+    try {
+      other.exec('BEGIN IMMEDIATE');
+      const { request } = await import('undici');
+      // Well under the 5 s a command waits: the daemon must answer before this deadline.
+      const res = await request(`${daemon.url}/api/v2/simple/ventes/sync/`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-device-serial': 'caisse-1' },
+        body: JSON.stringify([{ numero_facture: 'LOCK-1', lignes: [{ article_id: 6, prix_unitaire: 1 }] }]),
+        headersTimeout: 3_000,
+      });
+      expect(res.statusCode).toBe(503);
+      expect(res.headers['retry-after']).toMatch(/^\d+$/);
+      await res.body.dump();
+    } finally {
+      other.exec('ROLLBACK');
+      other.close();
+      await daemon.stop();
+    }
+    expect(withStore((store) => store.byNumero('LOCK-1'))).toEqual([]);
+  });
+});
+
 describe('ventesync-relay status: running is what the daemon itself says', () => {
   let fakeDaemon: Server | undefined;
   afterEach(() => fakeDaemon?.close());
