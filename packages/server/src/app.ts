@@ -15,6 +15,8 @@ import { createSaleReader } from './sale-reader.js';
 import { createSaleWriter } from './sale-writer.js';
 import { createGroupCommit, DEFAULT_GROUP_COMMIT_LIMITS, type GroupCommitLimits } from './group-commit.js';
 import { createStorageHealth, probeDiskWrite } from './storage-health.js';
+import { createRelayRegistry } from './relay-registry.js';
+import { registerRequestSignatures } from './request-signature.js';
 
 export interface AppOptions {
   db: Db;
@@ -25,6 +27,10 @@ export interface AppOptions {
   limits?: ApiServerOptions['limits'];
   /** Group commit bounds (tests shorten them); the defaults otherwise. */
   groupCommit?: Partial<GroupCommitLimits>;
+  /** `serve --require-signatures`: terminals without a secret are refused (CONTRACT §6). */
+  requireSignatures?: boolean;
+  /** PEM certificate and key: HTTPS instead of HTTP. */
+  tls?: ApiServerOptions['tls'];
 }
 
 /**
@@ -53,6 +59,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const storage = createStorageHealth(db.name, () => probeWrite(db), () => now().getTime());
   const app = createApiServer(options.logger, {
     ...(options.limits ? { limits: options.limits } : {}),
+    ...(options.tls ? { tls: options.tls } : {}),
     onStorageFailure: (failure, error) => {
       if (failure !== 'busy') storage.failed(String((error as { code?: unknown }).code), failure);
     },
@@ -101,6 +108,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   await app.register(async (api) => {
     registerTerminalAuth(api, (serial) => catalogue.findActiveTerminal(serial));
+    // After the serial (400/404), before the body: CONTRACT §6's order.
+    registerRequestSignatures(api, db, createRelayRegistry(db), {
+      requireSignatures: options.requireSignatures ?? false,
+      nowSeconds: () => Math.floor(now().getTime() / 1000),
+    });
     syncRoutes(api, writer, groupCommit, now);
     articlesRoutes(api, catalogue);
     historiqueRoutes(api, reader);

@@ -5,6 +5,7 @@ import { Command, Help, InvalidArgumentError } from 'commander';
 import { CatalogueError, createCatalogueStore } from './catalogue-store.js';
 import { type Db, openDatabase } from './db/open-database.js';
 import { importFixture, readFixtureFile } from './fixture-import.js';
+import { createRelayRegistry } from './relay-registry.js';
 import { createSaleReader } from './sale-reader.js';
 
 const DEFAULT_DB = process.env.VENTESYNC_DB ?? './data/ventesync.db';
@@ -74,13 +75,29 @@ program
   .option('--port <port>', "port d'écoute", integer('port', 0), 8000)
   .option('--demo', 'charge les données du guide dans une base vide (boutique 2, terminal 0a1badae951f8473)', false)
   .option('--pretty', 'journaux lisibles par une personne au lieu de JSON', false)
+  .option('--require-signatures', 'refuse (401 SIGNATURE_REQUIRED) les terminaux sans secret, qui ne signent pas leurs requêtes', false)
+  .option('--tls-cert <fichier>', 'certificat (PEM) : le serveur parle HTTPS ; avec --tls-key')
+  .option('--tls-key <fichier>', 'clé privée (PEM) du certificat ; avec --tls-cert')
   .addHelpText(
     'after',
     `\nExemples :\n  $ ${SERVER} serve --demo                   # cette machine seulement\n` +
       `  $ ${SERVER} serve --demo --host 0.0.0.0   # la démo ouverte au réseau\n` +
-      `  $ ${SERVER} serve --db /var/lib/ventesync.db --port 8080 --pretty`,
+      `  $ ${SERVER} serve --db /var/lib/ventesync.db --port 8080 --pretty\n` +
+      `  $ ${SERVER} serve --tls-cert cert.pem --tls-key key.pem --require-signatures   # sur internet`,
   )
-  .action(async (opts: { db: string; host?: string; port: number; demo: boolean; pretty: boolean }) => {
+  .action(async (opts: {
+    db: string;
+    host?: string;
+    port: number;
+    demo: boolean;
+    pretty: boolean;
+    requireSignatures: boolean;
+    tlsCert?: string;
+    tlsKey?: string;
+  }) => {
+    if ((opts.tlsCert === undefined) !== (opts.tlsKey === undefined)) {
+      return fail('--tls-cert et --tls-key vont ensemble : donnez le certificat et sa clé privée');
+    }
     // Loaded here so that the operator commands do not pay for the HTTP stack.
     const { serve, defaultHost } = await import('./server.js');
     await serve(Object.freeze({ ...opts, host: opts.host ?? defaultHost(opts.demo) }));
@@ -224,6 +241,73 @@ for (const [name, actif] of [['disable', false], ['enable', true]] as const) {
       }),
     );
 }
+
+const relais = program
+  .command('relais')
+  .description('gère les relais enregistrés (ils signent ce qu’ils transmettent, pour les caisses de leurs boutiques)')
+  .addHelpText('after', `\nExemples :\n  $ ${SERVER} relais add "Relais Gombe" --boutique 3\n  $ ${SERVER} relais list`);
+const boutiqueIds = (text: string, previous: number[] = []) => [...previous, integer('boutique', 1)(text)];
+relais
+  .command('add')
+  .description('enregistre un relais pour une ou plusieurs boutiques : son id et son secret sont affichés une seule fois')
+  .argument('<nom>', 'nom du relais')
+  .requiredOption('--boutique <id>', 'boutique desservie (répétable)', boutiqueIds)
+  .option('--json', 'sortie JSON {"id", "secret"}', false)
+  .option(...dbOption)
+  .addHelpText('after', `\nExemple :\n  $ ${SERVER} relais add "Relais Gombe" --boutique 3 --boutique 4`)
+  .action(async (nom: string, opts: { boutique: number[]; json: boolean; db: string }) =>
+    withDb(opts.db, (db) => {
+      const added = createRelayRegistry(db).add(nom, opts.boutique);
+      if (opts.json) return void process.stdout.write(`${JSON.stringify(added)}\n`);
+      process.stdout.write(
+        `Relais ${added.id} « ${nom.trim()} » enregistré (boutiques ${opts.boutique.join(', ')}).\n` +
+          `Secret (affiché une seule fois, à donner au relais dans un fichier protégé) :\n${added.secret}\n`,
+      );
+    }),
+  );
+relais
+  .command('list')
+  .description('liste les relais enregistrés (jamais leur secret)')
+  .option('--json', 'sortie JSON', false)
+  .option(...dbOption)
+  .addHelpText('after', `\nExemple :\n  $ ${SERVER} relais list --json`)
+  .action(async (opts: { json: boolean; db: string }) =>
+    withDb(opts.db, (db) => {
+      printList(createRelayRegistry(db).list(), opts.json, [['id', 'ID'], ['nom', 'NOM'], ['boutiques', 'BOUTIQUES'], ['actif', 'ACTIF']], (r) => ({
+        ...r,
+        boutiques: r.boutiques.join(', '),
+        actif: r.actif ? 'oui' : 'non',
+      }));
+    }),
+  );
+relais
+  .command('disable')
+  .description('désactive un relais : ses requêtes reçoivent 401 RELAY_NOT_FOUND')
+  .argument('<id>', 'id du relais', integer('id', 1))
+  .option(...dbOption)
+  .addHelpText('after', `\nExemple :\n  $ ${SERVER} relais disable 1`)
+  .action(async (id: number, opts: { db: string }) =>
+    withDb(opts.db, (db) => {
+      createRelayRegistry(db).disable(id);
+      process.stdout.write(`Relais ${id} désactivé.\n`);
+    }),
+  );
+relais
+  .command('secret')
+  .description("remplace le secret d'un relais (l'ancien cesse aussitôt de marcher) : affiché une seule fois")
+  .argument('<id>', 'id du relais', integer('id', 1))
+  .option('--rotate', 'obligatoire : confirme le remplacement', false)
+  .option('--json', 'sortie JSON {"id", "secret"}', false)
+  .option(...dbOption)
+  .addHelpText('after', `\nExemple :\n  $ ${SERVER} relais secret 1 --rotate`)
+  .action(async (id: number, opts: { rotate: boolean; json: boolean; db: string }) => {
+    if (!opts.rotate) return fail(`le relais ${id} a déjà un secret : ajoutez --rotate pour le remplacer (l'ancien cessera aussitôt de marcher)`);
+    await withDb(opts.db, (db) => {
+      const rotated = createRelayRegistry(db).rotate(id);
+      if (opts.json) return void process.stdout.write(`${JSON.stringify(rotated)}\n`);
+      process.stdout.write(`Nouveau secret du relais ${id} (affiché une seule fois) :\n${rotated.secret}\n`);
+    });
+  });
 
 const article = program
   .command('article')

@@ -1,4 +1,5 @@
 import { closeOnSignals } from '@ventesync/runtime/http';
+import { readFileSync } from 'node:fs';
 import { buildApp } from './app.js';
 import { createCatalogueStore } from './catalogue-store.js';
 import { openDatabase } from './db/open-database.js';
@@ -12,6 +13,11 @@ export interface ServeConfig {
   port: number;
   demo: boolean;
   pretty: boolean;
+  /** CONTRACT §6: terminals without a secret are refused. */
+  requireSignatures?: boolean;
+  /** PEM files: both given, the server speaks HTTPS. */
+  tlsCert?: string;
+  tlsKey?: string;
 }
 
 /**
@@ -36,7 +42,9 @@ export async function serve(config: Readonly<ServeConfig>): Promise<void> {
       logger.info('Base déjà remplie : données de démonstration non chargées');
     }
   }
-  const app = await buildApp({ db, logger });
+  // Read before anything listens: a missing or unreadable file stops the start with its name.
+  const tls = config.tlsCert && config.tlsKey ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } : undefined;
+  const app = await buildApp({ db, logger, requireSignatures: config.requireSignatures ?? false, ...(tls ? { tls } : {}) });
   const url = await app.listen({ host: config.host, port: config.port });
   logger.info({ url, host: config.host, db: config.db }, `ventesync serveur à l'écoute sur ${url} (base : ${config.db})`);
 

@@ -24,6 +24,8 @@ export interface ApiServerOptions {
   onStorageFailure?: (failure: StorageFailure, error: unknown) => void;
   /** Whose disk a storage failure is, in answers to clients (default: the server's). */
   storageWording?: StorageWording;
+  /** PEM certificate and private key: the server speaks HTTPS (node's https server, same limits). */
+  tls?: { cert: string | Buffer; key: string | Buffer };
 }
 
 /** The defaults with the given overrides, the connection cap resolved from the file limit. */
@@ -45,6 +47,11 @@ export function resolveHttpLimits(overrides: ApiServerOptions['limits'] = {}): R
  */
 export function createApiServer(logger: Logger | false | undefined, options: ApiServerOptions = {}): FastifyInstance {
   const limits = resolveHttpLimits(options.limits);
+  const httpOptions = {
+    headersTimeout: limits.headersTimeoutMs,
+    connectionsCheckingInterval: limits.timeoutCheckIntervalMs,
+    maxHeaderSize: limits.maxHeaderBytes,
+  };
   const app = Fastify({
     ...(logger ? { loggerInstance: logger } : { logger: false }),
     bodyLimit: MAX_BODY_BYTES,
@@ -55,11 +62,8 @@ export function createApiServer(logger: Logger | false | undefined, options: Api
     keepAliveTimeout: limits.keepAliveTimeoutMs,
     requestTimeout: limits.requestTimeoutMs,
     maxRequestsPerSocket: limits.maxRequestsPerSocket,
-    http: {
-      headersTimeout: limits.headersTimeoutMs,
-      connectionsCheckingInterval: limits.timeoutCheckIntervalMs,
-      maxHeaderSize: limits.maxHeaderBytes,
-    },
+    // fastify gives node's https server only its `https` options: the same limits go in there.
+    ...(options.tls ? { https: { ...httpOptions, cert: options.tls.cert, key: options.tls.key } } : { http: httpOptions }),
     clientErrorHandler: clientErrorHandler(logger || null, MAX_BODY_BYTES),
     frameworkErrors: frameworkErrorHandler(MAX_BODY_BYTES),
   }) as unknown as FastifyInstance;

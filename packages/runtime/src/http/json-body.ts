@@ -27,6 +27,29 @@ export function bodyBytesOf(request: FastifyRequest): number | undefined {
 }
 
 /**
+ * A check on the body's bytes exactly as received, run before they are decoded or parsed (a
+ * request signature covers those bytes: CONTRACT §6). Returns the error to refuse the request
+ * with, or null. The buffer is the one the parser gets: nothing is copied.
+ */
+export type RawBodyCheck = (body: Buffer) => Error | null;
+const rawBodyChecks = new WeakMap<FastifyRequest, RawBodyCheck>();
+
+/** Asks the body parser to run `check` on this request's raw bytes before parsing them. */
+export function checkRawBody(request: FastifyRequest, check: RawBodyCheck): void {
+  rawBodyChecks.set(request, check);
+}
+
+/**
+ * The check still waiting, removed: a request with no body never reaches the parser, so whoever
+ * registered a check runs it on an empty body (preValidation) to be sure it ran once.
+ */
+export function takeRawBodyCheck(request: FastifyRequest): RawBodyCheck | undefined {
+  const check = rawBodyChecks.get(request);
+  if (check) rawBodyChecks.delete(request);
+  return check;
+}
+
+/**
  * Tills send JSON, but not all of them say so: any content type is read as JSON, and a body
  * that does not parse is INVALID_JSON (the contract's code), not fastify's own error.
  */
@@ -34,6 +57,12 @@ export function registerJsonBody(app: FastifyInstance): void {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body, done) => {
     receivedBytes.set(request, (body as Buffer).length);
+    const check = takeRawBodyCheck(request);
+    const refusal = check ? check(body as Buffer) : null;
+    if (refusal) {
+      done(refusal, undefined);
+      return;
+    }
     const text = decodeUtf8(body as Buffer);
     if (text === null) {
       done(

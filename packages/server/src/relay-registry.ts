@@ -1,0 +1,82 @@
+import { newSecret } from '@ventesync/shared';
+import { CatalogueError } from './catalogue-store.js';
+import type { Db } from './db/open-database.js';
+
+/** A registered relay as operators see it: never its secret. */
+export interface RelayRow {
+  id: number;
+  nom: string;
+  boutiques: number[];
+  actif: boolean;
+}
+
+/** What the signature check needs of an active relay (its secret is never logged). */
+export interface ActiveRelay {
+  id: number;
+  secret: string;
+  boutiques: ReadonlySet<number>;
+}
+
+/** Relay ids are small integers; anything longer is not one (and is not looked up). */
+const RELAY_ID_PATTERN = /^[1-9]\d{0,14}$/;
+
+export function parseRelayId(text: string): number | null {
+  return RELAY_ID_PATTERN.test(text) ? Number(text) : null;
+}
+
+/**
+ * CONTRACT §6 registered relays. Secrets are stored as issued, not hashed: the server computes
+ * HMACs with them. They are shown once, by `add` and `rotate`, and never listed or logged.
+ */
+export function createRelayRegistry(db: Db) {
+  const stmt = {
+    insert: db.prepare<[string, string], { id: number }>('INSERT INTO relais (nom, secret) VALUES (?, ?) RETURNING id'),
+    addBoutique: db.prepare<[number, number]>('INSERT OR IGNORE INTO relais_boutiques (relais_id, boutique_id) VALUES (?, ?)'),
+    boutique: db.prepare<[number], { id: number }>('SELECT id FROM boutiques WHERE id = ?'),
+    list: db.prepare<[], { id: number; nom: string; actif: number; boutiques: string }>(`
+      SELECT r.id, r.nom, r.actif,
+             (SELECT json_group_array(boutique_id) FROM relais_boutiques WHERE relais_id = r.id) AS boutiques
+      FROM relais r ORDER BY r.id`),
+    active: db.prepare<[number], { id: number; secret: string; boutiques: string }>(`
+      SELECT r.id, r.secret,
+             (SELECT json_group_array(boutique_id) FROM relais_boutiques WHERE relais_id = r.id) AS boutiques
+      FROM relais r WHERE r.id = ? AND r.actif = 1`),
+    setActif: db.prepare<[number, number]>('UPDATE relais SET actif = ? WHERE id = ?'),
+    setSecret: db.prepare<[string, number]>('UPDATE relais SET secret = ? WHERE id = ?'),
+  };
+
+  const add = db.transaction((nom: string, boutiques: readonly number[]): { id: number; secret: string } => {
+    const secret = newSecret();
+    const { id } = stmt.insert.get(nom, secret)!;
+    for (const boutique of boutiques) stmt.addBoutique.run(id, boutique);
+    return { id, secret };
+  });
+
+  return {
+    add(nom: string, boutiques: readonly number[]): { id: number; secret: string } {
+      if (nom.trim() === '') throw new CatalogueError('INVALID', 'Le nom du relais ne doit pas être vide');
+      if (boutiques.length === 0) throw new CatalogueError('INVALID', 'Au moins une boutique (--boutique ID) est nécessaire');
+      for (const boutique of boutiques) {
+        if (!stmt.boutique.get(boutique)) throw new CatalogueError('NOT_FOUND', `Boutique ${boutique} introuvable`);
+      }
+      return add.immediate(nom.trim(), boutiques);
+    },
+    list: (): RelayRow[] =>
+      stmt.list.all().map((r) => ({ id: r.id, nom: r.nom, boutiques: JSON.parse(r.boutiques) as number[], actif: r.actif === 1 })),
+    disable(id: number): void {
+      if (stmt.setActif.run(0, id).changes === 0) throw new CatalogueError('NOT_FOUND', `Relais ${id} introuvable`);
+    },
+    /** A new secret; the old one stops working at once. */
+    rotate(id: number): { id: number; secret: string } {
+      const secret = newSecret();
+      if (stmt.setSecret.run(secret, id).changes === 0) throw new CatalogueError('NOT_FOUND', `Relais ${id} introuvable`);
+      return { id, secret };
+    },
+    findActive(id: number): ActiveRelay | undefined {
+      const row = stmt.active.get(id);
+      return row && { id: row.id, secret: row.secret, boutiques: new Set(JSON.parse(row.boutiques) as number[]) };
+    },
+  };
+}
+
+export type RelayRegistry = ReturnType<typeof createRelayRegistry>;
