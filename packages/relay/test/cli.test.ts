@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -395,7 +396,6 @@ describe('ventesync-relay CLI, issue 8: staff output', () => {
 describe('ventesync-relay start: a staff command holding the write lock', () => {
   it("the daemon waits for it only briefly: the till gets 503 with Retry-After, not a 5-second stall", async () => {
     const daemon = await startCliProcess(RELAY_CLI, ['start', '--upstream', 'http://127.0.0.1:9', '--host', '127.0.0.1', '--port', '0', '--db', db]);
-    const Database = (await import('better-sqlite3')).default;
     const other = new Database(db);
     try {
       other.exec('BEGIN IMMEDIATE');

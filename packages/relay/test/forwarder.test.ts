@@ -1,3 +1,8 @@
+import { DAEMON_BUSY_TIMEOUT_MS, setBusyTimeout } from '@ventesync/runtime/sqlite';
+import Database from 'better-sqlite3';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { openDatabase } from '../src/db/open-database.js';
@@ -778,11 +783,6 @@ describe('the relay cannot write its own file (disk full)', () => {
 
 describe('a staff command holding the write lock (the relay file is busy, not broken)', () => {
   it('the forwarder tries again soon, reports no disk trouble, and sends once the lock is gone', async () => {
-    const { mkdtempSync, rmSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
-    const Database = (await import('better-sqlite3')).default;
-    const { DAEMON_BUSY_TIMEOUT_MS, setBusyTimeout } = await import('@ventesync/runtime/sqlite');
     const dir = mkdtempSync(join(tmpdir(), 'ventesync-forwarder-busy-'));
     db = openDatabase(join(dir, 'relay.db'));
     setBusyTimeout(db, DAEMON_BUSY_TIMEOUT_MS);
