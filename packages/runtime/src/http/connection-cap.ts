@@ -1,6 +1,7 @@
 import { errorBody, statusOf } from '@ventesync/shared';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { Server as TlsServer } from 'node:tls';
 import { closeWith } from './error-handler.js';
 
 /** What the guard enforces on each connection; see HttpLimits for the defaults. */
@@ -100,7 +101,10 @@ export function guardConnections(server: Server, limits: ConnectionLimits): { op
     return true;
   }
 
-  server.on('connection', (socket: Socket) => {
+  // Over HTTPS a request's socket is the TLS socket, not the TCP one 'connection' gives: the
+  // connection is counted once its handshake is done, under the socket requests will name.
+  const connectionEvent = server instanceof TlsServer ? 'secureConnection' : 'connection';
+  server.on(connectionEvent, (socket: Socket) => {
     if (open.size >= limits.maxConnections && !makeRoom()) {
       socket.destroy();
       return;
