@@ -339,10 +339,14 @@ export function buildOpenApiDocument(title = 'ventesync'): Record<string, unknow
           responses: {
             '200': { description: 'ok', content: jsonContent(HealthResponseSchema) },
             // What any request can meet before its route (malformed, too slow, too large, other
-            // method, overloaded) and the failing database; never 404 (the path exists) nor 507.
+            // method, overloaded) and the failing database; never 404 (the path exists), 401 nor 507.
             ...errorRefs(
               REQUEST_ERROR_STATUSES.filter(
-                (status) => status !== REQUEST_ERROR_STATUS.NOT_FOUND && status !== REQUEST_ERROR_STATUS.STORAGE_FULL,
+                (status) =>
+                  status !== REQUEST_ERROR_STATUS.NOT_FOUND &&
+                  status !== REQUEST_ERROR_STATUS.STORAGE_FULL &&
+                  // /health asks no signature (§6 covers /api/ only).
+                  status !== REQUEST_ERROR_STATUS.SIGNATURE_REQUIRED,
               ),
             ),
           },
