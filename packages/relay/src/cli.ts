@@ -383,6 +383,11 @@ interface SyncBody {
  */
 function syncSummary(body: SyncBody, waiting: number): string {
   const sent = body.envoyees ?? 0;
+  const answered = (body.synchronisees ?? 0) + (body.rejetees ?? 0) + (body.en_attente_stock ?? 0);
+  // Tried, and the server answered for none (away, full disk…): that is not "sent".
+  if (sent > 0 && answered === 0 && (body.erreurs ?? []).length > 0) {
+    return `Synchronisation : aucune vente transmise, ${waiting} vente(s) attendent :`;
+  }
   if (sent === 0) {
     if (waiting === 0) return 'Synchronisation : rien à envoyer pour le moment.';
     return (body.erreurs ?? []).length > 0

@@ -486,6 +486,13 @@ describe('ventesync-relay status: running is what the daemon itself says', () =>
     expect(widest(out)).toBeLessThanOrEqual(80);
   });
 
+  it('sync with the server away says no sale went through, and why', async () => {
+    const out = await syncAnswering({ envoyees: 2, synchronisees: 0, rejetees: 0, en_attente_stock: 0, erreurs: ['caisse-1 : Serveur injoignable (ECONNREFUSED)'] });
+    expect(out).toContain('Synchronisation : aucune vente transmise, 2 vente(s) attendent :');
+    expect(out).not.toContain('envoyée(s)');
+    expect(out).toContain('problème (terminal caisse-1)');
+  });
+
   it('a relay started with --host ::1 is found by status, sync and retry at its IPv6 address', async () => {
     const daemon = await startCliProcess(RELAY_CLI, ['start', '--upstream', 'http://127.0.0.1:9', '--host', '::1', '--port', '0', '--db', db]);
     try {
