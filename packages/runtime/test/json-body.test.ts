@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { clientError } from '../src/http/error-handler.js';
+import { checkRawBody } from '../src/http/json-body.js';
 import { listening } from './http-test-server.js';
 
 async function post(url: string, body: Buffer) {
@@ -33,5 +35,23 @@ describe('JSON body', () => {
     const answer = await post(url, Buffer.from([0x5b, 0x22, 0xed, 0xa0, 0x80, 0x22, 0x5d]));
     expect(answer.status).toBe(400);
     expect(answer.body).toMatchObject({ code: 'INVALID_JSON' });
+  });
+
+  it('a raw-body check (a signature) sees the bytes exactly as sent, before parsing, and its refusal stops the request', async () => {
+    const seen: string[] = [];
+    const { url } = await listening({}, false, (server) => {
+      server.addHook('onRequest', async (request) => {
+        checkRawBody(request, (body) => {
+          seen.push(body.toString('latin1'));
+          return body.includes('refuse') ? clientError('INVALID_SIGNATURE', 'Signature invalide') : null;
+        });
+      });
+    });
+    const latin1 = Buffer.from('["é"]', 'latin1');
+    expect((await post(url, latin1)).body).toMatchObject({ code: 'INVALID_JSON' });
+    expect(seen).toEqual([latin1.toString('latin1')]);
+    const refused = await post(url, Buffer.from('[not json, refuse'));
+    expect(refused).toEqual({ status: 401, body: { code: 'INVALID_SIGNATURE', error: 'Signature invalide' } });
+    expect((await post(url, Buffer.from('[1]'))).body).toEqual({ received: [1] });
   });
 });
