@@ -87,7 +87,7 @@ async function drain(forwarder: ReturnType<typeof createForwarder>, rounds = 50)
   }
 }
 
-async function until(check: () => boolean, what: string, timeoutMs = 10_000) {
+async function until(check: () => boolean, what: string, timeoutMs = 20_000) {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
@@ -685,7 +685,7 @@ describe('trust nothing the server did not clearly say', () => {
     proxy.script.push({ kind: 'answer', status: 503, body: { error: 'Maintenance', code: 'SERVICE_UNAVAILABLE' }, headers: { 'retry-after': '99999999999' } });
     const forwarder = setup({ networkRetry: { baseMs: 10, capMs: 100, factor: 2 } });
     forwarder.start();
-    await until(() => statutOf(numero!) === 'SYNCHRONISEE', 'sale sent after the capped wait', 5_000);
+    await until(() => statutOf(numero!) === 'SYNCHRONISEE', 'sale sent after the capped wait', 15_000);
     expect(proxy.requests).toHaveLength(2);
   });
 });
