@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { connectionGuardOf } from '../src/http/index.js';
 import { listening, parseRawAnswer, rawClient, waitFor } from './http-test-server.js';
 
 describe('connection cap', () => {
@@ -130,5 +131,81 @@ describe('connections that hold the server', () => {
     } finally {
       client.socket.destroy();
     }
+  });
+
+  it('many clients each within the unsent bound, none reading, are closed once together they pass the total, the largest first', async () => {
+    const serverSide: Socket[] = [];
+    const { url, port } = await listening(
+      { limits: { maxUnsentBytes: 64 * 1024 * 1024, maxTotalUnsentBytes: 8 * 1024 * 1024, maxPipelinedRequests: 1_000, timeoutCheckIntervalMs: 50 } },
+      false,
+      (server) => server.server.on('connection', (socket: Socket) => serverSide.push(socket)),
+    );
+    // Six clients leaving 10 MiB each unread: each under its own bound, 60 MiB together.
+    const clients = Array.from({ length: 6 }, () => rawClient(port));
+    await waitFor(() => clients.every((c) => c.connected), 5_000, 'all connected');
+    for (const c of clients) {
+      c.socket.pause();
+      c.socket.write('GET /big HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(40));
+    }
+    try {
+      await waitFor(() => serverSide.filter((s) => s.destroyed).length >= 5, 5_000, 'largest holders closed');
+      expect((await fetch(`${url}/health`)).status).toBe(200);
+    } finally {
+      for (const c of clients) c.socket.destroy();
+    }
+  });
+});
+
+describe('bodies being received, all connections together', () => {
+  const MiB = 1024 * 1024;
+
+  it('large slow bodies cannot take the total past the budget: the one that would gets 503 OVERLOADED, and once they end requests are served again', async () => {
+    const { url, port, server } = await listening({ limits: { maxReceivingBodyBytes: 8 * MiB } });
+    const guard = connectionGuardOf(server.server)!;
+    let highest = 0;
+    const watch = setInterval(() => (highest = Math.max(highest, guard.receivingBodyBytes())), 5);
+    // Each declares 3 MiB and sends a little: two fit in 8 MiB, the others do not.
+    const clients = Array.from({ length: 6 }, () => rawClient(port));
+    for (const c of clients) c.socket.write(`POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: ${3 * MiB}\r\n\r\n[1`);
+    try {
+      await waitFor(() => clients.filter((c) => c.closed).length === 4, 5_000, 'bodies past the budget refused');
+      expect(guard.receivingBodyBytes()).toBe(6 * MiB);
+      for (const c of clients.filter((c) => c.closed)) {
+        const answer = parseRawAnswer(c.received);
+        expect(answer).toMatchObject({ status: 503, body: { code: 'OVERLOADED', error: expect.any(String) } });
+        expect(c.received).toMatch(/Retry-After: \d+/i);
+      }
+      // Still full: a small body is refused too, /health (no body) is answered.
+      const small = await fetch(`${url}/echo`, { method: 'POST', body: '[1]'.padEnd(3 * MiB, ' ') });
+      expect(small.status).toBe(503);
+      expect((await fetch(`${url}/health`)).status).toBe(200);
+    } finally {
+      for (const c of clients) c.socket.destroy();
+    }
+    // Aborted bodies give their share back: nothing leaks.
+    await waitFor(() => guard.receivingBodyBytes() === 0, 5_000, 'budget given back');
+    clearInterval(watch);
+    expect(highest).toBeLessThanOrEqual(8 * MiB);
+    const again = await fetch(`${url}/echo`, { method: 'POST', body: '[1,2]' });
+    expect(again.status).toBe(200);
+    expect(await again.json()).toEqual({ received: [1, 2] });
+    expect(guard.receivingBodyBytes()).toBe(0);
+  });
+
+  it('a chunked body is counted as it arrives and refused once it would pass the budget', async () => {
+    const { port, server } = await listening({ limits: { maxReceivingBodyBytes: 64 * 1024 } });
+    const guard = connectionGuardOf(server.server)!;
+    const client = rawClient(port);
+    client.socket.write('POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n');
+    const chunk = ' '.repeat(16 * 1024);
+    for (let i = 0; i < 8; i++) client.socket.write(`${chunk.length.toString(16)}\r\n${chunk}\r\n`);
+    await waitFor(() => client.closed, 5_000, 'chunked body refused');
+    expect(parseRawAnswer(client.received)).toMatchObject({ status: 503, body: { code: 'OVERLOADED' } });
+    await waitFor(() => guard.receivingBodyBytes() === 0, 5_000, 'budget given back');
+    const again = rawClient(port);
+    again.socket.write('POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\n[3]\r\n0\r\n\r\n');
+    await waitFor(() => again.closed, 5_000, 'small chunked body answered');
+    expect(parseRawAnswer(again.received)).toMatchObject({ status: 200, body: { received: [3] } });
+    expect(guard.receivingBodyBytes()).toBe(0);
   });
 });

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { connectionCap, FALLBACK_FILE_LIMIT, fileDescriptorLimit, resolveHttpLimits } from '../src/http/index.js';
+import { connectionCap, DEFAULT_HTTP_LIMITS, FALLBACK_FILE_LIMIT, fileDescriptorLimit, resolveHttpLimits } from '../src/http/index.js';
 
 describe('http limits', () => {
   it('the connection cap stays below the process file limit', () => {
@@ -24,5 +24,13 @@ describe('http limits', () => {
     expect(limits).toMatchObject({ keepAliveTimeoutMs: 1, headersTimeoutMs: 10_000, pressure: { retryAfterSeconds: 9, maxEventLoopDelayMs: 1_000 } });
     expect(limits.maxConnections).toBe(connectionCap(fileDescriptorLimit()));
     expect(Object.isFrozen(limits)).toBe(true);
+  });
+});
+
+describe('load shedding criteria', () => {
+  it('does not shed on RSS, which stays high after an attack ends: only on what comes back down', () => {
+    expect(Object.keys(DEFAULT_HTTP_LIMITS.pressure).sort()).toEqual(['maxEventLoopDelayMs', 'maxHeapUsedBytes', 'retryAfterSeconds', 'sampleIntervalMs']);
+    expect(DEFAULT_HTTP_LIMITS.maxReceivingBodyBytes).toBe(256 * 1024 * 1024);
+    expect(DEFAULT_HTTP_LIMITS.maxTotalUnsentBytes).toBe(256 * 1024 * 1024);
   });
 });

@@ -30,7 +30,7 @@ export async function listening(
     throw Object.assign(new Error('disk says no'), { code: (request.params as { code: string }).code });
   });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
-  return { url, port: Number(new URL(url).port) };
+  return { url, port: Number(new URL(url).port), server: app };
 }
 
 /** Resolves once `condition` holds, polling; fails after the deadline. */

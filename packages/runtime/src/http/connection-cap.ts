@@ -2,7 +2,7 @@ import { errorBody, statusOf } from '@ventesync/shared';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { Server as TlsServer } from 'node:tls';
-import { closeWith } from './error-handler.js';
+import { CLOSE_GRACE_MS, closeWith } from './error-handler.js';
 
 /** What the guard enforces on each connection; see HttpLimits for the defaults. */
 export interface ConnectionLimits {
@@ -20,15 +20,22 @@ export interface ConnectionLimits {
   bodyRateWindowMs: number;
   /** How often the guard looks at every connection. */
   checkIntervalMs: number;
+  /**
+   * Body bytes being received by all connections together (a Content-Length counts whole from
+   * the headers, a chunked body as it arrives): a request that would take the total past it gets
+   * 503 OVERLOADED and its connection is closed.
+   */
+  maxReceivingBodyBytes: number;
+  /** Unsent answer bytes of all connections together: past it, the largest holders are closed. */
+  maxTotalUnsentBytes: number;
+  /** Retry-After of a 503 OVERLOADED. */
+  retryAfterSeconds: number;
 }
 
 interface Receiving {
   request: IncomingMessage;
   response: ServerResponse;
-  /** When the request's headers were in, and how many bytes the socket had read by then. */
-  since: number;
-  bytesAtStart: number;
-  /** The current measuring window. */
+  /** The current measuring window (its rate also ranks who is slowest now). */
   windowStart: number;
   bytesAtWindowStart: number;
 }
@@ -44,6 +51,14 @@ interface Connection {
 }
 
 const SLOW_BODY_MESSAGE = 'Requête trop lente : le corps arrive trop lentement ou plus du tout';
+const BODY_BUDGET_MESSAGE = 'Serveur surchargé (trop de données en cours de réception), réessayez dans quelques secondes';
+
+/** What the guard counts, for tests and monitoring. */
+export interface ConnectionGuard {
+  open: () => number;
+  /** Body bytes held by requests being received, all connections together. */
+  receivingBodyBytes: () => number;
+}
 
 /**
  * Guards the connections of a listening server, so that no client can hold it:
@@ -57,12 +72,77 @@ const SLOW_BODY_MESSAGE = 'Requête trop lente : le corps arrive trop lentement 
  * - a client pipelining more than `maxPipelinedRequests` requests, or leaving more than
  *   `maxUnsentBytes` of answers unread, is closed: its answers would pile up in memory.
  */
-export function guardConnections(server: Server, limits: ConnectionLimits): { open: () => number } {
+const guards = new WeakMap<Server, ConnectionGuard>();
+
+/** The guard of a server, to read its counters. */
+export function connectionGuardOf(server: Server): ConnectionGuard | undefined {
+  return guards.get(server);
+}
+
+export function guardConnections(server: Server, limits: ConnectionLimits): ConnectionGuard {
   // A Map keeps insertion order: the first idle one found is the oldest.
   const open = new Map<Socket, Connection>();
+  let receivingBodyBytes = 0;
 
+  // Over the current window, not since the headers: a body sent fast at first, then a trickle,
+  // is slow now. At least a second, so a window just begun does not rank on a few bytes.
   const receivingRate = (r: Receiving, socket: Socket, now: number) =>
-    (socket.bytesRead - r.bytesAtStart) / Math.max(1, now - r.since);
+    (socket.bytesRead - r.bytesAtWindowStart) / Math.max(1000, now - r.windowStart);
+
+  /** Closes a connection whose body would take the total past the budget. */
+  function refuseBody(socket: Socket): void {
+    const body = JSON.stringify(errorBody('OVERLOADED', BODY_BUDGET_MESSAGE));
+    if (socket.writable) {
+      socket.end(
+        `HTTP/1.1 ${statusOf('OVERLOADED')} Service Unavailable\r\nContent-Type: application/json; charset=utf-8\r\n` +
+          `Content-Length: ${Buffer.byteLength(body)}\r\nRetry-After: ${limits.retryAfterSeconds}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    }
+    socket.destroySoon();
+    setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
+  }
+
+  /**
+   * Counts the request's body in the budget until it is read or the request ends, however it
+   * ends. False when it does not fit: the caller refuses it.
+   */
+  function holdBody(request: IncomingMessage, response: ServerResponse): boolean {
+    const declared = Number(request.headers['content-length']);
+    let held = 0;
+    let released = false;
+    const take = (bytes: number): boolean => {
+      if (released) return true;
+      if (receivingBodyBytes + bytes > limits.maxReceivingBodyBytes) return false;
+      receivingBodyBytes += bytes;
+      held += bytes;
+      return true;
+    };
+    const release = () => {
+      if (released) return;
+      released = true;
+      receivingBodyBytes -= held;
+      held = 0;
+    };
+    if (Number.isSafeInteger(declared) && declared > 0) {
+      // Whole from the headers: refused before a byte of it is read.
+      if (!take(declared)) return false;
+    } else {
+      // Chunked: counted as it arrives, the parser's push being where its bytes enter memory.
+      const push = request.push.bind(request);
+      request.push = (chunk: unknown, encoding?: BufferEncoding) => {
+        if (chunk && !released && !take((chunk as Buffer).length)) {
+          release();
+          refuseBody(request.socket);
+          return false;
+        }
+        return push(chunk, encoding);
+      };
+    }
+    request.once('end', release);
+    request.once('close', release);
+    response.once('close', release);
+    return true;
+  }
 
   /** Ends a connection: with a 408 when its request's body is arriving and no answer has begun. */
   function cut(socket: Socket, connection: Connection | undefined): void {
@@ -124,12 +204,14 @@ export function guardConnections(server: Server, limits: ConnectionLimits): { op
       return false;
     }
     if (!request.complete) {
+      if (!holdBody(request, response)) {
+        refuseBody(socket);
+        return false;
+      }
       const now = Date.now();
       connection.receiving = {
         request,
         response,
-        since: now,
-        bytesAtStart: socket.bytesRead,
         windowStart: now,
         bytesAtWindowStart: socket.bytesRead,
       };
@@ -165,6 +247,8 @@ export function guardConnections(server: Server, limits: ConnectionLimits): { op
     // A late check means the server was too busy to read: its slowness is not the clients'.
     const serverLate = now - lastCheck > 2 * limits.checkIntervalMs;
     lastCheck = now;
+    const holders: Array<[Socket, number]> = [];
+    let totalUnsent = 0;
     for (const [socket, connection] of open) {
       // A reader on a slow link drains some between two checks; one that stopped reading does not.
       const unsent = unsentBytes(socket, connection);
@@ -173,6 +257,10 @@ export function guardConnections(server: Server, limits: ConnectionLimits): { op
       if (stuck && !serverLate) {
         socket.destroy();
         continue;
+      }
+      if (unsent > 0) {
+        holders.push([socket, unsent]);
+        totalUnsent += unsent;
       }
       const r = connection.receiving;
       if (!r) continue;
@@ -194,9 +282,22 @@ export function guardConnections(server: Server, limits: ConnectionLimits): { op
       r.windowStart = now;
       r.bytesAtWindowStart = socket.bytesRead;
     }
+    // Each within its own bound, many clients not reading can still hold the memory together:
+    // the ones holding the most go first, until the rest fit.
+    if (totalUnsent > limits.maxTotalUnsentBytes) {
+      holders.sort((a, b) => b[1] - a[1]);
+      for (const [socket, unsent] of holders) {
+        if (totalUnsent <= limits.maxTotalUnsentBytes) break;
+        if (socket.destroyed) continue;
+        socket.destroy();
+        totalUnsent -= unsent;
+      }
+    }
   }, limits.checkIntervalMs);
   timer.unref();
   server.once('close', () => clearInterval(timer));
 
-  return { open: () => open.size };
+  const guard = { open: () => open.size, receivingBodyBytes: () => receivingBodyBytes };
+  guards.set(server, guard);
+  return guard;
 }

@@ -74,6 +74,9 @@ export function createApiServer(logger: Logger | false | undefined, options: Api
     minBodyBytesPerSecond: limits.minBodyBytesPerSecond,
     bodyRateWindowMs: limits.bodyRateWindowMs,
     checkIntervalMs: limits.timeoutCheckIntervalMs,
+    maxReceivingBodyBytes: limits.maxReceivingBodyBytes,
+    maxTotalUnsentBytes: limits.maxTotalUnsentBytes,
+    retryAfterSeconds: limits.pressure.retryAfterSeconds,
   });
   answerWhatNodeWouldNot(app);
 
@@ -97,7 +100,6 @@ export function createApiServer(logger: Logger | false | undefined, options: Api
   void app.register(underPressure, {
     maxEventLoopDelay: pressure.maxEventLoopDelayMs,
     maxHeapUsedBytes: pressure.maxHeapUsedBytes,
-    maxRssBytes: pressure.maxRssBytes,
     sampleInterval: pressure.sampleIntervalMs,
     retryAfter: pressure.retryAfterSeconds,
     pressureHandler: (request, reply, type, value) => {

@@ -28,6 +28,17 @@ export interface HttpLimits {
    */
   maxUnsentBytes: number;
   /**
+   * Unsent answer bytes of all connections together: past it, those holding the most are closed
+   * first. Per connection alone, 2 MiB times the connection cap could still hold gigabytes.
+   */
+  maxTotalUnsentBytes: number;
+  /**
+   * Request body bytes being received at once, all connections together (a Content-Length
+   * counts whole as soon as the headers are in): a request that would take the total past it
+   * gets 503 OVERLOADED and its connection is closed. Else 5 MiB times the connection cap.
+   */
+  maxReceivingBodyBytes: number;
+  /**
    * A request body must arrive at least this fast, measured over `bodyRateWindowMs`, or it is
    * cut with 408 REQUEST_TIMEOUT: a body sent one byte every few seconds, or that stops, cannot
    * hold a connection slot for the whole request timeout.
@@ -40,11 +51,15 @@ export interface HttpLimits {
   maxUrlLength: number;
   /** Request headers, all together; more is 431 HEADERS_TOO_LARGE. */
   maxHeaderBytes: number;
-  /** Load shedding: above any of these, requests get 503 OVERLOADED with Retry-After. */
+  /**
+   * Load shedding: above any of these, requests get 503 OVERLOADED with Retry-After. Not on RSS:
+   * the allocator keeps the pages of freed buffers, so RSS stays high long after an attack ended
+   * and the server would refuse every till until a restart. Heap used and event-loop delay come
+   * back down; bytes outside the heap (bodies, answers) are bounded by the two budgets above.
+   */
   pressure: {
     maxEventLoopDelayMs: number;
     maxHeapUsedBytes: number;
-    maxRssBytes: number;
     sampleIntervalMs: number;
     retryAfterSeconds: number;
   };
@@ -61,6 +76,9 @@ export const DEFAULT_HTTP_LIMITS: Readonly<HttpLimits> = Object.freeze({
   maxPipelinedRequests: 16,
   // Above the largest answer written at once (a sync answer stays under 1 MiB).
   maxUnsentBytes: 2 * 1024 * 1024,
+  maxTotalUnsentBytes: 256 * 1024 * 1024,
+  // About fifty 5 MiB batches at once, thousands of one-sale requests.
+  maxReceivingBodyBytes: 256 * 1024 * 1024,
   // A 5 MiB batch over 1 Mbit/s arrives at ~125 kB/s, a hundred times this; 1 kB/s is a
   // 9,600 bit/s modem. The window rides out a mobile link's pauses of a few seconds.
   minBodyBytesPerSecond: 1024,
@@ -71,7 +89,6 @@ export const DEFAULT_HTTP_LIMITS: Readonly<HttpLimits> = Object.freeze({
   pressure: Object.freeze({
     maxEventLoopDelayMs: 1_000,
     maxHeapUsedBytes: 1024 * 1024 * 1024,
-    maxRssBytes: 1536 * 1024 * 1024,
     sampleIntervalMs: 1_000,
     retryAfterSeconds: 5,
   }),
