@@ -11,8 +11,14 @@ import type { Db } from './db/open-database.js';
 export const MAX_GROUP_SALES = 250;
 /** Most request bytes (bodies as received) a group holds. */
 export const MAX_GROUP_BYTES = 16 * 1024 * 1024;
-/** Most requests waiting for their group; past it a request is turned away with 503. */
-export const MAX_QUEUED_REQUESTS = 512;
+/**
+ * Most requests waiting for their group; past it a request is turned away with 503. Of the
+ * connection cap's order: a burst of one-sale tills, one request each, all fits (~200 kB of
+ * work); the bytes and sales bounds are what keep big batches from piling up.
+ */
+export const MAX_QUEUED_REQUESTS = 4096;
+/** Most sales waiting: 200 full groups, a few seconds of writing. */
+export const MAX_QUEUED_SALES = 50_000;
 /** Most request bytes waiting, so that a burst of big batches cannot hold the memory. */
 export const MAX_QUEUED_BYTES = 64 * 1024 * 1024;
 
@@ -20,6 +26,7 @@ export interface GroupCommitLimits {
   maxGroupSales: number;
   maxGroupBytes: number;
   maxQueuedRequests: number;
+  maxQueuedSales: number;
   maxQueuedBytes: number;
 }
 
@@ -27,6 +34,7 @@ export const DEFAULT_GROUP_COMMIT_LIMITS: Readonly<GroupCommitLimits> = Object.f
   maxGroupSales: MAX_GROUP_SALES,
   maxGroupBytes: MAX_GROUP_BYTES,
   maxQueuedRequests: MAX_QUEUED_REQUESTS,
+  maxQueuedSales: MAX_QUEUED_SALES,
   maxQueuedBytes: MAX_QUEUED_BYTES,
 });
 
@@ -74,6 +82,7 @@ interface Pending<T> {
 export function createGroupCommit(db: Db, limits: Readonly<GroupCommitLimits> = DEFAULT_GROUP_COMMIT_LIMITS) {
   let queue: Array<Pending<unknown>> = [];
   let queuedBytes = 0;
+  let queuedSales = 0;
   let scheduled = false;
   const stats: GroupCommitStats = {
     commits: 0,
@@ -111,6 +120,7 @@ export function createGroupCommit(db: Db, limits: Readonly<GroupCommitLimits> = 
     const group = queue.slice(0, n);
     queue = queue.slice(n);
     queuedBytes -= bytes;
+    queuedSales -= sales;
     return group;
   }
 
@@ -196,7 +206,11 @@ export function createGroupCommit(db: Db, limits: Readonly<GroupCommitLimits> = 
      * the write's result how many sales it wrote, for the counters.
      */
     submit<T>(sales: number, bytes: number, write: () => T, written: (result: T) => number = () => 0): Promise<T> | null {
-      if (queue.length >= limits.maxQueuedRequests || (queue.length > 0 && queuedBytes + bytes > limits.maxQueuedBytes)) {
+      // An empty queue takes any request: one batch alone is bounded by the body limit.
+      const full =
+        queue.length >= limits.maxQueuedRequests ||
+        (queue.length > 0 && (queuedBytes + bytes > limits.maxQueuedBytes || queuedSales + sales > limits.maxQueuedSales));
+      if (full) {
         stats.refused++;
         return null;
       }
@@ -210,6 +224,7 @@ export function createGroupCommit(db: Db, limits: Readonly<GroupCommitLimits> = 
           reject,
         });
         queuedBytes += bytes;
+        queuedSales += sales;
         schedule();
       });
     },

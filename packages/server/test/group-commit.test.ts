@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createCatalogueStore, type TerminalContext } from '../src/catalogue-store.js';
 import type { Db } from '../src/db/open-database.js';
-import { createGroupCommit, DEFAULT_GROUP_COMMIT_LIMITS, type GroupCommitLimits } from '../src/group-commit.js';
+import { createGroupCommit, DEFAULT_GROUP_COMMIT_LIMITS, MAX_QUEUED_REQUESTS, type GroupCommitLimits } from '../src/group-commit.js';
 import type { SalesOutcome } from '@ventesync/shared';
 import { createSaleWriter, type SaleWriter } from '../src/sale-writer.js';
 import { openTestDb, SECOND_SERIAL, SERIAL, tempDir, vente } from './helpers.js';
@@ -237,6 +237,24 @@ describe('group commit', () => {
     expect(commit.stats()).toMatchObject({ refused: 1, requests: 2 });
     // Once the queue has drained, requests are taken again.
     await expect(commit.submit(...sale(caisse1, [vente('Q-3', [{ article_id: 6 }])]))).resolves.toMatchObject({ creees: [{ numero_facture: 'Q-3' }] });
+  });
+
+  it('a burst of one-sale tills as large as the connection cap is all queued, none turned away', async () => {
+    expect(MAX_QUEUED_REQUESTS).toBeGreaterThanOrEqual(4096);
+    const commit = groupCommit();
+    const all = Array.from({ length: 1_000 }, (_, i) => commit.submit(...sale(caisse1, [vente(`B-${i}`, [{ article_id: 6 }])])));
+    expect(all.every((p) => p !== null)).toBe(true);
+    await Promise.all(all);
+    // Each was worked on and answered (the stock runs out after the first hundred: refused as sales, not as requests).
+    expect(commit.stats()).toMatchObject({ refused: 0 });
+    expect(numeros()).toHaveLength(100);
+  });
+
+  it('past the queued sales bound a request is turned away', async () => {
+    const commit = groupCommit({ maxQueuedSales: 10 });
+    const queued = commit.submit(8, 100, () => 'écrit');
+    expect(commit.submit(3, 100, () => 'refusé')).toBeNull();
+    expect(await queued).toBe('écrit');
   });
 
   it('past the queued bytes bound a request is turned away', async () => {
