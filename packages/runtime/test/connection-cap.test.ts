@@ -100,21 +100,65 @@ describe('connections that hold the server', () => {
     }
   });
 
+  it('at the cap, the upload slowest now is cut, not a till on a slow link overtaking one that sent fast at first', async () => {
+    const { url, port } = await listening({
+      limits: { maxConnections: 2, minBodyBytesPerSecond: 0, bodyRateWindowMs: 400, timeoutCheckIntervalMs: 50 },
+    });
+    // The attacker sends 100 kB at once, then a byte every 100 ms; the till a steady 2 kB/s.
+    const attacker = rawClient(port);
+    const till = rawClient(port);
+    await waitFor(() => attacker.connected && till.connected, 5_000, 'both connected');
+    attacker.socket.write(`POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 400000\r\n\r\n[${' '.repeat(100_000)}`);
+    till.socket.write('POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 400000\r\n\r\n[');
+    const drip = setInterval(() => {
+      if (!attacker.closed) attacker.socket.write(' ');
+      if (!till.closed) till.socket.write(' '.repeat(100));
+    }, 50);
+    try {
+      // Past a few windows: since their headers the attacker still averages far more than the till.
+      const start = Date.now();
+      await waitFor(() => Date.now() - start > 1_500, 5_000, 'a few windows gone by');
+      expect((await fetch(`${url}/health`)).status).toBe(200);
+      await waitFor(() => attacker.closed || till.closed, 5_000, 'an upload cut');
+      expect(attacker.closed).toBe(true);
+      expect(till.closed).toBe(false);
+      expect(parseRawAnswer(attacker.received)).toMatchObject({ status: 408, body: { code: 'REQUEST_TIMEOUT' } });
+    } finally {
+      clearInterval(drip);
+      attacker.socket.destroy();
+      till.socket.destroy();
+    }
+  });
+
   it('a client pipelining many requests it never reads is closed after a few, not served a thousand times', async () => {
     let started = 0;
-    const { port } = await listening({ limits: { maxPipelinedRequests: 16 } }, false, (server) =>
+    const serverSide: Socket[] = [];
+    const { port } = await listening({ limits: { maxPipelinedRequests: 16 } }, false, (server) => {
+      server.server.on('connection', (socket: Socket) => serverSide.push(socket));
       server.get('/count', async () => {
         started++;
         return { started };
-      }),
-    );
+      });
+    });
     const client = rawClient(port);
     client.socket.pause();
     client.socket.write('GET /count HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(1_000));
-    await waitFor(() => client.closed, 5_000, 'pipelining client closed');
+    // A paused client sees no close: the server's side of it is what ends.
+    await waitFor(() => serverSide.length === 1 && serverSide[0]!.destroyed, 5_000, 'pipelining client closed');
+    client.socket.destroy();
     // The requests before the bound are worked on (their answers go nowhere); none after it.
     await waitFor(() => started >= 16, 5_000, 'the first requests served');
     expect(started).toBe(16);
+  });
+
+  it('a client pipelining past the bound gets answers to the first requests, then a 503 OVERLOADED, then the connection closes', async () => {
+    const { port } = await listening({ limits: { maxPipelinedRequests: 16 } });
+    const client = rawClient(port);
+    client.socket.write('GET /health HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(20));
+    await waitFor(() => client.closed, 5_000, 'connection closed after the answers');
+    const statuses = [...client.received.matchAll(/HTTP\/1\.1 (\d+)/g)].map((m) => Number(m[1]));
+    expect(statuses).toEqual([...Array<number>(16).fill(200), 503]);
+    expect(client.received).toContain('"code":"OVERLOADED"');
   });
 
   it('a client leaving more answer bytes unread than the bound is disconnected, long before the idle timeout', async () => {

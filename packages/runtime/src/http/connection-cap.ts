@@ -48,9 +48,12 @@ interface Connection {
   lastUnsent: number;
   /** The request whose body is still arriving, if any. */
   receiving: Receiving | null;
+  /** Past the pipelining bound: answers what came before, takes nothing more. */
+  closing: boolean;
 }
 
 const SLOW_BODY_MESSAGE = 'Requête trop lente : le corps arrive trop lentement ou plus du tout';
+const PIPELINE_MESSAGE = 'Trop de requêtes enchaînées sur une connexion : attendez les réponses avant d’en envoyer d’autres';
 const BODY_BUDGET_MESSAGE = 'Serveur surchargé (trop de données en cours de réception), réessayez dans quelques secondes';
 
 /** What the guard counts, for tests and monitoring. */
@@ -189,7 +192,7 @@ export function guardConnections(server: Server, limits: ConnectionLimits): Conn
       socket.destroy();
       return;
     }
-    open.set(socket, { inFlight: 0, responses: new Set(), lastUnsent: 0, receiving: null });
+    open.set(socket, { inFlight: 0, responses: new Set(), lastUnsent: 0, receiving: null, closing: false });
     socket.once('close', () => open.delete(socket));
   });
 
@@ -198,9 +201,20 @@ export function guardConnections(server: Server, limits: ConnectionLimits): Conn
     const socket = request.socket;
     const connection = open.get(socket);
     if (!connection || socket.destroyed) return false;
+    if (connection.closing) return false;
     connection.inFlight++;
     if (connection.inFlight > limits.maxPipelinedRequests) {
-      socket.destroy();
+      // The requests before it are answered; this one is told why, and the connection ends after
+      // its answer (Connection: close). Those behind it never reach the application.
+      connection.closing = true;
+      const body = JSON.stringify(errorBody('OVERLOADED', PIPELINE_MESSAGE));
+      response.writeHead(statusOf('OVERLOADED'), {
+        'content-type': 'application/json; charset=utf-8',
+        'content-length': Buffer.byteLength(body),
+        'retry-after': String(limits.retryAfterSeconds),
+        connection: 'close',
+      });
+      response.end(body);
       return false;
     }
     if (!request.complete) {
