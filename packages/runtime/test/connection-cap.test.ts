@@ -161,6 +161,22 @@ describe('connections that hold the server', () => {
     expect(client.received).toContain('"code":"OVERLOADED"');
   });
 
+  it('a client pipelining past the bound that does not read its answers is not waited for until the idle timeout', async () => {
+    const serverSide: Socket[] = [];
+    const { port } = await listening({ limits: { maxPipelinedRequests: 16, maxUnsentBytes: 64 * 1024 * 1024, timeoutCheckIntervalMs: 50 } }, false, (server) =>
+      server.server.on('connection', (socket: Socket) => serverSide.push(socket)),
+    );
+    const client = rawClient(port);
+    client.socket.pause();
+    // 16 answers of 256 KiB, well under the unsent bound: more than the socket takes, never read.
+    client.socket.write('GET /big HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(1_000));
+    try {
+      await waitFor(() => serverSide.length === 1 && serverSide[0]!.destroyed, 5_000, 'non-reading pipelining client closed');
+    } finally {
+      client.socket.destroy();
+    }
+  });
+
   it('a client leaving more answer bytes unread than the bound is disconnected, long before the idle timeout', async () => {
     const serverSide: Socket[] = [];
     const { port } = await listening({ limits: { maxUnsentBytes: 1024 * 1024, maxPipelinedRequests: 1_000 } }, false, (server) =>

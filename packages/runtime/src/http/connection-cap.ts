@@ -266,7 +266,10 @@ export function guardConnections(server: Server, limits: ConnectionLimits): Conn
     for (const [socket, connection] of open) {
       // A reader on a slow link drains some between two checks; one that stopped reading does not.
       const unsent = unsentBytes(socket, connection);
-      const stuck = unsent > limits.maxUnsentBytes && unsent >= connection.lastUnsent;
+      // Past the pipelining bound, a client not reading its last answers is not waited for: the
+      // requests parsed behind them are held in memory until the connection ends.
+      const bound = connection.closing ? 0 : limits.maxUnsentBytes;
+      const stuck = unsent > bound && unsent >= connection.lastUnsent;
       connection.lastUnsent = unsent;
       if (stuck && !serverLate) {
         socket.destroy();
