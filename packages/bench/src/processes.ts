@@ -2,6 +2,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import type { GroupCommitStats } from '@ventesync/server';
 
 // The bench drives the real programs, as an operator would: their built CLIs.
 export const SERVER_CLI = fileURLToPath(new URL('../../server/dist/cli.js', import.meta.url));
@@ -58,18 +59,8 @@ function rssSampler(pid: number) {
   };
 }
 
-/** What the server's group commit did over its life (its `ecritures_groupees` log field). */
-/** The server's group-commit counters (GroupCommitStats), read from its shutdown line. */
-export interface WriteStats {
-  /** Commits that wrote at least one sale: one fsync each. */
-  commits: number;
-  requests: number;
-  salesWritten: number;
-  maxGroupRequests: number;
-  maxGroupSales: number;
-  failedGroups: number;
-  refused: number;
-}
+/** The server's group-commit counters, read from its shutdown line (`ecritures_groupees`). */
+export type WriteStats = GroupCommitStats;
 
 const WRITE_STATS_FIELD = '"ecritures_groupees"';
 

@@ -18,6 +18,8 @@ import { createStorageHealth, probeDiskWrite } from './storage-health.js';
 import { createRelayRegistry } from './relay-registry.js';
 import { registerRequestSignatures } from './request-signature.js';
 
+export type { GroupCommitStats } from './group-commit.js';
+
 export interface AppOptions {
   db: Db;
   logger?: Logger | false;
