@@ -1,7 +1,6 @@
 #!/usr/bin/env -S node --max-semi-space-size=8
 // The flag caps V8's young generation: under a burst of tills the relay otherwise grows it
 // to 48 MB and passes 150 MB of memory on a shop PC it shares with other programs.
-import { formatMoney } from '@ventesync/shared';
 import { commandNames, frenchCommander, relayCommand, shellWord } from '@ventesync/runtime/cli';
 import { Command, Help, InvalidArgumentError, Option } from 'commander';
 import { existsSync } from 'node:fs';
@@ -12,7 +11,7 @@ import { describeError } from './describe-error.js';
 import { parseDuration } from './duration.js';
 import { type Column, commandLines, fitTable, SCREEN_COLUMNS, wrap } from './fit-table.js';
 import { formatWhen, type TimeStyle } from './format-time.js';
-import { renderReceipt, saleRecord } from './receipt.js';
+import { montantOf, publicVente, renderReceipt, saleRecord } from './receipt.js';
 import { createRelayStore, type HeldStatut, type HeldVente, type RelayStore } from './relay-store.js';
 import { renderStatus, statusReport } from './status-report.js';
 
@@ -65,27 +64,6 @@ const fail = (text: string) => {
   process.stderr.write(`Erreur : ${text}\n`);
   process.exitCode = 1;
 };
-
-function publicVente(v: HeldVente) {
-  return {
-    numero_facture: v.numero_facture,
-    serial: v.serial,
-    boutique_id: v.boutique_id,
-    statut: v.statut,
-    montant_total: v.montant_serveur ?? formatMoney(v.montant_total),
-    recue_le: v.recue_le,
-    tentatives: v.tentatives,
-    prochaine_tentative: v.prochaine_tentative,
-    en_cours_d_envoi: v.en_vol !== null,
-    code_erreur: v.code_erreur,
-    erreur: v.erreur,
-    synchronisee_le: v.synchronisee_le,
-    decision: v.decision,
-    decision_le: v.decision_le,
-    note: v.note,
-    vente: JSON.parse(v.contenu) as unknown,
-  };
-}
 
 interface ViewOptions {
   json: boolean;
@@ -255,7 +233,7 @@ pageOptions(
         (v, style) => ({
           numero_facture: v.numero_facture,
           serial: v.serial,
-          montant_total: v.montant_serveur ?? formatMoney(v.montant_total),
+          montant_total: montantOf(v),
           recue_le: formatWhen(v.recue_le, style),
           tentatives: String(v.tentatives),
           situation: waitingReason(store, v, style),
@@ -283,7 +261,7 @@ pageOptions(program.command('rejected').description('ventes refusées par le ser
           numero_facture: v.numero_facture,
           serial: v.serial,
           recue_le: formatWhen(v.recue_le, style),
-          montant_total: v.montant_serveur ?? formatMoney(v.montant_total),
+          montant_total: montantOf(v),
           code_erreur: v.code_erreur ?? '',
           erreur: v.erreur ?? '',
         }),

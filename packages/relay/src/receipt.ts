@@ -35,17 +35,19 @@ const RESULTS: Record<TentativeResultat, string> = {
   ECHEC: 'non transmise',
 };
 
-/** Everything about one held sale, for `show --json`. */
-export function saleRecord(store: RelayStore, v: HeldVente) {
-  const terminal = store.terminal(v.serial);
+/** The server's amount once it has the sale, else the relay's estimate. */
+export function montantOf(v: Pick<HeldVente, 'montant_serveur' | 'montant_total'>): string {
+  return v.montant_serveur ?? formatMoney(v.montant_total);
+}
+
+/** A held sale as the lists' `--json` give it. */
+export function publicVente(v: HeldVente) {
   return {
     numero_facture: v.numero_facture,
     serial: v.serial,
-    terminal: terminal?.terminal_nom ?? null,
     boutique_id: v.boutique_id,
     statut: v.statut,
-    montant_total: v.montant_serveur ?? formatMoney(v.montant_total),
-    montant_confirme_par_serveur: v.montant_serveur !== null,
+    montant_total: montantOf(v),
     recue_le: v.recue_le,
     tentatives: v.tentatives,
     prochaine_tentative: v.prochaine_tentative,
@@ -56,8 +58,17 @@ export function saleRecord(store: RelayStore, v: HeldVente) {
     decision: v.decision,
     decision_le: v.decision_le,
     note: v.note,
-    historique: store.tentatives(v.id),
     vente: JSON.parse(v.contenu) as unknown,
+  };
+}
+
+/** Everything about one held sale, for `show --json`: the list's view, the till's name and every send. */
+export function saleRecord(store: RelayStore, v: HeldVente) {
+  return {
+    ...publicVente(v),
+    terminal: store.terminal(v.serial)?.terminal_nom ?? null,
+    montant_confirme_par_serveur: v.montant_serveur !== null,
+    historique: store.tentatives(v.id),
   };
 }
 
@@ -102,7 +113,7 @@ export function renderReceipt(store: RelayStore, v: HeldVente, style: TimeStyle,
     for (const more of rest) lines.push(`    ${more}`);
   }
   lines.push(rule);
-  const total = v.montant_serveur ?? formatMoney(v.montant_total);
+  const total = montantOf(v);
   const totalLabel = v.montant_serveur === null ? 'TOTAL (estimé par le relais)' : 'TOTAL (confirmé par le serveur)';
   lines.push(`${totalLabel.padEnd(Math.min(width, 64) - 12)}${amount(total)}`);
   lines.push('');
