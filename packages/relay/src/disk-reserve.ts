@@ -30,7 +30,12 @@ export function createDiskReserve(dbFile: string, bytes: number = DISK_RESERVE_B
         fd = openSync(file, 'w');
         // Written out, not sparse: the blocks must really be taken.
         const chunk = Buffer.alloc(64 * 1024);
-        for (let written = 0; written < bytes; written += chunk.length) writeSync(fd, chunk, 0, Math.min(chunk.length, bytes - written));
+        // A nearly full disk takes part of a write without an error: count what was really written.
+        for (let written = 0; written < bytes; ) {
+          const n = writeSync(fd, chunk, 0, Math.min(chunk.length, bytes - written));
+          if (n <= 0) throw new Error('ENOSPC');
+          written += n;
+        }
         held = true;
       } catch {
         held = false;
