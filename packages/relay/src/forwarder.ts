@@ -652,7 +652,8 @@ export function createForwarder(deps: {
   /**
    * Wakes up when something can really be sent: the earliest end of a till's backoff, and a
    * set-aside sale or a stock retry falling due, each no earlier than its till's own backoff.
-   * Never a poll: a time already past can only be a till being drained (its pass reschedules).
+   * Never a poll: a time already past is a till being drained (its pass reschedules) or a
+   * till whose wait ran out during another till's pass, with sales it can send.
    */
   function scheduleWake(): void {
     if (stopped) return;
@@ -665,9 +666,16 @@ export function createForwarder(deps: {
       return until > t ? until : -Infinity;
     };
     const times: number[] = [];
-    for (const till of tills.values()) if (till.wait && till.wait.until > t) times.push(till.wait.until);
+    const asideIds = [...aside.keys()];
+    for (const [serial, till] of tills) {
+      if (!till.wait) continue;
+      if (till.wait.until > t) times.push(till.wait.until);
+      // A wait that ran out while a pass was still busy with other tills: its sales are due
+      // now. Sales set aside keep their own time (below), so this is never a poll on them.
+      else if (!draining.has(serial) && store.hasSalesDue(serial, now(), horizon(), asideIds)) times.push(t);
+    }
     for (const sale of aside.values()) if (!draining.has(sale.serial)) times.push(Math.max(sale.until, waitOf(sale.serial)));
-    for (const { serial, due } of store.nextDuePerTill([...aside.keys()])) {
+    for (const { serial, due } of store.nextDuePerTill(asideIds)) {
       if (draining.has(serial)) continue;
       const at = Date.parse(due);
       times.push(Math.max(at > limit ? t : t + (at - wall), waitOf(serial)));

@@ -119,6 +119,14 @@ export function createRelayStore(db: Db) {
         WHERE statut = 'EN_ATTENTE' AND (prochaine_tentative IS NULL OR prochaine_tentative <= ? OR prochaine_tentative > ?)
         ORDER BY serial`)
       .pluck(),
+    hasSalesDue: db
+      .prepare<[string, string, string, string], number>(`
+        SELECT 1 FROM ventes
+        WHERE statut = 'EN_ATTENTE' AND serial = ? AND en_vol IS NULL
+          AND (prochaine_tentative IS NULL OR prochaine_tentative <= ? OR prochaine_tentative > ?)
+          AND id NOT IN (SELECT value FROM json_each(?))
+        LIMIT 1`)
+      .pluck(),
     // Per till, the earliest stock retry still to come; sales set aside by the forwarder (JSON
     // list of ids) and sales in flight wait on something else.
     nextDuePerTill: db.prepare<[string], { serial: string; due: string }>(`
@@ -299,6 +307,9 @@ export function createRelayStore(db: Db) {
 
     /** Tills with sales due; a retry time beyond `horizon` counts as due (see `claimable`). */
     serialsDue: (now: Date, horizon: Date = new Date('9999-12-31T23:59:59.999Z')) => stmt.serialsDue.all(now.toISOString(), horizon.toISOString()),
+    /** Whether the till has a sale it could send now, leaving out `aside` and sales in flight. */
+    hasSalesDue: (serial: string, now: Date, horizon: Date, aside: readonly number[] = []) =>
+      stmt.hasSalesDue.get(serial, now.toISOString(), horizon.toISOString(), JSON.stringify(aside)) !== undefined,
     /** Per till, its earliest stock retry to come, leaving out `aside` (sales the forwarder set aside). */
     nextDuePerTill: (aside: readonly number[] = []) => stmt.nextDuePerTill.all(JSON.stringify(aside)),
     /**

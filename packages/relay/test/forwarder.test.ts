@@ -399,6 +399,64 @@ describe('wake-ups: only when something can be sent', () => {
       vi.useRealTimers();
     }
   });
+  it("a till whose short wait runs out while another till's slow send holds the pass is sent as soon as the pass ends, not at the next interval", async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+    try {
+      const sentBy = new Map<string, number>();
+      const fake: Upstream = {
+        baseUrl: 'http://fake',
+        postSync: async (serial, body) => {
+          const calls = (sentBy.get(serial) ?? 0) + 1;
+          sentBy.set(serial, calls);
+          // A wait of its own (not cleared when the server answers another till).
+          if (serial === TILLS[0] && calls === 1) {
+            return { kind: 'response', status: 404, retryAfterMs: null, body: { error: 'Terminal inconnu', code: 'TERMINAL_NOT_FOUND' } } as UpstreamAnswer;
+          }
+          // The other till's server answer takes a whole second.
+          if (serial === TILLS[1]) await new Promise((resolve) => setTimeout(resolve, 1_000));
+          const sales = JSON.parse(body) as Array<{ numero_facture: string }>;
+          return {
+            kind: 'response',
+            status: 200,
+            retryAfterMs: null,
+            body: {
+              success: true,
+              message: `${sales.length} vente(s) synchronisée(s) avec succès`,
+              boutique_id: 2,
+              boutique_nom: 'Ma Boutique',
+              terminal: serial,
+              statistiques: { total_envoyees: sales.length, reussies: sales.length, erreurs: 0 },
+              ventes_creees: sales.map((v) => ({ numero_facture: v.numero_facture, montant_total: '40000.00', lignes: [] })),
+              ventes_erreurs: [],
+            },
+          } as UpstreamAnswer;
+        },
+        get: async () => ({ kind: 'network-error', reason: 'x' }),
+      };
+      const [quick] = hold(1, TILLS[0]);
+      const [slow] = hold(1, TILLS[1]);
+      const forwarder = createForwarder({
+        store,
+        upstream: fake,
+        logger,
+        random: () => 1,
+        monotonic: () => Date.now(),
+        config: { ...CONFIG, intervalMs: 3_600_000, networkRetry: { baseMs: 100, capMs: 100, factor: 2 } },
+      });
+      forwarders.push(forwarder);
+      const pass = forwarder.runOnce();
+      await vi.advanceTimersByTimeAsync(1_000);
+      await pass;
+      expect(statutOf(slow!)).toBe('SYNCHRONISEE');
+      expect(statutOf(quick!)).toBe('EN_ATTENTE');
+      // Its 100 ms wait ended long ago: the wake-up comes at once, not in an hour.
+      await vi.advanceTimersByTimeAsync(1_000);
+      expect(sentBy.get(TILLS[0])).toBe(2);
+      expect(statutOf(quick!)).toBe('SYNCHRONISEE');
+    } finally {
+      vi.useRealTimers();
+    }
+  });
 });
 
 describe('a person\'s decisions, against what the server may have', () => {
@@ -680,10 +738,7 @@ describe('trust nothing the server did not clearly say', () => {
     expect(statutOf(numero!)).toBe('EN_ATTENTE');
   });
 
-  // Fails now and then on a loaded machine, and rightly: a wait that runs out while a pass is
-  // still running schedules no wake-up (scheduleWake skips expired waits), so the send waits for
-  // the interval tick. Known bug, left for the next session (see the note); retried meanwhile.
-  it('Retry-After: 99999999999 waits no longer than the backoff maximum', { retry: 2 }, async () => {
+  it('Retry-After: 99999999999 waits no longer than the backoff maximum', async () => {
     const [numero] = hold(1);
     proxy.script.push({ kind: 'answer', status: 503, body: { error: 'Maintenance', code: 'SERVICE_UNAVAILABLE' }, headers: { 'retry-after': '99999999999' } });
     const forwarder = setup({ networkRetry: { baseMs: 10, capMs: 100, factor: 2 } });
@@ -788,9 +843,7 @@ describe('the relay cannot write its own file (disk full)', () => {
 });
 
 describe('a staff command holding the write lock (the relay file is busy, not broken)', () => {
-  // Fails now and then on a loaded machine: the same missing wake-up as the Retry-After test
-  // above (an expired wait schedules nothing). Known bug, see the note; retried meanwhile.
-  it('the forwarder tries again soon, reports no disk trouble, and sends once the lock is gone', { retry: 2 }, async () => {
+  it('the forwarder tries again soon, reports no disk trouble, and sends once the lock is gone', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ventesync-forwarder-busy-'));
     db = openDatabase(join(dir, 'relay.db'));
     setBusyTimeout(db, DAEMON_BUSY_TIMEOUT_MS);
