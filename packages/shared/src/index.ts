@@ -12,3 +12,7 @@ export * from './historique-query.js';
 export * from './sale-pipeline.js';
 export * from './sync-response.js';
 export * from './signature.js';
+export * from './relay-terminals-schema.js';
+export * from './retour-schema.js';
+export * from './retour-response.js';
+export * from './local-day.js';
