@@ -52,6 +52,10 @@ export type RequestErrorCode = keyof typeof REQUEST_ERROR_STATUS;
 export const SALE_ERROR_CODES = ['DUPLICATE', 'INSUFFICIENT_STOCK', 'ARTICLE_NOT_FOUND', 'INVALID_SALE'] as const;
 export type SaleErrorCode = (typeof SALE_ERROR_CODES)[number];
 
+/** Per-return codes of `POST …/ventes/retours/`: one return of a batch refused, the others go on. */
+export const RETURN_ERROR_CODES = ['SALE_NOT_FOUND', 'RETURN_EXCEEDS_SALE', 'DUPLICATE', 'INVALID_RETURN'] as const;
+export type ReturnErrorCode = (typeof RETURN_ERROR_CODES)[number];
+
 export function statusOf(code: RequestErrorCode): number {
   return REQUEST_ERROR_STATUS[code];
 }

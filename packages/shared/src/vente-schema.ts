@@ -38,7 +38,7 @@ const MIN_DATE_MS = Date.parse('0000-01-01T00:00:00.000Z');
 const MAX_DATE_MS = Date.parse('9999-12-31T23:59:59.999Z');
 
 /** `date_vente` as sent (ISO 8601 with offset) → the same instant in UTC, years 0000–9999. */
-const DateVenteSchema = z.iso
+export const DateVenteSchema = z.iso
   .datetime({ offset: true, error: 'doit être une date ISO 8601 avec fuseau (ex. 2025-10-29T02:45:00+01:00)' })
   .transform((text, ctx): string => {
     const time = Date.parse(text);
@@ -170,7 +170,7 @@ function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
   return value;
 }
 
-function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string {
+function describeIssue(issue: z.core.$ZodIssue, raw: unknown, subject: string): string {
   const [first, lineIndex, field] = issue.path;
   // Our own issues carry their input; zod's are looked up in the sale as sent.
   const input = 'input' in issue ? issue.input : valueAt(raw, issue.path);
@@ -181,7 +181,7 @@ function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string {
     const where = field === undefined ? `Ligne ${lineIndex + 1}` : `Ligne ${lineIndex + 1} : le champ ${String(field)}`;
     text = `${where} ${message} ${received}`;
   } else if (first === undefined) {
-    text = `La vente ${message}`;
+    text = `${subject} ${message}`;
   } else {
     text = `Le champ ${String(first)} ${message} ${received}`;
   }
@@ -192,8 +192,8 @@ function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string {
  * At most MAX_ISSUES_PER_VENTE issues, each at most MAX_ISSUE_LENGTH long: a sale with 1,000
  * bad lines must not turn a 1 MB request into a 22 MB answer.
  */
-function describeIssues(issues: readonly z.core.$ZodIssue[], raw: unknown): string {
-  const shown = issues.slice(0, MAX_ISSUES_PER_VENTE).map((issue) => describeIssue(issue, raw));
+export function describeIssues(issues: readonly z.core.$ZodIssue[], raw: unknown, subject = 'La vente'): string {
+  const shown = issues.slice(0, MAX_ISSUES_PER_VENTE).map((issue) => describeIssue(issue, raw, subject));
   const more = issues.length - shown.length;
   if (more > 0) shown.push(`… et ${more} autre(s) problème(s)`);
   return shown.join(' ; ');
