@@ -11,6 +11,7 @@ import { articlesRoutes } from './routes/articles.js';
 import { historiqueRoutes } from './routes/historique.js';
 import { statistiquesRoutes } from './routes/statistiques.js';
 import { syncRoutes } from './routes/sync.js';
+import { relaisRoutes } from './routes/relais.js';
 import { createSaleReader } from './sale-reader.js';
 import { createSaleWriter } from './sale-writer.js';
 import { createGroupCommit, DEFAULT_GROUP_COMMIT_LIMITS, type GroupCommitLimits } from './group-commit.js';
@@ -108,18 +109,19 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     return reply.send({ status: 'ok' });
   });
 
+  const signatureOptions = { requireSignatures: options.requireSignatures ?? false, nowSeconds: () => Math.floor(now().getTime() / 1000) };
+  const relays = createRelayRegistry(db, { requireSignatures: signatureOptions.requireSignatures });
   await app.register(async (api) => {
     registerTerminalAuth(api, (serial) => catalogue.findActiveTerminal(serial));
     // After the serial (400/404), before the body: CONTRACT §6's order.
-    registerRequestSignatures(api, db, createRelayRegistry(db), {
-      requireSignatures: options.requireSignatures ?? false,
-      nowSeconds: () => Math.floor(now().getTime() / 1000),
-    });
+    registerRequestSignatures(api, db, relays, signatureOptions);
     syncRoutes(api, writer, groupCommit, now);
     articlesRoutes(api, catalogue);
     historiqueRoutes(api, reader);
     statistiquesRoutes(api, reader, now);
   });
+  // For registered relays only (no till named): its own scope, without the serial's check.
+  await app.register(async (relais) => relaisRoutes(relais, db, relays, signatureOptions));
 
   return app;
 }

@@ -1,4 +1,5 @@
-import { newSecret } from '@ventesync/shared';
+import { createHash } from 'node:crypto';
+import { newSecret, type RelaisTerminal } from '@ventesync/shared';
 import { CatalogueError } from './catalogue-store.js';
 import type { Db } from './db/open-database.js';
 
@@ -28,8 +29,14 @@ export function parseRelayId(text: string): number | null {
  * CONTRACT §6 registered relays. Secrets are stored as issued, not hashed: the server computes
  * HMACs with them. They are shown once, by `add` and `rotate`, and never listed or logged.
  */
-export function createRelayRegistry(db: Db) {
+export function createRelayRegistry(db: Db, options: { requireSignatures?: boolean } = {}) {
+  const requireSignatures = options.requireSignatures ?? false;
   const stmt = {
+    terminals: db.prepare<[number], { serial: string; boutique_id: number; actif: number; secret: string | null }>(`
+      SELECT t.serial, t.boutique_id, t.actif, t.secret
+      FROM relais_boutiques rb JOIN terminaux t ON t.boutique_id = rb.boutique_id
+      WHERE rb.relais_id = ? ORDER BY t.serial`),
+    dataVersion: db.prepare<[], number>('PRAGMA data_version').pluck(),
     insert: db.prepare<[string, string], { id: number }>('INSERT INTO relais (nom, secret) VALUES (?, ?) RETURNING id'),
     addBoutique: db.prepare<[number, number]>('INSERT OR IGNORE INTO relais_boutiques (relais_id, boutique_id) VALUES (?, ?)'),
     boutique: db.prepare<[number], { id: number }>('SELECT id FROM boutiques WHERE id = ?'),
@@ -52,7 +59,36 @@ export function createRelayRegistry(db: Db) {
     return { id, secret };
   });
 
+  function terminalsOf(relayId: number): RelaisTerminal[] {
+    return stmt.terminals.all(relayId).map((t) => ({ serial: t.serial, boutique_id: t.boutique_id, actif: t.actif === 1, secret: t.secret }));
+  }
+  /**
+   * The version of each relay's list, recomputed only when the database changed. Secrets and
+   * terminals change from the CLI, another process: `PRAGMA data_version` moves then. (It does
+   * not move for this connection's own writes, and the server process never writes terminals.)
+   */
+  const versions = new Map<number, string>();
+  let versionsOf = -1;
+  function terminalsVersion(relayId: number): string {
+    const dataVersion = stmt.dataVersion.get()!;
+    if (dataVersion !== versionsOf) {
+      versions.clear();
+      versionsOf = dataVersion;
+    }
+    let version = versions.get(relayId);
+    if (version === undefined) {
+      const text = JSON.stringify({ signatures_requises: requireSignatures, terminaux: terminalsOf(relayId) });
+      version = createHash('sha256').update(text).digest('base64url').slice(0, 22);
+      versions.set(relayId, version);
+    }
+    return version;
+  }
+
   return {
+    /** CONTRACT §6: the terminals of a relay's boutiques, with their secrets, for that relay only. */
+    terminalsOf,
+    terminalsVersion,
+    requireSignatures,
     add(nom: string, boutiques: readonly number[]): { id: number; secret: string } {
       if (nom.trim() === '') throw new CatalogueError('INVALID', 'Le nom du relais ne doit pas être vide');
       if (boutiques.length === 0) throw new CatalogueError('INVALID', 'Au moins une boutique (--boutique ID) est nécessaire');

@@ -21,13 +21,17 @@ import {
   SyncResponseSchema,
 } from './response-schemas.js';
 import { SyncRequestSchema } from './vente-schema.js';
-import { RELAY_ID_HEADER, SIGNATURE_HEADER, SIGNATURE_WINDOW_SECONDS } from './signature.js';
+import { MAX_RETOURS_PER_REQUEST, RETOURS_PATH, RetoursRequestSchema } from './retour-schema.js';
+import { RetoursResponseSchema } from './retour-response.js';
+import { RELAY_ID_HEADER, RELAY_TERMINALS_PATH, RELAY_TERMINALS_VERSION_HEADER, SIGNATURE_HEADER, SIGNATURE_WINDOW_SECONDS } from './signature.js';
+import { RelaisTerminauxResponseSchema } from './relay-terminals-schema.js';
 
 type JsonSchema = Record<string, unknown>;
 
 const SCHEMAS_PREFIX = '#/components/schemas/';
 const SECURITY_SCHEME = 'DeviceSerial';
 const SIGNATURE_SCHEME = 'RequestSignature';
+const RELAY_SCHEME = 'RelayId';
 
 /** The guide's request ("Format de Requête"), as the sync operation's example. */
 export const GUIDE_SYNC_EXAMPLE = [
@@ -259,6 +263,7 @@ export function buildOpenApiDocument(title = 'ventesync'): Record<string, unknow
       { name: 'ventes', description: 'Envoi et consultation des ventes' },
       { name: 'catalogue', description: 'Articles et chiffres de la boutique' },
       { name: 'service', description: 'État du serveur' },
+      { name: 'relais', description: 'Réservé aux relais enregistrés' },
     ],
     security: [{ [SECURITY_SCHEME]: [] }, { [SECURITY_SCHEME]: [], [SIGNATURE_SCHEME]: [] }],
     paths: {
@@ -299,6 +304,40 @@ export function buildOpenApiDocument(title = 'ventesync'): Record<string, unknow
           },
         },
       },
+      [RETOURS_PATH]: {
+        post: {
+          operationId: 'syncRetours',
+          tags: ['ventes'],
+          summary: "(ajouté) Enregistrer un lot de retours d'articles",
+          description:
+            `Au plus ${MAX_RETOURS_PER_REQUEST} retours et ${MAX_BODY_BYTES} octets (5 Mio) par requête, mêmes headers et signatures que les ventes. ` +
+            'Un retour vise une vente de la boutique du terminal (numero_facture) et ne rend jamais plus d’unités d’un article que la vente n’en a vendu, ' +
+            'tous retours de cette vente confondus. Chaque retour est écrit entier ou pas du tout (retour, lignes, stock remis, mouvements RETOUR) ; ' +
+            'un retour refusé ne bloque pas les autres et revient dans retours_erreurs avec son code. Renvoyer un retour déjà enregistré (même numero_retour, ' +
+            'même contenu) donne DUPLICATE avec identique: true, sans rien écrire.',
+          ...terminal,
+          requestBody: {
+            required: true,
+            description: 'Un tableau de retours (les champs inconnus sont ignorés)',
+            content: {
+              'application/json': {
+                schema: ref(RetoursRequestSchema),
+                examples: {
+                  retour: {
+                    summary: 'Un écouteur rendu sur la vente VENTE-002',
+                    value: [{ numero_retour: 'RET-001', numero_facture: 'VENTE-002', lignes: [{ article_id: 7, quantite: 1 }], motif: 'ne marche pas' }],
+                  },
+                },
+              },
+            },
+          },
+          responses: {
+            '201': { description: 'Au moins un retour enregistré (success: true)', content: jsonContent(RetoursResponseSchema) },
+            '200': { description: 'Aucun retour enregistré (success: false) : tous refusés ou doublons, ou tableau vide', content: jsonContent(RetoursResponseSchema) },
+            ...apiErrors,
+          },
+        },
+      },
       [ARTICLES_PATH]: {
         get: {
           operationId: 'getArticles',
@@ -330,6 +369,22 @@ export function buildOpenApiDocument(title = 'ventesync'): Record<string, unknow
           },
         },
       },
+      [RELAY_TERMINALS_PATH]: {
+        get: {
+          operationId: 'getRelaisTerminaux',
+          tags: ['relais'],
+          summary: 'Relais enregistrés seulement : les terminaux de leurs boutiques et leurs secrets',
+          description:
+            `Sans ${SERIAL_HEADER} : signée par le relais (${RELAY_ID_HEADER} et ${SIGNATURE_HEADER} faite avec son secret), mêmes règles et codes. ` +
+            `Toute réponse à une requête signée par un relais porte le header ${RELAY_TERMINALS_VERSION_HEADER} : ` +
+            'quand il diffère de la version que le relais détient, il redemande la liste (un secret émis ou changé).',
+          security: [{ [RELAY_SCHEME]: [], [SIGNATURE_SCHEME]: [] }],
+          responses: {
+            '200': { description: 'La liste', content: jsonContent(RelaisTerminauxResponseSchema) },
+            ...apiErrors,
+          },
+        },
+      },
       '/health': {
         get: {
           operationId: 'getHealth',
@@ -355,13 +410,15 @@ export function buildOpenApiDocument(title = 'ventesync'): Record<string, unknow
     },
     components: {
       schemas: buildComponentSchemas(
-        [SyncRequestSchema],
+        [SyncRequestSchema, RetoursRequestSchema],
         [
           SyncResponseSchema,
+          RetoursResponseSchema,
           ArticlesResponseSchema,
           HistoriqueResponseSchema,
           StatistiquesResponseSchema,
           HealthResponseSchema,
+          RelaisTerminauxResponseSchema,
           ...ERROR_BODY_SCHEMAS.values(),
         ],
       ),
@@ -372,6 +429,12 @@ export function buildOpenApiDocument(title = 'ventesync'): Record<string, unknow
           in: 'header',
           name: SERIAL_HEADER,
           description: 'Numéro de série du terminal MAUI (ex. 0a1badae951f8473) ; il désigne la boutique',
+        },
+        [RELAY_SCHEME]: {
+          type: 'apiKey',
+          in: 'header',
+          name: RELAY_ID_HEADER,
+          description: 'Identifiant du relais enregistré (ventesync-server relais add) ; toujours avec sa signature',
         },
         [SIGNATURE_SCHEME]: {
           type: 'apiKey',

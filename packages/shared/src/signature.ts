@@ -108,3 +108,11 @@ export function signatureMatches(
   const given = Buffer.from(signature.v1, 'hex');
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
+
+/** CONTRACT §6, for registered relays only: the terminals of the relay's boutiques, with their secrets. */
+export const RELAY_TERMINALS_PATH = '/api/v2/simple/relais/terminaux/';
+/**
+ * On every answer to a relay-signed request: the version of that relay's terminals' list. A
+ * relay holding another version fetches the list again (a secret was issued or rotated).
+ */
+export const RELAY_TERMINALS_VERSION_HEADER = 'X-Relais-Terminaux-Version';

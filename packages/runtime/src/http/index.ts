@@ -6,3 +6,4 @@ export * from './http-limits.js';
 export * from './json-body.js';
 export * from './terminal-auth.js';
 export * from './create-api-server.js';
+export * from './signature-check.js';

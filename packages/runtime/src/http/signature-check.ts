@@ -1,0 +1,153 @@
+import {
+  bodySha256,
+  errorBody,
+  type ParsedSignature,
+  parseSignatureHeader,
+  type RequestErrorCode,
+  SIGNATURE_HEADER,
+  SIGNATURE_WINDOW_SECONDS,
+  signatureMatches,
+  statusOf,
+} from '@ventesync/shared';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { clientError } from './error-handler.js';
+import { checkRawBody, takeRawBodyCheck } from './json-body.js';
+
+/**
+ * CONTRACT §6's check as one hook, written once for the server (terminals, relays, the relays'
+ * own endpoint) and for the relay's door (its tills): each says only which key a request must
+ * be signed with and where accepted v1s are remembered.
+ */
+export type SignatureCode =
+  | 'SIGNATURE_REQUIRED'
+  | 'INVALID_SIGNATURE'
+  | 'SIGNATURE_EXPIRED'
+  | 'SIGNATURE_REPLAYED'
+  | 'RELAY_NOT_FOUND'
+  | 'RELAY_FORBIDDEN';
+
+export const SIGNATURE_MESSAGES: Record<Exclude<SignatureCode, 'RELAY_NOT_FOUND' | 'RELAY_FORBIDDEN'>, string> = {
+  SIGNATURE_REQUIRED: `Signature requise : ce terminal doit signer ses requêtes (header ${SIGNATURE_HEADER})`,
+  INVALID_SIGNATURE: `Signature invalide (header ${SIGNATURE_HEADER}) : vérifiez le secret du terminal et la façon de signer`,
+  SIGNATURE_EXPIRED: `Signature expirée : l’heure de l’appareil est à plus de ${SIGNATURE_WINDOW_SECONDS} secondes de celle du serveur`,
+  SIGNATURE_REPLAYED: 'Signature déjà utilisée : chaque requête doit être signée à nouveau',
+};
+
+export interface SignatureRefusal {
+  code: SignatureCode;
+  message: string;
+}
+
+/** What a request must be signed with; null when it is served unsigned. */
+export type SignatureDemand =
+  | null
+  | SignatureRefusal
+  | {
+      key: string;
+      /** Checked once the HMAC matches, before the v1 is recorded (the relay's boutiques). */
+      afterMatch?: () => SignatureRefusal | null;
+      /** The request is accepted (v1 recorded): e.g. a header for the answer. */
+      onAccepted?: (reply: FastifyReply) => void;
+    };
+
+export interface ReplayGuard {
+  /** True the first time this v1 is seen within the window (and records it), false for a replay. */
+  accept(signature: ParsedSignature): boolean;
+}
+
+export interface SignatureCheckOptions {
+  /** Runs after the serial was resolved (when the scope has one). */
+  demand: (request: FastifyRequest) => SignatureDemand | Promise<SignatureDemand>;
+  replays: ReplayGuard;
+  /** The checker's clock, in Unix seconds. */
+  nowSeconds: () => number;
+}
+
+function refuse(reply: FastifyReply, refusal: SignatureRefusal) {
+  return reply.code(statusOf(refusal.code)).send(errorBody(refusal.code, refusal.message));
+}
+
+const SIGNATURE = SIGNATURE_HEADER.toLowerCase();
+
+/**
+ * The header is read and `t` checked at once; the HMAC over the body's bytes as received runs
+ * before they are parsed (or on the empty body, for a request that has none), so a refused
+ * request never reaches its route: nothing is written. Order (§6): HMAC, the caller's own
+ * check (a relay's boutiques), then the replay.
+ */
+export function registerSignatureCheck(api: FastifyInstance, options: SignatureCheckOptions): void {
+  api.addHook('onRequest', async (request, reply) => {
+    const demand = await options.demand(request);
+    if (demand === null) return;
+    if ('code' in demand) return refuse(reply, demand);
+    const parsed = parseSignatureHeader(request.headers[SIGNATURE], options.nowSeconds());
+    if (!parsed.ok) {
+      const message =
+        parsed.code === 'SIGNATURE_REQUIRED' ? SIGNATURE_MESSAGES.SIGNATURE_REQUIRED : `${SIGNATURE_MESSAGES[parsed.code]} (${parsed.reason})`;
+      return refuse(reply, { code: parsed.code, message });
+    }
+    const { signature } = parsed;
+    checkRawBody(request, (body) => {
+      // request.raw.url: the path and query exactly as sent, before any decoding or rewriting.
+      let refusal: SignatureRefusal | null = null;
+      if (!signatureMatches(demand.key, signature, request.method, request.raw.url ?? '', bodySha256(body))) {
+        refusal = { code: 'INVALID_SIGNATURE', message: SIGNATURE_MESSAGES.INVALID_SIGNATURE };
+      } else {
+        refusal = demand.afterMatch?.() ?? null;
+        if (!refusal && !options.replays.accept(signature)) {
+          refusal = { code: 'SIGNATURE_REPLAYED', message: SIGNATURE_MESSAGES.SIGNATURE_REPLAYED };
+        }
+      }
+      if (refusal) return clientError(refusal.code as RequestErrorCode, refusal.message);
+      demand.onAccepted?.(reply);
+      return null;
+    });
+  });
+
+  api.addHook('preValidation', async (request, reply) => {
+    const check = takeRawBodyCheck(request);
+    if (!check) return;
+    const refusal = check(Buffer.alloc(0)) as (Error & { ventesyncCode?: SignatureCode }) | null;
+    if (refusal) return refuse(reply, { code: refusal.ventesyncCode!, message: refusal.message });
+  });
+}
+
+/** The few better-sqlite3 methods the replay guard needs (runtime does not depend on the addon). */
+export interface ReplayDb {
+  prepare(source: string): { run(...params: unknown[]): { changes: number } };
+  pragma(source: string): unknown;
+  readonly inTransaction: boolean;
+}
+
+/** Pruning the remembered signatures costs a DELETE: at most once per this many seconds. */
+export const SIGNATURE_PRUNE_INTERVAL_SECONDS = 60;
+
+/**
+ * The v1s accepted within the window, in a table `signatures_vues (v1 TEXT PRIMARY KEY, t
+ * INTEGER)`, so that a replay is refused after a restart too. One INSERT per signed request,
+ * checked and recorded in one statement (no window between the two). It runs at
+ * synchronous=NORMAL: no fsync of its own (the next sale's commit makes it durable), since a
+ * signed read would otherwise cost a disk flush each; a power cut can forget the last few,
+ * whose requests a sale's idempotence still guards.
+ */
+export function createReplayGuard(db: ReplayDb, nowSeconds: () => number): ReplayGuard {
+  const insert = db.prepare('INSERT INTO signatures_vues (v1, t) VALUES (?, ?) ON CONFLICT (v1) DO NOTHING');
+  const prune = db.prepare('DELETE FROM signatures_vues WHERE t < ?');
+  let prunedAt = 0;
+  return {
+    accept(signature: ParsedSignature): boolean {
+      const now = nowSeconds();
+      const relaxed = !db.inTransaction;
+      if (relaxed) db.pragma('synchronous = NORMAL');
+      try {
+        if (now - prunedAt >= SIGNATURE_PRUNE_INTERVAL_SECONDS) {
+          prune.run(now - SIGNATURE_WINDOW_SECONDS);
+          prunedAt = now;
+        }
+        return insert.run(signature.v1, signature.t).changes === 1;
+      } finally {
+        if (relaxed) db.pragma('synchronous = FULL');
+      }
+    },
+  };
+}
