@@ -1,11 +1,15 @@
+import { signatureHeader } from '@ventesync/shared';
 import { Pool } from 'undici';
 
 /** One load run, played by a separate process so that it does not share the server's CPU time slices. */
 export interface LoadJob {
   url: string;
   path: string;
-  /** One till per entry: its serial and the two articles of its boutique. */
-  tills: Array<{ serial: string; articles: [number, number] }>;
+  /**
+   * One till per entry: its serial, the two articles of its boutique and, for a till that has
+   * one, its secret: then every request carries X-Signature (CONTRACT §6).
+   */
+  tills: Array<{ serial: string; articles: [number, number]; secret?: string }>;
   batchSize: number;
   durationMs: number;
   /** Stop each till after this many sales (for a fixed backlog) instead of after durationMs. */
@@ -20,6 +24,8 @@ export interface LoadResult {
   failedRequests: number;
   elapsedMs: number;
   latenciesMs: number[];
+  /** The first refused request's status and answer (cut short), to say why a run failed. */
+  firstRefusal: string | null;
 }
 
 const REUSSIES = /"reussies":(\d+)/;
@@ -31,6 +37,7 @@ async function runLoad(job: LoadJob): Promise<LoadResult> {
   let sales = 0;
   let failedSales = 0;
   let failedRequests = 0;
+  let firstRefusal: string | null = null;
   const start = performance.now();
   const end = start + job.durationMs;
 
@@ -47,16 +54,14 @@ async function runLoad(job: LoadJob): Promise<LoadResult> {
       for (let seq = 0; performance.now() < end && seq * job.batchSize < limit; seq++) {
         const body = `[${ventes.map(([head, tail]) => `${head}${seq}${tail}`).join(',')}]`;
         const sent = performance.now();
-        const res = await pool.request({
-          method: 'POST',
-          path: job.path,
-          headers: { 'content-type': 'application/json', 'x-device-serial': till.serial },
-          body,
-        });
+        const res = await pool.request({ method: 'POST', path: job.path, ...signed(till, job.path, body) });
         const answer = await res.body.text();
         latencies.push(performance.now() - sent);
         const created = Number(REUSSIES.exec(answer)?.[1] ?? 0);
-        if (res.statusCode >= 300) failedRequests++;
+        if (res.statusCode >= 300) {
+          failedRequests++;
+          firstRefusal ??= `${res.statusCode} ${answer.slice(0, 300)}`;
+        }
         sales += created;
         failedSales += job.batchSize - created;
       }
@@ -65,7 +70,20 @@ async function runLoad(job: LoadJob): Promise<LoadResult> {
   const elapsedMs = performance.now() - start;
   await pool.close();
   latencies.sort((a, b) => a - b);
-  return { requests: latencies.length, sales, failedSales, failedRequests, elapsedMs, latenciesMs: latencies };
+  return { requests: latencies.length, sales, failedSales, failedRequests, elapsedMs, latenciesMs: latencies, firstRefusal };
+}
+
+/**
+ * The headers and body of one request. A till with a secret signs the exact bytes it sends, at
+ * the time it sends them (a fresh `t` each request). Its v1 is never reused: every body holds
+ * new numero_facture values, so two requests of a till never sign the same message.
+ */
+function signed(till: LoadJob['tills'][number], path: string, body: string) {
+  const headers: Record<string, string> = { 'content-type': 'application/json', 'x-device-serial': till.serial };
+  if (till.secret === undefined) return { headers, body };
+  const bytes = Buffer.from(body);
+  headers['x-signature'] = signatureHeader(till.secret, Math.floor(Date.now() / 1000), 'POST', path, bytes);
+  return { headers, body: bytes };
 }
 
 process.once('message', (job: LoadJob) => {

@@ -28,9 +28,11 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-export function runCli(cli: string, args: string[]): void {
+/** Runs a CLI command to its end; its standard output. */
+export function runCli(cli: string, args: string[]): string {
   const result = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
   if (result.status !== 0) throw new Error(`${args.join(' ')} : ${result.stderr}`);
+  return result.stdout;
 }
 
 function rssSampler(pid: number) {

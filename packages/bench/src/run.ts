@@ -1,7 +1,7 @@
 import { HISTORIQUE_PATH, STATISTIQUES_PATH, SYNC_PATH } from '@ventesync/shared';
 import Database from 'better-sqlite3';
 import { fork } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -14,9 +14,9 @@ import { percentile, round } from './stats.js';
 import { measureOneCommitPerSaleBound, measureStorageBound } from './storage-bound.js';
 
 const quick = process.argv.includes('--quick');
-// --only=relay (or server, bound, growth, relay; comma-separated) to iterate on one part.
+// --only=relay (or server, bound, growth, relay, signatures; comma-separated) to iterate on one part.
 const onlyArg = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
-const only = new Set(onlyArg ? onlyArg.split(',') : ['server', 'bound', 'growth', 'relay']);
+const only = new Set(onlyArg ? onlyArg.split(',') : ['server', 'signatures', 'bound', 'growth', 'relay']);
 const PLAN = quick
   ? { durationMs: 1_500, boundSales: 20_000, history: 100_000, relayBacklog: 10_000, reads: 30, repeats: 1 }
   : { durationMs: 6_000, boundSales: 50_000, history: 1_000_000, relayBacklog: 100_000, reads: 100, repeats: 3 };
@@ -32,6 +32,17 @@ const BOUTIQUES = 4;
 const BEFORE_GROUP_COMMIT: Record<string, number> = { '1x16': 1_776, '10x16': 4_346, '100x4': 12_815 };
 /** Run several times, median kept: the configurations the targets judge. */
 const JUDGED = new Set(['1x16', '10x16', '100x4']);
+
+/**
+ * The cost of checking request signatures (CONTRACT §6): these configurations, each measured
+ * with tills that have no secret and with tills that sign every request. The runs alternate
+ * (without, with, without, with…) and the median of each is kept, so that a spike of the
+ * machine's other work falls on both alike rather than deciding the verdict.
+ */
+const SIGNATURE_CONFIGS = [[1, 16], [100, 4]] as const;
+const SIGNATURE_PLAN = quick ? { rounds: 1, durationMs: 1_500 } : { rounds: 5, durationMs: 4_000 };
+/** Target at batch 100 × 4: signed sales/s at least this share of the unsigned ones. */
+const SIGNED_SHARE_TARGET = 0.95;
 
 const work = mkdtempSync(join(tmpdir(), 'ventesync-bench-'));
 const log = (text: string) => process.stderr.write(`${text}\n`);
@@ -109,9 +120,17 @@ function figure(batch: number, terminals: number, r: LoadResult, rss: number, w:
   };
 }
 
-async function loadServer(dbFile: string, batch: number, terminals: number, prefix: string) {
+/** `secrets`: the tills that sign, by serial (the others send only their serial). */
+async function loadServer(
+  dbFile: string,
+  batch: number,
+  terminals: number,
+  prefix: string,
+  { secrets, durationMs = PLAN.durationMs }: { secrets?: ReadonlyMap<string, string>; durationMs?: number } = {},
+) {
   const server = await startProcess(SERVER_CLI, ['serve', '--db', dbFile, '--host', '127.0.0.1', '--port', '0']);
-  const result = await runLoad({ url: server.url, path: SYNC_PATH, tills: tills.slice(0, terminals), batchSize: batch, durationMs: PLAN.durationMs, prefix });
+  const loadTills = tills.slice(0, terminals).map((t) => ({ ...t, secret: secrets?.get(t.serial) }));
+  const result = await runLoad({ url: server.url, path: SYNC_PATH, tills: loadTills, batchSize: batch, durationMs, prefix });
   const rss = server.peakRssMb();
   return { server, result, rss };
 }
@@ -159,6 +178,87 @@ async function measureServer(): Promise<ServerFigure[]> {
     log(`  serveur lot ${batch} × ${terminals} terminaux : ${runs.map((f) => f.sales_per_s).join(', ')} ventes/s (groupes moyen/max : ${groups})`);
   }
   return figures;
+}
+
+interface SignatureFigure {
+  batch: number;
+  terminals: number;
+  rounds: number;
+  /** Medians over the rounds. */
+  unsigned: ServerFigure;
+  signed: ServerFigure;
+  /** Median signed sales/s over median unsigned sales/s. */
+  signed_share: number;
+  /** Every round's sales/s, in the order run. */
+  unsigned_runs: number[];
+  signed_runs: number[];
+  /** The highest of every run's peak server RSS. */
+  peak_rss_mb: number;
+}
+
+function median(runs: ServerFigure[]): ServerFigure {
+  const sorted = [...runs].sort((a, b) => a.sales_per_s - b.sales_per_s);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+/**
+ * Sales/s with and without signatures. Two databases are prepared once: the fixture as it is
+ * (tills without secrets, served as the guide says), and the same with a secret issued to every
+ * till by the server's own CLI (`terminal secret SERIAL --json`), as an operator would. Each run
+ * gets a fresh copy of one of them.
+ */
+async function measureSignatures(): Promise<SignatureFigure[]> {
+  const started = performance.now();
+  const plain = freshServerDb();
+  const withSecrets = freshServerDb();
+  const secrets = new Map<string, string>();
+  for (const till of tills) {
+    const issued = JSON.parse(runCli(SERVER_CLI, ['terminal', 'secret', till.serial, '--json', '--db', withSecrets])) as { secret: string };
+    secrets.set(till.serial, issued.secret);
+  }
+  const copyOf = (template: string) => {
+    const file = join(work, `server-${dbCount++}.db`);
+    copyFileSync(template, file);
+    return file;
+  };
+  const runs = new Map<string, { unsigned: ServerFigure[]; signed: ServerFigure[] }>(
+    SIGNATURE_CONFIGS.map(([b, t]) => [`${b}x${t}`, { unsigned: [], signed: [] }]),
+  );
+  for (let r = 0; r < SIGNATURE_PLAN.rounds; r++) {
+    for (const [batch, terminals] of SIGNATURE_CONFIGS) {
+      for (const sign of [false, true]) {
+        const prefix = `${sign ? 'SIG' : 'NOSIG'}${batch}x${terminals}r${r}`;
+        const { server, result, rss } = await loadServer(copyOf(sign ? withSecrets : plain), batch, terminals, prefix, {
+          secrets: sign ? secrets : undefined,
+          durationMs: SIGNATURE_PLAN.durationMs,
+        });
+        await server.stop();
+        // A refused request here is the bench's mistake (a bad signature), not a figure.
+        if (result.failedRequests > 0) throw new Error(`${prefix} : ${result.failedRequests} requêtes refusées, la première : ${result.firstRefusal}`);
+        runs.get(`${batch}x${terminals}`)![sign ? 'signed' : 'unsigned'].push(figure(batch, terminals, result, rss, server.writeStats()));
+      }
+    }
+  }
+  const result = SIGNATURE_CONFIGS.map(([batch, terminals]) => {
+    const { unsigned, signed } = runs.get(`${batch}x${terminals}`)!;
+    const figures: SignatureFigure = {
+      batch,
+      terminals,
+      rounds: SIGNATURE_PLAN.rounds,
+      unsigned: median(unsigned),
+      signed: median(signed),
+      signed_share: round(median(signed).sales_per_s / median(unsigned).sales_per_s, 3),
+      unsigned_runs: unsigned.map((f) => f.sales_per_s),
+      signed_runs: signed.map((f) => f.sales_per_s),
+      peak_rss_mb: Math.max(...unsigned.map((f) => f.server_peak_rss_mb), ...signed.map((f) => f.server_peak_rss_mb)),
+    };
+    log(
+      `  signatures lot ${batch} × ${terminals} terminaux : sans ${figures.unsigned_runs.join(', ')} / avec ${figures.signed_runs.join(', ')} ventes/s`,
+    );
+    return figures;
+  });
+  log(`  signatures : ${round((performance.now() - started) / 1000)} s`);
+  return result;
 }
 
 /** "One durable commit per sale": each sale its own transaction, best of the runs. */
@@ -253,6 +353,8 @@ async function main() {
 
   const server = await measureServer();
   const headline = server.find((f) => f.batch === 100 && f.terminals === 4)!;
+  const signatures = only.has('signatures') ? await measureSignatures() : null;
+  const signed100 = signatures?.find((s) => s.batch === 100 && s.terminals === 4);
   const bound = only.has('bound') || only.has('server') ? measureBound() : null;
   const eachCommit = bound ? measureOneCommitPerSale() : null;
   const single16 = server.find((f) => f.batch === 1 && f.terminals === 16);
@@ -262,7 +364,11 @@ async function main() {
 
   const pct = (part: number, whole: number) => round((part / whole) * 100);
   // Every server run counts, the one on a million stored sales included.
-  const serverRss = Math.max(...server.map((f) => f.server_peak_rss_mb), growth?.server_peak_rss_mb ?? 0);
+  const serverRss = Math.max(
+    ...server.map((f) => f.server_peak_rss_mb),
+    ...(signatures ?? []).map((s) => s.peak_rss_mb),
+    growth?.server_peak_rss_mb ?? 0,
+  );
   const times = (f: ServerFigure) => round(f.sales_per_s / BEFORE_GROUP_COMMIT[`${f.batch}x${f.terminals}`]!, 2);
   const targets = [
     ...(eachCommit && single16
@@ -294,6 +400,15 @@ async function main() {
         ]
       : []),
     { cible: 'p99 ≤ 50 ms (lot 100, 4 terminaux)', valeur: `${headline.p99_ms} ms`, ok: headline.p99_ms <= 50 },
+    ...(signed100
+      ? [
+          {
+            cible: `avec signatures : lot 100 × 4 terminaux ≥ ${pct(SIGNED_SHARE_TARGET, 1)} % du débit sans signature`,
+            valeur: `${pct(signed100.signed_share, 1)} % (médianes de ${signed100.rounds} tour${signed100.rounds > 1 ? 's' : ''})`,
+            ok: signed100.signed_share >= SIGNED_SHARE_TARGET,
+          },
+        ]
+      : []),
     ...(growth
       ? [
           { cible: `avec ${PLAN.history} ventes : ≥ 90 % du débit à vide`, valeur: `${pct(growth.sales_per_s, headline.sales_per_s)} %`, ok: growth.sales_per_s >= 0.9 * headline.sales_per_s },
@@ -320,6 +435,8 @@ async function main() {
     storage_bound_sales_per_s: bound,
     storage_bound_one_commit_per_sale: eachCommit,
     before_group_commit_sales_per_s: BEFORE_GROUP_COMMIT,
+    signature_plan: SIGNATURE_PLAN,
+    signatures,
     server_vs_bound: bound ? round(headline.sales_per_s / bound[100]!, 3) : null,
     growth,
     relay,
@@ -337,6 +454,19 @@ async function main() {
       return `| ${f.batch} | ${f.terminals} | ${f.sales_per_s} | ${f.requests_per_s} | ${f.p50_ms} | ${f.p99_ms} | ${f.server_peak_rss_mb} | ${b ?? '-'} | ${b ? pct(f.sales_per_s, b) : '-'} | ${f.fsyncs_per_s ?? '-'} | ${f.mean_group_requests ?? '-'} | ${f.max_group_requests ?? '-'} |`;
     }),
     '',
+    ...(signatures
+      ? [
+          `Coût des signatures (CONTRACT §6) : médianes de ${SIGNATURE_PLAN.rounds} tour${SIGNATURE_PLAN.rounds > 1 ? 's' : ''} (mesures alternées sans signature, avec, sans, avec…, ${SIGNATURE_PLAN.durationMs / 1000} s chacune)`,
+          '',
+          '| lot | terminaux | ventes/s sans signature | ventes/s avec signature | avec / sans | p99 ms sans | p99 ms avec | RSS serveur Mo sans | RSS serveur Mo avec |',
+          '|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+          ...signatures.map(
+            (s) =>
+              `| ${s.batch} | ${s.terminals} | ${s.unsigned.sales_per_s} | ${s.signed.sales_per_s} | ${pct(s.signed_share, 1)} % | ${s.unsigned.p99_ms} | ${s.signed.p99_ms} | ${s.unsigned.server_peak_rss_mb} | ${s.signed.server_peak_rss_mb} |`,
+          ),
+          '',
+        ]
+      : []),
     ...(eachCommit ? [`Borne « une validation durable par vente » : ${eachCommit} ventes/s`, ''] : []),
     ...(growth
       ? [
