@@ -14,6 +14,7 @@ import { formatWhen, type TimeStyle } from './format-time.js';
 import { montantOf, publicVente, renderReceipt, saleRecord } from './receipt.js';
 import { createRelayStore, type HeldStatut, type HeldVente, type RelayStore } from './relay-store.js';
 import { renderStatus, statusReport } from './status-report.js';
+import { discardRefusalWords, discardSale, MAX_DISCARD_REASON_CHARS, retryRefusalWords, retrySales } from './sale-decisions.js';
 
 const DEFAULT_DB = process.env.VENTESYNC_RELAY_DB ?? './data/relay.db';
 /** Set once the options are read: suggested commands then keep the `--db` the person typed. */
@@ -309,12 +310,10 @@ program
       if (opts.all) {
         count = store.retryAllRejected();
       } else {
-        const changes = store.retry(numeros);
-        const missing = numeros.filter((_, i) => changes[i] === 0);
-        const sending = missing.filter((numero) => store.inFlight(numero, new Date()));
-        if (sending.length > 0) fail(`en cours d'envoi au serveur, réessayez dans un instant : ${sending.join(', ')}`);
-        else if (missing.length > 0) fail(`pas de vente rejetée, abandonnée ou en attente de stock : ${missing.join(', ')}`);
-        count = changes.reduce((a, b) => a + b, 0);
+        const outcome = retrySales(store, numeros);
+        const refused = retryRefusalWords(outcome);
+        if (refused) fail(refused);
+        count = outcome.count;
       }
       out(`${count} vente(s) remise(s) en attente.`);
       if (count > 0) await askDaemonToSync(store, true);
@@ -331,18 +330,10 @@ program
   .action(async (numero: string, opts: { reason: string; db: string }) =>
     withStore(opts.db, (store) => {
       if (opts.reason.trim() === '') return fail('--reason ne doit pas être vide');
-      const now = new Date();
-      if (store.discard(numero, opts.reason, now) > 0) return out(`Vente ${numero} abandonnée : ${opts.reason}`);
-      if (store.inFlight(numero, now)) {
-        return fail(`la vente ${numero} est en cours d'envoi au serveur : réessayez dans un instant (${again(`show ${numero}`)})`);
-      }
-      if (store.verdictUnknown(numero)) {
-        return fail(
-          `la vente ${numero} a été envoyée au serveur sans réponse claire : il l'a peut-être reçue. ` +
-            `Attendez le prochain envoi, ou lancez « ${again('sync')} », puis réessayez si elle est encore en attente`,
-        );
-      }
-      fail(`pas de vente ${numero} en attente ou rejetée (${again(`show ${numero}`)})`);
+      if (opts.reason.length > MAX_DISCARD_REASON_CHARS) return fail(`--reason : ${MAX_DISCARD_REASON_CHARS} caractères au plus`);
+      const outcome = discardSale(store, numero, opts.reason);
+      if (outcome.ok) return out(`Vente ${numero} abandonnée : ${opts.reason}`);
+      fail(discardRefusalWords(outcome.refusal, numero, { show: again(`show ${numero}`), sync: again('sync') }));
     }),
   );
 

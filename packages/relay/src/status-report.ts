@@ -35,7 +35,8 @@ function alerts(store: RelayStore) {
   };
 }
 
-function alertLines(a: ReturnType<typeof alerts>, when: (iso: string) => string): string[] {
+/** The alerts as sentences, the same on the CLI's `status` and the shop's page. */
+export function alertLines(a: ReturnType<typeof alerts>, when: (iso: string) => string): string[] {
   const lines: string[] = [];
   if (a.ecriture_impossible) lines.push(`${a.ecriture_impossible.message} (depuis ${when(a.ecriture_impossible.depuis)})`);
   if (a.horloge_decalee) lines.push(clockGapMessage(a.horloge_decalee.decalage_ms));
@@ -128,6 +129,20 @@ export type StatusReport = ReturnType<typeof statusReport>;
 
 const LABEL = 18;
 
+type TillReport = StatusReport['terminaux'][number];
+
+/** A till's sales the server refused for now (stock), in a sentence: the CLI's `status` and the shop's page. */
+export function serverRefusalLine(till: Pick<TillReport, 'refus_serveur' | 'en_attente_refusees'>, when: (iso: string) => string): string | null {
+  const f = till.refus_serveur;
+  if (!f) return null;
+  const n = till.en_attente_refusees;
+  return (
+    `${n === 1 ? '1 vente refusée' : `${n} ventes refusées`} pour l'instant par le serveur${n === 1 ? '' : ', dont'} : ` +
+    `${f.numero_facture} (${f.erreur ?? f.code})` +
+    (f.prochain_essai ? `, nouvel essai ${when(f.prochain_essai)}` : '')
+  );
+}
+
 /** `status` for people: fits 80 columns; each till on a few lines of its own. */
 export function renderStatus(r: StatusReport, style: TimeStyle, commands: CommandNames, width = SCREEN_COLUMNS): string {
   const when = (iso: string | null | undefined) => formatWhen(iso, style);
@@ -178,13 +193,7 @@ export function renderStatus(r: StatusReport, style: TimeStyle, commands: Comman
     indented('  ', `dernière synchro : ${till.derniere_sync ? when(till.derniere_sync) : 'jamais'}`);
     if (till.refus_serveur) {
       const f = till.refus_serveur;
-      const n = till.en_attente_refusees;
-      indented(
-        '  ',
-        `${n === 1 ? '1 vente refusée' : `${n} ventes refusées`} pour l'instant par le serveur${n === 1 ? '' : ', dont'} : ` +
-          `${f.numero_facture} (${f.erreur ?? f.code})` +
-          (f.prochain_essai ? `, nouvel essai ${when(f.prochain_essai)}` : ''),
-      );
+      indented('  ', serverRefusalLine(till, when) ?? '');
       if (f.code === 'INSUFFICIENT_STOCK') {
         indented('  ', 'après correction du stock sur le serveur :');
         lines.push(...commandLines(relayCommand(commands, 'retry --all'), '    ', width));

@@ -1,0 +1,185 @@
+import { commandNames } from '@ventesync/runtime/cli';
+import { errorBody, MAX_NUMERO_LENGTH, type RequestErrorCode, statusOf } from '@ventesync/shared';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { hostname } from 'node:os';
+import type { Forwarder } from '../forwarder.js';
+import type { RelayStore } from '../relay-store.js';
+import { discardRefusalWords, discardSale, MAX_DISCARD_REASON_CHARS, retryRefusalWords, retrySales } from '../sale-decisions.js';
+import { SERVER_AWAY_ALERT_MS, shopView } from './shop-view.js';
+
+export const PAGE_STATE_PATH = '/etat';
+export const PAGE_RETRY_PATH = '/etat/renvoyer';
+export const PAGE_DISCARD_PATH = '/etat/abandonner';
+/** The header the page's own script sends with each decision, carrying the relay's token. */
+export const PAGE_TOKEN_HEADER = 'x-relais-jeton';
+/** How often the page asks for the state again. */
+export const PAGE_REFRESH_MS = 5_000;
+/** Seconds before asking again when the file is busy or the sale is being sent. */
+const TRY_AGAIN_SECONDS = 2;
+
+/** The shop PC itself, by the socket's address (never a header a client could write). */
+const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
+
+export interface ShopPageOptions {
+  store: RelayStore;
+  forwarder: Pick<Forwarder, 'syncNow'>;
+  now: () => Date;
+  /** The light turns red past this wait with the server away (tests shorten it). */
+  alertAfterMs?: number;
+}
+
+/**
+ * The files of the page, read once: one HTML page, its style and its script, a few KB. They are
+ * read from the package's `src/page` both from `src` (tests) and from `dist` (the CLI): both
+ * sit two levels under the package.
+ */
+const ASSETS = new URL('../../src/page/', import.meta.url);
+const asset = (name: string) => readFileSync(new URL(name, ASSETS), 'utf8');
+
+/** Nothing from elsewhere, no inline script: a numero that slipped into markup would run nothing. */
+const SECURITY_HEADERS = {
+  'content-security-policy':
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; " +
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'cache-control': 'no-store',
+};
+
+const isLoopback = (request: FastifyRequest) => LOOPBACK.has(request.socket.remoteAddress ?? '');
+
+/**
+ * Names the shop PC answers to from its own browser. A name outside these, even on loopback,
+ * is a web page that had its own name point at this PC (DNS rebinding): refused.
+ */
+function ownHostNames(): Set<string> {
+  const name = hostname().toLowerCase();
+  return new Set(['localhost', name, name.split('.')[0]!]);
+}
+
+function hostOf(hostHeader: string | undefined): string | null {
+  if (!hostHeader) return null;
+  try {
+    return new URL(`http://${hostHeader}`).hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The relay's page on the shop PC: `GET /` for people, `GET /etat` for its script, and a
+ * person's decision on a refused sale (retry, discard) from the shop PC itself only.
+ */
+export function registerShopPage(app: FastifyInstance, options: ShopPageOptions): void {
+  const { store, forwarder, now } = options;
+  const alertAfterMs = options.alertAfterMs ?? SERVER_AWAY_ALERT_MS;
+  const commands = commandNames();
+  const html = asset('index.html');
+  const css = asset('page.css');
+  const js = asset('page.js').replace('__PAGE_REFRESH_MS__', String(PAGE_REFRESH_MS));
+  const hostNames = ownHostNames();
+  /** Known only to the page served on this PC: a web page elsewhere cannot read it (same-origin). */
+  const token = randomBytes(24).toString('base64url');
+  const startedAt = now().toISOString();
+
+  const refuse = (reply: FastifyReply, code: RequestErrorCode, message: string, retryAfter?: number) => {
+    if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
+    return reply.code(statusOf(code)).send(errorBody(code, message));
+  };
+
+  /** A page on this PC, asked by that name: the only place decisions are offered. */
+  const ownPage = (request: FastifyRequest) => {
+    const host = hostOf(request.headers.host);
+    return isLoopback(request) && host !== null && (isIP(host) !== 0 || hostNames.has(host));
+  };
+
+  /**
+   * A decision must come from the page's own script on this PC: loopback, a Host it answers
+   * to, an Origin (which browsers always send on POST) naming that same host, and the token
+   * in a header of its own (a form on another site can send none of these).
+   */
+  function decisionRefused(request: FastifyRequest, reply: FastifyReply) {
+    if (!isLoopback(request)) {
+      return refuse(reply, 'FORBIDDEN', "Réservé au PC de la boutique : d'ici, la page se consulte seulement");
+    }
+    const origin = request.headers.origin;
+    const sent = request.headers[PAGE_TOKEN_HEADER];
+    let sameOrigin = false;
+    try {
+      sameOrigin = typeof origin === 'string' && new URL(origin).host === request.headers.host;
+    } catch {
+      sameOrigin = false;
+    }
+    const fetchSite = request.headers['sec-fetch-site'];
+    const tokenOk = typeof sent === 'string' && sent.length === token.length && timingSafeEqual(Buffer.from(sent), Buffer.from(token));
+    if (!ownPage(request) || !sameOrigin || (fetchSite !== undefined && fetchSite !== 'same-origin') || !tokenOk) {
+      return refuse(reply, 'FORBIDDEN', 'Demande refusée : elle ne vient pas de la page du relais sur ce PC (rechargez la page)');
+    }
+    return null;
+  }
+
+  const numeroOf = (body: unknown): string | null => {
+    const numero = (body as { numero?: unknown } | null)?.numero;
+    return typeof numero === 'string' && numero.length > 0 && numero.length <= MAX_NUMERO_LENGTH ? numero : null;
+  };
+
+  app.get('/', { logLevel: 'warn' }, async (_request, reply) =>
+    reply.headers(SECURITY_HEADERS).type('text/html; charset=utf-8').send(html),
+  );
+  app.get('/page/page.css', { logLevel: 'warn' }, async (_request, reply) =>
+    reply.headers(SECURITY_HEADERS).type('text/css; charset=utf-8').send(css),
+  );
+  app.get('/page/page.js', { logLevel: 'warn' }, async (_request, reply) =>
+    reply.headers(SECURITY_HEADERS).type('text/javascript; charset=utf-8').send(js),
+  );
+
+  // Asked every few seconds by every open page: not worth a line each in the shop's log.
+  app.get(PAGE_STATE_PATH, { logLevel: 'warn' }, async (request, reply) => {
+    const at = now();
+    const daemon = {
+      running: true as const,
+      url: store.getEtat('daemon_url') ?? '',
+      identity: { relais_id: store.getEtat('relais_id') ?? '', pid: process.pid, demarre_le: startedAt },
+    };
+    const view = shopView(store, { now: at, daemon, commands, alertAfterMs });
+    const actions = ownPage(request);
+    return reply.headers({ 'cache-control': 'no-store' }).send({ ...view, actions_permises: actions, ...(actions ? { jeton: token } : {}) });
+  });
+
+  app.post(PAGE_RETRY_PATH, async (request, reply) => {
+    const refused = decisionRefused(request, reply);
+    if (refused) return refused;
+    const numero = numeroOf(request.body);
+    if (!numero) return refuse(reply, 'BAD_REQUEST', `numero attendu : texte de 1 à ${MAX_NUMERO_LENGTH} caractères`);
+    const outcome = retrySales(store, [numero], now());
+    const words = retryRefusalWords(outcome);
+    if (outcome.sending.length > 0) return refuse(reply, 'SERVICE_UNAVAILABLE', words!, TRY_AGAIN_SECONDS);
+    if (words) return refuse(reply, 'NOT_FOUND', words);
+    request.log.info({ numero }, `Vente ${numero} remise en attente depuis la page du relais`);
+    // Sent now, as the CLI's retry asks the daemon to: the page does not wait for the answer.
+    void forwarder.syncNow().catch(() => {});
+    return { success: true, message: `Vente ${numero} remise en attente : elle part vers le serveur.` };
+  });
+
+  app.post(PAGE_DISCARD_PATH, async (request, reply) => {
+    const refused = decisionRefused(request, reply);
+    if (refused) return refused;
+    const numero = numeroOf(request.body);
+    if (!numero) return refuse(reply, 'BAD_REQUEST', `numero attendu : texte de 1 à ${MAX_NUMERO_LENGTH} caractères`);
+    const raison = (request.body as { raison?: unknown }).raison;
+    if (typeof raison !== 'string' || raison.trim() === '') return refuse(reply, 'BAD_REQUEST', "Donnez la raison de l'abandon : elle est gardée avec la vente");
+    if (raison.length > MAX_DISCARD_REASON_CHARS) return refuse(reply, 'BAD_REQUEST', `Raison trop longue : ${MAX_DISCARD_REASON_CHARS} caractères au plus`);
+    const outcome = discardSale(store, numero, raison.trim(), now());
+    if (!outcome.ok) {
+      const words = discardRefusalWords(outcome.refusal, numero);
+      if (outcome.refusal === 'INTROUVABLE') return refuse(reply, 'NOT_FOUND', words);
+      // In flight: a moment. No clear verdict yet: until the next send, whenever that is.
+      return refuse(reply, 'SERVICE_UNAVAILABLE', words, outcome.refusal === 'EN_COURS_D_ENVOI' ? TRY_AGAIN_SECONDS : undefined);
+    }
+    request.log.info({ numero, raison }, `Vente ${numero} abandonnée depuis la page du relais`);
+    return { success: true, message: `Vente ${numero} abandonnée : ${raison.trim()}` };
+  });
+}
