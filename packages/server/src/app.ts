@@ -11,6 +11,8 @@ import { articlesRoutes } from './routes/articles.js';
 import { historiqueRoutes } from './routes/historique.js';
 import { statistiquesRoutes } from './routes/statistiques.js';
 import { syncRoutes } from './routes/sync.js';
+import { retoursRoutes } from './routes/retours.js';
+import { createRetourWriter } from './retour-writer.js';
 import { relaisRoutes } from './routes/relais.js';
 import { createSaleReader } from './sale-reader.js';
 import { createSaleWriter } from './sale-writer.js';
@@ -116,6 +118,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // After the serial (400/404), before the body: CONTRACT §6's order.
     registerRequestSignatures(api, db, relays, signatureOptions);
     syncRoutes(api, writer, groupCommit, now);
+    retoursRoutes(api, createRetourWriter(db), groupCommit, now);
     articlesRoutes(api, catalogue);
     historiqueRoutes(api, reader);
     statistiquesRoutes(api, reader, now);

@@ -16,3 +16,4 @@ export * from './relay-terminals-schema.js';
 export * from './retour-schema.js';
 export * from './retour-response.js';
 export * from './local-day.js';
+export * from './reconciliation.js';

@@ -25,6 +25,7 @@ import { MAX_RETOURS_PER_REQUEST, RETOURS_PATH, RetoursRequestSchema } from './r
 import { RetoursResponseSchema } from './retour-response.js';
 import { RELAY_ID_HEADER, RELAY_TERMINALS_PATH, RELAY_TERMINALS_VERSION_HEADER, SIGNATURE_HEADER, SIGNATURE_WINDOW_SECONDS } from './signature.js';
 import { RelaisTerminauxResponseSchema } from './relay-terminals-schema.js';
+import { MAX_RECONCILIATION_DETAIL, RECONCILIATION_PATH, ReconciliationQuerySchema, ReconciliationResponseSchema } from './reconciliation.js';
 
 type JsonSchema = Record<string, unknown>;
 
@@ -95,7 +96,7 @@ const REQUEST_ERROR_MEANING: Partial<Record<RequestErrorCode, string>> = {
   BAD_REQUEST: 'requête HTTP mal formée',
   INVALID_JSON: "le corps n'est pas du JSON",
   INVALID_FORMAT: "du JSON, mais pas un tableau de ventes",
-  INVALID_QUERY: "limit, offset ou une date de l'historique invalide",
+  INVALID_QUERY: "limit, offset ou une date de l'historique invalide ; jour, detail ou apres du rapprochement invalide ou répété",
   TERMINAL_NOT_FOUND: 'numéro de série inconnu, ou terminal désactivé',
   NOT_FOUND: 'route inconnue',
   PAYLOAD_TOO_LARGE: `corps de plus de ${MAX_BODY_BYTES} octets (5 Mio)`,
@@ -239,6 +240,24 @@ function historiqueParameters(): JsonSchema[] {
   });
 }
 
+/** The reconciliation's query parameters, from the schema the route validates them with. */
+function reconciliationParameters(): JsonSchema[] {
+  const schema = z.toJSONSchema(ReconciliationQuerySchema, { io: 'input', target: 'draft-2020-12' }) as JsonSchema & {
+    properties: Record<string, JsonSchema>;
+    required?: string[];
+  };
+  return Object.entries(schema.properties).map(([name, property]) => {
+    const { description, ...rest } = property;
+    return {
+      name,
+      in: 'query',
+      required: schema.required?.includes(name) ?? false,
+      ...(description === undefined ? {} : { description }),
+      schema: rest,
+    };
+  });
+}
+
 /** The OpenAPI 3.1 document, generated from the same zod schemas that validate requests. */
 export function buildOpenApiDocument(title = 'ventesync'): Record<string, unknown> {
   // A till without a secret sends its serial alone; with one, its serial and a signature (§6).
@@ -369,6 +388,22 @@ export function buildOpenApiDocument(title = 'ventesync'): Record<string, unknow
           },
         },
       },
+      [RECONCILIATION_PATH]: {
+        get: {
+          operationId: 'getRapprochement',
+          tags: ['ventes'],
+          summary: '(ajouté) Les ventes du terminal pour un jour local de sa boutique : nombre, montant, empreinte',
+          description:
+            'Pour comparer les comptes du relais (ou de la caisse) avec ceux du serveur (CONTRACT §7). Le jour est celui du fuseau de la boutique. ' +
+            'Le montant de chaque vente est net de ses retours. empreinte = hex SHA-256 des lignes "{numero_facture}:{montant en centimes}\\n" ' +
+            'triées par numero_facture dans l’ordre des octets UTF-8 ; un jour sans vente hache la chaîne vide. ' +
+            `Avec detail=1, ventes liste au plus ${MAX_RECONCILIATION_DETAIL} ventes dans ce même ordre ; suite, quand elle n’est pas null, ` +
+            'est à passer en apres pour la page suivante (nombre_ventes, montant_total et empreinte couvrent toujours le jour entier).',
+          ...terminal,
+          parameters: reconciliationParameters(),
+          responses: { '200': { description: 'Le jour du terminal', content: jsonContent(ReconciliationResponseSchema) }, ...apiErrors },
+        },
+      },
       [RELAY_TERMINALS_PATH]: {
         get: {
           operationId: 'getRelaisTerminaux',
@@ -417,6 +452,7 @@ export function buildOpenApiDocument(title = 'ventesync'): Record<string, unknow
           ArticlesResponseSchema,
           HistoriqueResponseSchema,
           StatistiquesResponseSchema,
+          ReconciliationResponseSchema,
           HealthResponseSchema,
           RelaisTerminauxResponseSchema,
           ...ERROR_BODY_SCHEMAS.values(),

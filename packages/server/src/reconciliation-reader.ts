@@ -1,0 +1,99 @@
+import {
+  createEmpreinte,
+  DEFAULT_FUSEAU,
+  formatMoney,
+  localDayBoundsMs,
+  MAX_DATE_MS,
+  MIN_DATE_MS,
+  type ReconciliationLine,
+} from '@ventesync/shared';
+import type { Db } from './db/open-database.js';
+
+export interface ReconciliationDay {
+  fuseau: string;
+  nombre_ventes: number;
+  /** centimes, net of returns */
+  montant_total: number;
+  empreinte: string;
+}
+
+export interface ReconciliationPage {
+  ventes: Array<{ numero_facture: string; montant_total: string }>;
+  /** The numero to continue after; null when this page ends the day. */
+  suite: string | null;
+}
+
+/**
+ * A local day's first and past-last instants as stored dates compare (UTC ISO text, years
+ * 0000–9999): a bound outside those years is open on that side.
+ */
+function storedBounds(jour: string, fuseau: string): { from: string; to: string } {
+  const { from, to } = localDayBoundsMs(jour, fuseau);
+  return {
+    from: from < MIN_DATE_MS ? '0000' : new Date(from).toISOString(),
+    to: to > MAX_DATE_MS ? '9999-12-32' : new Date(to).toISOString(),
+  };
+}
+
+// One sale's amount as §7 reads it. BINARY collation compares the stored UTF-8 bytes
+// (memcmp): the order of the fingerprint's lines, and of the `apres` cursor, is UTF-8 byte
+// order, never JavaScript's UTF-16 order.
+const DAY_SALES = `
+  FROM ventes v
+  WHERE v.boutique_id = ? AND v.terminal_serial = ? AND v.date_vente >= ? AND v.date_vente < ?`;
+
+/** The server side of §7's reconciliation: one till's sales of one local day of its boutique. */
+export function createReconciliationReader(db: Db) {
+  // The fingerprint needs each pair in byte order; a database in UTF-16 would sort otherwise.
+  const encoding = db.pragma('encoding', { simple: true });
+  if (encoding !== 'UTF-8') throw new Error(`Rapprochement : base en ${String(encoding)}, UTF-8 attendu`);
+  const stmt = {
+    fuseau: db.prepare<[number], string>('SELECT fuseau FROM boutiques WHERE id = ?').pluck(),
+    lines: db
+      .prepare<[number, string, string, string], [string, number]>(
+        `SELECT v.numero_facture, v.montant_total ${DAY_SALES} ORDER BY v.numero_facture COLLATE BINARY`,
+      )
+      .raw(),
+    page: db
+      .prepare<[number, string, string, string, string, number], [string, number]>(
+        `SELECT v.numero_facture, v.montant_total ${DAY_SALES}
+           AND v.numero_facture > ? COLLATE BINARY
+         ORDER BY v.numero_facture COLLATE BINARY LIMIT ?`,
+      )
+      .raw(),
+  };
+
+  const fuseauOf = (boutiqueId: number): string => stmt.fuseau.get(boutiqueId) ?? DEFAULT_FUSEAU;
+
+  return {
+    fuseauOf,
+    /** Count, total and fingerprint of the whole day, read as a stream: any size of day. */
+    day(boutiqueId: number, serial: string, jour: string): ReconciliationDay {
+      const fuseau = fuseauOf(boutiqueId);
+      const { from, to } = storedBounds(jour, fuseau);
+      const empreinte = createEmpreinte();
+      let nombre = 0;
+      let montant = 0;
+      for (const [numero_facture, centimes] of stmt.lines.iterate(boutiqueId, serial, from, to)) {
+        const line: ReconciliationLine = { numero_facture, centimes };
+        empreinte.add(line);
+        nombre += 1;
+        montant += centimes;
+      }
+      return { fuseau, nombre_ventes: nombre, montant_total: montant, empreinte: empreinte.hex() };
+    },
+    /** Up to `limit` of the day's sales after `apres` (byte order), and where to continue. */
+    page(boutiqueId: number, serial: string, jour: string, apres: string | null, limit: number): ReconciliationPage {
+      const { from, to } = storedBounds(jour, fuseauOf(boutiqueId));
+      // One more than asked tells whether a next page exists; '' sorts before every numero.
+      const rows = stmt.page.all(boutiqueId, serial, from, to, apres ?? '', limit + 1);
+      const shown = rows.slice(0, limit);
+      return {
+        ventes: shown.map(([numero_facture, centimes]) => ({ numero_facture, montant_total: formatMoney(centimes) })),
+        suite: rows.length > limit ? shown[shown.length - 1]![0] : null,
+      };
+    },
+  };
+}
+
+export type ReconciliationReader = ReturnType<typeof createReconciliationReader>;
