@@ -21,6 +21,12 @@ import { registerShopPage } from './page/routes.js';
 import { createSaleIntake } from './sale-intake.js';
 import type { RelayTerminal, TerminalDirectory } from './terminal-directory.js';
 import type { Upstream } from './upstream.js';
+import { registerHttpMetrics, registerMetricsRoute, registerReadyRoute } from '@ventesync/runtime/metrics';
+import type { Db } from './db/open-database.js';
+import type { DiskReserve } from './disk-reserve.js';
+import { RELAY_VERSION, type RelayMetrics } from './relay-metrics.js';
+import { relayChecks } from './relay-readiness.js';
+import { logTillSync } from './till-request-log.js';
 
 export interface RelayAppOptions {
   store: RelayStore;
@@ -29,6 +35,8 @@ export interface RelayAppOptions {
   directory: TerminalDirectory;
   logger?: Logger | false;
   now?: () => Date;
+  /** `/metrics` and `/ready` (relay-metrics.ts, relay-readiness.ts): the daemon's file, its reserve of disk space. */
+  monitoring?: { metrics: RelayMetrics; db: Db; reserve?: DiskReserve; lowDiskWarnBytes?: number };
   /** The shop page's light turns red past this wait with the server away (default SERVER_AWAY_ALERT_MS). */
   pageAlertAfterMs?: number;
 }
@@ -52,6 +60,27 @@ export async function buildRelayApp(options: RelayAppOptions): Promise<FastifyIn
   const app = createApiServer(options.logger, { storageWording: RELAY_STORAGE_WORDING });
 
   const intake = createSaleIntake(store);
+
+  // For IT: open like the shop page (counts only, no sale, no serial), the relay being on the shop's network.
+  const { monitoring } = options;
+  if (monitoring) {
+    registerHttpMetrics(app, monitoring.metrics.registry);
+    registerMetricsRoute(app, monitoring.metrics.registry);
+    registerReadyRoute(app, {
+      version: RELAY_VERSION,
+      startedAt: now().getTime(),
+      now: () => now().getTime(),
+      checks: relayChecks({
+        db: monitoring.db,
+        store,
+        queue: monitoring.metrics.queue,
+        writeTrouble: () => forwarder.writeTrouble(),
+        now,
+        ...(monitoring.reserve ? { reserve: monitoring.reserve } : {}),
+        ...(monitoring.lowDiskWarnBytes !== undefined ? { lowDiskWarnBytes: monitoring.lowDiskWarnBytes } : {}),
+      }),
+    });
+  }
 
   app.get('/health', async () => ({ status: 'ok' as const, serveur_joignable: store.getEtat('serveur_joignable') === 'oui' }));
 
@@ -89,12 +118,8 @@ export async function buildRelayApp(options: RelayAppOptions): Promise<FastifyIn
       const batch = checkSyncBatch(request.body);
       if (!batch.ok) return reply.code(batch.status).send(batch.body);
       const outcome = intake.take(terminal, batch.items, now());
-      const { creees, erreurs } = outcome;
-      request.log.info(
-        { serial: terminal.serial, recues: batch.items.length, gardees: creees.length, refusees: erreurs.length },
-        `${creees.length} vente(s) gardée(s) par le relais pour le terminal ${terminal.terminal_nom}`,
-      );
-      if (creees.length > 0) forwarder.notify();
+      logTillSync(request, terminal, batch.items.length, outcome);
+      if (outcome.creees.length > 0) forwarder.notify();
       const answer = buildSyncAnswer(
         // A till's JSON models hold an int here: 0 while the relay has not met the server yet.
         { boutique_id: terminal.boutique_id ?? 0, boutique_nom: terminal.boutique_nom, terminal: terminal.terminal_nom },

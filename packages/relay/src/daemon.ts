@@ -10,6 +10,7 @@ import { createDiskReserve } from './disk-reserve.js';
 import { lockRelayFile } from './relay-lock.js';
 import { createRelayStore, type RelayStore } from './relay-store.js';
 import { createTerminalDirectory } from './terminal-directory.js';
+import { createRelayMetrics } from './relay-metrics.js';
 import { createAgent, createUpstream, DEFAULT_TIMEOUTS } from './upstream.js';
 
 export interface RelayConfig {
@@ -89,7 +90,8 @@ export async function startRelay(config: Readonly<RelayConfig>): Promise<void> {
   // `--timeout` is the whole answer's deadline; no gap inside it may be longer either.
   const timeouts = { ...DEFAULT_TIMEOUTS, headersMs: config.timeoutMs, bodyMs: config.timeoutMs, deadlineMs: config.timeoutMs };
   const agent = createAgent(timeouts);
-  const upstream = createUpstream(config.upstream, agent, { timeouts });
+  const metrics = createRelayMetrics(db, store);
+  const upstream = metrics.instrument(createUpstream(config.upstream, agent, { timeouts }));
   const forwarder = createForwarder({
     store,
     upstream,
@@ -103,9 +105,10 @@ export async function startRelay(config: Readonly<RelayConfig>): Promise<void> {
     reserve,
     // Only sync answers that validate measure the clock: not a proxy's page, not a GET.
     onClockOffset: (offset) => clock.observe(offset),
+    onForwarded: (outcome) => metrics.forwarded(outcome),
   });
   const directory = createTerminalDirectory(store, upstream);
-  const app = await buildRelayApp({ store, upstream, forwarder, directory, logger });
+  const app = await buildRelayApp({ store, upstream, forwarder, directory, logger, monitoring: { metrics, db, reserve } });
 
   const url = await app.listen({ host: config.host, port: config.port });
   // `daemon_url` is recorded by the app itself as it starts listening (the real address).

@@ -144,6 +144,8 @@ export function createForwarder(deps: {
   reserve?: DiskReserve;
   /** The server's clock minus ours, measured on each sync answer that validates (clock.ts judges it). */
   onClockOffset?: (offsetMs: number) => void;
+  /** Each batch's answer as classified, for the metrics (relay-metrics.ts). */
+  onForwarded?: (outcome: BatchOutcome) => void;
 }) {
   const { store, upstream, config, logger } = deps;
   const now = deps.now ?? (() => new Date());
@@ -386,6 +388,7 @@ export function createForwarder(deps: {
     const limit = till.size;
     const answer = await upstream.postSync(serial, `[${batch.map((v) => v.contenu).join(',')}]`, abort.signal);
     const outcome = classifyAnswer(answer, batch.map((v) => v.numero_facture));
+    deps.onForwarded?.(outcome);
     const at = now();
     // Sales, not sends: a sale sent again in the same pass (a batch split, a 413) counts once.
     const sent = sentIn.get(report) ?? new Set<number>();

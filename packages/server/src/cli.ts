@@ -78,6 +78,7 @@ program
   .option('--require-signatures', 'refuse (401 SIGNATURE_REQUIRED) les terminaux sans secret, qui ne signent pas leurs requêtes', false)
   .option('--tls-cert <fichier>', 'certificat (PEM) : le serveur parle HTTPS ; avec --tls-key')
   .option('--tls-key <fichier>', 'clé privée (PEM) du certificat ; avec --tls-cert')
+  .option('--metrics-token-file <fichier>', 'sert GET /metrics (Prometheus) aux seuls collecteurs envoyant ce jeton (Authorization: Bearer) ; sans elle, pas de /metrics')
   .addHelpText(
     'after',
     `\nExemples :\n  $ ${SERVER} serve --demo                   # cette machine seulement\n` +
@@ -94,6 +95,7 @@ program
     requireSignatures: boolean;
     tlsCert?: string;
     tlsKey?: string;
+    metricsTokenFile?: string;
   }) => {
     if ((opts.tlsCert === undefined) !== (opts.tlsKey === undefined)) {
       return fail('--tls-cert et --tls-key vont ensemble : donnez le certificat et sa clé privée');

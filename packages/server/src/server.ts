@@ -6,6 +6,7 @@ import { openDatabase } from './db/open-database.js';
 import { DEMO_FIXTURE } from './demo-data.js';
 import { importFixture } from './fixture-import.js';
 import { createLogger } from '@ventesync/runtime/log';
+import { readMetricsToken } from '@ventesync/runtime/metrics';
 
 export interface ServeConfig {
   db: string;
@@ -18,6 +19,8 @@ export interface ServeConfig {
   /** PEM files: both given, the server speaks HTTPS. */
   tlsCert?: string;
   tlsKey?: string;
+  /** `--metrics-token-file`: /metrics is served, to scrapers sending this token only. */
+  metricsTokenFile?: string;
 }
 
 /**
@@ -30,6 +33,12 @@ export function defaultHost(demo: boolean): string {
 
 /** The process entry: open the database, listen, and close both cleanly on SIGINT/SIGTERM. */
 export async function serve(config: Readonly<ServeConfig>): Promise<void> {
+  const metricsToken = config.metricsTokenFile === undefined ? undefined : readMetricsToken(config.metricsTokenFile);
+  if (metricsToken && !metricsToken.ok) {
+    process.stderr.write(`Erreur : ${metricsToken.erreur}\n`);
+    process.exitCode = 1;
+    return;
+  }
   const logger = createLogger({ pretty: config.pretty });
   const db = openDatabase(config.db);
   if (config.demo) {
@@ -44,7 +53,13 @@ export async function serve(config: Readonly<ServeConfig>): Promise<void> {
   }
   // Read before anything listens: a missing or unreadable file stops the start with its name.
   const tls = config.tlsCert && config.tlsKey ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } : undefined;
-  const app = await buildApp({ db, logger, requireSignatures: config.requireSignatures ?? false, ...(tls ? { tls } : {}) });
+  const app = await buildApp({
+    db,
+    logger,
+    requireSignatures: config.requireSignatures ?? false,
+    ...(tls ? { tls } : {}),
+    ...(metricsToken?.ok ? { metricsToken: metricsToken.token } : {}),
+  });
   const url = await app.listen({ host: config.host, port: config.port });
   logger.info({ url, host: config.host, db: config.db }, `ventesync serveur à l'écoute sur ${url} (base : ${config.db})`);
 

@@ -163,6 +163,27 @@ export const ArticlesResponseSchema = z
   })
   .meta({ id: 'Articles', description: 'Le catalogue de la boutique du terminal' });
 
+const HistoriqueLigneSchema = z
+  .object({
+    article_id: z.int(),
+    article_nom: ARTICLE_NOM,
+    quantite: QUANTITE,
+    prix_unitaire: MoneyStringSchema,
+    sous_total: MoneyStringSchema,
+  })
+  .meta({ id: 'HistoriqueLigne' });
+
+export const HistoriqueRetourSchema = z
+  .object({
+    numero_retour: z.string(),
+    date_retour: z.string().meta({ description: 'ISO 8601, en UTC' }),
+    montant_total: MoneyStringSchema.meta({ description: 'Montant rendu' }),
+    motif: z.string().nullable(),
+    terminal: z.string().meta({ description: 'Nom du terminal qui a enregistré le retour' }),
+    lignes: z.array(HistoriqueLigneSchema).meta({ description: 'Les articles rendus, aux prix de la vente' }),
+  })
+  .meta({ id: 'HistoriqueRetour', description: "(ajouté) Un retour d'articles de cette vente" });
+
 export const HistoriqueVenteSchema = z
   .object({
     numero_facture: z.string(),
@@ -171,17 +192,15 @@ export const HistoriqueVenteSchema = z
     mode_paiement: z.enum(MODES_PAIEMENT),
     paye: z.boolean(),
     terminal: z.string().meta({ description: 'Nom du terminal qui a envoyé la vente' }),
-    lignes: z.array(
-      z
-        .object({
-          article_id: z.int(),
-          article_nom: ARTICLE_NOM,
-          quantite: QUANTITE,
-          prix_unitaire: MoneyStringSchema,
-          sous_total: MoneyStringSchema,
-        })
-        .meta({ id: 'HistoriqueLigne' }),
-    ),
+    date_vente_caisse: z.string().optional().meta({
+      description:
+        "(ajouté) présent seulement quand la date envoyée par la caisse était en avance de plus de 10 minutes sur l'horloge du serveur : la date de la caisse (ISO 8601, en UTC) ; date_vente est alors l'heure de réception",
+    }),
+    lignes: z.array(HistoriqueLigneSchema),
+    retours: z
+      .array(HistoriqueRetourSchema)
+      .optional()
+      .meta({ description: '(ajouté) présent seulement quand la vente a des retours : chacun, le plus ancien en premier' }),
   })
   .meta({ id: 'HistoriqueVente' });
 
@@ -198,7 +217,9 @@ export const HistoriqueResponseSchema = z
 
 const CHIFFRES_FIELDS = {
   nombre_ventes: z.int(),
-  chiffre_affaires: MoneyStringSchema,
+  chiffre_affaires: MoneyStringSchema.meta({ description: 'Montant des ventes moins celui des retours (net)' }),
+  nombre_retours: z.int().meta({ description: '(ajouté) Nombre de retours' }),
+  montant_retours: MoneyStringSchema.meta({ description: '(ajouté) Montant rendu, déjà déduit de chiffre_affaires' }),
 };
 
 const ChiffresSchema = z
@@ -242,4 +263,5 @@ export type ArticlesResponse = z.infer<typeof ArticlesResponseSchema>;
 export type Article = z.infer<typeof ArticleSchema>;
 export type HistoriqueResponse = z.infer<typeof HistoriqueResponseSchema>;
 export type HistoriqueVente = z.infer<typeof HistoriqueVenteSchema>;
+export type HistoriqueRetour = z.infer<typeof HistoriqueRetourSchema>;
 export type StatistiquesResponse = z.infer<typeof StatistiquesResponseSchema>;

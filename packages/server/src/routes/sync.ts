@@ -4,6 +4,7 @@ import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify
 import type { TerminalContext } from '../catalogue-store.js';
 import type { GroupCommit } from '../group-commit.js';
 import type { SaleWriter } from '../sale-writer.js';
+import type { ServerMetrics } from '../server-metrics.js';
 
 // pino's isLevelEnabled; Fastify's type omits it, and its silent logger (logger: false) lacks
 // it: nothing is printed there, so nothing is built either.
@@ -20,7 +21,13 @@ function bodyBytes(request: FastifyRequest): number {
   return bodyBytesOf(request) ?? MAX_BODY_BYTES;
 }
 
-export function syncRoutes(app: FastifyInstance, writer: SaleWriter, groupCommit: GroupCommit, now: () => Date): void {
+export function syncRoutes(
+  app: FastifyInstance,
+  writer: SaleWriter,
+  groupCommit: GroupCommit,
+  now: () => Date,
+  metrics?: ServerMetrics,
+): void {
   app.post(SYNC_PATH, async (request, reply) => {
     const terminal = terminalOf<TerminalContext>(request);
     const batch = checkSyncBatch(request.body);
@@ -41,6 +48,7 @@ export function syncRoutes(app: FastifyInstance, writer: SaleWriter, groupCommit
     }
     // Resolves once the group holding this request is committed (on disk).
     const outcome = await written;
+    metrics?.recordSync(terminal.boutique_id, batch.items.length, outcome);
 
     // Logged after the commit: a line never claims a sale that was rolled back. Each line is
     // built only when the configured level prints it.
