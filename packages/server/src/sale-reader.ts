@@ -1,4 +1,4 @@
-import { formatMoney, type HistoriqueVente, type ModePaiement, MODES_PAIEMENT } from '@ventesync/shared';
+import { formatMoney, localDayOf, type HistoriqueRetour, type HistoriqueVente, localDayBounds, type ModePaiement, MODES_PAIEMENT } from '@ventesync/shared';
 import type { Db } from './db/open-database.js';
 
 export interface HistoriqueFilter {
@@ -19,6 +19,7 @@ interface VenteRow {
   mode_paiement: ModePaiement;
   paye: number;
   terminal: string;
+  date_vente_caisse: string | null;
 }
 
 interface LigneRow {
@@ -30,10 +31,27 @@ interface LigneRow {
   sous_total: number;
 }
 
-interface Chiffres {
+interface ChiffresMode {
   nombre_ventes: number;
   chiffre_affaires: string;
-  par_mode_paiement: Record<string, { nombre_ventes: number; chiffre_affaires: string }>;
+  nombre_retours: number;
+  montant_retours: string;
+}
+
+interface Chiffres extends ChiffresMode {
+  par_mode_paiement: Record<string, ChiffresMode>;
+}
+
+type ModeRows = Array<{ mode_paiement: string; nombre: number; montant: number }>;
+
+interface RetourRow {
+  id: number;
+  vente_id: number;
+  numero_retour: string;
+  date_retour: string;
+  montant_total: number;
+  motif: string | null;
+  terminal: string;
 }
 
 export interface RecentVenteRow {
@@ -48,6 +66,28 @@ export interface RecentVenteRow {
 }
 
 export const LOW_STOCK_THRESHOLD = 5;
+/** `stock negatif` and statistiques list at most this many articles below zero, lowest first. */
+export const MAX_STOCK_NEGATIF_ARTICLES = 100;
+/** Per article, at most this many of the sales that took it below zero (the oldest first). */
+export const MAX_STOCK_NEGATIF_VENTES = 50;
+
+export interface StockNegatifVente {
+  numero_facture: string | null;
+  terminal_serial: string | null;
+  quantite: number;
+  stock_avant: number;
+  stock_apres: number;
+  date: string;
+}
+
+export interface StockNegatifArticle {
+  id: number;
+  boutique_id: number;
+  nom: string;
+  quantite_stock: number;
+  /** The sales since the stock was last at or above zero: the ones that took it below. */
+  ventes: StockNegatifVente[];
+}
 
 // Open bounds are passed as values that sort before and after any stored ISO date (years
 // 0000–9999, so from '0000-01-01T00:00:00.000Z' to '9999-12-31T23:59:59.999Z').
@@ -68,7 +108,7 @@ export function createSaleReader(db: Db) {
       .prepare<[number], number>('SELECT COALESCE(SUM(nombre_ventes), 0) FROM chiffres_jour WHERE boutique_id = ?')
       .pluck(),
     page: db.prepare<[number, string, string, number, number], VenteRow>(`
-      SELECT v.id, v.numero_facture, v.date_vente, v.montant_total, v.mode_paiement, v.paye, t.nom AS terminal
+      SELECT v.id, v.numero_facture, v.date_vente, v.montant_total, v.mode_paiement, v.paye, t.nom AS terminal, v.date_vente_caisse
       FROM ventes v JOIN terminaux t ON t.serial = v.terminal_serial
       WHERE v.boutique_id = ? AND v.date_vente >= ? AND v.date_vente < ?
       ORDER BY v.date_vente DESC, v.id DESC
@@ -91,25 +131,99 @@ export function createSaleReader(db: Db) {
       FROM ventes v JOIN terminaux t ON t.serial = v.terminal_serial
       WHERE (? IS NULL OR v.boutique_id = ?)
       ORDER BY v.id DESC LIMIT ?`),
+    // Returns are summed from their own table (not kept in chiffres_jour): few rows, read
+    // through the covering index retours_jour.
+    retoursPeriode: db.prepare<[number, string, string], ModeRows[number]>(`
+      SELECT mode_paiement, COUNT(*) AS nombre, SUM(montant_total) AS montant FROM retours
+      WHERE boutique_id = ? AND date_retour >= ? AND date_retour < ? GROUP BY mode_paiement`),
+    retoursTotal: db.prepare<[number], ModeRows[number]>(`
+      SELECT mode_paiement, COUNT(*) AS nombre, SUM(montant_total) AS montant FROM retours
+      WHERE boutique_id = ? GROUP BY mode_paiement`),
+    // The returns of a page's sales, oldest first, and their lines: two statements per page.
+    retoursDesVentes: db.prepare<[string], RetourRow>(`
+      SELECT r.id, r.vente_id, r.numero_retour, r.date_retour, r.montant_total, r.motif, t.nom AS terminal
+      FROM retours r JOIN terminaux t ON t.serial = r.terminal_serial
+      WHERE r.vente_id IN (SELECT value FROM json_each(?))
+      ORDER BY r.date_retour, r.id`),
+    lignesRetour: db.prepare<[string], LigneRow & { retour_id: number }>(`
+      SELECT l.retour_id, 0 AS vente_id, l.article_id, a.nom AS article_nom, l.quantite, l.prix_unitaire, l.sous_total
+      FROM lignes_retour l JOIN articles a ON a.id = l.article_id
+      WHERE l.retour_id IN (SELECT value FROM json_each(?))
+      ORDER BY l.id`),
     stockBas: db.prepare<[number, number], { id: number; nom: string; quantite_stock: number }>(`
       SELECT id, nom, quantite_stock FROM articles
       WHERE boutique_id = ? AND quantite_stock <= ? ORDER BY quantite_stock, id LIMIT 100`),
+    stockNegatif: db.prepare<[number | null, number | null, number], { id: number; boutique_id: number; nom: string; quantite_stock: number }>(`
+      SELECT id, boutique_id, nom, quantite_stock FROM articles
+      WHERE (? IS NULL OR boutique_id = ?) AND quantite_stock < 0 ORDER BY quantite_stock, id LIMIT ?`),
+    // The sale movements of an article since its stock was last at or above zero.
+    ventesSousZero: db.prepare<[number, number, number], StockNegatifVente>(`
+      SELECT m.reference AS numero_facture, m.terminal_serial, m.quantite, m.stock_avant, m.stock_apres, m.date
+      FROM mouvements_stock m
+      WHERE m.article_id = ? AND m.type = 'SORTIE' AND m.stock_apres < 0
+        AND m.id > COALESCE((SELECT MAX(id) FROM mouvements_stock WHERE article_id = ? AND stock_apres >= 0), 0)
+      ORDER BY m.id LIMIT ?`),
   };
 
-  function summarise(rows: Array<{ mode_paiement: string; nombre_ventes: number; montant_total: number }>): Chiffres {
+  /** Sales and returns per mode; chiffre_affaires is net: the returns' amount is taken off. */
+  function summarise(rows: Array<{ mode_paiement: string; nombre_ventes: number; montant_total: number }>, retours: ModeRows): Chiffres {
     const par_mode_paiement: Chiffres['par_mode_paiement'] = {};
     let nombre = 0;
     let montant = 0;
+    let nombreRetours = 0;
+    let montantRetours = 0;
     for (const mode of MODES_PAIEMENT) {
       const row = rows.find((r) => r.mode_paiement === mode);
+      const retour = retours.find((r) => r.mode_paiement === mode);
       nombre += row?.nombre_ventes ?? 0;
       montant += row?.montant_total ?? 0;
+      nombreRetours += retour?.nombre ?? 0;
+      montantRetours += retour?.montant ?? 0;
       par_mode_paiement[mode] = {
         nombre_ventes: row?.nombre_ventes ?? 0,
-        chiffre_affaires: formatMoney(row?.montant_total ?? 0),
+        chiffre_affaires: formatMoney((row?.montant_total ?? 0) - (retour?.montant ?? 0)),
+        nombre_retours: retour?.nombre ?? 0,
+        montant_retours: formatMoney(retour?.montant ?? 0),
       };
     }
-    return { nombre_ventes: nombre, chiffre_affaires: formatMoney(montant), par_mode_paiement };
+    return {
+      nombre_ventes: nombre,
+      chiffre_affaires: formatMoney(montant - montantRetours),
+      nombre_retours: nombreRetours,
+      montant_retours: formatMoney(montantRetours),
+      par_mode_paiement,
+    };
+  }
+
+  /** Each sale's returns with their lines, for the sales of one history page. */
+  function retoursOf(venteIds: number[]): Map<number, HistoriqueRetour[]> {
+    const byVente = new Map<number, HistoriqueRetour[]>();
+    if (venteIds.length === 0) return byVente;
+    const rows = stmt.retoursDesVentes.all(JSON.stringify(venteIds));
+    if (rows.length === 0) return byVente;
+    const lignes = new Map<number, HistoriqueRetour['lignes']>(rows.map((r) => [r.id, []]));
+    for (const l of stmt.lignesRetour.all(JSON.stringify(rows.map((r) => r.id)))) {
+      lignes.get(l.retour_id)!.push({
+        article_id: l.article_id,
+        article_nom: l.article_nom,
+        quantite: l.quantite,
+        prix_unitaire: formatMoney(l.prix_unitaire),
+        sous_total: formatMoney(l.sous_total),
+      });
+    }
+    for (const r of rows) {
+      const list = byVente.get(r.vente_id) ?? [];
+      list.push({
+        numero_retour: r.numero_retour,
+        date_retour: r.date_retour,
+        montant_total: formatMoney(r.montant_total),
+        motif: r.motif,
+        terminal: r.terminal,
+        lignes: lignes.get(r.id)!,
+      });
+      byVente.set(r.vente_id, list);
+    }
+    return byVente;
   }
 
   return {
@@ -133,6 +247,7 @@ export function createSaleReader(db: Db) {
           });
         }
       }
+      const retours = retoursOf(rows.map((r) => r.id));
       return {
         total,
         ventes: rows.map((r) => ({
@@ -142,7 +257,9 @@ export function createSaleReader(db: Db) {
           mode_paiement: r.mode_paiement,
           paye: r.paye === 1,
           terminal: r.terminal,
+          ...(r.date_vente_caisse !== null ? { date_vente_caisse: r.date_vente_caisse } : {}),
           lignes: lignesByVente.get(r.id)!,
+          ...(retours.has(r.id) ? { retours: retours.get(r.id)! } : {}),
         })),
       };
     },
@@ -150,13 +267,30 @@ export function createSaleReader(db: Db) {
     /** The last sales received, all boutiques or one: what an operator checks first. */
     recentVentes: (boutiqueId: number | null, limit: number) => stmt.recent.all(boutiqueId, boutiqueId, limit),
 
-    statistiques(boutiqueId: number, now: Date) {
-      const jour = now.toISOString().slice(0, 10);
+    /** Articles below zero (all boutiques or one), each with the sales that took it there. */
+    stockNegatif(boutiqueId: number | null): StockNegatifArticle[] {
+      return stmt.stockNegatif.all(boutiqueId, boutiqueId, MAX_STOCK_NEGATIF_ARTICLES).map((a) => ({
+        ...a,
+        ventes: stmt.ventesSousZero.all(a.id, a.id, MAX_STOCK_NEGATIF_VENTES),
+      }));
+    },
+
+    /** "Today" is the boutique's local day in `fuseau` (CONTRACT §7), as are the running totals' days. */
+    statistiques(boutiqueId: number, now: Date, fuseau = 'UTC') {
+      const jour = localDayOf(now.getTime(), fuseau);
+      // The day's returns by their date_retour, over the same day as the running totals.
+      const { from, to } = localDayBounds(jour, fuseau);
       return {
-        aujourd_hui: { date: jour, ...summarise(stmt.chiffresJour.all(boutiqueId, jour)) },
-        total: summarise(stmt.chiffresTotal.all(boutiqueId)),
+        aujourd_hui: {
+          date: jour,
+          ...summarise(stmt.chiffresJour.all(boutiqueId, jour), stmt.retoursPeriode.all(boutiqueId, from, to)),
+        },
+        total: summarise(stmt.chiffresTotal.all(boutiqueId), stmt.retoursTotal.all(boutiqueId)),
         articles_stock_bas: stmt.stockBas.all(boutiqueId, LOW_STOCK_THRESHOLD),
         seuil_stock_bas: LOW_STOCK_THRESHOLD,
+        articles_stock_negatif: stmt.stockNegatif
+          .all(boutiqueId, boutiqueId, MAX_STOCK_NEGATIF_ARTICLES)
+          .map((a) => ({ id: a.id, nom: a.nom, quantite_stock: a.quantite_stock })),
       };
     },
   };

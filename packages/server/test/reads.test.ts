@@ -139,14 +139,16 @@ describe('GET statistiques', () => {
       date: '2025-10-29',
       nombre_ventes: 3,
       chiffre_affaires: '35039.98',
+      nombre_retours: 0,
+      montant_retours: '0.00',
       par_mode_paiement: {
-        CASH: { nombre_ventes: 1, chiffre_affaires: '39.98' },
-        MOBILE_MONEY: { nombre_ventes: 1, chiffre_affaires: '25000.00' },
-        CARTE: { nombre_ventes: 1, chiffre_affaires: '10000.00' },
+        CASH: { nombre_ventes: 1, chiffre_affaires: '39.98', nombre_retours: 0, montant_retours: '0.00' },
+        MOBILE_MONEY: { nombre_ventes: 1, chiffre_affaires: '25000.00', nombre_retours: 0, montant_retours: '0.00' },
+        CARTE: { nombre_ventes: 1, chiffre_affaires: '10000.00', nombre_retours: 0, montant_retours: '0.00' },
       },
     });
     expect(body.statistiques.total).toMatchObject({ nombre_ventes: 4, chiffre_affaires: '75039.98' });
-    expect(body.statistiques.total.par_mode_paiement.CASH).toEqual({ nombre_ventes: 2, chiffre_affaires: '40039.98' });
+    expect(body.statistiques.total.par_mode_paiement.CASH).toMatchObject({ nombre_ventes: 2, chiffre_affaires: '40039.98' });
     expect(body.statistiques.articles_stock_bas).toEqual([{ id: 10, nom: 'Chargeur', quantite_stock: 0 }]);
   });
 

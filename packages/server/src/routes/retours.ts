@@ -1,0 +1,68 @@
+import { buildRetoursAnswer, checkRetoursBatch, errorBody, MAX_BODY_BYTES, RETOURS_PATH, statusOf } from '@ventesync/shared';
+import { bodyBytesOf, summarizeRequest, terminalOf } from '@ventesync/runtime/http';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type { TerminalContext } from '../catalogue-store.js';
+import type { GroupCommit } from '../group-commit.js';
+import type { RetourWriter } from '../retour-writer.js';
+import { QUEUE_FULL_RETRY_AFTER_SECONDS } from './sync.js';
+
+function levelEnabled(log: FastifyBaseLogger, level: 'info' | 'warn'): boolean {
+  return (log as { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled?.(level) === true;
+}
+
+/**
+ * `POST …/ventes/retours/`: registered inside the API scope, so the serial and the signature
+ * are checked before the body, as for sales. Written through the same group commit as sales:
+ * a return listed in `retours_crees` is on disk when the answer leaves.
+ */
+export function retoursRoutes(app: FastifyInstance, writer: RetourWriter, groupCommit: GroupCommit, now: () => Date): void {
+  app.post(RETOURS_PATH, async (request, reply) => {
+    const terminal = terminalOf<TerminalContext>(request);
+    const batch = checkRetoursBatch(request.body);
+    if (!batch.ok) return reply.code(batch.status).send(batch.body);
+
+    const receivedAt = now();
+    const written = groupCommit.submit(
+      batch.items.length,
+      bodyBytesOf(request) ?? MAX_BODY_BYTES,
+      () => writer.writeRetoursInSavepoint(terminal, batch.items, receivedAt),
+      (outcome) => outcome.crees.length,
+    );
+    if (written === null) {
+      return reply
+        .code(statusOf('OVERLOADED'))
+        .header('retry-after', String(QUEUE_FULL_RETRY_AFTER_SECONDS))
+        .send(errorBody('OVERLOADED', "Serveur surchargé : trop d'écritures en attente, réessayez dans un instant"));
+    }
+    const outcome = await written;
+
+    const log = request.log;
+    if (outcome.erreurs.length > 0 && levelEnabled(log, 'warn')) {
+      for (const e of outcome.erreurs) {
+        const fields = { numero_retour: e.numero_retour, numero_facture: e.numero_facture, index: e.index, code: e.code, identique: e.identique };
+        log.warn(fields, `❌ Retour ${e.numero_retour ?? `#${e.index}`} refusé: ${e.erreur}`);
+      }
+    }
+    if (levelEnabled(log, 'info')) {
+      summarizeRequest(
+        request,
+        {
+          boutique: terminal.boutique_nom,
+          boutique_id: terminal.boutique_id,
+          terminal: terminal.nom,
+          serial: terminal.serial,
+          recus: batch.items.length,
+          crees: outcome.crees.length,
+          refuses: outcome.erreurs.length,
+        },
+        `Retours pour boutique: ${terminal.boutique_nom} (Terminal: ${terminal.nom})`,
+      );
+    }
+    const answer = buildRetoursAnswer(
+      { boutique_id: terminal.boutique_id, boutique_nom: terminal.boutique_nom, terminal: terminal.nom },
+      batch.items.length,
+      outcome,
+    );
+    return reply.code(answer.status).send(answer.body);
+  });
+}
