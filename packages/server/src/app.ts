@@ -19,6 +19,9 @@ import { createSaleWriter } from './sale-writer.js';
 import { createGroupCommit, DEFAULT_GROUP_COMMIT_LIMITS, type GroupCommitLimits } from './group-commit.js';
 import { createStorageHealth, probeDiskWrite } from './storage-health.js';
 import { createRelayRegistry } from './relay-registry.js';
+import { registerHttpMetrics, registerMetricsRoute, registerReadyRoute } from '@ventesync/runtime/metrics';
+import { createServerMetrics, SERVER_VERSION } from './server-metrics.js';
+import { serverChecks } from './server-readiness.js';
 import { registerRequestSignatures } from './request-signature.js';
 
 export type { GroupCommitStats } from './group-commit.js';
@@ -36,6 +39,10 @@ export interface AppOptions {
   requireSignatures?: boolean;
   /** PEM certificate and key: HTTPS instead of HTTP. */
   tls?: ApiServerOptions['tls'];
+  /** `serve --metrics-token-file`: /metrics answers only scrapers sending it; without it, no /metrics. */
+  metricsToken?: string;
+  /** `/ready` warns below this much free disk (tests raise it); LOW_DISK_WARN_BYTES otherwise. */
+  lowDiskWarnBytes?: number;
 }
 
 /**
@@ -76,7 +83,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   const catalogue = createCatalogueStore(db);
   const writer = createSaleWriter(db);
-  const groupCommit = createGroupCommit(db, { ...DEFAULT_GROUP_COMMIT_LIMITS, ...options.groupCommit });
+  // Always counted (a few increments per sync), served only with a token: see README.
+  const metrics = createServerMetrics(db, SERVER_VERSION);
+  registerHttpMetrics(app, metrics.registry);
+  if (options.metricsToken !== undefined) registerMetricsRoute(app, metrics.registry, { token: options.metricsToken });
+  const groupCommit = createGroupCommit(db, { ...DEFAULT_GROUP_COMMIT_LIMITS, ...options.groupCommit }, metrics.commitObserved);
   const reader = createSaleReader(db);
   // What group commit did since start, for operators and for the bench (fsyncs, group sizes).
   app.addHook('onClose', async () => {
@@ -110,6 +121,19 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     if (!state.ok) return failing(`Base de données en échec : ${state.reason}`);
     return reply.send({ status: 'ok' });
   });
+  const startedAt = now().getTime();
+  registerReadyRoute(app, {
+    version: SERVER_VERSION,
+    startedAt,
+    now: () => now().getTime(),
+    checks: serverChecks({
+      db,
+      storage,
+      probeWrite: () => probeWrite(db),
+      now: () => now().getTime(),
+      ...(options.lowDiskWarnBytes !== undefined ? { lowDiskWarnBytes: options.lowDiskWarnBytes } : {}),
+    }),
+  });
 
   const signatureOptions = { requireSignatures: options.requireSignatures ?? false, nowSeconds: () => Math.floor(now().getTime() / 1000) };
   const relays = createRelayRegistry(db, { requireSignatures: signatureOptions.requireSignatures });
@@ -117,7 +141,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     registerTerminalAuth(api, (serial) => catalogue.findActiveTerminal(serial));
     // After the serial (400/404), before the body: CONTRACT §6's order.
     registerRequestSignatures(api, db, relays, signatureOptions);
-    syncRoutes(api, writer, groupCommit, now);
+    syncRoutes(api, writer, groupCommit, now, metrics);
     retoursRoutes(api, createRetourWriter(db), groupCommit, now);
     articlesRoutes(api, catalogue);
     historiqueRoutes(api, reader);
