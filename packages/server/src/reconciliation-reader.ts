@@ -35,9 +35,11 @@ function storedBounds(jour: string, fuseau: string): { from: string; to: string 
   };
 }
 
-// One sale's amount as §7 reads it. BINARY collation compares the stored UTF-8 bytes
-// (memcmp): the order of the fingerprint's lines, and of the `apres` cursor, is UTF-8 byte
-// order, never JavaScript's UTF-16 order.
+// A sale's amount as reconciliation counts it: its montant_total net of every return of it
+// recorded so far, whatever the return's day or till (the books of that day, as they stand).
+// BINARY collation compares the stored UTF-8 bytes (memcmp): the order of the fingerprint's
+// lines, and of the `apres` cursor, is UTF-8 byte order, never JavaScript's UTF-16 order.
+const NET_AMOUNT = 'v.montant_total - COALESCE((SELECT SUM(r.montant_total) FROM retours r WHERE r.vente_id = v.id), 0)';
 const DAY_SALES = `
   FROM ventes v
   WHERE v.boutique_id = ? AND v.terminal_serial = ? AND v.date_vente >= ? AND v.date_vente < ?`;
@@ -51,12 +53,12 @@ export function createReconciliationReader(db: Db) {
     fuseau: db.prepare<[number], string>('SELECT fuseau FROM boutiques WHERE id = ?').pluck(),
     lines: db
       .prepare<[number, string, string, string], [string, number]>(
-        `SELECT v.numero_facture, v.montant_total ${DAY_SALES} ORDER BY v.numero_facture COLLATE BINARY`,
+        `SELECT v.numero_facture, ${NET_AMOUNT} ${DAY_SALES} ORDER BY v.numero_facture COLLATE BINARY`,
       )
       .raw(),
     page: db
       .prepare<[number, string, string, string, string, number], [string, number]>(
-        `SELECT v.numero_facture, v.montant_total ${DAY_SALES}
+        `SELECT v.numero_facture, ${NET_AMOUNT} ${DAY_SALES}
            AND v.numero_facture > ? COLLATE BINARY
          ORDER BY v.numero_facture COLLATE BINARY LIMIT ?`,
       )

@@ -90,6 +90,29 @@ describe('GET reconciliation: one till, one day', () => {
     expect(body.ventes.map((v: { numero_facture: string }) => v.numero_facture)).toEqual(['Z', fullwidth, emoji]);
   });
 
+  it('counts each sale net of its returns (all its returns so far, whatever their day)', async () => {
+    await t.sync([
+      vente('FAC-R', [{ article_id: 7, quantite: 3, prix_unitaire: '25000.00' }], { date_vente: '2025-10-29T09:00:00Z' }),
+      sale('FAC-S', '10.00', '2025-10-29T10:00:00Z'),
+    ]);
+    const retour = (numero: string, quantite: number) =>
+      t.app.inject({
+        method: 'POST',
+        url: '/api/v2/simple/ventes/retours/',
+        headers: { 'content-type': 'application/json', 'x-device-serial': SERIAL },
+        payload: JSON.stringify([{ numero_retour: numero, numero_facture: 'FAC-R', lignes: [{ article_id: 7, quantite }], date_retour: '2025-10-30T08:00:00Z' }]),
+      });
+    expect((await retour('RET-1', 1)).statusCode).toBe(201);
+    expect((await retour('RET-2', 1)).statusCode).toBe(201);
+
+    const body = (await day('2025-10-29', '&detail=1')).json();
+    expect(body).toMatchObject({ nombre_ventes: 2, montant_total: '25010.00', empreinte: empreinteOf([['FAC-R', 2500000], ['FAC-S', 1000]]) });
+    expect(body.ventes).toEqual([
+      { numero_facture: 'FAC-R', montant_total: '25000.00' },
+      { numero_facture: 'FAC-S', montant_total: '10.00' },
+    ]);
+  });
+
   it('no longer counts a sale deleted from the database by hand, and its detail no longer names it', async () => {
     await t.sync([sale('FAC-1', '10.00', '2025-10-29T09:00:00Z'), sale('FAC-2', '20.00', '2025-10-29T10:00:00Z')]);
     t.db.prepare("DELETE FROM lignes_vente WHERE vente_id = (SELECT id FROM ventes WHERE numero_facture = 'FAC-2')").run();
