@@ -19,6 +19,9 @@ import type { Forwarder } from './forwarder.js';
 import type { RelayStore } from './relay-store.js';
 import { registerShopPage } from './page/routes.js';
 import { createSaleIntake } from './sale-intake.js';
+import { classifyAnswer } from './classify.js';
+import type { RelayTrust } from './relay-trust.js';
+import { registerSignatureCheck } from '@ventesync/runtime/http';
 import type { RelayTerminal, TerminalDirectory } from './terminal-directory.js';
 import type { Upstream } from './upstream.js';
 import { registerHttpMetrics, registerMetricsRoute, registerReadyRoute } from '@ventesync/runtime/metrics';
@@ -39,6 +42,8 @@ export interface RelayAppOptions {
   monitoring?: { metrics: RelayMetrics; db: Db; reserve?: DiskReserve; lowDiskWarnBytes?: number };
   /** The shop page's light turns red past this wait with the server away (default SERVER_AWAY_ALERT_MS). */
   pageAlertAfterMs?: number;
+  /** CONTRACT §6 at the door: the tills' secrets learned from the server (relay-trust.ts). */
+  trust?: RelayTrust;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
@@ -111,7 +116,16 @@ export async function buildRelayApp(options: RelayAppOptions): Promise<FastifyIn
   });
 
   await app.register(async (api) => {
-    registerTerminalAuth(api, (serial) => directory.find(serial));
+    const { trust } = options;
+    registerTerminalAuth(api, async (serial) => (trust && !(await trust.admits(serial)) ? undefined : directory.find(serial)));
+    // The same rules, codes and order as the server: serial, signature, then the body.
+    if (trust) {
+      registerSignatureCheck(api, {
+        demand: (request) => trust.demand(terminalOf<RelayTerminal>(request).serial),
+        replays: trust.replays,
+        nowSeconds: trust.nowSeconds,
+      });
+    }
 
     api.post(SYNC_PATH, async (request, reply) => {
       const terminal = terminalOf<RelayTerminal>(request);
@@ -135,6 +149,13 @@ export async function buildRelayApp(options: RelayAppOptions): Promise<FastifyIn
         const answer = await upstream.get(request.url, terminal.serial);
         store.recordServerAnswered(answer.kind === 'response', now());
         if (answer.kind === 'network-error') return onUnreachable(request, reply);
+        // The server refused the relay (its credentials, its signature), not the till: the till
+        // is answered as when the server is away, and the staff read why in the log.
+        const refused = classifyAnswer(answer, []);
+        if (refused.kind === 'trust') {
+          request.log.warn({ serial: terminal.serial, code: refused.code }, `Lecture refusée par le serveur : ${refused.reason}`);
+          return onUnreachable(request, reply);
+        }
         if (answer.status === 200 && request.routeOptions.url === ARTICLES_PATH) {
           directory.cacheCatalogue(answer.body as ArticlesResponse);
         }

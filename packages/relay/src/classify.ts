@@ -19,6 +19,12 @@ export type BatchOutcome =
    */
   | { kind: 'failed'; reason: string; code: string; unsure: boolean }
   | { kind: 'terminal-unknown'; reason: string }
+  /**
+   * The server refused the relay's credentials or signature for this till (CONTRACT §6: 401
+   * SIGNATURE_*, RELAY_NOT_FOUND, 403 RELAY_FORBIDDEN): never the sales' fault. They wait, with
+   * the reason for the staff; `retryAfterMs` set when it should pass by itself (time, replay).
+   */
+  | { kind: 'trust'; code: string; reason: string; retryAfterMs: number | null }
   | { kind: 'too-large'; reason: string; code: string };
 
 export type UpstreamAnswer =
@@ -46,6 +52,22 @@ const RelaySyncResponseSchema = SyncResponseSchema.extend({
 const ErrorSchema = z.object({ error: z.string(), code: z.string() }).loose();
 
 const MAX_REASON_CHARS = 300;
+
+/** Soon again: a replayed or expired signature is signed anew at the next send. */
+export const TRUST_RETRY_SOON_MS = 1_000;
+
+/** What the staff read for each §6 refusal of the relay's sends (the server's own words follow). */
+const TRUST_REASONS: Record<string, string> = {
+  RELAY_NOT_FOUND: 'relais inconnu ou désactivé sur le serveur : vérifiez --relay-id et le secret (ventesync-server relais list)',
+  RELAY_FORBIDDEN:
+    "le serveur refuse ce terminal à ce relais : sa boutique n'est pas une de celles du relais (ventesync-server relais list)",
+  SIGNATURE_REQUIRED:
+    'le serveur exige une signature pour ce terminal : le relais doit être enregistré (ventesync-server relais add) et démarré avec --relay-id et --relay-secret-file',
+  INVALID_SIGNATURE: 'le serveur refuse la signature du relais : vérifiez le secret du relais (--relay-secret-file), peut-être changé sur le serveur',
+  SIGNATURE_EXPIRED: "signature du relais expirée : l'horloge de cet ordinateur est loin de celle du serveur ; nouvel essai à l'heure du serveur",
+  SIGNATURE_REPLAYED: 'signature du relais déjà vue par le serveur ; nouvel essai avec une nouvelle signature',
+};
+const TRUST_RETRY_SOON = new Set(['SIGNATURE_EXPIRED', 'SIGNATURE_REPLAYED']);
 
 /**
  * Answers after which the server may have committed the batch: a gateway's timeout or error
@@ -122,6 +144,14 @@ export function classifyAnswer(answer: UpstreamAnswer, numeros: readonly string[
   const code = ErrorSchema.safeParse(body).data?.code.slice(0, 64);
   if (status === 404 && code === 'TERMINAL_NOT_FOUND') {
     return { kind: 'terminal-unknown', reason: `Le serveur ne connaît pas ce terminal ou l'a désactivé (${errorText(body)})` };
+  }
+  if ((status === 401 || status === 403) && code !== undefined && TRUST_REASONS[code] !== undefined) {
+    return {
+      kind: 'trust',
+      code,
+      reason: `Ventes en attente, ${TRUST_REASONS[code]} (${code})`,
+      retryAfterMs: TRUST_RETRY_SOON.has(code) ? TRUST_RETRY_SOON_MS : null,
+    };
   }
   if (status === 413) return { kind: 'too-large', reason: statusReason(status, body), code: code ?? 'PAYLOAD_TOO_LARGE' };
   if (AWAY_STATUSES.has(status)) {

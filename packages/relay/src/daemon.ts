@@ -10,6 +10,11 @@ import { createDiskReserve } from './disk-reserve.js';
 import { lockRelayFile } from './relay-lock.js';
 import { createRelayStore, type RelayStore } from './relay-store.js';
 import { createTerminalDirectory } from './terminal-directory.js';
+import { clockCorrection } from './clock.js';
+import type { RelayCredentials } from './relay-credentials.js';
+import { createRelayTrust, type RelayTrust } from './relay-trust.js';
+import { createRequestSigner } from './request-signer.js';
+import { protectRelayFile } from './protect-file.js';
 import { createRelayMetrics } from './relay-metrics.js';
 import { createAgent, createUpstream, DEFAULT_TIMEOUTS } from './upstream.js';
 
@@ -24,6 +29,10 @@ export interface RelayConfig {
   /** Sends of a sale refused for stock before it is REJETEE for a person. */
   stockRetries: number;
   pretty: boolean;
+  /** A registered relay (CONTRACT §6): signs what it sends, checks its tills' signatures. None: as before. */
+  credentials?: RelayCredentials | null;
+  /** `--ca`: the private authority that signed an https:// server's certificate (PEM). */
+  ca?: Buffer | null;
 }
 
 const CHECKPOINT_EVERY_MS = 10 * 60_000;
@@ -67,6 +76,8 @@ export async function startRelay(config: Readonly<RelayConfig>): Promise<void> {
   let store: RelayStore;
   try {
     db = openDatabase(config.db);
+    // The file holds the tills' secrets (encrypted) and every sale: for this machine's user only.
+    protectRelayFile(config.db);
     // Opened (schema applied) with a command's patience; from now on a lock held by a staff
     // command is waited out briefly: the wait is synchronous and would freeze every till.
     setBusyTimeout(db, DAEMON_BUSY_TIMEOUT_MS);
@@ -89,9 +100,16 @@ export async function startRelay(config: Readonly<RelayConfig>): Promise<void> {
   if (!reserve.ensure()) logger.warn({ db: config.db }, "Peu de place sur le disque du relais : libérez de la place sur cet ordinateur");
   // `--timeout` is the whole answer's deadline; no gap inside it may be longer either.
   const timeouts = { ...DEFAULT_TIMEOUTS, headersMs: config.timeoutMs, bodyMs: config.timeoutMs, deadlineMs: config.timeoutMs };
-  const agent = createAgent(timeouts);
+  const agent = createAgent(timeouts, config.ca ?? undefined);
+  // The relay signs on the server's clock as measured (clock.ts), within ±300 s of it.
+  const serverNowMs = () => Date.now() + clockCorrection(store.clockOffsetMs());
+  const credentials = config.credentials ?? null;
+  let trust: RelayTrust | undefined;
   const metrics = createRelayMetrics(db, store);
-  const upstream = metrics.instrument(createUpstream(config.upstream, agent, { timeouts }));
+  const upstream = metrics.instrument(createUpstream(config.upstream, agent, {
+    timeouts,
+    ...(credentials ? { signer: createRequestSigner(credentials, serverNowMs), onTerminalsVersion: (version: string) => trust?.noteVersion(version) } : {}),
+  }));
   const forwarder = createForwarder({
     store,
     upstream,
@@ -108,7 +126,8 @@ export async function startRelay(config: Readonly<RelayConfig>): Promise<void> {
     onForwarded: (outcome) => metrics.forwarded(outcome),
   });
   const directory = createTerminalDirectory(store, upstream);
-  const app = await buildRelayApp({ store, upstream, forwarder, directory, logger, monitoring: { metrics, db, reserve } });
+  trust = createRelayTrust({ db, store, upstream, credentials, logger, nowMs: serverNowMs });
+  const app = await buildRelayApp({ store, upstream, forwarder, directory, logger, trust, monitoring: { metrics, db, reserve } });
 
   const url = await app.listen({ host: config.host, port: config.port });
   // `daemon_url` is recorded by the app itself as it starts listening (the real address).
@@ -118,6 +137,11 @@ export async function startRelay(config: Readonly<RelayConfig>): Promise<void> {
   const refreshCatalogues = () =>
     directory.refreshCatalogues().catch((error: unknown) => logger.warn({ err: error }, 'Catalogue non rafraîchi'));
   void refreshCatalogues();
+  // The tills' secrets at start; later whenever an answer names another version of the list.
+  if (credentials) {
+    logger.info({ relais_id: credentials.id }, `Relais enregistré n° ${credentials.id} : il signe ses envois et vérifie les signatures des caisses`);
+    void trust.refresh().catch((error: unknown) => logger.warn({ err: error }, 'Liste des terminaux non reçue'));
+  }
   const catalogueTimer = setInterval(refreshCatalogues, Math.max(config.intervalMs, 60_000));
   const checkpointTimer = setInterval(() => {
     try {

@@ -421,7 +421,8 @@ export function createForwarder(deps: {
     });
     if (!ok) return 'failed';
     if (answer.kind === 'response' && outcome.kind === 'terminal-unknown') serverBack();
-    holdOff(serial, outcome.kind === 'retry' ? 'away' : 'own', outcome.kind === 'retry' ? outcome.retryAfterMs : null, reason, report);
+    // A §6 refusal (trust) is this till's own wait: another till's answer does not end it.
+    holdOff(serial, outcome.kind === 'retry' ? 'away' : 'own', outcome.kind === 'terminal-unknown' ? null : outcome.retryAfterMs, reason, report);
     return 'failed';
   }
 

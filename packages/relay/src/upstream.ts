@@ -1,7 +1,8 @@
-import { SERIAL_HEADER, SYNC_PATH } from '@ventesync/shared';
+import { RELAY_TERMINALS_PATH, RELAY_TERMINALS_VERSION_HEADER, SERIAL_HEADER, SYNC_PATH } from '@ventesync/shared';
 import { Agent, type Dispatcher, request } from 'undici';
 import { parseRetryAfter } from './backoff.js';
 import type { UpstreamAnswer } from './classify.js';
+import type { RequestSigner } from './request-signer.js';
 
 export interface UpstreamTimeouts {
   connectMs: number;
@@ -30,9 +31,10 @@ export const DEFAULT_TIMEOUTS: UpstreamTimeouts = { connectMs: 5_000, headersMs:
 export const MAX_ANSWER_BYTES = 8 * 1024 * 1024;
 
 /** Keep-alive: a shop's relay talks to one server, batch after batch. */
-export function createAgent(timeouts: Omit<UpstreamTimeouts, 'deadlineMs'> = DEFAULT_TIMEOUTS): Agent {
+export function createAgent(timeouts: Omit<UpstreamTimeouts, 'deadlineMs'> = DEFAULT_TIMEOUTS, ca?: Buffer): Agent {
   return new Agent({
-    connect: { timeout: timeouts.connectMs },
+    // `--ca`: an https:// server whose certificate a private authority signed (trusted instead of the system's).
+    connect: { timeout: timeouts.connectMs, ...(ca ? { ca } : {}) },
     headersTimeout: timeouts.headersMs,
     bodyTimeout: timeouts.bodyMs,
     keepAliveTimeout: 30_000,
@@ -87,7 +89,14 @@ function clockOffset(dateHeader: string | string[] | undefined, sentAt: number, 
 export interface UpstreamOptions {
   timeouts?: UpstreamTimeouts;
   maxAnswerBytes?: number;
+  /** A registered relay signs every request it sends (CONTRACT §6); none: as before. */
+  signer?: RequestSigner;
+  /** The version of the relay's terminals' list, as every answer to a signed request gives it. */
+  onTerminalsVersion?: (version: string) => void;
 }
+
+/** The server refused the relay's signature for its time or as a replay: safe to sign again and resend once. */
+const RESIGN_CODES = new Set(['SIGNATURE_EXPIRED', 'SIGNATURE_REPLAYED']);
 
 class DeadlinePassed extends Error {}
 
@@ -97,10 +106,30 @@ export function createUpstream(baseUrl: string, dispatcher: Dispatcher, options:
   const maxBytes = options.maxAnswerBytes ?? MAX_ANSWER_BYTES;
   const base = baseUrl.replace(/\/+$/, '');
 
+  /**
+   * One exchange; a signature refused as expired or replayed (nothing done on the server) is
+   * signed again, on the server's time, and sent once more.
+   */
   async function send(
     method: 'GET' | 'POST',
     path: string,
-    serial: string,
+    serial: string | null,
+    body: string | undefined,
+    signal: AbortSignal | undefined,
+    deadlineMs: number,
+  ): Promise<UpstreamAnswer> {
+    const answer = await sendOnce(method, path, serial, body, signal, deadlineMs);
+    if (!options.signer || answer.kind !== 'response' || answer.status !== 401) return answer;
+    const code = (answer.body as { code?: unknown } | null)?.code;
+    if (typeof code !== 'string' || !RESIGN_CODES.has(code)) return answer;
+    if (code === 'SIGNATURE_EXPIRED' && typeof answer.clockOffsetMs === 'number') options.signer.adjust(Date.now() + answer.clockOffsetMs);
+    return sendOnce(method, path, serial, body, signal, deadlineMs);
+  }
+
+  async function sendOnce(
+    method: 'GET' | 'POST',
+    path: string,
+    serial: string | null,
     body: string | undefined,
     signal: AbortSignal | undefined,
     deadlineMs: number,
@@ -110,17 +139,26 @@ export function createUpstream(baseUrl: string, dispatcher: Dispatcher, options:
     const timer = setTimeout(() => deadline.abort(new DeadlinePassed()), deadlineMs);
     const signals = signal ? AbortSignal.any([signal, deadline.signal]) : deadline.signal;
     try {
+      // Signed over the path and query exactly as they go on the wire (the server checks its raw URL).
+      const url = new URL(`${base}${path}`);
+      const headers: Record<string, string> = {
+        ...(serial === null ? {} : { [SERIAL_HEADER]: serial }),
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...(options.signer ? options.signer.sign(method, url.pathname + url.search, body) : {}),
+      };
       const sentAt = Date.now();
-      const res = await request(`${base}${path}`, {
+      const res = await request(url, {
         method,
         dispatcher,
-        headers: { [SERIAL_HEADER]: serial, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        headers,
         body,
         headersTimeout: Math.min(timeouts.headersMs, deadlineMs),
         bodyTimeout: Math.min(timeouts.bodyMs, deadlineMs),
         signal: signals,
       });
       const answeredAt = Date.now();
+      const version = res.headers[RELAY_TERMINALS_VERSION_HEADER.toLowerCase()];
+      if (typeof version === 'string' && options.signer) options.onTerminalsVersion?.(version);
       const declared = Number(res.headers['content-length']);
       if (declared > maxBytes) {
         res.body.destroy();
@@ -164,6 +202,10 @@ export function createUpstream(baseUrl: string, dispatcher: Dispatcher, options:
     /** `deadlineMs`: a shorter deadline for this read (a till waiting for its answer). */
     get: (pathAndQuery: string, serial: string, deadlineMs?: number) =>
       send('GET', pathAndQuery, serial, undefined, undefined, Math.min(deadlineMs ?? timeouts.deadlineMs, timeouts.deadlineMs)),
+    /** CONTRACT §6, registered relays only: the terminals of its boutiques and their secrets. */
+    getRelayTerminals: (deadlineMs?: number) =>
+      send('GET', RELAY_TERMINALS_PATH, null, undefined, undefined, Math.min(deadlineMs ?? timeouts.deadlineMs, timeouts.deadlineMs)),
+    signed: options.signer !== undefined,
   };
 }
 
