@@ -16,7 +16,7 @@ export const PAGE_DISCARD_PATH = '/etat/abandonner';
 /** The header the page's own script sends with each decision, carrying the relay's token. */
 export const PAGE_TOKEN_HEADER = 'x-relais-jeton';
 /** How often the page asks for the state again. */
-export const PAGE_REFRESH_MS = 5_000;
+export const PAGE_REFRESH_MS = 3_000;
 /** Seconds before asking again when the file is busy or the sale is being sent. */
 const TRY_AGAIN_SECONDS = 2;
 

@@ -29,6 +29,11 @@ export function waitWords(ms: number): string {
   return `${Math.floor(ms / DAY)} j ${Math.floor((ms % DAY) / HOUR)} h`;
 }
 
+/** A threshold for people: "30 min", "2 h 00"; seconds below a minute (a test's short threshold). */
+function thresholdWords(ms: number): string {
+  return ms < MINUTE ? `${Math.max(1, Math.round(ms / 1000))} s` : waitWords(ms);
+}
+
 /** "1 vente en attente depuis 3 min", "12 ventes en attente depuis 1 h 05"; null when none waits. */
 export function waitingSentence(count: number, oldestIso: string | null, now: Date): string | null {
   if (count === 0) return null;
@@ -66,7 +71,7 @@ export function trafficLight(r: StatusReport, now: Date, alertAfterMs: number = 
   if (t.en_attente > 0 && away) {
     if (waitedMs >= alertAfterMs) {
       red.push(
-        `Le serveur central ne répond pas, et des ventes attendent depuis plus de ${waitWords(alertAfterMs)} : ` +
+        `Le serveur central ne répond pas, et des ventes attendent depuis plus de ${thresholdWords(alertAfterMs)} : ` +
           "vérifiez la connexion internet de la boutique ; si cela dure, prévenez le responsable informatique.",
       );
     } else {
