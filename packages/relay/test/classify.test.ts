@@ -138,4 +138,21 @@ describe('classifyAnswer', () => {
     expect(classifyAnswer(answer(404, { error: 'Route introuvable', code: 'NOT_FOUND' }), numeros).kind).toBe('failed');
     expect(classifyAnswer(answer(413, { error: 'trop', code: 'BATCH_TOO_LARGE' }), numeros).kind).toBe('too-large');
   });
+
+  it("a §6 refusal of the relay (401/403) is never the sales' fault: they wait with a reason for the staff, soon again for a time or a replay", () => {
+    const trust = (status: number, code: string) => classifyAnswer(answer(status, { error: 'refus', code }), numeros);
+    expect(trust(401, 'RELAY_NOT_FOUND')).toEqual({
+      kind: 'trust',
+      code: 'RELAY_NOT_FOUND',
+      reason: expect.stringContaining('relais inconnu ou désactivé sur le serveur : vérifiez --relay-id et le secret'),
+      retryAfterMs: null,
+    });
+    expect(trust(403, 'RELAY_FORBIDDEN')).toMatchObject({ kind: 'trust', reason: expect.stringContaining("n'est pas une de celles du relais") });
+    expect(trust(401, 'SIGNATURE_REQUIRED')).toMatchObject({ kind: 'trust', reason: expect.stringContaining('--relay-id') });
+    expect(trust(401, 'INVALID_SIGNATURE')).toMatchObject({ kind: 'trust', retryAfterMs: null });
+    expect(trust(401, 'SIGNATURE_EXPIRED')).toMatchObject({ kind: 'trust', retryAfterMs: 1_000 });
+    expect(trust(401, 'SIGNATURE_REPLAYED')).toMatchObject({ kind: 'trust', retryAfterMs: 1_000 });
+    // Another 401/403 code stays a failure of the batch, as before.
+    expect(trust(403, 'FORBIDDEN').kind).toBe('failed');
+  });
 });
