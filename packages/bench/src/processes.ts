@@ -17,6 +17,12 @@ export interface Started {
   writeStats: () => WriteStats | null;
   /** Peak resident memory so far, in MB (VmHWM on Linux, sampled with ps elsewhere). */
   peakRssMb: () => number;
+  /**
+   * CPU time (user + system) the process used since it started listening, in seconds; read
+   * before the process stops, and kept. Unlike sales/s, it barely moves when other work shares
+   * the cores. Null where /proc is not there.
+   */
+  cpuSeconds: () => number | null;
   stop: () => Promise<void>;
 }
 
@@ -61,6 +67,20 @@ function rssSampler(pid: number) {
   };
 }
 
+/** utime + stime of a process, in seconds (Linux: /proc/PID/stat, in clock ticks of 1/100 s). */
+function cpuSecondsOf(pid: number): number | null {
+  if (process.platform !== 'linux') return null;
+  try {
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return null;
+  }
+}
+/** USER_HZ: 100 on every Linux Node runs on. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
 /** The server's group-commit counters, read from its shutdown line (`ecritures_groupees`). */
 export type WriteStats = GroupCommitStats;
 
@@ -99,15 +119,27 @@ export async function startProcess(cli: string, args: string[], nodeFlags: strin
     child.once('exit', (code) => reject(new Error(`${cli} exited (${code}) before listening`)));
   });
   const sampler = rssSampler(child.pid!);
+  // Start-up (loading modules, opening the database) is not the load's cost.
+  const cpuAtListen = cpuSecondsOf(child.pid!);
+  let cpuUsed: number | null = null;
+  const readCpu = () => {
+    const now = cpuSecondsOf(child.pid!);
+    if (now !== null && cpuAtListen !== null) cpuUsed = now - cpuAtListen;
+  };
   return {
     url,
     child,
     writeStats: () => writeStats,
     peakRssMb: () => sampler.peak(),
+    cpuSeconds: () => {
+      if (child.exitCode === null && child.signalCode === null) readCpu();
+      return cpuUsed;
+    },
     stop: () =>
       new Promise<void>((resolve) => {
         sampler.peak();
         sampler.stop();
+        if (child.exitCode === null && child.signalCode === null) readCpu();
         // 'close': after the exit and the last of stdout, which carries the write counters.
         if (child.stdout!.closed && (child.exitCode !== null || child.signalCode !== null)) return resolve();
         child.once('close', () => resolve());

@@ -97,9 +97,11 @@ interface ServerFigure {
   max_group_sales: number | null;
   /** Groups that failed as a whole (BEGIN, COMMIT or a transaction ended by SQLite). */
   failed_groups: number | null;
+  /** Server CPU time (user + system) per sale written, in µs: steadier than sales/s on a shared machine. */
+  server_cpu_us_per_sale: number | null;
 }
 
-function figure(batch: number, terminals: number, r: LoadResult, rss: number, w: WriteStats | null): ServerFigure {
+function figure(batch: number, terminals: number, r: LoadResult, rss: number, w: WriteStats | null, cpuSeconds: number | null = null): ServerFigure {
   const seconds = r.elapsedMs / 1000;
   const commits = w && w.commits > 0 ? w.commits : null;
   return {
@@ -117,6 +119,7 @@ function figure(batch: number, terminals: number, r: LoadResult, rss: number, w:
     max_group_requests: w && w.maxGroupRequests,
     max_group_sales: w && w.maxGroupSales,
     failed_groups: w && w.failedGroups,
+    server_cpu_us_per_sale: cpuSeconds !== null && r.sales > 0 ? round((cpuSeconds * 1e6) / r.sales) : null,
   };
 }
 
@@ -132,7 +135,8 @@ async function loadServer(
   const loadTills = tills.slice(0, terminals).map((t) => ({ ...t, secret: secrets?.get(t.serial) }));
   const result = await runLoad({ url: server.url, path: SYNC_PATH, tills: loadTills, batchSize: batch, durationMs, prefix });
   const rss = server.peakRssMb();
-  return { server, result, rss };
+  const cpu = server.cpuSeconds();
+  return { server, result, rss, cpu };
 }
 
 async function timeGets(url: string, path: string, serial: string, count: number) {
@@ -168,9 +172,9 @@ async function measureServer(): Promise<ServerFigure[]> {
     const repeats = JUDGED.has(`${batch}x${terminals}`) ? PLAN.repeats : 1;
     const runs: ServerFigure[] = [];
     for (let r = 0; r < repeats; r++) {
-      const { server, result, rss } = await loadServer(freshServerDb(), batch, terminals, `S${batch}x${terminals}r${r}`);
+      const { server, result, rss, cpu } = await loadServer(freshServerDb(), batch, terminals, `S${batch}x${terminals}r${r}`);
       await server.stop();
-      runs.push(figure(batch, terminals, result, rss, server.writeStats()));
+      runs.push(figure(batch, terminals, result, rss, server.writeStats(), cpu));
     }
     runs.sort((a, b) => a.sales_per_s - b.sales_per_s);
     figures.push(runs[Math.floor(runs.length / 2)]!);
@@ -192,8 +196,16 @@ interface SignatureFigure {
   /** Every round's sales/s, in the order run. */
   unsigned_runs: number[];
   signed_runs: number[];
+  /** Medians over the rounds of the server's CPU µs per sale (null off Linux). */
+  unsigned_cpu_us_per_sale: number | null;
+  signed_cpu_us_per_sale: number | null;
   /** The highest of every run's peak server RSS. */
   peak_rss_mb: number;
+}
+
+function medianOf(values: Array<number | null>): number | null {
+  const known = values.filter((v): v is number => v !== null).sort((a, b) => a - b);
+  return known.length > 0 ? known[Math.floor(known.length / 2)]! : null;
 }
 
 function median(runs: ServerFigure[]): ServerFigure {
@@ -228,14 +240,14 @@ async function measureSignatures(): Promise<SignatureFigure[]> {
     for (const [batch, terminals] of SIGNATURE_CONFIGS) {
       for (const sign of [false, true]) {
         const prefix = `${sign ? 'SIG' : 'NOSIG'}${batch}x${terminals}r${r}`;
-        const { server, result, rss } = await loadServer(copyOf(sign ? withSecrets : plain), batch, terminals, prefix, {
+        const { server, result, rss, cpu } = await loadServer(copyOf(sign ? withSecrets : plain), batch, terminals, prefix, {
           secrets: sign ? secrets : undefined,
           durationMs: SIGNATURE_PLAN.durationMs,
         });
         await server.stop();
         // A refused request here is the bench's mistake (a bad signature), not a figure.
         if (result.failedRequests > 0) throw new Error(`${prefix} : ${result.failedRequests} requêtes refusées, la première : ${result.firstRefusal}`);
-        runs.get(`${batch}x${terminals}`)![sign ? 'signed' : 'unsigned'].push(figure(batch, terminals, result, rss, server.writeStats()));
+        runs.get(`${batch}x${terminals}`)![sign ? 'signed' : 'unsigned'].push(figure(batch, terminals, result, rss, server.writeStats(), cpu));
       }
     }
   }
@@ -250,10 +262,13 @@ async function measureSignatures(): Promise<SignatureFigure[]> {
       signed_share: round(median(signed).sales_per_s / median(unsigned).sales_per_s, 3),
       unsigned_runs: unsigned.map((f) => f.sales_per_s),
       signed_runs: signed.map((f) => f.sales_per_s),
+      unsigned_cpu_us_per_sale: medianOf(unsigned.map((f) => f.server_cpu_us_per_sale)),
+      signed_cpu_us_per_sale: medianOf(signed.map((f) => f.server_cpu_us_per_sale)),
       peak_rss_mb: Math.max(...unsigned.map((f) => f.server_peak_rss_mb), ...signed.map((f) => f.server_peak_rss_mb)),
     };
     log(
-      `  signatures lot ${batch} × ${terminals} terminaux : sans ${figures.unsigned_runs.join(', ')} / avec ${figures.signed_runs.join(', ')} ventes/s`,
+      `  signatures lot ${batch} × ${terminals} terminaux : sans ${figures.unsigned_runs.join(', ')} / avec ${figures.signed_runs.join(', ')} ventes/s ; ` +
+        `CPU serveur sans ${unsigned.map((f) => f.server_cpu_us_per_sale ?? '-').join(', ')} / avec ${signed.map((f) => f.server_cpu_us_per_sale ?? '-').join(', ')} µs/vente`,
     );
     return figures;
   });
@@ -458,11 +473,11 @@ async function main() {
       ? [
           `Coût des signatures (CONTRACT §6) : médianes de ${SIGNATURE_PLAN.rounds} tour${SIGNATURE_PLAN.rounds > 1 ? 's' : ''} (mesures alternées sans signature, avec, sans, avec…, ${SIGNATURE_PLAN.durationMs / 1000} s chacune)`,
           '',
-          '| lot | terminaux | ventes/s sans signature | ventes/s avec signature | avec / sans | p99 ms sans | p99 ms avec | RSS serveur Mo sans | RSS serveur Mo avec |',
-          '|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+          '| lot | terminaux | ventes/s sans signature | ventes/s avec signature | avec / sans | CPU serveur µs/vente sans | CPU serveur µs/vente avec | p99 ms sans | p99 ms avec | RSS serveur Mo |',
+          '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
           ...signatures.map(
             (s) =>
-              `| ${s.batch} | ${s.terminals} | ${s.unsigned.sales_per_s} | ${s.signed.sales_per_s} | ${pct(s.signed_share, 1)} % | ${s.unsigned.p99_ms} | ${s.signed.p99_ms} | ${s.unsigned.server_peak_rss_mb} | ${s.signed.server_peak_rss_mb} |`,
+              `| ${s.batch} | ${s.terminals} | ${s.unsigned.sales_per_s} | ${s.signed.sales_per_s} | ${pct(s.signed_share, 1)} % | ${s.unsigned_cpu_us_per_sale ?? '-'} | ${s.signed_cpu_us_per_sale ?? '-'} | ${s.unsigned.p99_ms} | ${s.signed.p99_ms} | ${s.peak_rss_mb} |`,
           ),
           '',
         ]
