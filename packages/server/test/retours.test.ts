@@ -2,6 +2,10 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
+import { openSqlite } from '@ventesync/runtime/sqlite';
+import Database from 'better-sqlite3';
+import { MIGRATIONS } from '../src/db/migrations.js';
+import { openDatabase } from '../src/db/open-database.js';
 import { allocateReturn } from '../src/retour-writer.js';
 import { type ChildServer, runCli, startServer } from './child-server.js';
 import { OTHER_SERIAL, SECOND_SERIAL, SERIAL, TEST_FIXTURE, tempDir, testApp, vente } from './helpers.js';
@@ -312,6 +316,42 @@ describe('returns racing through two server processes on one database', () => {
       expect(db.prepare("SELECT SUM(quantite) FROM mouvements_stock WHERE type = 'RETOUR'").pluck().get()).toBe(2 * rounds);
     } finally {
       db.close();
+    }
+  });
+});
+
+describe('the schema version that adds returns', () => {
+  it('keeps every stock movement of an existing database, with its id, index and foreign key, and takes RETOUR', () => {
+    const tmp = tempDir();
+    try {
+      const file = join(tmp.dir, 'old.db');
+      const before = MIGRATIONS.findIndex((m) => m.includes('CREATE TABLE retours'));
+      expect(before).toBeGreaterThan(0);
+      const old = openSqlite((path) => new Database(path), file, MIGRATIONS.slice(0, before));
+      old.exec(`
+        INSERT INTO boutiques (id, nom, devise) VALUES (2, 'Ma Boutique', 'CDF');
+        INSERT INTO articles (id, boutique_id, nom, prix_vente, quantite_stock) VALUES (6, 2, 'Samsung S24', 4000000, 8);
+        INSERT INTO mouvements_stock (id, article_id, type, quantite, stock_avant, stock_apres, reference, terminal_serial, date)
+          VALUES (5, 6, 'ENTREE', 10, 0, 10, 'import', NULL, '2025-10-01T00:00:00.000Z'),
+                 (9, 6, 'SORTIE', 2, 10, 8, 'F-1', 'caisse-1', '2025-10-28T23:30:01.000Z');
+      `);
+      const rows = old.prepare('SELECT * FROM mouvements_stock ORDER BY id').all();
+      old.close();
+
+      const db = openDatabase(file);
+      try {
+        expect(db.prepare('SELECT * FROM mouvements_stock ORDER BY id').all()).toEqual(rows);
+        expect(db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'mouvements_stock'").pluck().all()).toEqual(['mouvements_article']);
+        expect(db.prepare('PRAGMA foreign_key_list(mouvements_stock)').all()).toMatchObject([{ table: 'articles', from: 'article_id', to: 'id' }]);
+        db.prepare("INSERT INTO mouvements_stock (article_id, type, quantite, stock_avant, stock_apres, date) VALUES (6, 'RETOUR', 1, 8, 9, 'x')").run();
+        expect(() => db.prepare("INSERT INTO mouvements_stock (article_id, type, quantite, stock_avant, stock_apres, date) VALUES (6, 'VOL', 1, 8, 9, 'x')").run()).toThrow(/CHECK/);
+        // New movements keep counting after the old ids.
+        expect(db.prepare('SELECT MAX(id) FROM mouvements_stock').pluck().get()).toBe(10);
+      } finally {
+        db.close();
+      }
+    } finally {
+      tmp.cleanup();
     }
   });
 });
