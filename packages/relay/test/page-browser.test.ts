@@ -24,6 +24,7 @@ function chromiumPath(): string | null {
 }
 
 const CHROMIUM = chromiumPath();
+const OTHER_NAME = 'autre-poste.test';
 const CHROMIUM_ARGS = [
   '--no-sandbox',
   '--disable-gpu',
@@ -32,6 +33,9 @@ const CHROMIUM_ARGS = [
   '--disable-background-networking',
   '--disable-component-update',
   '--disable-sync',
+  // A second name for this PC that the relay does not answer to as its own: how the page looks
+  // from anywhere but the shop PC (read-only).
+  `--host-resolver-rules=MAP ${OTHER_NAME} 127.0.0.1`,
 ];
 /** Where the three states' screenshots go (a person looks at them; nothing checks them). */
 const SCREENS = process.env.VENTESYNC_SCREENS ?? join(tmpdir(), 'ventesync-page-screens');
@@ -126,7 +130,7 @@ describe('the shop page in a real browser', () => {
     // Everything the page needs comes from the relay: anything else is refused and noted.
     await context.route('**/*', (route) => {
       const url = route.request().url();
-      if (url.startsWith(relayUrl)) return route.continue();
+      if (url.startsWith(relayUrl) || url.startsWith(relayUrl.replace('127.0.0.1', OTHER_NAME))) return route.continue();
       outside.push(url);
       return route.abort();
     });
@@ -145,7 +149,7 @@ describe('the shop page in a real browser', () => {
   afterEach(async () => {
     await context?.close();
     await forwarder.stop();
-    await app.close();
+    if (app.server.listening) await app.close();
     await agent.close();
     await proxy.close();
     await server.close();
@@ -189,6 +193,13 @@ describe('the shop page in a real browser', () => {
 
     expect(pageErrors).toEqual([]);
     expect(outside).toEqual([]);
+
+    // The relay itself stops: the page says so rather than showing the last state as current.
+    await forwarder.stop();
+    await app.close();
+    await expect.poll(() => page.locator('#injoignable').isVisible(), { timeout: SHOWS_WITHIN_MS }).toBe(true);
+    expect(await text('#injoignable')).toContain('Le relais ne répond pas');
+    expect(await light()).toBe('');
   }, 120_000);
 
   it('a refused sale is shown with its reason, as text, and retried from the page once the stock is corrected', async () => {
@@ -204,7 +215,22 @@ describe('the shop page in a real browser', () => {
     expect(words).toMatch(/Raison : .*[Ss]tock/);
     expect(words).toContain('Que faire : Enregistrer la livraison ou le comptage sur le serveur, puis renvoyer la vente');
     expect(await text('#raisons')).toContain('1 vente refusée par le serveur attend une décision');
+
+    // Seen from elsewhere, the same sale is shown, without the buttons.
+    const elsewhere = await context.newPage();
+    await elsewhere.goto(relayUrl.replace('127.0.0.1', OTHER_NAME) + '/');
+    await expect.poll(() => elsewhere.locator('.refusee').count(), { timeout: SHOWS_WITHIN_MS }).toBe(1);
+    expect(await elsewhere.locator('#lecture-seule').isVisible()).toBe(true);
+    expect(await elsewhere.locator('.refusee button').count()).toBe(0);
+    await elsewhere.close();
     await page.screenshot({ path: join(SCREENS, 'page-rouge-vente-refusee.png'), fullPage: true });
+
+    // The discard form opens only when asked for, and Annuler closes it again.
+    expect(await card.getByRole('textbox').isVisible()).toBe(false);
+    await card.getByRole('button', { name: 'Abandonner…' }).click();
+    expect(await card.getByRole('textbox').isVisible()).toBe(true);
+    await card.getByRole('button', { name: 'Annuler' }).click();
+    await expect.poll(() => card.getByRole('textbox').isVisible(), { timeout: SHOWS_WITHIN_MS }).toBe(false);
 
     server.setStock(7, 10_000);
     await card.getByRole('button', { name: 'Renvoyer' }).click();
