@@ -1,12 +1,22 @@
 #!/usr/bin/env -S node --max-semi-space-size=8
 // The flag caps V8's young generation: under a burst of tills the relay otherwise grows it
 // to 48 MB and passes 150 MB of memory on a shop PC it shares with other programs.
-import { commandNames, frenchCommander, relayCommand, shellWord } from '@ventesync/runtime/cli';
+import {
+  auditSource,
+  commandNames,
+  DEFAULT_AUDIT_LIMIT,
+  frenchCommander,
+  MAX_AUDIT_LIMIT,
+  relayCommand,
+  renderAuditTrail,
+  shellWord,
+} from '@ventesync/runtime/cli';
 import { Command, Help, InvalidArgumentError, Option } from 'commander';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { request } from 'undici';
+import { audited as auditedChange, createAuditLog } from './audit-log.js';
 import { probeDaemon } from './daemon-probe.js';
-import { openDatabase } from './db/open-database.js';
+import { type Db, openDatabase } from './db/open-database.js';
 import { describeError } from './describe-error.js';
 import { parseDuration } from './duration.js';
 import { type Column, commandLines, fitTable, SCREEN_COLUMNS, wrap } from './fit-table.js';
@@ -46,16 +56,26 @@ const FILE_CHOICE = `le fichier du relais est celui de --db, sinon de la variabl
  * Read and staff commands open the file directly: they work whether the daemon runs or not.
  * Only `start` creates the file: a mistyped `--db` must not read as an empty, stopped relay.
  */
-async function withStore(file: string, run: (store: RelayStore) => void | Promise<void>): Promise<void> {
+async function withStore(file: string, run: (store: RelayStore, db: Db) => void | Promise<void>): Promise<void> {
   if (file !== ':memory:' && !existsSync(file)) {
     return fail(`aucun fichier de relais « ${file} » : vérifiez le chemin (${FILE_CHOICE} ; ${COMMANDS.relay} start le crée).`);
   }
   const db = openDatabase(file);
   try {
-    await run(createRelayStore(db));
+    await run(createRelayStore(db), db);
   } finally {
     db.close();
   }
+}
+
+/**
+ * Every command that changes the relay's file goes through here: the change and its audit row
+ * (when, the OS user, the command as typed with secret values removed, what it did) in one
+ * transaction, so neither is ever kept without the other. `describe` says what changed, in
+ * words; null when nothing changed (no row then).
+ */
+function audited<T>(db: Db, change: () => T, describe: (result: T) => string | null): T {
+  return auditedChange(db, auditSource(COMMANDS.relay), change, describe);
 }
 
 const out = (text: string): void => {
@@ -150,9 +170,6 @@ program
   .addOption(new Option('--timeout <durée>', "durée maximale d'un envoi au serveur, réponse entière comprise").argParser(duration).default(30_000, '30s'))
   .option('--stock-retries <n>', 'envois d\'une vente refusée pour stock avant de la rejeter (1 à 100)', integer('stock-retries', 1, 100), 5)
   .option('--pretty', 'journaux lisibles par une personne au lieu de JSON', false)
-  .option('--relay-id <id>', 'relais enregistré sur le serveur (ventesync-server relais add), sinon $VENTESYNC_RELAY_ID')
-  .option('--relay-secret-file <fichier>', 'fichier contenant le secret du relais, sinon $VENTESYNC_RELAY_SECRET_FILE ou $VENTESYNC_RELAY_SECRET ; jamais le secret sur la ligne de commande')
-  .option('--ca <fichier>', 'autorité (PEM) qui a signé le certificat du serveur https://, pour une autorité privée')
   .addHelpText('after', `\nExemple :\n  $ ${COMMANDS.relay} start --upstream http://192.0.2.10:8000 --port 8001 --pretty`)
   .action(
     async (opts: {
@@ -165,27 +182,11 @@ program
       timeout: number;
       stockRetries: number;
       pretty: boolean;
-      relayId?: string;
-      relaySecretFile?: string;
-      ca?: string;
     }) => {
       try {
         new URL(opts.upstream);
       } catch {
         return fail(`--upstream : adresse invalide « ${opts.upstream} » (ex. http://serveur:8000)`);
-      }
-      const { loadRelayCredentials } = await import('./relay-credentials.js');
-      // Errors never quote the secret (relay-credentials.ts).
-      const loaded = loadRelayCredentials({ relayId: opts.relayId, relaySecretFile: opts.relaySecretFile });
-      if (!loaded.ok) return fail(loaded.erreur);
-      let ca: Buffer | null = null;
-      if (opts.ca !== undefined) {
-        try {
-          ca = readFileSync(opts.ca);
-        } catch {
-          return fail(`--ca : fichier illisible « ${opts.ca} » (le certificat PEM de l'autorité)`);
-        }
-        if (!ca.toString('utf8').includes('-----BEGIN CERTIFICATE-----')) return fail(`--ca : « ${opts.ca} » n'est pas un certificat PEM`);
       }
       const { startRelay } = await import('./daemon.js');
       await startRelay(
@@ -199,8 +200,6 @@ program
           timeoutMs: opts.timeout,
           stockRetries: opts.stockRetries,
           pretty: opts.pretty,
-          credentials: loaded.credentials,
-          ca,
         }),
       );
     },
@@ -325,13 +324,16 @@ program
   .option(...dbOption)
   .addHelpText('after', `\nExemples :\n  $ ${COMMANDS.relay} retry VENTE-001 VENTE-002\n  $ ${COMMANDS.relay} retry --all`)
   .action(async (numeros: string[], opts: { all: boolean; db: string }) =>
-    withStore(opts.db, async (store) => {
+    withStore(opts.db, async (store, db) => {
       if (!opts.all && numeros.length === 0) return fail('donnez au moins un numero, ou --all');
       let count: number;
       if (opts.all) {
-        count = store.retryAllRejected();
+        count = audited(db, () => store.retryAllRejected(), (n) => (n > 0 ? `${n} vente(s) rejetée(s) ou en attente de stock remise(s) en attente (--all)` : null));
       } else {
-        const outcome = retrySales(store, numeros);
+        const outcome = audited(db, () => retrySales(store, numeros), (o) => {
+          const done = numeros.filter((n) => !o.sending.includes(n) && !o.missing.includes(n));
+          return o.count > 0 ? `${o.count} vente(s) remise(s) en attente : ${done.join(', ')}` : null;
+        });
         const refused = retryRefusalWords(outcome);
         if (refused) fail(refused);
         count = outcome.count;
@@ -349,10 +351,10 @@ program
   .option(...dbOption)
   .addHelpText('after', `\nExemple :\n  $ ${COMMANDS.relay} discard VENTE-001 --reason "vente annulée, client remboursé"`)
   .action(async (numero: string, opts: { reason: string; db: string }) =>
-    withStore(opts.db, (store) => {
+    withStore(opts.db, (store, db) => {
       if (opts.reason.trim() === '') return fail('--reason ne doit pas être vide');
       if (opts.reason.length > MAX_DISCARD_REASON_CHARS) return fail(`--reason : ${MAX_DISCARD_REASON_CHARS} caractères au plus`);
-      const outcome = discardSale(store, numero, opts.reason);
+      const outcome = audited(db, () => discardSale(store, numero, opts.reason), (o) => (o.ok ? `Vente ${numero} abandonnée : ${opts.reason}` : null));
       if (outcome.ok) return out(`Vente ${numero} abandonnée : ${opts.reason}`);
       fail(discardRefusalWords(outcome.refusal, numero, { show: again(`show ${numero}`), sync: again('sync') }));
     }),
@@ -443,9 +445,24 @@ program
   .option(...dbOption)
   .addHelpText('after', `\nExemple :\n  $ ${COMMANDS.relay} purge --older-than 30d`)
   .action(async (opts: { olderThan: number; db: string }) =>
-    withStore(opts.db, (store) => {
-      const n = store.purgeSynced(new Date(Date.now() - opts.olderThan));
+    withStore(opts.db, (store, db) => {
+      const before = new Date(Date.now() - opts.olderThan);
+      const n = audited(db, () => store.purgeSynced(before), (n) => (n > 0 ? `${n} vente(s) synchronisée(s) avant le ${before.toISOString()} effacée(s)` : null));
       out(`${n} vente(s) synchronisée(s) effacée(s).`);
+    }),
+  );
+
+program
+  .command('audit')
+  .description('qui a changé quoi depuis cette ligne de commande (retry, discard, purge), les plus récents en premier')
+  .option('--limit <n>', `nombre de changements (au plus ${MAX_AUDIT_LIMIT})`, integer('limit', 1, MAX_AUDIT_LIMIT), DEFAULT_AUDIT_LIMIT)
+  .option('--json', 'sortie JSON (heures en UTC, ISO 8601)', false)
+  .option(...dbOption)
+  .addHelpText('after', `\nExemples :\n  $ ${COMMANDS.relay} audit\n  $ ${COMMANDS.relay} audit --limit 10 --json`)
+  .action(async (opts: { limit: number; json: boolean; db: string }) =>
+    withStore(opts.db, (_store, db) => {
+      const entries = createAuditLog(db).list({ depuis: null, limit: opts.limit });
+      out(opts.json ? JSON.stringify(entries, null, 2) : renderAuditTrail(entries, SCREEN_COLUMNS));
     }),
   );
 

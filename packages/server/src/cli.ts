@@ -1,13 +1,22 @@
 #!/usr/bin/env node
 import { formatMoney, parseMoney } from '@ventesync/shared';
-import { commandNames, frenchCommander, printList } from '@ventesync/runtime/cli';
+import {
+  auditSource,
+  commandNames,
+  DEFAULT_AUDIT_LIMIT,
+  frenchCommander,
+  localDayStart,
+  MAX_AUDIT_LIMIT,
+  printList,
+  renderAuditTrail,
+} from '@ventesync/runtime/cli';
 import { Command, Help, InvalidArgumentError } from 'commander';
-import { CatalogueError, createCatalogueStore } from './catalogue-store.js';
+import { audited as auditedChange, createAuditLog } from './audit-log.js';
+import { CatalogueError, createCatalogueStore, type MouvementRow } from './catalogue-store.js';
 import { type Db, openDatabase } from './db/open-database.js';
 import { importFixture, readFixtureFile } from './fixture-import.js';
 import { createRelayRegistry } from './relay-registry.js';
 import { createSaleReader } from './sale-reader.js';
-import { addRapportCommand } from './rapport-command.js';
 
 const DEFAULT_DB = process.env.VENTESYNC_DB ?? './data/ventesync.db';
 /** This command as the person typed it: `pnpm run server` from the repository, else `ventesync-server`. */
@@ -50,6 +59,15 @@ async function withDb(file: string, run: (db: Db) => void | Promise<void>): Prom
   }
 }
 
+/**
+ * Every command that changes the database goes through here: the change and its audit row
+ * (when, the OS user, the command as typed with secret values removed, what it did) in one
+ * transaction, so neither is ever kept without the other. `describe` says what changed, in
+ * words, never a secret's value; null when nothing changed (no row then).
+ */
+function audited<T>(db: Db, change: () => T, describe: (result: T) => string | null): T {
+  return auditedChange(db, auditSource(SERVER), change, describe);
+}
 
 const program = frenchCommander(new Command(SERVER), Help)
   .description('Serveur central ventesync : reçoit les ventes des caisses MAUI, tient le stock.')
@@ -127,7 +145,11 @@ Exemple :
     const read = readFixtureFile(file);
     if (!read.ok) return fail(`${read.erreur}. Rien n'a été importé.`);
     await withDb(opts.db, (db) => {
-      const result = importFixture(db, createCatalogueStore(db), read.content, new Date());
+      const result = audited(
+        db,
+        () => importFixture(db, createCatalogueStore(db), read.content, new Date()),
+        (r) => (r.ok ? `Import de ${file} : ${r.boutiques} boutique(s), ${r.terminaux} terminal(aux), ${r.articles} article(s) insérés ou mis à jour` : null),
+      );
       if (!result.ok) {
         const list = result.problemes.map((p) => `\n  - ${p}`).join('');
         return fail(`${file} : ${result.problemes.length} problème(s), rien n'a été importé :${list}`);
@@ -152,7 +174,11 @@ boutique
   .addHelpText('after', `\nExemple :\n  $ ${SERVER} boutique add "Boutique Gombe" --id 3`)
   .action(async (nom: string, opts: { id?: number; devise: string; db: string }) =>
     withDb(opts.db, (db) => {
-      const b = createCatalogueStore(db).addBoutique(nom, opts.devise, opts.id ?? null);
+      const b = audited(
+        db,
+        () => createCatalogueStore(db).addBoutique(nom, opts.devise, opts.id ?? null),
+        (b) => `Boutique ${b.id} « ${b.nom} » ajoutée (${b.devise})`,
+      );
       process.stdout.write(`Boutique ${b.id} « ${b.nom} » ajoutée (${b.devise}).\n`);
     }),
   );
@@ -182,7 +208,11 @@ terminal
   .addHelpText('after', `\nExemple :\n  $ ${SERVER} terminal add 0a1badae951f8473 "Caisse 1" --boutique 2`)
   .action(async (serial: string, nom: string, opts: { boutique: number; db: string }) =>
     withDb(opts.db, (db) => {
-      const t = createCatalogueStore(db).addTerminal(serial, nom, opts.boutique);
+      const t = audited(
+        db,
+        () => createCatalogueStore(db).addTerminal(serial, nom, opts.boutique),
+        (t) => `Terminal ${t.serial} « ${t.nom} » ajouté à la boutique ${t.boutique_id}`,
+      );
       process.stdout.write(`Terminal ${t.serial} « ${t.nom} » ajouté à la boutique ${t.boutique_id}.\n`);
     }),
   );
@@ -220,7 +250,12 @@ terminal
   )
   .action(async (serial: string, opts: { rotate: boolean; json: boolean; db: string }) =>
     withDb(opts.db, (db) => {
-      const issued = createCatalogueStore(db).issueTerminalSecret(serial, opts.rotate);
+      const issued = audited(
+        db,
+        () => createCatalogueStore(db).issueTerminalSecret(serial, opts.rotate),
+        // The secret itself is never written here: only that one was issued.
+        (i) => `Secret du terminal ${i.serial} émis${opts.rotate ? ' (--rotate : un secret précédent ne marche plus)' : ''}`,
+      );
       if (opts.json) {
         process.stdout.write(`${JSON.stringify(issued)}\n`);
         return;
@@ -239,7 +274,11 @@ for (const [name, actif] of [['disable', false], ['enable', true]] as const) {
     .addHelpText('after', `\nExemple :\n  $ ${SERVER} terminal ${name} 0a1badae951f8473`)
     .action(async (serial: string, opts: { db: string }) =>
       withDb(opts.db, (db) => {
-        const t = createCatalogueStore(db).setTerminalActif(serial, actif);
+        const t = audited(
+          db,
+          () => createCatalogueStore(db).setTerminalActif(serial, actif),
+          (t) => `Terminal ${t.serial} ${t.actif ? 'activé' : 'désactivé'}`,
+        );
         process.stdout.write(`Terminal ${t.serial} ${t.actif ? 'activé' : 'désactivé'}.\n`);
       }),
     );
@@ -260,7 +299,11 @@ relais
   .addHelpText('after', `\nExemple :\n  $ ${SERVER} relais add "Relais Gombe" --boutique 3 --boutique 4`)
   .action(async (nom: string, opts: { boutique: number[]; json: boolean; db: string }) =>
     withDb(opts.db, (db) => {
-      const added = createRelayRegistry(db).add(nom, opts.boutique);
+      const added = audited(
+        db,
+        () => createRelayRegistry(db).add(nom, opts.boutique),
+        (r) => `Relais ${r.id} « ${nom.trim()} » enregistré (boutiques ${opts.boutique.join(', ')}), secret émis`,
+      );
       if (opts.json) return void process.stdout.write(`${JSON.stringify(added)}\n`);
       process.stdout.write(
         `Relais ${added.id} « ${nom.trim()} » enregistré (boutiques ${opts.boutique.join(', ')}).\n` +
@@ -291,7 +334,7 @@ relais
   .addHelpText('after', `\nExemple :\n  $ ${SERVER} relais disable 1`)
   .action(async (id: number, opts: { db: string }) =>
     withDb(opts.db, (db) => {
-      createRelayRegistry(db).disable(id);
+      audited(db, () => createRelayRegistry(db).disable(id), () => `Relais ${id} désactivé`);
       process.stdout.write(`Relais ${id} désactivé.\n`);
     }),
   );
@@ -306,7 +349,7 @@ relais
   .action(async (id: number, opts: { rotate: boolean; json: boolean; db: string }) => {
     if (!opts.rotate) return fail(`le relais ${id} a déjà un secret : ajoutez --rotate pour le remplacer (l'ancien cessera aussitôt de marcher)`);
     await withDb(opts.db, (db) => {
-      const rotated = createRelayRegistry(db).rotate(id);
+      const rotated = audited(db, () => createRelayRegistry(db).rotate(id), (r) => `Secret du relais ${r.id} remplacé (l’ancien ne marche plus)`);
       if (opts.json) return void process.stdout.write(`${JSON.stringify(rotated)}\n`);
       process.stdout.write(`Nouveau secret du relais ${id} (affiché une seule fois) :\n${rotated.secret}\n`);
     });
@@ -328,9 +371,14 @@ article
   .addHelpText('after', `\nExemple :\n  $ ${SERVER} article add "Samsung S24" --boutique 2 --prix 40000 --stock 10`)
   .action(async (nom: string, opts: { boutique: number; prix: number; stock: number; id?: number; db: string }) =>
     withDb(opts.db, (db) => {
-      const a = createCatalogueStore(db).addArticle(
-        { id: opts.id ?? null, boutique_id: opts.boutique, nom, prix_vente: opts.prix, stock: opts.stock },
-        new Date(),
+      const a = audited(
+        db,
+        () =>
+          createCatalogueStore(db).addArticle(
+            { id: opts.id ?? null, boutique_id: opts.boutique, nom, prix_vente: opts.prix, stock: opts.stock },
+            new Date(),
+          ),
+        (a) => `Article ${a.id} « ${a.nom} » ajouté à la boutique ${a.boutique_id} : ${formatMoney(a.prix_vente)}, stock ${a.quantite_stock}`,
       );
       process.stdout.write(`Article ${a.id} « ${a.nom} » ajouté : ${formatMoney(a.prix_vente)}, stock ${a.quantite_stock}.\n`);
     }),
@@ -351,6 +399,10 @@ article
     }),
   );
 
+/** A stock change as the audit tells it. */
+const stockChange = (m: MouvementRow) =>
+  `Stock de ${m.article_nom} (article ${m.article_id}) : ${m.stock_avant} → ${m.stock_apres} (${m.type} ${m.quantite >= 0 ? '+' : ''}${m.quantite}${m.reference ? `, réf. ${m.reference}` : ''})`;
+
 const stock = program
   .command('stock')
   .description('change le stock (chaque changement laisse un mouvement)')
@@ -365,7 +417,7 @@ stock
   .addHelpText('after', `\nExemple :\n  $ ${SERVER} stock add 6 20 --reference BL-2025-118`)
   .action(async (articleId: number, qte: number, opts: { reference: string; db: string }) =>
     withDb(opts.db, (db) => {
-      const m = createCatalogueStore(db).addStock(articleId, qte, new Date(), opts.reference);
+      const m = audited(db, () => createCatalogueStore(db).addStock(articleId, qte, new Date(), opts.reference), stockChange);
       process.stdout.write(`Stock de ${m.article_nom} : ${m.stock_avant} → ${m.stock_apres} (ENTREE +${m.quantite}).\n`);
     }),
   );
@@ -379,12 +431,10 @@ stock
   .addHelpText('after', `\nExemple :\n  $ ${SERVER} stock set 6 12`)
   .action(async (articleId: number, qte: number, opts: { reference: string; db: string }) =>
     withDb(opts.db, (db) => {
-      const m = createCatalogueStore(db).setStock(articleId, qte, new Date(), opts.reference);
+      const m = audited(db, () => createCatalogueStore(db).setStock(articleId, qte, new Date(), opts.reference), stockChange);
       process.stdout.write(`Stock de ${m.article_nom} : ${m.stock_avant} → ${m.stock_apres} (AJUSTEMENT ${m.quantite >= 0 ? '+' : ''}${m.quantite}).\n`);
     }),
   );
-
-addRapportCommand(program, { server: SERVER, dbOption, boutiqueId: integer('boutique', 1), withDb, fail });
 
 program
   .command('ventes')
@@ -444,6 +494,32 @@ program
         ['reference', 'REFERENCE'],
         ['terminal_serial', 'TERMINAL'],
       ]);
+    }),
+  );
+
+program
+  .command('audit')
+  .description('qui a changé quoi depuis cette ligne de commande (stock, catalogue, terminaux, relais, secrets)')
+  .addHelpText('after', `\nExemple :\n  $ ${SERVER} audit list --depuis 2026-11-01`)
+  .command('list')
+  .description('les changements, les plus récents en premier, avec leur heure (de cet ordinateur), le compte et la commande')
+  .option('--depuis <date>', 'à partir de ce jour (AAAA-MM-JJ, heure de cet ordinateur)', (text: string) => {
+    const start = localDayStart(text);
+    if (!start) throw new InvalidArgumentError(`date invalide « ${text} » (AAAA-MM-JJ, ex. 2026-11-01)`);
+    return start;
+  })
+  .option('--limit <n>', `nombre de changements (au plus ${MAX_AUDIT_LIMIT})`, (text: string) => {
+    const n = integer('limit', 1)(text);
+    if (n > MAX_AUDIT_LIMIT) throw new InvalidArgumentError(`limit : ${MAX_AUDIT_LIMIT} au plus`);
+    return n;
+  }, DEFAULT_AUDIT_LIMIT)
+  .option('--json', 'sortie JSON (heures en UTC, ISO 8601)', false)
+  .option(...dbOption)
+  .addHelpText('after', `\nExemples :\n  $ ${SERVER} audit list\n  $ ${SERVER} audit list --depuis 2026-11-01 --limit 20 --json`)
+  .action(async (opts: { depuis?: Date; limit: number; json: boolean; db: string }) =>
+    withDb(opts.db, (db) => {
+      const entries = createAuditLog(db).list({ depuis: opts.depuis ?? null, limit: opts.limit });
+      process.stdout.write(`${opts.json ? JSON.stringify(entries, null, 2) : renderAuditTrail(entries)}\n`);
     }),
   );
 

@@ -196,4 +196,24 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE mouvements_stock_v2 RENAME TO mouvements_stock;
   CREATE INDEX mouvements_article ON mouvements_stock(article_id, id);
   `,
+  // Issue 11. audit: who changed what from the CLI, one row per change, written in the
+  // change's own transaction (audit-log.ts); commande as typed, secret values removed; le in
+  // UTC. relais_rapports: each registered relay's last report of its state (relay-reports.ts),
+  // one row per relay, overwritten by the next: the table never grows past the relays.
+  `
+  CREATE TABLE audit (
+    id          INTEGER PRIMARY KEY,
+    le          TEXT NOT NULL,
+    utilisateur TEXT NOT NULL,
+    commande    TEXT NOT NULL,
+    changement  TEXT NOT NULL
+  );
+  CREATE INDEX audit_le ON audit(le);
+
+  CREATE TABLE relais_rapports (
+    relais_id INTEGER PRIMARY KEY REFERENCES relais(id),
+    recu_le   TEXT NOT NULL,
+    rapport   TEXT NOT NULL
+  );
+  `,
 ];
