@@ -86,6 +86,25 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX tentatives_vente ON tentatives(vente_id, id);
   `,
   `
+  -- Issue 9 (CONTRACT §6): what the relay needs to check its tills' signatures when the server
+  -- is away. The list of its boutiques' terminals as the server gave it; each secret encrypted
+  -- (AES-256-GCM, key derived from the relay's own secret, never stored here), so that a copy of
+  -- this file alone does not let anyone sign as a till.
+  CREATE TABLE terminaux_secrets (
+    serial         TEXT PRIMARY KEY,
+    boutique_id    INTEGER NOT NULL,
+    actif          INTEGER NOT NULL,
+    secret_chiffre TEXT
+  ) WITHOUT ROWID;
+  -- Every till signature (v1) the relay accepted within the last 300 s: a replay is refused
+  -- after a restart too.
+  CREATE TABLE signatures_vues (
+    v1 TEXT PRIMARY KEY,
+    t  INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX signatures_vues_t ON signatures_vues(t);
+  `,
+  `
   -- Issue 11: who changed what from the relay's CLI (retry, discard, purge…), one row per
   -- change, written in the change's own transaction (audit-log.ts); commande as typed, secret
   -- values removed; le in UTC.
