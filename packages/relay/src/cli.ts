@@ -12,7 +12,7 @@ import {
   shellWord,
 } from '@ventesync/runtime/cli';
 import { Command, Help, InvalidArgumentError, Option } from 'commander';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { request } from 'undici';
 import { audited as auditedChange, createAuditLog } from './audit-log.js';
 import { probeDaemon } from './daemon-probe.js';
@@ -170,6 +170,9 @@ program
   .addOption(new Option('--timeout <durée>', "durée maximale d'un envoi au serveur, réponse entière comprise").argParser(duration).default(30_000, '30s'))
   .option('--stock-retries <n>', 'envois d\'une vente refusée pour stock avant de la rejeter (1 à 100)', integer('stock-retries', 1, 100), 5)
   .option('--pretty', 'journaux lisibles par une personne au lieu de JSON', false)
+  .option('--relay-id <id>', 'relais enregistré sur le serveur (ventesync-server relais add), sinon $VENTESYNC_RELAY_ID')
+  .option('--relay-secret-file <fichier>', 'fichier contenant le secret du relais, sinon $VENTESYNC_RELAY_SECRET_FILE ou $VENTESYNC_RELAY_SECRET ; jamais le secret sur la ligne de commande')
+  .option('--ca <fichier>', 'autorité (PEM) qui a signé le certificat du serveur https://, pour une autorité privée')
   .addHelpText('after', `\nExemple :\n  $ ${COMMANDS.relay} start --upstream http://192.0.2.10:8000 --port 8001 --pretty`)
   .action(
     async (opts: {
@@ -182,11 +185,27 @@ program
       timeout: number;
       stockRetries: number;
       pretty: boolean;
+      relayId?: string;
+      relaySecretFile?: string;
+      ca?: string;
     }) => {
       try {
         new URL(opts.upstream);
       } catch {
         return fail(`--upstream : adresse invalide « ${opts.upstream} » (ex. http://serveur:8000)`);
+      }
+      const { loadRelayCredentials } = await import('./relay-credentials.js');
+      // Errors never quote the secret (relay-credentials.ts).
+      const loaded = loadRelayCredentials({ relayId: opts.relayId, relaySecretFile: opts.relaySecretFile });
+      if (!loaded.ok) return fail(loaded.erreur);
+      let ca: Buffer | null = null;
+      if (opts.ca !== undefined) {
+        try {
+          ca = readFileSync(opts.ca);
+        } catch {
+          return fail(`--ca : fichier illisible « ${opts.ca} » (le certificat PEM de l'autorité)`);
+        }
+        if (!ca.toString('utf8').includes('-----BEGIN CERTIFICATE-----')) return fail(`--ca : « ${opts.ca} » n'est pas un certificat PEM`);
       }
       const { startRelay } = await import('./daemon.js');
       await startRelay(
@@ -200,6 +219,8 @@ program
           timeoutMs: opts.timeout,
           stockRetries: opts.stockRetries,
           pretty: opts.pretty,
+          credentials: loaded.credentials,
+          ca,
         }),
       );
     },
