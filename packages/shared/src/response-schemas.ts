@@ -247,6 +247,9 @@ export const StatistiquesResponseSchema = z
           .array(z.object({ id: z.int(), nom: ARTICLE_NOM, quantite_stock: QUANTITE }).meta({ id: 'ArticleStockBas' }))
           .meta({ description: 'Articles dont le stock est au plus seuil_stock_bas' }),
         seuil_stock_bas: z.int(),
+        articles_stock_negatif: z
+          .array(z.object({ id: z.int(), nom: ARTICLE_NOM, quantite_stock: QUANTITE }).meta({ id: 'ArticleStockNegatif' }))
+          .meta({ description: "(ajouté) Articles dont le stock est sous zéro (ventes faites hors ligne) : une livraison l'y ramène" }),
       })
       .meta({ id: 'StatistiquesDetail' }),
   })
