@@ -2,7 +2,7 @@ import { HISTORIQUE_PATH, STATISTIQUES_PATH, SYNC_PATH } from '@ventesync/shared
 import Database from 'better-sqlite3';
 import { fork } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -364,6 +364,8 @@ async function measureRelay() {
 
 async function main() {
   const started = performance.now();
+  // Other work on the machine moves every figure: its load (1-minute average) is recorded.
+  const loadAtStart = round(loadavg()[0]!, 2);
   log(`ventesync bench${quick ? ' --quick' : ''} — ${cpus().length} cœurs, ${cpus()[0]?.model ?? '?'}, Node ${process.version}`);
 
   const server = await measureServer();
@@ -444,7 +446,7 @@ async function main() {
     date: new Date().toISOString(),
     quick,
     only: [...only],
-    machine: { cpus: cpus().length, cpu: cpus()[0]?.model ?? null, memory_gb: round(totalmem() / 2 ** 30), node: process.version, platform: process.platform },
+    machine: { cpus: cpus().length, cpu: cpus()[0]?.model ?? null, memory_gb: round(totalmem() / 2 ** 30), node: process.version, platform: process.platform, load_average_1min: { start: loadAtStart, end: round(loadavg()[0]!, 2) } },
     plan: PLAN,
     server,
     storage_bound_sales_per_s: bound,
@@ -460,7 +462,7 @@ async function main() {
   };
 
   const lines = [
-    `ventesync bench ${quick ? '(--quick) ' : ''}— ${results.machine.cpus} cœurs ${results.machine.cpu}, ${results.machine.memory_gb} Go, Node ${results.machine.node}`,
+    `ventesync bench ${quick ? '(--quick) ' : ''}— ${results.machine.cpus} cœurs ${results.machine.cpu}, ${results.machine.memory_gb} Go, Node ${results.machine.node} ; charge de la machine (moyenne 1 min) ${loadAtStart} au début, ${results.machine.load_average_1min.end} à la fin`,
     '',
     '| lot | terminaux | ventes/s | requêtes/s | p50 ms | p99 ms | RSS serveur Mo | borne ventes/s | % borne | fsync/s | groupe moyen (req.) | groupe max (req.) |',
     '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
