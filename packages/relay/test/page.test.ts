@@ -26,6 +26,8 @@ let store: RelayStore;
 let agent: ReturnType<typeof createAgent>;
 let forwarder: ReturnType<typeof createForwarder>;
 let app: Awaited<ReturnType<typeof buildRelayApp>>;
+/** Times the relay counted its sales for the page (each is a pass over its whole file). */
+let counted: number;
 
 beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'ventesync-page-'));
@@ -34,6 +36,12 @@ beforeEach(async () => {
   // As the daemon does: a lock held by a staff command is waited out briefly only.
   setBusyTimeout(db, DAEMON_BUSY_TIMEOUT_MS);
   store = createRelayStore(db);
+  counted = 0;
+  const summary = store.summary;
+  store.summary = () => {
+    counted++;
+    return summary();
+  };
   agent = createAgent({ connectMs: 500, headersMs: 2_000, bodyMs: 2_000 });
   // The server is away (nothing listens there): the page works from what the relay holds.
   const upstream = createUpstream('http://127.0.0.1:9', agent);
@@ -113,6 +121,12 @@ describe('the page for the shop', () => {
     expect(body.terminaux).toEqual([expect.objectContaining({ nom: `Terminal messie vanza (${SERIAL})`, rejetees: 2, en_attente: 0 })]);
   });
 
+  it('counts the sales once for many pages asking at the same moment: the tills do not wait on each', async () => {
+    const answers = await Promise.all(Array.from({ length: 20 }, () => state()));
+    expect(answers.every((a) => a.status === 200 && a.body.feu === 'rouge')).toBe(true);
+    expect(counted).toBeLessThan(5);
+  });
+
   it('offers decisions, and their token, only to the shop PC asking by a name of its own', async () => {
     expect((await state()).body).toMatchObject({ actions_permises: true, jeton: expect.any(String) });
     const elsewhere = await state('192.168.1.20');
@@ -128,6 +142,8 @@ describe('the page for the shop', () => {
     const res = await decide('/etat/renvoyer', { numero: 'A' });
     expect(res).toEqual({ status: 200, body: { success: true, message: 'Vente A remise en attente : elle part vers le serveur.' } });
     expect(store.byNumero('A')[0]!.statut).not.toBe('REJETEE');
+    // The next look shows it at once, whatever the page had seen just before.
+    expect((await state()).body.refusees.map((v) => v.numero_facture)).toEqual([XSS]);
     const again = await decide('/etat/renvoyer', { numero: 'ZZZ' });
     expect(again).toEqual({ status: 404, body: { code: 'NOT_FOUND', error: 'pas de vente rejetée, abandonnée ou en attente de stock : ZZZ' } });
   });

@@ -8,7 +8,7 @@ import { hostname } from 'node:os';
 import type { Forwarder } from '../forwarder.js';
 import type { RelayStore } from '../relay-store.js';
 import { discardRefusalWords, discardSale, MAX_DISCARD_REASON_CHARS, retryRefusalWords, retrySales } from '../sale-decisions.js';
-import { SERVER_AWAY_ALERT_MS, shopView } from './shop-view.js';
+import { SERVER_AWAY_ALERT_MS, type ShopView, shopView } from './shop-view.js';
 
 export const PAGE_STATE_PATH = '/etat';
 export const PAGE_RETRY_PATH = '/etat/renvoyer';
@@ -17,6 +17,13 @@ export const PAGE_DISCARD_PATH = '/etat/abandonner';
 export const PAGE_TOKEN_HEADER = 'x-relais-jeton';
 /** How often the page asks for the state again. */
 export const PAGE_REFRESH_MS = 3_000;
+/**
+ * The state is computed in the relay's own process, which tills wait on while it runs: it is
+ * reused by every open page for at least this long, and longer when computing it is slow (a
+ * long history), so that the page never takes more than VIEW_TIME_SHARE of the relay's time.
+ */
+const VIEW_REUSE_MIN_MS = 1_000;
+const VIEW_TIME_SHARE = 0.05;
 /** Seconds before asking again when the file is busy or the sale is being sent. */
 const TRY_AGAIN_SECONDS = 2;
 
@@ -136,15 +143,24 @@ export function registerShopPage(app: FastifyInstance, options: ShopPageOptions)
     reply.headers(SECURITY_HEADERS).type('text/javascript; charset=utf-8').send(js),
   );
 
-  // Asked every few seconds by every open page: not worth a line each in the shop's log.
-  app.get(PAGE_STATE_PATH, { logLevel: 'warn' }, async (request, reply) => {
-    const at = now();
+  let reused: { view: ShopView; until: number } | null = null;
+  const currentView = (): ShopView => {
+    const started = performance.now();
+    if (reused && started < reused.until) return reused.view;
     const daemon = {
       running: true as const,
       url: store.getEtat('daemon_url') ?? '',
       identity: { relais_id: store.getEtat('relais_id') ?? '', pid: process.pid, demarre_le: startedAt },
     };
-    const view = shopView(store, { now: at, daemon, commands, alertAfterMs });
+    const view = shopView(store, { now: now(), daemon, commands, alertAfterMs });
+    const took = performance.now() - started;
+    reused = { view, until: started + Math.max(VIEW_REUSE_MIN_MS, took / VIEW_TIME_SHARE) };
+    return view;
+  };
+
+  // Asked every few seconds by every open page: not worth a line each in the shop's log.
+  app.get(PAGE_STATE_PATH, { logLevel: 'warn' }, async (request, reply) => {
+    const view = currentView();
     const actions = ownPage(request);
     return reply.headers({ 'cache-control': 'no-store' }).send({ ...view, actions_permises: actions, ...(actions ? { jeton: token } : {}) });
   });
@@ -158,6 +174,7 @@ export function registerShopPage(app: FastifyInstance, options: ShopPageOptions)
     const words = retryRefusalWords(outcome);
     if (outcome.sending.length > 0) return refuse(reply, 'SERVICE_UNAVAILABLE', words!, TRY_AGAIN_SECONDS);
     if (words) return refuse(reply, 'NOT_FOUND', words);
+    reused = null;
     request.log.info({ numero }, `Vente ${numero} remise en attente depuis la page du relais`);
     // Sent now, as the CLI's retry asks the daemon to: the page does not wait for the answer.
     void forwarder.syncNow().catch(() => {});
@@ -179,6 +196,7 @@ export function registerShopPage(app: FastifyInstance, options: ShopPageOptions)
       // In flight: a moment. No clear verdict yet: until the next send, whenever that is.
       return refuse(reply, 'SERVICE_UNAVAILABLE', words, outcome.refusal === 'EN_COURS_D_ENVOI' ? TRY_AGAIN_SECONDS : undefined);
     }
+    reused = null;
     request.log.info({ numero, raison }, `Vente ${numero} abandonnée depuis la page du relais`);
     return { success: true, message: `Vente ${numero} abandonnée : ${raison.trim()}` };
   });
