@@ -1,9 +1,12 @@
 import { SYNC_PATH } from '@ventesync/shared';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { buildApp } from '../src/app.js';
+import { runCli, startServer } from './child-server.js';
 import { parsePrometheusText, sampleValue } from '../../../test-support/prometheus-text.js';
-import { OTHER_SERIAL, openTestDb, SERIAL, SYNC, vente } from './helpers.js';
+import { OTHER_SERIAL, openTestDb, SERIAL, SYNC, tempDir, vente } from './helpers.js';
 
 const TOKEN = 'jeton-des-metriques-0123456789';
 const cleanups: Array<() => Promise<void>> = [];
@@ -112,5 +115,28 @@ describe('server metrics', () => {
     const first = seriesOf(await scrapeText());
     for (let i = 0; i < 100; i++) await scrapeText();
     expect(seriesOf(await scrapeText())).toEqual(first);
+  });
+});
+
+describe('serve --metrics-token-file', () => {
+  it('serves /metrics to the token in the file; a token too short stops the start with the reason', async () => {
+    const tmp = tempDir();
+    cleanups.push(async () => tmp.cleanup());
+    const db = join(tmp.dir, 'serveur.db');
+    writeFileSync(join(tmp.dir, 'court'), 'abc\n');
+    writeFileSync(join(tmp.dir, 'jeton'), `${TOKEN}\n`);
+
+    const refused = runCli(['serve', '--db', db, '--port', '0', '--host', '127.0.0.1', '--metrics-token-file', join(tmp.dir, 'court')]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('jeton des métriques trop court');
+
+    const server = await startServer(db, ['--demo', '--metrics-token-file', join(tmp.dir, 'jeton')]);
+    cleanups.push(() => server.stop());
+    const res = await request(`${server.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(res.statusCode).toBe(200);
+    expect(sampleValue(parsePrometheusText(await res.body.text()), 'ventesync_build_info', { version: '0.1.0' })).toBe(1);
+    const anonymous = await request(`${server.url}/metrics`);
+    expect(anonymous.statusCode).toBe(403);
+    await anonymous.body.dump();
   });
 });
