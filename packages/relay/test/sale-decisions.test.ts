@@ -1,0 +1,59 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { openDatabase } from '../src/db/open-database.js';
+import { createRelayStore, type RelayStore } from '../src/relay-store.js';
+import { createSaleIntake } from '../src/sale-intake.js';
+import { discardRefusalWords, discardSale, retryRefusalWords, retrySales } from '../src/sale-decisions.js';
+
+let store: RelayStore;
+const now = new Date('2025-11-25T09:30:00Z');
+
+beforeEach(() => {
+  store = createRelayStore(openDatabase(':memory:'));
+  createSaleIntake(store).take(
+    { serial: 'caisse-1', boutique_id: 2 },
+    ['A', 'B'].map((numero_facture) => ({ numero_facture, lignes: [{ article_id: 6, prix_unitaire: 10 }] })),
+    now,
+  );
+  store.markRejected(store.byNumero('A')[0]!.id, 'ARTICLE_NOT_FOUND', 'Article 99 introuvable', now);
+});
+
+describe('a person’s decision on held sales, for the CLI and the page alike', () => {
+  it('retries a rejected sale, and says which numeros had nothing to retry', () => {
+    const outcome = retrySales(store, ['A', 'B', 'Z'], now);
+    expect(outcome).toEqual({ count: 1, sending: [], missing: ['B', 'Z'] });
+    expect(store.byNumero('A')[0]!.statut).toBe('EN_ATTENTE');
+    expect(retryRefusalWords(outcome)).toBe('pas de vente rejetée, abandonnée ou en attente de stock : B, Z');
+    expect(retryRefusalWords({ count: 1, sending: [], missing: [] })).toBeNull();
+  });
+
+  it('does not retry a sale being sent, and says so first', () => {
+    store.scheduleStockRetry(store.byNumero('B')[0]!.id, 'Stock insuffisant', new Date(now.getTime() - 1), now);
+    store.claimBatch('caisse-1', now, new Date(now.getTime() + 86_400_000), 10);
+    const outcome = retrySales(store, ['B', 'Z'], now);
+    expect(outcome).toEqual({ count: 0, sending: ['B'], missing: ['Z'] });
+    expect(retryRefusalWords(outcome)).toBe("en cours d'envoi au serveur, réessayez dans un instant : B");
+  });
+
+  it('discards with the reason kept; refuses in flight, without a verdict, or unknown, each in its words', () => {
+    expect(discardSale(store, 'A', 'article retiré', now)).toEqual({ ok: true });
+    expect(store.byNumero('A')[0]).toMatchObject({ statut: 'ABANDONNEE', decision: 'article retiré' });
+
+    store.claimBatch('caisse-1', now, new Date(now.getTime() + 86_400_000), 10);
+    expect(discardSale(store, 'B', 'annulée', now)).toEqual({ ok: false, refusal: 'EN_COURS_D_ENVOI' });
+    store.release(store.byNumero('B').map((v) => v.id));
+    store.countAttempt(store.byNumero('B').map((v) => v.id), { at: now, reason: 'Serveur injoignable (ECONNRESET)', unsure: true });
+    expect(discardSale(store, 'B', 'annulée', now)).toEqual({ ok: false, refusal: 'SANS_VERDICT' });
+    expect(discardSale(store, 'Z', 'annulée', now)).toEqual({ ok: false, refusal: 'INTROUVABLE' });
+    expect(store.byNumero('B')[0]).toMatchObject({ statut: 'EN_ATTENTE', decision: null });
+
+    const commands = { show: 'ventesync-relay show B', sync: 'ventesync-relay sync' };
+    expect(discardRefusalWords('EN_COURS_D_ENVOI', 'B', commands)).toBe(
+      "la vente B est en cours d'envoi au serveur : réessayez dans un instant (ventesync-relay show B)",
+    );
+    expect(discardRefusalWords('SANS_VERDICT', 'B')).toBe(
+      "la vente B a été envoyée au serveur sans réponse claire : il l'a peut-être reçue. Attendez le prochain envoi, puis réessayez si elle est encore en attente",
+    );
+    expect(discardRefusalWords('SANS_VERDICT', 'B', commands)).toContain('ou lancez « ventesync-relay sync »');
+    expect(discardRefusalWords('INTROUVABLE', 'Z')).toBe('pas de vente Z en attente ou rejetée');
+  });
+});
