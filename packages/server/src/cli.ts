@@ -17,6 +17,7 @@ import { type Db, openDatabase } from './db/open-database.js';
 import { importFixture, readFixtureFile } from './fixture-import.js';
 import { createRelayRegistry } from './relay-registry.js';
 import { createSaleReader } from './sale-reader.js';
+import { addRapportCommand } from './rapport-command.js';
 
 const DEFAULT_DB = process.env.VENTESYNC_DB ?? './data/ventesync.db';
 /** This command as the person typed it: `pnpm run server` from the repository, else `ventesync-server`. */
@@ -435,6 +436,8 @@ stock
       process.stdout.write(`Stock de ${m.article_nom} : ${m.stock_avant} → ${m.stock_apres} (AJUSTEMENT ${m.quantite >= 0 ? '+' : ''}${m.quantite}).\n`);
     }),
   );
+
+addRapportCommand(program, { server: SERVER, dbOption, boutiqueId: integer('boutique', 1), withDb, fail });
 
 program
   .command('ventes')
