@@ -183,6 +183,13 @@ describe('trust on the relay side (CONTRACT §6)', () => {
     expect(shop.sales().map((s) => s.numero_facture)).toEqual(['SIGNE-1']);
     // A serial the server does not list for this relay's boutiques: refused as the server would.
     expect((await shop.post(GOMBE, vente('G-1', 8))).status).toBe(404);
+    // Reads too: signed, they pass (forwarded under the relay's own signature); unsigned, refused.
+    const signedRead = await request(`${shop.url}${ARTICLES}`, { headers: { 'x-device-serial': SIGNED, 'x-signature': sign(tillSecret, 'GET', ARTICLES) } });
+    expect(signedRead.statusCode).toBe(200);
+    expect(((await signedRead.body.json()) as { boutique_id: number }).boutique_id).toBe(2);
+    const unsignedRead = await request(`${shop.url}${ARTICLES}`, { headers: { 'x-device-serial': SIGNED } });
+    expect(unsignedRead.statusCode).toBe(401);
+    expect(((await unsignedRead.body.json()) as { code: string }).code).toBe('SIGNATURE_REQUIRED');
   });
 
   it('with the server stopped, the relay still refuses a wrong signature and a replay, and takes a right one', async () => {
@@ -265,6 +272,7 @@ describe('trust on the relay side (CONTRACT §6)', () => {
   it('a till of a boutique the relay no longer serves: its sales wait with the RELAY_FORBIDDEN reason, none REJETEE', async () => {
     const server = await startServer();
     const shop = await startRelay(server.url, relay);
+    const before = shop.trust.version();
     // The relay still holds its list when the server moves it to boutique 3.
     serverCli((db) => db.prepare('UPDATE relais_boutiques SET boutique_id = 3 WHERE relais_id = ?').run(relay.id));
     expect((await shop.post(LEGACY, vente('INTERDITE-1'))).status).toBe(201);
@@ -274,6 +282,9 @@ describe('trust on the relay side (CONTRACT §6)', () => {
     expect(shop.sales()).toEqual([{ numero_facture: 'INTERDITE-1', statut: 'EN_ATTENTE' }]);
     expect(shop.logs.join('')).toContain('RELAY_FORBIDDEN');
     expect(server.numeros()).toEqual([]);
+    // The refusal named the list's new version: the relay fetched it, and the till is now refused at its door.
+    await until(() => shop.trust.version(), (v) => v !== before);
+    expect((await shop.post(LEGACY, vente('INTERDITE-2'))).status).toBe(404);
   });
 
   it('a disabled relay: sales wait with the RELAY_NOT_FOUND reason for the staff', async () => {

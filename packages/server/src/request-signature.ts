@@ -38,8 +38,9 @@ function relayOf(request: FastifyRequest, relays: RelayRegistry): ActiveRelay | 
 }
 
 /**
- * Every answer to a relay-signed request says which version of its terminals' list is current,
- * so that a secret rotated on the server reaches the relay at its next contact.
+ * Every answer to a request the relay really signed (its HMAC matched), a refusal for a till of
+ * another boutique included, says which version of its terminals' list is current, so that a
+ * secret rotated (or a boutique moved) on the server reaches the relay at its next contact.
  */
 function markRelay(request: FastifyRequest, relay: ActiveRelay, relays: RelayRegistry) {
   return (reply: FastifyReply) => {
@@ -70,7 +71,7 @@ export function registerRequestSignatures(api: FastifyInstance, db: Db, relays: 
             relay.boutiques.has(terminal.boutique_id)
               ? null
               : { code: 'RELAY_FORBIDDEN', message: `Ce relais ne dessert pas la boutique du terminal ${terminal.serial}` },
-          onAccepted: markRelay(request, relay, relays),
+          onAuthenticated: markRelay(request, relay, relays),
         };
       }
       if (terminal.secret !== null) return { key: terminal.secret };
@@ -97,7 +98,7 @@ export function registerRelayOnlySignatures(api: FastifyInstance, db: Db, relays
     demand(request): SignatureDemand {
       const relay = relayOf(request, relays) ?? { code: 'RELAY_NOT_FOUND' as const, message: `Réservé aux relais enregistrés : header ${RELAY_ID_HEADER} absent` };
       if ('code' in relay) return relay;
-      return { key: relay.secret, onAccepted: markRelay(request, relay, relays) };
+      return { key: relay.secret, onAuthenticated: markRelay(request, relay, relays) };
     },
   });
 }

@@ -98,6 +98,21 @@ describe('the relays-only endpoint (CONTRACT §6)', () => {
     expect(after.headers[VERSION]).not.toBe(v1);
     const list = await s.get({ 'x-relay-id': String(relay.id), 'x-signature': sign(relay.secret, 'GET', TERMINAUX, '', NOW + 3) });
     expect(list.json().version).toBe(after.headers[VERSION]);
+    // A refusal for a till of another boutique tells the version too: the relay learns its list changed.
+    const forbidden = await s.get(
+      { 'x-relay-id': String(relay.id), 'x-device-serial': OTHER_SERIAL, 'x-signature': sign(relay.secret, 'GET', '/api/v2/simple/articles/', '', NOW + 4) },
+      '/api/v2/simple/articles/',
+    );
+    expect(forbidden.json().code).toBe('RELAY_FORBIDDEN');
+    expect(forbidden.headers[VERSION]).toBe(after.headers[VERSION]);
+    const forbiddenPost = await s.app.inject({
+      method: 'POST',
+      url: SYNC,
+      headers: { 'x-relay-id': String(relay.id), 'x-device-serial': OTHER_SERIAL, 'content-type': 'application/json', 'x-signature': sign(relay.secret, 'POST', SYNC, '[]', NOW + 5) },
+      payload: '[]',
+    });
+    expect(forbiddenPost.json().code).toBe('RELAY_FORBIDDEN');
+    expect(forbiddenPost.headers[VERSION]).toBe(after.headers[VERSION]);
     // A till's own request is told nothing of relays.
     const till = await s.app.inject({ method: 'POST', url: SYNC, headers: { 'x-device-serial': SERIAL, 'content-type': 'application/json' }, payload: '[]' });
     expect(till.headers[VERSION]).toBeUndefined();

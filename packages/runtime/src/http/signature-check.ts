@@ -46,8 +46,11 @@ export type SignatureDemand =
       key: string;
       /** Checked once the HMAC matches, before the v1 is recorded (the relay's boutiques). */
       afterMatch?: () => SignatureRefusal | null;
-      /** The request is accepted (v1 recorded): e.g. a header for the answer. */
-      onAccepted?: (reply: FastifyReply) => void;
+      /**
+       * The HMAC matched: the signer is who it says, whatever comes next (its boutiques, a
+       * replay). E.g. a header for the answer, refusals included.
+       */
+      onAuthenticated?: (reply: FastifyReply) => void;
     };
 
 export interface ReplayGuard {
@@ -93,14 +96,13 @@ export function registerSignatureCheck(api: FastifyInstance, options: SignatureC
       if (!signatureMatches(demand.key, signature, request.method, request.raw.url ?? '', bodySha256(body))) {
         refusal = { code: 'INVALID_SIGNATURE', message: SIGNATURE_MESSAGES.INVALID_SIGNATURE };
       } else {
+        demand.onAuthenticated?.(reply);
         refusal = demand.afterMatch?.() ?? null;
         if (!refusal && !options.replays.accept(signature)) {
           refusal = { code: 'SIGNATURE_REPLAYED', message: SIGNATURE_MESSAGES.SIGNATURE_REPLAYED };
         }
       }
-      if (refusal) return clientError(refusal.code as RequestErrorCode, refusal.message);
-      demand.onAccepted?.(reply);
-      return null;
+      return refusal && clientError(refusal.code as RequestErrorCode, refusal.message);
     });
   });
 
