@@ -3,7 +3,11 @@ import { Writable } from 'node:stream';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { request } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startCliProcess } from '../../../test-support/cli-process.js';
 import { parsePrometheusText, sampleValue } from '../../../test-support/prometheus-text.js';
 import { buildRelayApp } from '../src/app.js';
 import { type Db, openDatabase } from '../src/db/open-database.js';
@@ -236,5 +240,50 @@ describe('relay request log', () => {
     // A request to the relay's other routes gets its line too.
     await app.inject({ method: 'GET', url: '/health' });
     expect(logLines.filter((l) => l.route === '/health' && l.status === 200)).toHaveLength(1);
+  });
+});
+
+describe('the relay daemon', () => {
+  it('serves /metrics and /ready; its forwards are counted as the sales reach the server', async () => {
+    await build();
+    const serverCli = fileURLToPath(new URL('../../server/dist/cli.js', import.meta.url));
+    const relayCli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+    const central = await startCliProcess(serverCli, ['serve', '--demo', '--db', join(dir, 'serveur.db'), '--host', '127.0.0.1', '--port', '0']);
+    const relay = await startCliProcess(relayCli, [
+      'start', '--upstream', central.url, '--db', join(dir, 'daemon.db'), '--host', '127.0.0.1', '--port', '0', '--interval', '1s',
+    ]);
+    try {
+      const res = await request(`${relay.url}${SYNC}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-device-serial': SERIAL },
+        body: JSON.stringify([vente('DAEMON-1'), vente('DAEMON-2')]),
+      });
+      expect(res.statusCode).toBe(201);
+      await res.body.dump();
+      const metric = async (name: string, labels: Record<string, string> = {}) => {
+        const answer = await request(`${relay.url}/metrics`);
+        expect(answer.statusCode).toBe(200);
+        return sampleValue(parsePrometheusText(await answer.body.text()), name, labels) ?? 0;
+      };
+      const deadline = Date.now() + 20_000;
+      // The queue is read from the file at most once a second: it shows empty soon after.
+      const settled = async () =>
+        (await metric('ventesync_relay_forwarded_sales_total', { outcome: 'synced' })) === 2 &&
+        (await metric('ventesync_relay_queue_sales', { state: 'en_attente' })) === 0 &&
+        (await metric('ventesync_relay_last_success_timestamp_seconds')) > 0;
+      while (!(await settled())) {
+        if (Date.now() > deadline) throw new Error('les 2 ventes ne sont pas comptées comme synchronisées, file vide');
+        await sleep(100);
+      }
+      expect(await metric('ventesync_relay_upstream_duration_seconds_count', { operation: 'sync', outcome: 'response' })).toBeGreaterThanOrEqual(1);
+      const readiness = await request(`${relay.url}/ready`);
+      const body = (await readiness.body.json()) as { status: string; checks: Record<string, { status: string }> };
+      expect(readiness.statusCode).toBe(200);
+      // The machine's free space decides `disk`; the rest is the relay's own state.
+      expect(body.checks).toMatchObject({ database: { status: 'pass' }, serveur: { status: 'pass' }, backlog: { status: 'pass' } });
+    } finally {
+      await relay.stop();
+      await central.stop();
+    }
   });
 });
