@@ -460,6 +460,20 @@ program
   .action(async (opts: { db: string }) => withStore(opts.db, (store) => askDaemonToSync(store)));
 
 program
+  .command('reconcile')
+  .description("compare, caisse par caisse, les ventes synchronisées d'un jour avec celles du serveur, au centime (sortie 1 : désaccord, 2 : serveur injoignable)")
+  .option('--jour <AAAA-MM-JJ>', 'le jour local de la boutique (défaut : hier)')
+  .option('--json', 'sortie JSON (listes entières)', false)
+  .option('--upstream <url>', 'serveur central à interroger (défaut : celui du dernier démarrage du relais)')
+  .option(...dbOption)
+  .addHelpText('after', `\nExemples :\n  $ ${COMMANDS.relay} reconcile\n  $ ${COMMANDS.relay} reconcile --jour 2025-10-29 --json`)
+  .action(async (opts: { jour?: string; json: boolean; upstream?: string; db: string }) => {
+    const { runReconcileCommand } = await import('./reconcile-command.js');
+    const io = { out, err: (text: string) => void process.stderr.write(`${text}\n`) };
+    process.exitCode = await runReconcileCommand(opts, io);
+  });
+
+program
   .command('purge')
   .description('efface les ventes synchronisées depuis plus longtemps que la durée donnée (jamais les autres)')
   .requiredOption('--older-than <durée>', 'ex. 30d', duration)

@@ -17,6 +17,7 @@ import { createRequestSigner } from './request-signer.js';
 import { protectRelayFile } from './protect-file.js';
 import { createRelayMetrics } from './relay-metrics.js';
 import { createAgent, createUpstream, DEFAULT_TIMEOUTS } from './upstream.js';
+import { createDailyReconciliation, createReconcileBooks } from './reconcile.js';
 
 export interface RelayConfig {
   upstream: string;
@@ -134,6 +135,9 @@ export async function startRelay(config: Readonly<RelayConfig>): Promise<void> {
   logger.info({ url, upstream: upstream.baseUrl, db: config.db }, `ventesync relais à l'écoute sur ${url}, serveur central ${upstream.baseUrl}`);
 
   forwarder.start();
+  // CONTRACT §7: the day before, checked against the server once a day (reconcile.ts says when).
+  const dailyReconciliation = createDailyReconciliation({ store, books: createReconcileBooks(db), upstream, logger });
+  dailyReconciliation.start();
   const refreshCatalogues = () =>
     directory.refreshCatalogues().catch((error: unknown) => logger.warn({ err: error }, 'Catalogue non rafraîchi'));
   void refreshCatalogues();
@@ -156,6 +160,7 @@ export async function startRelay(config: Readonly<RelayConfig>): Promise<void> {
     clearInterval(catalogueTimer);
     clearInterval(checkpointTimer);
     await forwarder.stop();
+    await dailyReconciliation.stop();
     await app.close();
     await agent.close();
     store.setEtat('daemon_url', null);

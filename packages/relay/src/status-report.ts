@@ -4,6 +4,7 @@ import type { DaemonProbe } from './daemon-probe.js';
 import { describeError } from './describe-error.js';
 import { commandLines, SCREEN_COLUMNS, wrap } from './fit-table.js';
 import { formatWhen, type TimeStyle } from './format-time.js';
+import { LAST_RECONCILIATION_KEY, type LastReconciliation, reconciliationLine } from './reconcile.js';
 import type { RelayStore } from './relay-store.js';
 
 /** A fact the forwarding side records as JSON in `etat`; null when absent or unreadable. */
@@ -111,6 +112,8 @@ export function statusReport(store: RelayStore, daemon: DaemonProbe, commands: C
       verifie_le: store.getEtat('serveur_verifie_le'),
     },
     alertes: alerts(store),
+    /** The last `reconcile` (by the daemon, once a day, or by a person); null before the first. */
+    rapprochement: fact<LastReconciliation>(store, LAST_RECONCILIATION_KEY),
     derniere_sync: store.getEtat('derniere_sync'),
     derniere_erreur: erreur ? { message: describeError(erreur), detail: erreur, le: store.getEtat('derniere_erreur_le') } : null,
     totaux: {
@@ -180,6 +183,8 @@ export function renderStatus(r: StatusReport, style: TimeStyle, commands: Comman
   if (t.rejetees > 0) command(relayCommand(commands, 'rejected'));
   field('Synchronisées', `${t.synchronisees}${t.abandonnees > 0 ? ` (et ${t.abandonnees} abandonnée(s))` : ''}`);
   field('Dernière synchro', r.derniere_sync ? when(r.derniere_sync) : 'jamais');
+  field('Rapprochement', r.rapprochement ? reconciliationLine(r.rapprochement, when) : 'pas encore fait');
+  if (r.rapprochement && !r.rapprochement.accord) command(relayCommand(commands, `reconcile --jour ${r.rapprochement.jour}`));
   if (r.derniere_erreur && s.joignable !== true) field('Dernier problème', `${r.derniere_erreur.message} (${when(r.derniere_erreur.le)})`);
 
   for (const till of r.terminaux) {

@@ -1,0 +1,447 @@
+import {
+  checkFuseau,
+  compareUtf8,
+  createEmpreinte,
+  DEFAULT_FUSEAU,
+  formatMoney,
+  localDayOf,
+  nextDay,
+  parseMoney,
+  RECONCILIATION_PATH,
+  type ReconciliationResponse,
+  ReconciliationResponseSchema,
+} from '@ventesync/shared';
+import type { UpstreamAnswer } from './classify.js';
+import type { Db } from './db/open-database.js';
+import type { RelayStore, TerminalInfo } from './relay-store.js';
+
+/** What reconciliation needs of a till the relay knows. */
+export type TillInfo = Pick<TerminalInfo, 'serial' | 'statut' | 'terminal_nom' | 'boutique_nom'>;
+
+// Reconciliation (CONTRACT §7), the relay's side: for each till, the server's account of a
+// shop-local day against the sales this relay holds as SYNCHRONISEE for that day. A sale still
+// waiting here (EN_ATTENTE) is pending, never a disagreement, even when the server already has
+// it (a send whose answer was lost).
+
+/** Most pages of `detail=1` read for one till and day: 1,000 pages of 1,000 sales. */
+export const MAX_DETAIL_PAGES = 1000;
+/** One question to the server: a day's fingerprint on a large day is a few seconds of reading. */
+export const RECONCILE_ANSWER_DEADLINE_MS = 30_000;
+/** Numeros listed per side for people; `--json` lists them all. */
+export const NUMEROS_SHOWN = 20;
+/** `etat` key of the last result, for `status`. */
+export const LAST_RECONCILIATION_KEY = 'dernier_rapprochement';
+
+/** What reconciliation needs of the upstream: signed GETs (upstream.ts). */
+export interface ReconcileUpstream {
+  get(pathAndQuery: string, serial: string, deadlineMs?: number): Promise<UpstreamAnswer>;
+}
+
+export interface AmountDifference {
+  numero_facture: string;
+  relais_centimes: number;
+  serveur_centimes: number;
+}
+
+interface TillBase {
+  serial: string;
+  terminal: string | null;
+  boutique: string | null;
+}
+
+export type TillReconciliation =
+  | (TillBase & {
+      statut: 'ACCORD' | 'DESACCORD';
+      fuseau: string;
+      serveur: { nombre_ventes: number; montant_centimes: number };
+      relais: { nombre_ventes: number; montant_centimes: number };
+      /** Sales of the day still waiting on the relay: not compared. */
+      en_attente: string[];
+      /** Relay SYNCHRONISEE, absent from the server. */
+      absentes_du_serveur: string[];
+      /** On the server, neither synced nor waiting on the relay. */
+      absentes_du_relais: string[];
+      montants_differents: AmountDifference[];
+      /** Server minus relay, over the compared sales (pending ones left out), in centimes. */
+      ecart_centimes: number;
+    })
+  | (TillBase & { statut: 'INJOIGNABLE'; raison: string })
+  | (TillBase & { statut: 'REFUSE'; code: string; raison: string });
+
+export interface ReconciliationReport {
+  jour: string;
+  le: string;
+  /** Every till asked agrees. */
+  accord: boolean;
+  /** Numeros that differ, all tills together (absent on a side, or another amount). */
+  numeros_differents: number;
+  /** Tills the server could not be asked about (away, or refused the request). */
+  non_verifies: number;
+  terminaux: TillReconciliation[];
+}
+
+/** `reconcile`'s exit status: 0 all agree, 1 a disagreement, 2 the server could not be asked. */
+export function exitStatusOf(report: ReconciliationReport): 0 | 1 | 2 {
+  if (report.terminaux.some((t) => t.statut === 'DESACCORD')) return 1;
+  return report.non_verifies > 0 ? 2 : 0;
+}
+
+/** The day before `now` on this machine's calendar (the shop PC is set to the shop's zone). */
+export function yesterdayLocal(now: Date): string {
+  const d = new Date(now.getFullYear(), now.getMonth(), now.getDate() - 1);
+  return `${String(d.getFullYear()).padStart(4, '0')}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+}
+
+interface HeldRow {
+  numero_facture: string;
+  statut: 'SYNCHRONISEE' | 'EN_ATTENTE';
+  centimes: number;
+  date_utc: string | null;
+}
+
+/**
+ * The relay's books for reconciliation. A held sale's date is the `date_vente` it is forwarded
+ * with (always set: the relay stamps one on arrival), read in UTC by SQLite (offsets included).
+ * Its amount is the server's, as the server confirmed it, else the relay's own estimate.
+ */
+export function createReconcileBooks(db: Db) {
+  const DATE = "strftime('%Y-%m-%dT%H:%M:%fZ', COALESCE(json_extract(contenu, '$.date_vente'), recue_le))";
+  const stmt = db.prepare<[string, string, string], { numero_facture: string; statut: HeldRow['statut']; montant_total: number; montant_serveur: string | null; date_utc: string | null }>(`
+    SELECT numero_facture, statut, montant_total, montant_serveur, ${DATE} AS date_utc FROM ventes
+    WHERE serial = ? AND statut IN ('SYNCHRONISEE', 'EN_ATTENTE') AND ${DATE} >= ? AND ${DATE} < ?`);
+  return {
+    /**
+     * The till's synced and waiting sales whose UTC date lies within a day and a half of local
+     * day `jour` in any zone (offsets run from −12 h to +14 h): the zone is known only once the
+     * server has answered, and these are read before asking it, so that a sale synced meanwhile
+     * counts as waiting rather than missing.
+     */
+    around(serial: string, jour: string): HeldRow[] {
+      const from = `${previousDay(jour)}T00:00:00.000Z`;
+      const to = `${nextDay(nextDay(jour))}T00:00:00.000Z`;
+      return stmt.all(serial, from, to).map((r) => ({
+        numero_facture: r.numero_facture,
+        statut: r.statut,
+        centimes: (r.montant_serveur === null ? null : parseMoney(r.montant_serveur)) ?? r.montant_total,
+        date_utc: r.date_utc,
+      }));
+    },
+  };
+}
+
+export type ReconcileBooks = ReturnType<typeof createReconcileBooks>;
+
+function previousDay(jour: string): string {
+  return new Date(Date.parse(`${jour}T00:00:00.000Z`) - 86_400_000).toISOString().slice(0, 10);
+}
+
+/** The server's money text in centimes; a sale net of its returns is never below zero. */
+function centimesOf(text: string): number {
+  return text.startsWith('-') ? -(parseMoney(text.slice(1)) ?? 0) : (parseMoney(text) ?? 0);
+}
+
+const describeAnswer = (answer: Extract<UpstreamAnswer, { kind: 'response' }>): { code: string; raison: string } => {
+  const body = answer.body as { code?: unknown; error?: unknown } | null;
+  const code = typeof body?.code === 'string' ? body.code : `HTTP_${answer.status}`;
+  const text = typeof body?.error === 'string' ? body.error : `réponse ${answer.status} du serveur`;
+  return { code, raison: text.slice(0, 300) };
+};
+
+type Asked = { ok: true; body: ReconciliationResponse } | { ok: false; outcome: TillReconciliation };
+
+async function ask(upstream: ReconcileUpstream, till: TillBase, query: string): Promise<Asked> {
+  const answer = await upstream.get(`${RECONCILIATION_PATH}?${query}`, till.serial, RECONCILE_ANSWER_DEADLINE_MS);
+  if (answer.kind === 'network-error') return { ok: false, outcome: { ...till, statut: 'INJOIGNABLE', raison: answer.reason } };
+  if (answer.status === 502 || answer.status === 503 || answer.status === 504) {
+    return { ok: false, outcome: { ...till, statut: 'INJOIGNABLE', raison: describeAnswer(answer).raison } };
+  }
+  if (answer.status !== 200) return { ok: false, outcome: { ...till, statut: 'REFUSE', ...describeAnswer(answer) } };
+  const parsed = ReconciliationResponseSchema.safeParse(answer.body);
+  if (!parsed.success) {
+    return { ok: false, outcome: { ...till, statut: 'REFUSE', code: 'REPONSE_ILLISIBLE', raison: 'réponse du serveur illisible (pas un rapprochement)' } };
+  }
+  return { ok: true, body: parsed.data };
+}
+
+/** The server's sales of the day, page after page (`apres` = the previous page's `suite`). */
+async function serverSales(upstream: ReconcileUpstream, till: TillBase, jour: string): Promise<{ ok: true; sales: Map<string, number> } | { ok: false; outcome: TillReconciliation }> {
+  const sales = new Map<string, number>();
+  let apres: string | null = null;
+  for (let page = 0; page < MAX_DETAIL_PAGES; page += 1) {
+    const asked = await ask(upstream, till, `jour=${jour}&detail=1${apres === null ? '' : `&apres=${encodeURIComponent(apres)}`}`);
+    if (!asked.ok) return asked;
+    for (const v of asked.body.ventes ?? []) sales.set(v.numero_facture, centimesOf(v.montant_total));
+    apres = asked.body.suite ?? null;
+    if (apres === null) return { ok: true, sales };
+  }
+  return { ok: false, outcome: { ...till, statut: 'REFUSE', code: 'JOUR_TROP_GRAND', raison: `plus de ${MAX_DETAIL_PAGES} pages de ventes pour ce jour : comparaison abandonnée` } };
+}
+
+const sum = (values: Iterable<number>) => {
+  let total = 0;
+  for (const v of values) total += v;
+  return total;
+};
+
+/** One till: ask the server, compare with the relay's books, name what differs. */
+export async function reconcileTill(upstream: ReconcileUpstream, books: ReconcileBooks, info: TillInfo, jour: string): Promise<TillReconciliation> {
+  const till: TillBase = { serial: info.serial, terminal: info.terminal_nom, boutique: info.boutique_nom };
+  const held = books.around(info.serial, jour);
+  const asked = await ask(upstream, till, `jour=${jour}`);
+  if (!asked.ok) return asked.outcome;
+  const zone = checkFuseau(asked.body.fuseau);
+  // A server without `fuseau` in its answer counts days in UTC (the default zone).
+  const fuseau = zone.ok ? zone.fuseau : DEFAULT_FUSEAU;
+  const ofDay = held.filter((r) => r.date_utc !== null && localDayOf(r.date_utc, fuseau) === jour);
+  const synced = new Map(ofDay.filter((r) => r.statut === 'SYNCHRONISEE').map((r) => [r.numero_facture, r.centimes]));
+  const waiting = new Set(ofDay.filter((r) => r.statut === 'EN_ATTENTE' && !synced.has(r.numero_facture)).map((r) => r.numero_facture));
+
+  const empreinte = createEmpreinte();
+  for (const numero of [...synced.keys()].sort(compareUtf8)) empreinte.add({ numero_facture: numero, centimes: synced.get(numero)! });
+  const relais = { nombre_ventes: synced.size, montant_centimes: sum(synced.values()) };
+  const serveurTotal = { nombre_ventes: asked.body.nombre_ventes, montant_centimes: centimesOf(asked.body.montant_total) };
+  const agreed = (server: typeof serveurTotal): TillReconciliation => ({
+    ...till,
+    statut: 'ACCORD',
+    fuseau,
+    serveur: server,
+    relais,
+    en_attente: [...waiting].sort(compareUtf8),
+    absentes_du_serveur: [],
+    absentes_du_relais: [],
+    montants_differents: [],
+    ecart_centimes: 0,
+  });
+  if (empreinte.hex() === asked.body.empreinte) return agreed(serveurTotal);
+
+  // The fingerprints differ: the server's list says where.
+  const listed = await serverSales(upstream, till, jour);
+  if (!listed.ok) return listed.outcome;
+  const server = listed.sales;
+  const absentesDuServeur = [...synced.keys()].filter((n) => !server.has(n)).sort(compareUtf8);
+  const absentesDuRelais = [...server.keys()].filter((n) => !synced.has(n) && !waiting.has(n)).sort(compareUtf8);
+  const montantsDifferents = [...synced.entries()]
+    .filter(([n, c]) => server.has(n) && server.get(n) !== c)
+    .map(([n, c]) => ({ numero_facture: n, relais_centimes: c, serveur_centimes: server.get(n)! }))
+    .sort((a, b) => compareUtf8(a.numero_facture, b.numero_facture));
+  // Sales still waiting here are left out on both sides, also when the server has them.
+  const compared = [...server.entries()].filter(([n]) => !waiting.has(n));
+  const serveurCompare = { nombre_ventes: compared.length, montant_centimes: sum(compared.map(([, c]) => c)) };
+  if (absentesDuServeur.length + absentesDuRelais.length + montantsDifferents.length === 0) return agreed(serveurCompare);
+  return {
+    ...till,
+    statut: 'DESACCORD',
+    fuseau,
+    serveur: serveurCompare,
+    relais,
+    en_attente: [...waiting].sort(compareUtf8),
+    absentes_du_serveur: absentesDuServeur,
+    absentes_du_relais: absentesDuRelais,
+    montants_differents: montantsDifferents,
+    ecart_centimes: serveurCompare.montant_centimes - relais.montant_centimes,
+  };
+}
+
+/** The tills to ask about: every one the relay knows or holds sales of, but those the server refused. */
+export function tillsOf(store: Pick<RelayStore, 'terminaux' | 'summary'>): TillInfo[] {
+  const known = new Map<string, TillInfo>(store.terminaux().map((t) => [t.serial, t]));
+  for (const s of store.summary()) {
+    if (!known.has(s.serial)) known.set(s.serial, { serial: s.serial, statut: 'NON_VERIFIE', terminal_nom: null, boutique_nom: null });
+  }
+  // A serial the server said it does not know has nothing there to compare.
+  return [...known.values()].filter((t) => t.statut !== 'INCONNU').sort((a, b) => compareUtf8(a.serial, b.serial));
+}
+
+/** Each till in turn (one question at a time: the server's fingerprint reads a whole day). */
+export async function reconcile(
+  upstream: ReconcileUpstream,
+  books: ReconcileBooks,
+  tills: readonly TillInfo[],
+  jour: string,
+  now: Date,
+): Promise<ReconciliationReport> {
+  const results: TillReconciliation[] = [];
+  for (const info of tills) results.push(await reconcileTill(upstream, books, info, jour));
+  const numeros = sum(
+    results.map((r) => (r.statut === 'DESACCORD' ? r.absentes_du_serveur.length + r.absentes_du_relais.length + r.montants_differents.length : 0)),
+  );
+  const nonVerifies = results.filter((r) => r.statut === 'INJOIGNABLE' || r.statut === 'REFUSE').length;
+  return {
+    jour,
+    le: now.toISOString(),
+    accord: results.every((r) => r.statut === 'ACCORD'),
+    numeros_differents: numeros,
+    non_verifies: nonVerifies,
+    terminaux: results,
+  };
+}
+
+/** What `status` keeps of the last reconciliation: the verdict, not the lists. */
+export interface LastReconciliation {
+  jour: string;
+  le: string;
+  accord: boolean;
+  numeros_differents: number;
+  non_verifies: number;
+  terminaux_en_desaccord: string[];
+  automatique: boolean;
+}
+
+export function lastReconciliationOf(report: ReconciliationReport, automatique: boolean): LastReconciliation {
+  return {
+    jour: report.jour,
+    le: report.le,
+    accord: report.accord,
+    numeros_differents: report.numeros_differents,
+    non_verifies: report.non_verifies,
+    terminaux_en_desaccord: report.terminaux.filter((t) => t.statut === 'DESACCORD').map((t) => t.serial),
+    automatique,
+  };
+}
+
+const money = (centimes: number) => formatMoney(centimes);
+const signed = (centimes: number) => `${centimes > 0 ? '+' : ''}${centimes}`;
+
+function numeroList(numeros: readonly string[]): string {
+  const shown = numeros.slice(0, NUMEROS_SHOWN).join(', ');
+  return numeros.length > NUMEROS_SHOWN ? `${shown} … et ${numeros.length - NUMEROS_SHOWN} autre(s) (--json pour la liste entière)` : shown;
+}
+
+/** The report for people, in French, one block per till. */
+export function renderReconciliation(report: ReconciliationReport): string[] {
+  const lines: string[] = [`Rapprochement du ${report.jour} (jour local de la boutique) entre le relais et le serveur :`];
+  if (report.terminaux.length === 0) lines.push('  aucun terminal connu du relais : rien à comparer.');
+  for (const t of report.terminaux) {
+    const name = t.terminal && t.terminal !== t.serial ? `${t.terminal} (${t.serial})` : t.serial;
+    lines.push('', `${name}${t.boutique ? `, ${t.boutique}` : ''}`);
+    if (t.statut === 'INJOIGNABLE') {
+      lines.push(`  NON VÉRIFIÉ : serveur injoignable (${t.raison})`);
+      continue;
+    }
+    if (t.statut === 'REFUSE') {
+      lines.push(`  NON VÉRIFIÉ : le serveur a refusé la demande (${t.code} : ${t.raison})`);
+      continue;
+    }
+    const zone = t.fuseau === DEFAULT_FUSEAU ? '' : ` (fuseau ${t.fuseau})`;
+    if (t.statut === 'ACCORD') {
+      lines.push(`  D'ACCORD au centime${zone} : ${t.relais.nombre_ventes} vente(s), ${money(t.relais.montant_centimes)} des deux côtés`);
+    } else {
+      lines.push(
+        `  DÉSACCORD${zone} : serveur ${t.serveur.nombre_ventes} vente(s), ${money(t.serveur.montant_centimes)} ; ` +
+          `relais ${t.relais.nombre_ventes} vente(s) synchronisée(s), ${money(t.relais.montant_centimes)}`,
+      );
+      lines.push(`  écart (serveur − relais) : ${signed(t.ecart_centimes)} centimes (${money(t.ecart_centimes)})`);
+      if (t.absentes_du_serveur.length > 0) {
+        lines.push(`  absentes du serveur (${t.absentes_du_serveur.length}) : ${numeroList(t.absentes_du_serveur)}`);
+      }
+      if (t.absentes_du_relais.length > 0) {
+        lines.push(`  absentes du relais (${t.absentes_du_relais.length}) : ${numeroList(t.absentes_du_relais)}`);
+      }
+      for (const d of t.montants_differents.slice(0, NUMEROS_SHOWN)) {
+        lines.push(`  montant différent : ${d.numero_facture} : relais ${money(d.relais_centimes)}, serveur ${money(d.serveur_centimes)}`);
+      }
+      if (t.montants_differents.length > NUMEROS_SHOWN) lines.push(`  … et ${t.montants_differents.length - NUMEROS_SHOWN} autre(s) montant(s) différent(s) (--json)`);
+    }
+    if (t.en_attente.length > 0) {
+      lines.push(`  ${t.en_attente.length} vente(s) de ce jour encore en attente d'envoi, pas comptées (pas un désaccord) : ${numeroList(t.en_attente)}`);
+    }
+  }
+  lines.push('');
+  if (report.terminaux.some((t) => t.statut === 'DESACCORD')) {
+    lines.push(`Résultat : DÉSACCORD, ${report.numeros_differents} numéro(s) diffèrent.`);
+  } else if (report.non_verifies > 0) {
+    lines.push(`Résultat : ${report.non_verifies} terminal(aux) non vérifié(s) : réessayez quand le serveur répond.`);
+  } else {
+    lines.push("Résultat : tout est d'accord.");
+  }
+  return lines;
+}
+
+/**
+ * The daemon reconciles the day before by itself, once, from this local hour on: the evening's
+ * last sales have had the night to reach the server.
+ */
+export const DAILY_RECONCILE_FROM_HOUR = 2;
+/** How often the daemon looks whether the day before is reconciled yet (and retries a server that was away). */
+export const DAILY_RECONCILE_CHECK_MS = 15 * 60_000;
+/** The first look, a minute after start: not in the rush of the tills reconnecting. */
+export const DAILY_RECONCILE_FIRST_CHECK_MS = 60_000;
+/** `etat` key of the last day the daemon reconciled with every till checked. */
+export const AUTO_RECONCILED_DAY_KEY = 'rapprochement_auto_jour';
+
+interface ReconcileLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+/**
+ * Once a day, the day before (this machine's calendar), every till; the verdict is kept for
+ * `status` and logged. A day some till could not be checked for is tried again at the next look.
+ */
+export function createDailyReconciliation(deps: {
+  store: Pick<RelayStore, 'getEtat' | 'setEtat' | 'terminaux' | 'summary'>;
+  books: ReconcileBooks;
+  upstream: ReconcileUpstream;
+  logger: ReconcileLogger;
+  now?: () => Date;
+}) {
+  const now = deps.now ?? (() => new Date());
+  let running: Promise<ReconciliationReport | null> | null = null;
+  let timers: NodeJS.Timeout[] = [];
+
+  async function run(): Promise<ReconciliationReport | null> {
+    const at = now();
+    if (at.getHours() < DAILY_RECONCILE_FROM_HOUR) return null;
+    const jour = yesterdayLocal(at);
+    if (deps.store.getEtat(AUTO_RECONCILED_DAY_KEY) === jour) return null;
+    const report = await reconcile(deps.upstream, deps.books, tillsOf(deps.store), jour, at);
+    deps.store.setEtat(LAST_RECONCILIATION_KEY, JSON.stringify(lastReconciliationOf(report, true)));
+    if (report.non_verifies === 0) deps.store.setEtat(AUTO_RECONCILED_DAY_KEY, jour);
+    const summary = { jour, accord: report.accord, numeros_differents: report.numeros_differents, non_verifies: report.non_verifies };
+    if (report.terminaux.some((t) => t.statut === 'DESACCORD')) {
+      deps.logger.warn(summary, `Rapprochement du ${jour} : DÉSACCORD avec le serveur, ${report.numeros_differents} numéro(s) diffèrent (ventesync-relay reconcile --jour ${jour})`);
+    } else if (report.non_verifies > 0) {
+      deps.logger.warn(summary, `Rapprochement du ${jour} : ${report.non_verifies} terminal(aux) non vérifié(s), nouvel essai dans ${DAILY_RECONCILE_CHECK_MS / 60_000} min`);
+    } else {
+      deps.logger.info(summary, `Rapprochement du ${jour} : d'accord avec le serveur`);
+    }
+    return report;
+  }
+
+  /** Runs the day's reconciliation when it is due and not done; one at a time. */
+  function runIfDue(): Promise<ReconciliationReport | null> {
+    running ??= run()
+      .catch((error: unknown) => {
+        deps.logger.warn({ err: error }, 'Rapprochement automatique impossible pour le moment');
+        return null;
+      })
+      .finally(() => {
+        running = null;
+      });
+    return running;
+  }
+
+  return {
+    runIfDue,
+    start(): void {
+      timers = [setTimeout(() => void runIfDue(), DAILY_RECONCILE_FIRST_CHECK_MS), setInterval(() => void runIfDue(), DAILY_RECONCILE_CHECK_MS)];
+      for (const t of timers) t.unref();
+    },
+    /** Stops the looks; a reconciliation under way is waited for. */
+    async stop(): Promise<void> {
+      for (const t of timers) clearTimeout(t);
+      timers = [];
+      await running;
+    },
+  };
+}
+
+/** The last reconciliation in a line for `status`: its day, the verdict, when it ran (`when`: local time). */
+export function reconciliationLine(last: LastReconciliation, when: (iso: string) => string): string {
+  const ran = `fait ${when(last.le)}${last.automatique ? ' par le relais' : ''}`;
+  if (last.terminaux_en_desaccord.length > 0) {
+    return `${last.jour} : DÉSACCORD avec le serveur, ${last.numeros_differents} numéro(s) diffèrent (${ran}) ; détail :`;
+  }
+  if (last.non_verifies > 0) return `${last.jour} : ${last.non_verifies} terminal(aux) non vérifié(s), serveur injoignable (${ran}) ; à refaire :`;
+  return `${last.jour} : d'accord avec le serveur (${ran})`;
+}

@@ -1,0 +1,321 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { openDatabase } from '../src/db/open-database.js';
+import { createForwarder, DEFAULT_FORWARDER_CONFIG } from '../src/forwarder.js';
+import {
+  AUTO_RECONCILED_DAY_KEY,
+  createDailyReconciliation,
+  createReconcileBooks,
+  LAST_RECONCILIATION_KEY,
+  reconcile,
+  type ReconciliationReport,
+  type TillReconciliation,
+  tillsOf,
+} from '../src/reconcile.js';
+import { runReconcileCommand } from '../src/reconcile-command.js';
+import { createRelayStore, type RelayStore } from '../src/relay-store.js';
+import { createSaleIntake } from '../src/sale-intake.js';
+import { renderStatus, statusReport } from '../src/status-report.js';
+import { createAgent, createUpstream } from '../src/upstream.js';
+import { type RealServer, SERIAL, startRealServer, TILLS } from './real-server.js';
+
+const RELAY_CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+
+/** The built CLI in its own process; this one keeps answering as the server meanwhile (no spawnSync). */
+function relayCli(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [RELAY_CLI, ...args, '--db', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+const JOUR = '2025-10-29';
+
+let dir: string;
+let file: string;
+let server: RealServer;
+let db: ReturnType<typeof openDatabase>;
+let store: RelayStore;
+let agent: ReturnType<typeof createAgent>;
+let logs: string[];
+const logger = {
+  info: (_o: object, m: string) => void logs.push(m),
+  warn: (_o: object, m: string) => void logs.push(m),
+  error: (_o: object, m: string) => void logs.push(m),
+};
+
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'ventesync-reconcile-'));
+  file = join(dir, 'relay.db');
+  server = await startRealServer();
+  db = openDatabase(file);
+  store = createRelayStore(db);
+  store.setEtat('serveur_url', server.url);
+  agent = createAgent();
+  logs = [];
+});
+afterEach(async () => {
+  db.close();
+  await agent.close();
+  await server.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const upstream = () => createUpstream(server.url, agent);
+/** A till's sale as it reaches the relay, at `date` (the till's own clock), of `prix` on article 6. */
+const sale = (numero: string, date: string, prix = 10) => ({ numero_facture: numero, date_vente: date, lignes: [{ article_id: 6, prix_unitaire: prix }] });
+const take = (items: unknown[], serial = SERIAL) => createSaleIntake(store).take({ serial, boutique_id: 2 }, items, new Date('2025-10-30T08:00:00Z'));
+/** Everything waiting goes to the real server, as the daemon would send it. */
+async function forward(): Promise<void> {
+  const forwarder = createForwarder({ store, upstream: upstream(), config: DEFAULT_FORWARDER_CONFIG, logger });
+  await forwarder.runOnce();
+  expect(store.countStatut('EN_ATTENTE')).toBe(0);
+}
+const run = (jour = JOUR): Promise<ReconciliationReport> => reconcile(upstream(), createReconcileBooks(db), tillsOf(store), jour, new Date('2025-10-30T08:00:00Z'));
+const till = (report: ReconciliationReport, serial = SERIAL): TillReconciliation => report.terminaux.find((t) => t.serial === serial)!;
+const removeOnServer = (numero: string) => {
+  server.db.prepare('DELETE FROM lignes_vente WHERE vente_id = (SELECT id FROM ventes WHERE numero_facture = ?)').run(numero);
+  server.db.prepare('DELETE FROM ventes WHERE numero_facture = ?').run(numero);
+};
+/** The command as a person runs it, in this process: its exit status and what it printed. */
+async function command(args: { jour?: string; json?: boolean; upstream?: string } = {}) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const status = await runReconcileCommand(
+    { db: file, jour: args.jour ?? JOUR, json: args.json ?? false, upstream: args.upstream },
+    { out: (t) => void out.push(t), err: (t) => void err.push(t) },
+  );
+  return { status, out: out.join('\n'), err: err.join('\n') };
+}
+
+describe('reconcile: relay and server agree', () => {
+  it('after a normal day, every till agrees to the centime and the command exits 0', async () => {
+    take([sale('V-1', '2025-10-29T08:00:00Z', 10), sale('V-2', '2025-10-29T12:00:00Z', 20.5), sale('V-HIER', '2025-10-28T12:00:00Z')]);
+    take([sale('B-1', '2025-10-29T09:00:00Z', 7)], TILLS[1]);
+    await forward();
+
+    const report = await run();
+    expect(report).toMatchObject({ jour: JOUR, accord: true, numeros_differents: 0, non_verifies: 0 });
+    expect(till(report)).toMatchObject({
+      statut: 'ACCORD',
+      fuseau: 'UTC',
+      relais: { nombre_ventes: 2, montant_centimes: 3050 },
+      serveur: { nombre_ventes: 2, montant_centimes: 3050 },
+      ecart_centimes: 0,
+      en_attente: [],
+    });
+    expect(till(report, TILLS[1])).toMatchObject({ statut: 'ACCORD', relais: { nombre_ventes: 1, montant_centimes: 700 } });
+
+    const { status, out } = await command();
+    expect(status).toBe(0);
+    expect(out).toContain("D'ACCORD au centime : 2 vente(s), 30.50 des deux côtés");
+    expect(out).toContain("Résultat : tout est d'accord.");
+  });
+
+  it('a sale on the relay not yet synced is pending, said so, and not a disagreement', async () => {
+    take([sale('V-1', '2025-10-29T08:00:00Z')]);
+    await forward();
+    take([sale('V-ATTEND', '2025-10-29T18:00:00Z')]);
+
+    const report = await run();
+    expect(till(report)).toMatchObject({ statut: 'ACCORD', en_attente: ['V-ATTEND'], relais: { nombre_ventes: 1 } });
+    const { status, out } = await command();
+    expect(status).toBe(0);
+    expect(out).toContain("1 vente(s) de ce jour encore en attente d'envoi, pas comptées (pas un désaccord) : V-ATTEND");
+  });
+
+  it('a sale waiting on the relay that the server already has (its answer was lost) is pending too', async () => {
+    take([sale('V-1', '2025-10-29T08:00:00Z')]);
+    await forward();
+    take([sale('V-PERDUE', '2025-10-29T09:00:00Z')]);
+    // Sent and created, the answer never read: the relay still holds it as waiting.
+    const sent = await upstream().postSync(SERIAL, `[${store.byNumero('V-PERDUE')[0]!.contenu}]`);
+    expect(sent.kind === 'response' && sent.status).toBe(201);
+    expect(store.byNumero('V-PERDUE')[0]!.statut).toBe('EN_ATTENTE');
+
+    expect(till(await run())).toMatchObject({ statut: 'ACCORD', en_attente: ['V-PERDUE'], absentes_du_relais: [], relais: { nombre_ventes: 1 } });
+  });
+});
+
+describe('reconcile: relay and server disagree', () => {
+  it('names the exact numero after one sale is removed from the server’s database by hand, with the gap in centimes; exit 1', async () => {
+    take([sale('V-1', '2025-10-29T08:00:00Z', 10), sale('V-2', '2025-10-29T09:00:00Z', 40000), sale('V-3', '2025-10-29T10:00:00Z', 5.25)]);
+    await forward();
+    removeOnServer('V-2');
+
+    const report = await run();
+    expect(report).toMatchObject({ accord: false, numeros_differents: 1 });
+    expect(till(report)).toMatchObject({
+      statut: 'DESACCORD',
+      absentes_du_serveur: ['V-2'],
+      absentes_du_relais: [],
+      montants_differents: [],
+      ecart_centimes: -4000000,
+      serveur: { nombre_ventes: 2, montant_centimes: 1525 },
+      relais: { nombre_ventes: 3, montant_centimes: 4001525 },
+    });
+
+    const { status, out } = await command();
+    expect(status).toBe(1);
+    expect(out).toContain('absentes du serveur (1) : V-2');
+    expect(out).toContain('écart (serveur − relais) : -4000000 centimes (-40000.00)');
+    expect(out).toContain('Résultat : DÉSACCORD, 1 numéro(s) diffèrent.');
+  });
+
+  it('names a sale the server has and the relay does not (sent to the server directly), and an amount changed on the server', async () => {
+    take([sale('V-1', '2025-10-29T08:00:00Z', 10), sale('V-2', '2025-10-29T09:00:00Z', 20)]);
+    await forward();
+    const direct = await upstream().postSync(SERIAL, JSON.stringify([sale('DIRECT-1', '2025-10-29T11:00:00Z', 3)]));
+    expect(direct.kind === 'response' && direct.status).toBe(201);
+    server.db.prepare("UPDATE ventes SET montant_total = 2100 WHERE numero_facture = 'V-2'").run();
+
+    const t = till(await run());
+    expect(t).toMatchObject({
+      statut: 'DESACCORD',
+      absentes_du_serveur: [],
+      absentes_du_relais: ['DIRECT-1'],
+      montants_differents: [{ numero_facture: 'V-2', relais_centimes: 2000, serveur_centimes: 2100 }],
+      ecart_centimes: 400,
+    });
+    const { out } = await command();
+    expect(out).toContain('absentes du relais (1) : DIRECT-1');
+    expect(out).toContain('montant différent : V-2 : relais 20.00, serveur 21.00');
+  });
+
+  it('--json gives the whole report, lists included', async () => {
+    take([sale('V-1', '2025-10-29T08:00:00Z'), sale('V-2', '2025-10-29T09:00:00Z')]);
+    await forward();
+    removeOnServer('V-1');
+    const { status, out } = await command({ json: true });
+    expect(status).toBe(1);
+    const report = JSON.parse(out) as ReconciliationReport;
+    expect(report.terminaux[0]).toMatchObject({ serial: SERIAL, statut: 'DESACCORD', absentes_du_serveur: ['V-1'], ecart_centimes: -1000 });
+  });
+});
+
+describe('reconcile: the boutique’s local day', () => {
+  // 22:30 and 23:30 UTC on the 28th: 23:30 / 00:30 in Kinshasa (+1), 00:30 / 01:30 in Lubumbashi (+2).
+  beforeEach(async () => {
+    take([
+      sale('AVANT', '2025-10-28T22:30:00Z', 1),
+      // The till's own offset: the same instant as 23:30 UTC.
+      sale('APRES', '2025-10-29T00:30:00+01:00', 2),
+      sale('FIN', '2025-10-29T21:59:59Z', 4),
+      sale('TARD', '2025-10-29T22:30:00Z', 8),
+    ]);
+    await forward();
+  });
+  const setFuseau = (fuseau: string) => server.db.prepare('UPDATE boutiques SET fuseau = ? WHERE id = 2').run(fuseau);
+
+  it('in a +1 zone the relay compares the same local day as the server: agreement, then the exact numero', async () => {
+    setFuseau('Africa/Kinshasa');
+    expect(till(await run())).toMatchObject({ statut: 'ACCORD', fuseau: 'Africa/Kinshasa', relais: { nombre_ventes: 3, montant_centimes: 1400 } });
+    expect(till(await run('2025-10-28'))).toMatchObject({ statut: 'ACCORD', relais: { nombre_ventes: 1, montant_centimes: 100 } });
+    removeOnServer('APRES');
+    expect(till(await run())).toMatchObject({ statut: 'DESACCORD', absentes_du_serveur: ['APRES'], ecart_centimes: -200 });
+    expect(till(await run('2025-10-28'))).toMatchObject({ statut: 'ACCORD' });
+  });
+
+  it('in a +2 zone both late sales of the 28th UTC are on the 29th, and 22:30 UTC on the 29th is already the 30th', async () => {
+    setFuseau('Africa/Lubumbashi');
+    expect(till(await run())).toMatchObject({ statut: 'ACCORD', fuseau: 'Africa/Lubumbashi', relais: { nombre_ventes: 3, montant_centimes: 700 } });
+    expect(till(await run('2025-10-30'))).toMatchObject({ statut: 'ACCORD', relais: { nombre_ventes: 1, montant_centimes: 800 } });
+    removeOnServer('AVANT');
+    expect(till(await run())).toMatchObject({ statut: 'DESACCORD', absentes_du_serveur: ['AVANT'], ecart_centimes: -100 });
+  });
+});
+
+describe('reconcile: the server cannot be asked', () => {
+  it('says which tills were not checked and exits 2, distinct from a disagreement', async () => {
+    take([sale('V-1', '2025-10-29T08:00:00Z')]);
+    await forward();
+    const closed = server.url;
+    await server.close();
+    server = await startRealServer();
+    const { status, out, err } = await command({ upstream: closed });
+    expect(status).toBe(2);
+    expect(out).toMatch(/NON VÉRIFIÉ : serveur injoignable \(Serveur injoignable \(ECONNREFUSED/);
+    expect(err).toContain(`le serveur ${closed} n'a pas pu être interrogé pour 1 terminal(aux)`);
+  });
+
+  it('refuses a day that is not a real day, before asking anything', async () => {
+    const { status, err } = await command({ jour: '2026-02-30' });
+    expect(status).toBe(1);
+    expect(err).toContain('--jour : jour réel AAAA-MM-JJ attendu');
+  });
+});
+
+describe('reconcile from the command line, and in status', () => {
+  it('exits 0, then 1 once a sale is gone from the server; status shows the last result', async () => {
+    take([sale('V-1', '2025-10-29T08:00:00Z'), sale('V-2', '2025-10-29T09:00:00Z')]);
+    await forward();
+    const ok = await relayCli('reconcile', '--jour', JOUR);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toContain("D'ACCORD au centime");
+    expect((await relayCli('status')).stdout.replace(/\s+/g, ' ')).toMatch(/Rapprochement : 2025-10-29 : d'accord avec le serveur \(fait /);
+
+    removeOnServer('V-2');
+    const ko = await relayCli('reconcile', '--jour', JOUR);
+    expect(ko.code).toBe(1);
+    expect(ko.stdout).toContain('absentes du serveur (1) : V-2');
+    const status = (await relayCli('status')).stdout.replace(/\s+/g, ' ');
+    expect(status).toMatch(/Rapprochement : 2025-10-29 : DÉSACCORD avec le serveur, 1 numéro\(s\) diffèrent/);
+    expect(status).toContain('reconcile --jour 2025-10-29');
+    const json = JSON.parse((await relayCli('status', '--json')).stdout);
+    expect(json.rapprochement).toMatchObject({ jour: JOUR, accord: false, numeros_differents: 1, terminaux_en_desaccord: [SERIAL], automatique: false });
+  });
+
+  it('a bad --jour is refused with exit 1', async () => {
+    const r = await relayCli('reconcile', '--jour', '29/10/2025');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('--jour : jour réel AAAA-MM-JJ attendu');
+  });
+});
+
+describe('the daemon reconciles the day before, once a day', () => {
+  /** A local date-time on this machine's calendar. */
+  const local = (y: number, m: number, d: number, h: number) => new Date(y, m - 1, d, h, 0, 0);
+
+  it('waits for the hour, runs for the day before once, keeps the verdict for status, and retries a day the server missed', async () => {
+    take([sale('V-1', new Date(2025, 9, 29, 12).toISOString())]);
+    await forward();
+    let now = local(2025, 10, 30, 1);
+    const daily = createDailyReconciliation({ store, books: createReconcileBooks(db), upstream: upstream(), logger, now: () => now });
+
+    expect(await daily.runIfDue()).toBeNull();
+    expect(store.getEtat(LAST_RECONCILIATION_KEY)).toBeNull();
+
+    now = local(2025, 10, 30, 3);
+    const report = await daily.runIfDue();
+    expect(report).toMatchObject({ jour: JOUR, accord: true });
+    expect(JSON.parse(store.getEtat(LAST_RECONCILIATION_KEY)!)).toMatchObject({ jour: JOUR, accord: true, automatique: true });
+    expect(store.getEtat(AUTO_RECONCILED_DAY_KEY)).toBe(JOUR);
+    expect(logs).toContain(`Rapprochement du ${JOUR} : d'accord avec le serveur`);
+    // Done for the day: not again.
+    expect(await daily.runIfDue()).toBeNull();
+
+    // The next day, with the server away: tried, said, and tried again at the next look.
+    const away = createDailyReconciliation({
+      store,
+      books: createReconcileBooks(db),
+      upstream: { get: async () => ({ kind: 'network-error', reason: 'Serveur injoignable (ECONNREFUSED)' }) },
+      logger,
+      now: () => local(2025, 10, 31, 3),
+    });
+    expect(await away.runIfDue()).toMatchObject({ jour: '2025-10-30', non_verifies: 1 });
+    expect(store.getEtat(AUTO_RECONCILED_DAY_KEY)).toBe(JOUR);
+    expect(await away.runIfDue()).toMatchObject({ jour: '2025-10-30', non_verifies: 1 });
+    const commands = { relay: 'ventesync-relay', server: 'ventesync-server' };
+    const stopped = { running: false as const, url: null, reason: 'arrêté' };
+    const lines = renderStatus(statusReport(store, stopped, commands), { now: local(2025, 10, 31, 4), utc: false }, commands).replace(/\s+/g, ' ');
+    expect(lines).toMatch(/Rapprochement : 2025-10-30 : 1 terminal\(aux\) non vérifié\(s\), serveur injoignable \(fait .* par le relais\)/);
+  });
+});
