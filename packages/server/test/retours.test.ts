@@ -1,14 +1,18 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { MAX_SYNC_ANSWER_BYTES } from '@ventesync/shared';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openSqlite } from '@ventesync/runtime/sqlite';
 import Database from 'better-sqlite3';
 import { MIGRATIONS } from '../src/db/migrations.js';
 import { openDatabase } from '../src/db/open-database.js';
+import { buildApp } from '../src/app.js';
 import { allocateReturn } from '../src/retour-writer.js';
 import { type ChildServer, runCli, startServer } from './child-server.js';
-import { OTHER_SERIAL, SECOND_SERIAL, SERIAL, TEST_FIXTURE, tempDir, testApp, vente } from './helpers.js';
+import { openTestDb, OTHER_SERIAL, SECOND_SERIAL, SERIAL, SYNC, TEST_FIXTURE, tempDir, testApp, vente } from './helpers.js';
 
 const RETOURS = '/api/v2/simple/ventes/retours/';
 const NOW = new Date('2025-10-29T10:00:00Z');
@@ -353,5 +357,55 @@ describe('the schema version that adds returns', () => {
     } finally {
       tmp.cleanup();
     }
+  });
+});
+
+describe('what a returns request leaves in the log and weighs in its answer', () => {
+  it('one info line per request with the counts; each refused return at warn with its numero and code', async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const stream = new Writable({
+      write(chunk, _encoding, done) {
+        for (const line of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(line));
+        done();
+      },
+    });
+    const db = openTestDb();
+    const app = await buildApp({ db, logger: pino({ level: 'info' }, stream) });
+    const post = (url: string, body: unknown) =>
+      app.inject({ method: 'POST', url, headers: { 'x-device-serial': SERIAL }, payload: JSON.stringify(body) });
+    try {
+      await post(SYNC, [vente('V-1', [{ article_id: 7, quantite: 1 }])]);
+      lines.length = 0;
+      await post(RETOURS, [retour('R-1', 'V-1', [{ article_id: 7 }]), retour('R-2', 'V-9', [{ article_id: 7 }])]);
+    } finally {
+      await app.close();
+      db.close();
+    }
+    const requestLines = lines.filter((l) => l.reqId !== undefined);
+    expect(requestLines.filter((l) => l.level === 40)).toEqual([
+      expect.objectContaining({ numero_retour: 'R-2', numero_facture: 'V-9', code: 'SALE_NOT_FOUND', msg: '❌ Retour R-2 refusé: Vente V-9 introuvable dans la boutique Ma Boutique' }),
+    ]);
+    expect(requestLines.filter((l) => l.level === 30)).toEqual([
+      expect.objectContaining({ msg: 'Retours pour boutique: Ma Boutique (Terminal: Terminal messie vanza)', status: 201, route: RETOURS, recus: 2, crees: 1, refuses: 1 }),
+    ]);
+  });
+
+  it('the answer stays under 1 MiB: past it, created returns come with lignes: [] and lignes_omises, yet are stored whole', async () => {
+    const s = await setup();
+    // Sales of 1,000 one-unit lines at alternating prices: giving all back echoes 1,000 lines each.
+    const sales = Array.from({ length: 12 }, (_, v) =>
+      vente(`BIG-${v}`, Array.from({ length: 1000 }, (_, i) => ({ article_id: 9, quantite: 1, prix_unitaire: i % 2 === 0 ? '1.00' : '2.00' }))),
+    );
+    s.db.prepare('UPDATE articles SET quantite_stock = 100000 WHERE id = 9').run();
+    expect((await s.sync(sales)).statusCode).toBe(201);
+    const res = await s.retours(sales.map((_, v) => retour(`RBIG-${v}`, `BIG-${v}`, [{ article_id: 9, quantite: 1000 }])));
+    expect(res.statusCode).toBe(201);
+    expect(res.rawPayload.length).toBeLessThan(MAX_SYNC_ANSWER_BYTES + 64 * 1024);
+    const crees = res.json().retours_crees as Array<{ montant_total: string; lignes: unknown[]; lignes_omises?: number }>;
+    expect(crees).toHaveLength(12);
+    expect(crees.every((r) => r.montant_total === '1500.00')).toBe(true);
+    expect(crees[0]!.lignes).toHaveLength(1000);
+    expect(crees.at(-1)).toMatchObject({ lignes: [], lignes_omises: 1000 });
+    expect(s.ligneRetourCount()).toBe(12_000);
   });
 });
