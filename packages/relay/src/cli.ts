@@ -465,12 +465,15 @@ program
   .option('--jour <AAAA-MM-JJ>', 'le jour local de la boutique (défaut : hier)')
   .option('--json', 'sortie JSON (listes entières)', false)
   .option('--upstream <url>', 'serveur central à interroger (défaut : celui du dernier démarrage du relais)')
+  .option('--relay-id <id>', 'relais enregistré : signe les demandes comme start (sinon $VENTESYNC_RELAY_ID)')
+  .option('--relay-secret-file <fichier>', 'fichier du secret du relais (sinon $VENTESYNC_RELAY_SECRET_FILE ou $VENTESYNC_RELAY_SECRET)')
+  .option('--ca <fichier>', 'autorité (PEM) du certificat du serveur https://, comme pour start')
   .option(...dbOption)
   .addHelpText('after', `\nExemples :\n  $ ${COMMANDS.relay} reconcile\n  $ ${COMMANDS.relay} reconcile --jour 2025-10-29 --json`)
-  .action(async (opts: { jour?: string; json: boolean; upstream?: string; db: string }) => {
-    const { runReconcileCommand } = await import('./reconcile-command.js');
+  .action(async (opts: { jour?: string; json: boolean; upstream?: string; relayId?: string; relaySecretFile?: string; ca?: string; db: string }) => {
+    const { relayUpstream, runReconcileCommand } = await import('./reconcile-command.js');
     const io = { out, err: (text: string) => void process.stderr.write(`${text}\n`) };
-    process.exitCode = await runReconcileCommand(opts, io);
+    process.exitCode = await runReconcileCommand(opts, io, relayUpstream(opts));
   });
 
 program

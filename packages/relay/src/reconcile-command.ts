@@ -1,5 +1,6 @@
 import { parseDay } from '@ventesync/shared';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { clockCorrection } from './clock.js';
 import { openDatabase } from './db/open-database.js';
 import {
   createReconcileBooks,
@@ -13,8 +14,10 @@ import {
   tillsOf,
   yesterdayLocal,
 } from './reconcile.js';
+import { loadRelayCredentials } from './relay-credentials.js';
 import { createRelayStore, type RelayStore } from './relay-store.js';
-import { createAgent, createUpstream } from './upstream.js';
+import { createRequestSigner } from './request-signer.js';
+import { createAgent, createUpstream, DEFAULT_TIMEOUTS } from './upstream.js';
 
 export interface ReconcileCommandOptions {
   db: string;
@@ -41,6 +44,30 @@ export const plainUpstream: UpstreamFactory = async (url) => {
   const agent = createAgent();
   return { upstream: createUpstream(url, agent), close: () => agent.close() };
 };
+
+/**
+ * As the daemon talks to the server: signed with the relay's credentials when it has some
+ * (`--relay-id` / `--relay-secret-file`, else the environment, as for `start`), on the
+ * server's clock as last measured; `--ca` for a server whose certificate a private authority signed.
+ */
+export function relayUpstream(options: { relayId?: string | undefined; relaySecretFile?: string | undefined; ca?: string | undefined }): UpstreamFactory {
+  return async (url, store) => {
+    const loaded = loadRelayCredentials({ relayId: options.relayId, relaySecretFile: options.relaySecretFile });
+    if (!loaded.ok) return { erreur: loaded.erreur };
+    let ca: Buffer | undefined;
+    if (options.ca !== undefined) {
+      try {
+        ca = readFileSync(options.ca);
+      } catch {
+        return { erreur: `--ca : fichier illisible « ${options.ca} » (le certificat PEM de l'autorité)` };
+      }
+    }
+    const agent = createAgent(DEFAULT_TIMEOUTS, ca);
+    const serverNowMs = () => Date.now() + clockCorrection(store.clockOffsetMs());
+    const signer = loaded.credentials ? createRequestSigner(loaded.credentials, serverNowMs) : undefined;
+    return { upstream: createUpstream(url, agent, signer ? { signer } : {}), close: () => agent.close() };
+  };
+}
 
 /** Exit statuses: 0 all agree, 1 a disagreement (or a usage error), 2 the server could not be asked. */
 export const EXIT_SERVER_UNREACHED = 2;

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +16,7 @@ import {
   type TillReconciliation,
   tillsOf,
 } from '../src/reconcile.js';
-import { runReconcileCommand } from '../src/reconcile-command.js';
+import { relayUpstream, runReconcileCommand } from '../src/reconcile-command.js';
 import { createRelayStore, type RelayStore } from '../src/relay-store.js';
 import { createSaleIntake } from '../src/sale-intake.js';
 import { renderStatus, statusReport } from '../src/status-report.js';
@@ -250,6 +250,28 @@ describe('reconcile: the server cannot be asked', () => {
     const { status, err } = await command({ jour: '2026-02-30' });
     expect(status).toBe(1);
     expect(err).toContain('--jour : jour réel AAAA-MM-JJ attendu');
+  });
+});
+
+describe('reconcile as a registered relay (CONTRACT §6)', () => {
+  it('signs its questions with the relay’s credentials, as the daemon does: a till with a secret is reconciled', async () => {
+    take([sale('V-1', '2025-10-29T08:00:00Z')]);
+    await forward();
+    const relaySecret = 'R'.repeat(43);
+    server.db.prepare("INSERT INTO relais (id, nom, secret, actif) VALUES (1, 'Relais Ma Boutique', ?, 1)").run(relaySecret);
+    server.db.prepare('INSERT INTO relais_boutiques (relais_id, boutique_id) VALUES (1, 2)').run();
+    server.db.prepare('UPDATE terminaux SET secret = ? WHERE serial = ?').run('T'.repeat(43), SERIAL);
+
+    const unsigned = await command();
+    expect(unsigned.status).toBe(2);
+    expect(unsigned.out).toContain('NON VÉRIFIÉ : le serveur a refusé la demande (SIGNATURE_REQUIRED');
+
+    const secretFile = join(dir, 'relais.secret');
+    writeFileSync(secretFile, `${relaySecret}\n`);
+    const out: string[] = [];
+    const status = await runReconcileCommand({ db: file, jour: JOUR, json: false }, { out: (t) => void out.push(t), err: (t) => void out.push(t) }, relayUpstream({ relayId: '1', relaySecretFile: secretFile }));
+    expect(out.join('\n')).toContain("D'ACCORD au centime : 1 vente(s), 10.00 des deux côtés");
+    expect(status).toBe(0);
   });
 });
 
