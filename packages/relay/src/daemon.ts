@@ -106,10 +106,11 @@ export async function startRelay(config: Readonly<RelayConfig>): Promise<void> {
   const serverNowMs = () => Date.now() + clockCorrection(store.clockOffsetMs());
   const credentials = config.credentials ?? null;
   let trust: RelayTrust | undefined;
+  const signer = credentials ? createRequestSigner(credentials, serverNowMs) : null;
   const metrics = createRelayMetrics(db, store);
   const upstream = metrics.instrument(createUpstream(config.upstream, agent, {
     timeouts,
-    ...(credentials ? { signer: createRequestSigner(credentials, serverNowMs), onTerminalsVersion: (version: string) => trust?.noteVersion(version) } : {}),
+    ...(signer ? { signer, onTerminalsVersion: (version: string) => trust?.noteVersion(version) } : {}),
   }));
   const forwarder = createForwarder({
     store,
@@ -127,7 +128,8 @@ export async function startRelay(config: Readonly<RelayConfig>): Promise<void> {
     onForwarded: (outcome) => metrics.forwarded(outcome),
   });
   const directory = createTerminalDirectory(store, upstream);
-  trust = createRelayTrust({ db, store, upstream, credentials, logger, nowMs: serverNowMs });
+  // Tills are judged on the server's time as the signer knows it (an EXPIRED answer teaches it at once).
+  trust = createRelayTrust({ db, store, upstream, credentials, logger, nowMs: signer ? signer.serverNowMs : serverNowMs });
   const app = await buildRelayApp({ store, upstream, forwarder, directory, logger, trust, monitoring: { metrics, db, reserve } });
 
   const url = await app.listen({ host: config.host, port: config.port });

@@ -22,7 +22,9 @@ export function createRequestSigner(credentials: RelayCredentials, nowMs: () => 
   /** The server's clock minus the corrected one, learned from an EXPIRED answer's Date header. */
   let extraOffsetMs = 0;
 
-  const nowSeconds = () => Math.floor((nowMs() + extraOffsetMs) / 1000);
+  /** The best estimate of the server's time: what tills are judged on at the relay's door too. */
+  const serverNowMs = () => nowMs() + extraOffsetMs;
+  const nowSeconds = () => Math.floor(serverNowMs() / 1000);
 
   function prune(now: number) {
     for (const [key, t] of lastT) {
@@ -57,6 +59,7 @@ export function createRequestSigner(credentials: RelayCredentials, nowMs: () => 
       if (Number.isFinite(serverNowMs)) extraOffsetMs = serverNowMs - nowMs();
     },
     nowSeconds,
+    serverNowMs,
   };
 }
 

@@ -103,7 +103,7 @@ async function startServer(options: { port?: number; tls?: { cert: Buffer; key: 
 }
 
 /** The relay as its daemon assembles it, in this process: logs captured, restartable on its file. */
-async function startRelay(upstreamUrl: string, credentials: RelayCredentials | null, options: { ca?: Buffer } = {}) {
+async function startRelay(upstreamUrl: string, credentials: RelayCredentials | null, options: { ca?: Buffer; clockSkewMs?: number } = {}) {
   const logs: string[] = [];
   const logger = pino({ level: 'info' }, new Writable({ write: (chunk, _enc, done) => (logs.push(String(chunk)), done()) }));
   const db = openDatabase(relayDb);
@@ -111,12 +111,14 @@ async function startRelay(upstreamUrl: string, credentials: RelayCredentials | n
   const store = createRelayStore(db);
   store.releaseAllClaims();
   const agent = createAgent(DEFAULT_TIMEOUTS, options.ca);
-  const nowMs = () => Date.now();
+  // As the daemon: this machine's clock (here skewed as asked), corrected by what the signer learns.
+  const nowMs = () => Date.now() + (options.clockSkewMs ?? 0);
   let trust: ReturnType<typeof createRelayTrust> | undefined;
+  const signer = credentials ? createRequestSigner(credentials, nowMs) : null;
   const upstream = createUpstream(upstreamUrl, agent, {
-    ...(credentials ? { signer: createRequestSigner(credentials, nowMs), onTerminalsVersion: (v: string) => trust?.noteVersion(v) } : {}),
+    ...(signer ? { signer, onTerminalsVersion: (v: string) => trust?.noteVersion(v) } : {}),
   });
-  trust = createRelayTrust({ db, store, upstream, credentials, logger, nowMs });
+  trust = createRelayTrust({ db, store, upstream, credentials, logger, nowMs: signer ? signer.serverNowMs : nowMs });
   const forwarder = createForwarder({
     store,
     upstream,
@@ -242,6 +244,15 @@ describe('trust on the relay side (CONTRACT §6)', () => {
     expect((await shop.post(SIGNED, vente('ROT-2'), sign(rotated, 'POST', SYNC, vente('ROT-2')))).status).toBe(201);
     await until(server.numeros, (n) => n.includes('ROT-2'));
     expect(server.numeros()).not.toContain('ROT-1');
+  });
+
+  it("a relay PC whose clock is an hour behind still signs within the server's window, and judges its tills on the server's time", async () => {
+    const server = await startServer();
+    const shop = await startRelay(server.url, relay, { clockSkewMs: -3_600_000 });
+    expect(shop.initial).toBe('ok');
+    const body = vente('HORLOGE-1');
+    expect((await shop.post(SIGNED, body, sign(tillSecret, 'POST', SYNC, body))).status).toBe(201);
+    await until(server.numeros, (n) => n.includes('HORLOGE-1'));
   });
 
   it('a legacy till (no secret) is served as before, through a registered relay and through one without credentials', async () => {
