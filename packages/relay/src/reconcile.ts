@@ -53,7 +53,9 @@ export type TillReconciliation =
   | (TillBase & {
       statut: 'ACCORD' | 'DESACCORD';
       fuseau: string;
-      serveur: { nombre_ventes: number; montant_centimes: number };
+      /** As the server counts them: net of returns; `retours_centimes`, what its returns took off. */
+      serveur: { nombre_ventes: number; montant_centimes: number; retours_centimes: number };
+      /** The relay's synced sales at the amounts the server confirmed (before any return). */
       relais: { nombre_ventes: number; montant_centimes: number };
       /** Sales of the day still waiting on the relay: not compared. */
       en_attente: string[];
@@ -62,7 +64,10 @@ export type TillReconciliation =
       /** On the server, neither synced nor waiting on the relay. */
       absentes_du_relais: string[];
       montants_differents: AmountDifference[];
-      /** Server minus relay, over the compared sales (pending ones left out), in centimes. */
+      /**
+       * Server minus relay, in centimes, over the compared sales (pending ones left out), the
+       * server's returns added back: tills send returns to the server, the relay never sees them.
+       */
       ecart_centimes: number;
     })
   | (TillBase & { statut: 'INJOIGNABLE'; raison: string })
@@ -164,13 +169,21 @@ async function ask(upstream: ReconcileUpstream, till: TillBase, query: string): 
 }
 
 /** The server's sales of the day, page after page (`apres` = the previous page's `suite`). */
-async function serverSales(upstream: ReconcileUpstream, till: TillBase, jour: string): Promise<{ ok: true; sales: Map<string, number> } | { ok: false; outcome: TillReconciliation }> {
-  const sales = new Map<string, number>();
+/** A sale as the server counts it: net of its returns, and what they took off. */
+interface ServerSale {
+  net: number;
+  retours: number;
+}
+
+async function serverSales(upstream: ReconcileUpstream, till: TillBase, jour: string): Promise<{ ok: true; sales: Map<string, ServerSale> } | { ok: false; outcome: TillReconciliation }> {
+  const sales = new Map<string, ServerSale>();
   let apres: string | null = null;
   for (let page = 0; page < MAX_DETAIL_PAGES; page += 1) {
     const asked = await ask(upstream, till, `jour=${jour}&detail=1${apres === null ? '' : `&apres=${encodeURIComponent(apres)}`}`);
     if (!asked.ok) return asked;
-    for (const v of asked.body.ventes ?? []) sales.set(v.numero_facture, centimesOf(v.montant_total));
+    for (const v of asked.body.ventes ?? []) {
+      sales.set(v.numero_facture, { net: centimesOf(v.montant_total), retours: v.montant_retours === undefined ? 0 : centimesOf(v.montant_retours) });
+    }
     apres = asked.body.suite ?? null;
     if (apres === null) return { ok: true, sales };
   }
@@ -199,7 +212,7 @@ export async function reconcileTill(upstream: ReconcileUpstream, books: Reconcil
   const empreinte = createEmpreinte();
   for (const numero of [...synced.keys()].sort(compareUtf8)) empreinte.add({ numero_facture: numero, centimes: synced.get(numero)! });
   const relais = { nombre_ventes: synced.size, montant_centimes: sum(synced.values()) };
-  const serveurTotal = { nombre_ventes: asked.body.nombre_ventes, montant_centimes: centimesOf(asked.body.montant_total) };
+  const serveurTotal = { nombre_ventes: asked.body.nombre_ventes, montant_centimes: centimesOf(asked.body.montant_total), retours_centimes: 0 };
   const agreed = (server: typeof serveurTotal): TillReconciliation => ({
     ...till,
     statut: 'ACCORD',
@@ -214,19 +227,23 @@ export async function reconcileTill(upstream: ReconcileUpstream, books: Reconcil
   });
   if (empreinte.hex() === asked.body.empreinte) return agreed(serveurTotal);
 
-  // The fingerprints differ: the server's list says where.
+  // The fingerprints differ (or a sale has returns, which the relay never sees): the server's list says where.
   const listed = await serverSales(upstream, till, jour);
   if (!listed.ok) return listed.outcome;
   const server = listed.sales;
   const absentesDuServeur = [...synced.keys()].filter((n) => !server.has(n)).sort(compareUtf8);
   const absentesDuRelais = [...server.keys()].filter((n) => !synced.has(n) && !waiting.has(n)).sort(compareUtf8);
   const montantsDifferents = [...synced.entries()]
-    .filter(([n, c]) => server.has(n) && server.get(n) !== c)
-    .map(([n, c]) => ({ numero_facture: n, relais_centimes: c, serveur_centimes: server.get(n)! }))
+    .filter(([n, c]) => server.has(n) && server.get(n)!.net + server.get(n)!.retours !== c)
+    .map(([n, c]) => ({ numero_facture: n, relais_centimes: c, serveur_centimes: server.get(n)!.net + server.get(n)!.retours }))
     .sort((a, b) => compareUtf8(a.numero_facture, b.numero_facture));
   // Sales still waiting here are left out on both sides, also when the server has them.
   const compared = [...server.entries()].filter(([n]) => !waiting.has(n));
-  const serveurCompare = { nombre_ventes: compared.length, montant_centimes: sum(compared.map(([, c]) => c)) };
+  const serveurCompare = {
+    nombre_ventes: compared.length,
+    montant_centimes: sum(compared.map(([, c]) => c.net)),
+    retours_centimes: sum(compared.map(([, c]) => c.retours)),
+  };
   if (absentesDuServeur.length + absentesDuRelais.length + montantsDifferents.length === 0) return agreed(serveurCompare);
   return {
     ...till,
@@ -238,7 +255,7 @@ export async function reconcileTill(upstream: ReconcileUpstream, books: Reconcil
     absentes_du_serveur: absentesDuServeur,
     absentes_du_relais: absentesDuRelais,
     montants_differents: montantsDifferents,
-    ecart_centimes: serveurCompare.montant_centimes - relais.montant_centimes,
+    ecart_centimes: serveurCompare.montant_centimes + serveurCompare.retours_centimes - relais.montant_centimes,
   };
 }
 
@@ -325,9 +342,13 @@ export function renderReconciliation(report: ReconciliationReport): string[] {
     const zone = t.fuseau === DEFAULT_FUSEAU ? '' : ` (fuseau ${t.fuseau})`;
     if (t.statut === 'ACCORD') {
       lines.push(`  D'ACCORD au centime${zone} : ${t.relais.nombre_ventes} vente(s), ${money(t.relais.montant_centimes)} des deux côtés`);
+      if (t.serveur.retours_centimes > 0) {
+        lines.push(`  retours enregistrés au serveur sur ces ventes : ${money(t.serveur.retours_centimes)} (net ${money(t.serveur.montant_centimes)})`);
+      }
     } else {
       lines.push(
-        `  DÉSACCORD${zone} : serveur ${t.serveur.nombre_ventes} vente(s), ${money(t.serveur.montant_centimes)} ; ` +
+        `  DÉSACCORD${zone} : serveur ${t.serveur.nombre_ventes} vente(s), ${money(t.serveur.montant_centimes + t.serveur.retours_centimes)}` +
+          `${t.serveur.retours_centimes > 0 ? ` avant retours (${money(t.serveur.retours_centimes)} rendus)` : ''} ; ` +
           `relais ${t.relais.nombre_ventes} vente(s) synchronisée(s), ${money(t.relais.montant_centimes)}`,
       );
       lines.push(`  écart (serveur − relais) : ${signed(t.ecart_centimes)} centimes (${money(t.ecart_centimes)})`);

@@ -145,6 +145,33 @@ describe('reconcile: relay and server agree', () => {
   });
 });
 
+describe('reconcile: returns, which tills send to the server directly', () => {
+  it('a sale with a return still agrees: the server counts it net, the relay sent it whole; the returns are said', async () => {
+    take([sale('V-1', '2025-10-29T08:00:00Z', 10), { numero_facture: 'V-2', date_vente: '2025-10-29T09:00:00Z', lignes: [{ article_id: 7, quantite: 2, prix_unitaire: 25000 }] }]);
+    await forward();
+    const res = await fetch(`${server.url}/api/v2/simple/ventes/retours/`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-device-serial': SERIAL },
+      body: JSON.stringify([{ numero_retour: 'RET-1', numero_facture: 'V-2', lignes: [{ article_id: 7, quantite: 1 }] }]),
+    });
+    expect(res.status).toBe(201);
+
+    const t = till(await run());
+    expect(t).toMatchObject({
+      statut: 'ACCORD',
+      relais: { nombre_ventes: 2, montant_centimes: 5001000 },
+      serveur: { nombre_ventes: 2, montant_centimes: 2501000, retours_centimes: 2500000 },
+    });
+    const { status, out } = await command();
+    expect(status).toBe(0);
+    expect(out).toContain('retours enregistrés au serveur sur ces ventes : 25000.00 (net 25010.00)');
+
+    // A sale gone from the server is still named, returns or not.
+    removeOnServer('V-1');
+    expect(till(await run())).toMatchObject({ statut: 'DESACCORD', absentes_du_serveur: ['V-1'], montants_differents: [], ecart_centimes: -1000 });
+  });
+});
+
 describe('reconcile: relay and server disagree', () => {
   it('names the exact numero after one sale is removed from the server’s database by hand, with the gap in centimes; exit 1', async () => {
     take([sale('V-1', '2025-10-29T08:00:00Z', 10), sale('V-2', '2025-10-29T09:00:00Z', 40000), sale('V-3', '2025-10-29T10:00:00Z', 5.25)]);

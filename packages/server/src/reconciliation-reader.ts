@@ -18,7 +18,7 @@ export interface ReconciliationDay {
 }
 
 export interface ReconciliationPage {
-  ventes: Array<{ numero_facture: string; montant_total: string }>;
+  ventes: Array<{ numero_facture: string; montant_total: string; montant_retours?: string }>;
   /** The numero to continue after; null when this page ends the day. */
   suite: string | null;
 }
@@ -39,7 +39,8 @@ function storedBounds(jour: string, fuseau: string): { from: string; to: string 
 // recorded so far, whatever the return's day or till (the books of that day, as they stand).
 // BINARY collation compares the stored UTF-8 bytes (memcmp): the order of the fingerprint's
 // lines, and of the `apres` cursor, is UTF-8 byte order, never JavaScript's UTF-16 order.
-const NET_AMOUNT = 'v.montant_total - COALESCE((SELECT SUM(r.montant_total) FROM retours r WHERE r.vente_id = v.id), 0)';
+const RETURNED = 'COALESCE((SELECT SUM(r.montant_total) FROM retours r WHERE r.vente_id = v.id), 0)';
+const NET_AMOUNT = `v.montant_total - ${RETURNED}`;
 const DAY_SALES = `
   FROM ventes v
   WHERE v.boutique_id = ? AND v.terminal_serial = ? AND v.date_vente >= ? AND v.date_vente < ?`;
@@ -57,8 +58,8 @@ export function createReconciliationReader(db: Db) {
       )
       .raw(),
     page: db
-      .prepare<[number, string, string, string, string, number], [string, number]>(
-        `SELECT v.numero_facture, ${NET_AMOUNT} ${DAY_SALES}
+      .prepare<[number, string, string, string, string, number], [string, number, number]>(
+        `SELECT v.numero_facture, ${NET_AMOUNT}, ${RETURNED} ${DAY_SALES}
            AND v.numero_facture > ? COLLATE BINARY
          ORDER BY v.numero_facture COLLATE BINARY LIMIT ?`,
       )
@@ -91,7 +92,12 @@ export function createReconciliationReader(db: Db) {
       const rows = stmt.page.all(boutiqueId, serial, from, to, apres ?? '', limit + 1);
       const shown = rows.slice(0, limit);
       return {
-        ventes: shown.map(([numero_facture, centimes]) => ({ numero_facture, montant_total: formatMoney(centimes) })),
+        ventes: shown.map(([numero_facture, centimes, retours]) => ({
+          numero_facture,
+          montant_total: formatMoney(centimes),
+          // A relay that did not see the returns (tills send them to the server) still finds the sale it sent.
+          ...(retours > 0 ? { montant_retours: formatMoney(retours) } : {}),
+        })),
         suite: rows.length > limit ? shown[shown.length - 1]![0] : null,
       };
     },

@@ -108,7 +108,7 @@ describe('GET reconciliation: one till, one day', () => {
     const body = (await day('2025-10-29', '&detail=1')).json();
     expect(body).toMatchObject({ nombre_ventes: 2, montant_total: '25010.00', empreinte: empreinteOf([['FAC-R', 2500000], ['FAC-S', 1000]]) });
     expect(body.ventes).toEqual([
-      { numero_facture: 'FAC-R', montant_total: '25000.00' },
+      { numero_facture: 'FAC-R', montant_total: '25000.00', montant_retours: '50000.00' },
       { numero_facture: 'FAC-S', montant_total: '10.00' },
     ]);
   });

@@ -57,6 +57,9 @@ export const ReconciliationVenteSchema = z
   .object({
     numero_facture: z.string(),
     montant_total: MoneyStringSchema.meta({ description: 'Montant de la vente, moins ses retours' }),
+    montant_retours: MoneyStringSchema.optional().meta({
+      description: '(ajouté) présent seulement quand la vente a des retours : leur montant, déjà déduit de montant_total',
+    }),
   })
   .meta({ id: 'RapprochementVente' });
 
