@@ -11,6 +11,7 @@ import { REQUEST_ERROR_STATUS, type RequestErrorCode, SALE_ERROR_CODES } from '.
 import { HistoriqueQuerySchema } from '../src/historique-query.js';
 import { MAX_VENTES_PER_REQUEST, SERIAL_HEADER, SYNC_PATH } from '../src/limits.js';
 import { buildOpenApiDocument, GUIDE_SYNC_EXAMPLE } from '../src/openapi.js';
+import { RELAY_TERMINALS_PATH } from '../src/signature.js';
 
 type Json = Record<string, any>;
 
@@ -60,12 +61,18 @@ describe('the OpenAPI document', () => {
   it('asks X-Device-Serial, alone or with X-Signature (§6), on every /api/v2/simple operation, and not on /health', () => {
     expect(doc.components.securitySchemes.DeviceSerial).toMatchObject({ type: 'apiKey', in: 'header', name: SERIAL_HEADER });
     expect(doc.components.securitySchemes.RequestSignature).toMatchObject({ type: 'apiKey', in: 'header', name: 'X-Signature' });
+    const relayOnly = [{ RelayId: [], RequestSignature: [] }];
     for (const path of API_PATHS) {
       for (const operation of Object.values(doc.paths[path]) as Json[]) {
-        expect(operation.security).toEqual([{ DeviceSerial: [] }, { DeviceSerial: [], RequestSignature: [] }]);
+        // Under /relais/: the relays' own endpoints (no till named); every other, a till's.
+        if (path.startsWith('/api/v2/simple/relais/')) expect(operation.security).toEqual(relayOnly);
+        else expect(operation.security).toEqual([{ DeviceSerial: [] }, { DeviceSerial: [], RequestSignature: [] }]);
       }
     }
     expect(doc.paths['/health'].get.security).toEqual([]);
+    // The relays' own endpoint: no till named, the relay's id and its signature.
+    expect(doc.components.securitySchemes.RelayId).toMatchObject({ type: 'apiKey', in: 'header', name: 'X-Relay-Id' });
+    expect(doc.paths[RELAY_TERMINALS_PATH].get.security).toEqual(relayOnly);
   });
 
   it('enumerates every request-level code under the status of the one code table', () => {
