@@ -232,6 +232,27 @@ describe('GET reconciliation: bad requests', () => {
     expect(body.error).toMatch(/^Paramètre invalide : (jour|detail|apres) : /);
   });
 
+  it('answers the first and last days a date can have, in zones on both sides of UTC', async () => {
+    for (const fuseau of ['Pacific/Kiritimati', 'Pacific/Pago_Pago', 'UTC']) {
+      t.db.prepare('UPDATE boutiques SET fuseau = ? WHERE id = 2').run(fuseau);
+      for (const jour of ['0000-01-01', '9999-12-31']) {
+        const res = await day(jour);
+        expect(res.statusCode).toBe(200);
+        expect(res.json()).toMatchObject({ jour, fuseau, nombre_ventes: 0 });
+      }
+    }
+  });
+
+  it('is documented with its three parameters, from the schema that checks them', async () => {
+    const doc = (await t.app.inject({ method: 'GET', url: '/openapi.json' })).json();
+    const parameters = doc.paths[PATH].get.parameters as Array<{ name: string; required: boolean }>;
+    expect(parameters.map((p) => [p.name, p.required])).toEqual([
+      ['jour', true],
+      ['detail', false],
+      ['apres', false],
+    ]);
+  });
+
   it('asks the serial like every /api/ route: 400 without it, 404 for an unknown till', async () => {
     expect((await t.app.inject({ method: 'GET', url: `${PATH}?jour=2025-10-29` })).json().code).toBe('MISSING_SERIAL');
     expect((await day('2025-10-29', '', 'inconnu')).json().code).toBe('TERMINAL_NOT_FOUND');
