@@ -1,7 +1,7 @@
 import { DAEMON_BUSY_TIMEOUT_MS, setBusyTimeout } from '@ventesync/runtime/sqlite';
 import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildRelayApp } from '../src/app.js';
@@ -166,6 +166,17 @@ describe('the page for the shop', () => {
     expect(unsure.status).toBe(503);
     expect(unsure.body.error).toContain('sans réponse claire');
     expect(store.byNumero('A')[0]).toMatchObject({ statut: 'EN_ATTENTE', decision: null });
+  });
+
+  it.each([
+    ['localhost, in capitals', 'LOCALHOST:8001', 'http://localhost:8001'],
+    ['its IPv6 loopback address', '[::1]:8001', 'http://[::1]:8001'],
+    ['its own name', `${hostname()}:8001`, `http://${hostname()}:8001`],
+  ])('takes a decision from the shop PC asking by %s', async (_what, host, origin) => {
+    const jeton = (await state('127.0.0.1', host)).body.jeton;
+    expect(jeton).toEqual(expect.any(String));
+    const res = await decide('/etat/renvoyer', { numero: 'A' }, { headers: { host, origin, [PAGE_TOKEN_HEADER]: jeton } });
+    expect(res.status).toBe(200);
   });
 
   it.each([

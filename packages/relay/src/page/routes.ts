@@ -64,7 +64,8 @@ const isLoopback = (request: FastifyRequest) => LOOPBACK.has(request.socket.remo
  */
 function ownHostNames(): Set<string> {
   const name = hostname().toLowerCase();
-  return new Set(['localhost', name, name.split('.')[0]!]);
+  const short = name.split('.')[0]!;
+  return new Set(['localhost', name, short, `${short}.local`]);
 }
 
 function hostOf(hostHeader: string | undefined): string | null {
@@ -116,7 +117,8 @@ export function registerShopPage(app: FastifyInstance, options: ShopPageOptions)
     const sent = request.headers[PAGE_TOKEN_HEADER];
     let sameOrigin = false;
     try {
-      sameOrigin = typeof origin === 'string' && new URL(origin).host === request.headers.host;
+      // Compared as URLs: `Shop-PC:8001` and `shop-pc:8001` are one host, `:80` is the default port.
+      sameOrigin = typeof origin === 'string' && new URL(origin).host === new URL(`http://${request.headers.host}`).host;
     } catch {
       sameOrigin = false;
     }
