@@ -328,12 +328,16 @@ describe('a slow server holds no till for ever, and no other till at all', () =>
   });
 });
 
+/** What the fakes below never use (the relays' own endpoints): typed, never called. */
+const UNUSED_UPSTREAM = {} as Upstream;
+
 describe('wake-ups: only when something can be sent', () => {
   it('a stock retry falling due while its till waits out a network backoff wakes the relay once, at the backoff\'s end, not every 50 ms', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
     try {
       const answers: UpstreamAnswer[] = [];
       const fake: Upstream = {
+        ...UNUSED_UPSTREAM,
         baseUrl: 'http://fake',
         postSync: async (_serial, body) => {
           const sent = JSON.parse(body) as Array<{ numero_facture: string }>;
@@ -404,6 +408,7 @@ describe('wake-ups: only when something can be sent', () => {
     try {
       const sentBy = new Map<string, number>();
       const fake: Upstream = {
+        ...UNUSED_UPSTREAM,
         baseUrl: 'http://fake',
         postSync: async (serial, body) => {
           const calls = (sentBy.get(serial) ?? 0) + 1;
