@@ -2,6 +2,7 @@ import {
   checkFuseau,
   compareUtf8,
   createEmpreinte,
+  sortUtf8,
   DEFAULT_FUSEAU,
   formatMoney,
   localDayOf,
@@ -210,7 +211,7 @@ export async function reconcileTill(upstream: ReconcileUpstream, books: Reconcil
   const waiting = new Set(ofDay.filter((r) => r.statut === 'EN_ATTENTE' && !synced.has(r.numero_facture)).map((r) => r.numero_facture));
 
   const empreinte = createEmpreinte();
-  for (const numero of [...synced.keys()].sort(compareUtf8)) empreinte.add({ numero_facture: numero, centimes: synced.get(numero)! });
+  for (const numero of sortUtf8(synced.keys())) empreinte.add({ numero_facture: numero, centimes: synced.get(numero)! });
   const relais = { nombre_ventes: synced.size, montant_centimes: sum(synced.values()) };
   const serveurTotal = { nombre_ventes: asked.body.nombre_ventes, montant_centimes: centimesOf(asked.body.montant_total), retours_centimes: 0 };
   const agreed = (server: typeof serveurTotal): TillReconciliation => ({
@@ -219,7 +220,7 @@ export async function reconcileTill(upstream: ReconcileUpstream, books: Reconcil
     fuseau,
     serveur: server,
     relais,
-    en_attente: [...waiting].sort(compareUtf8),
+    en_attente: sortUtf8(waiting),
     absentes_du_serveur: [],
     absentes_du_relais: [],
     montants_differents: [],
@@ -231,8 +232,8 @@ export async function reconcileTill(upstream: ReconcileUpstream, books: Reconcil
   const listed = await serverSales(upstream, till, jour);
   if (!listed.ok) return listed.outcome;
   const server = listed.sales;
-  const absentesDuServeur = [...synced.keys()].filter((n) => !server.has(n)).sort(compareUtf8);
-  const absentesDuRelais = [...server.keys()].filter((n) => !synced.has(n) && !waiting.has(n)).sort(compareUtf8);
+  const absentesDuServeur = sortUtf8([...synced.keys()].filter((n) => !server.has(n)));
+  const absentesDuRelais = sortUtf8([...server.keys()].filter((n) => !synced.has(n) && !waiting.has(n)));
   const montantsDifferents = [...synced.entries()]
     .filter(([n, c]) => server.has(n) && server.get(n)!.net + server.get(n)!.retours !== c)
     .map(([n, c]) => ({ numero_facture: n, relais_centimes: c, serveur_centimes: server.get(n)!.net + server.get(n)!.retours }))
@@ -251,7 +252,7 @@ export async function reconcileTill(upstream: ReconcileUpstream, books: Reconcil
     fuseau,
     serveur: serveurCompare,
     relais,
-    en_attente: [...waiting].sort(compareUtf8),
+    en_attente: sortUtf8(waiting),
     absentes_du_serveur: absentesDuServeur,
     absentes_du_relais: absentesDuRelais,
     montants_differents: montantsDifferents,

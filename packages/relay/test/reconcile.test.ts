@@ -10,11 +10,13 @@ import {
   AUTO_RECONCILED_DAY_KEY,
   createDailyReconciliation,
   createReconcileBooks,
+  exitStatusOf,
   LAST_RECONCILIATION_KEY,
   reconcile,
   type ReconciliationReport,
   type TillReconciliation,
   tillsOf,
+  yesterdayLocal,
 } from '../src/reconcile.js';
 import { relayUpstream, runReconcileCommand } from '../src/reconcile-command.js';
 import { createRelayStore, type RelayStore } from '../src/relay-store.js';
@@ -118,6 +120,16 @@ describe('reconcile: relay and server agree', () => {
     expect(status).toBe(0);
     expect(out).toContain("D'ACCORD au centime : 2 vente(s), 30.50 des deux côtés");
     expect(out).toContain("Résultat : tout est d'accord.");
+  });
+
+  it('agrees on the fingerprint alone, one question per till, also when UTF-8 and UTF-16 orders differ (Ａ U+FF21, 😀 U+1F600)', async () => {
+    take([sale('\u{1F600}', '2025-10-29T08:00:00Z'), sale('\uFF21', '2025-10-29T09:00:00Z'), sale('Z', '2025-10-29T10:00:00Z')]);
+    await forward();
+    const asked: string[] = [];
+    const counting = { get: (path: string, serial: string, deadlineMs?: number) => (asked.push(path), upstream().get(path, serial, deadlineMs)) };
+    const report = await reconcile(counting, createReconcileBooks(db), tillsOf(store), JOUR, new Date());
+    expect(till(report)).toMatchObject({ statut: 'ACCORD', relais: { nombre_ventes: 3 } });
+    expect(asked).toEqual([`/api/v2/simple/reconciliation/?jour=${JOUR}`]);
   });
 
   it('a sale on the relay not yet synced is pending, said so, and not a disagreement', async () => {
@@ -326,6 +338,32 @@ describe('reconcile from the command line, and in status', () => {
     const r = await relayCli('reconcile', '--jour', '29/10/2025');
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('--jour : jour réel AAAA-MM-JJ attendu');
+  });
+});
+
+describe('reconcile: the default day and the exit status', () => {
+  it('yesterday is the day before on this machine’s calendar, across months and years', () => {
+    expect(yesterdayLocal(new Date(2026, 0, 1, 10))).toBe('2025-12-31');
+    expect(yesterdayLocal(new Date(2024, 2, 1, 0, 30))).toBe('2024-02-29');
+    expect(yesterdayLocal(new Date(2025, 9, 30, 23, 59))).toBe('2025-10-29');
+  });
+
+  it('exits 1 on any disagreement, else 2 when a till could not be checked, else 0', () => {
+    const base = { serial: 's', terminal: null, boutique: null };
+    const agreed = { ...base, statut: 'ACCORD' as const, fuseau: 'UTC', serveur: { nombre_ventes: 0, montant_centimes: 0, retours_centimes: 0 }, relais: { nombre_ventes: 0, montant_centimes: 0 }, en_attente: [], absentes_du_serveur: [], absentes_du_relais: [], montants_differents: [], ecart_centimes: 0 };
+    const report = (terminaux: TillReconciliation[]): ReconciliationReport => ({
+      jour: JOUR,
+      le: '',
+      accord: terminaux.every((t) => t.statut === 'ACCORD'),
+      numeros_differents: 0,
+      non_verifies: terminaux.filter((t) => t.statut === 'INJOIGNABLE' || t.statut === 'REFUSE').length,
+      terminaux,
+    });
+    const away = { ...base, statut: 'INJOIGNABLE' as const, raison: 'ECONNREFUSED' };
+    expect(exitStatusOf(report([agreed]))).toBe(0);
+    expect(exitStatusOf(report([]))).toBe(0);
+    expect(exitStatusOf(report([agreed, away]))).toBe(2);
+    expect(exitStatusOf(report([{ ...agreed, statut: 'DESACCORD' }, away]))).toBe(1);
   });
 });
 
