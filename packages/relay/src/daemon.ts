@@ -15,7 +15,8 @@ import type { RelayCredentials } from './relay-credentials.js';
 import { createRelayTrust, type RelayTrust } from './relay-trust.js';
 import { createRequestSigner } from './request-signer.js';
 import { protectRelayFile } from './protect-file.js';
-import { createRelayMetrics } from './relay-metrics.js';
+import { createRelayMetrics, RELAY_VERSION } from './relay-metrics.js';
+import { createRelayReporter, REPORT_DEADLINE_MS } from './relay-reporter.js';
 import { createAgent, createUpstream, DEFAULT_TIMEOUTS } from './upstream.js';
 import { createDailyReconciliation, createReconcileBooks } from './reconcile.js';
 
@@ -148,6 +149,11 @@ export async function startRelay(config: Readonly<RelayConfig>): Promise<void> {
     logger.info({ relais_id: credentials.id }, `Relais enregistré n° ${credentials.id} : il signe ses envois et vérifie les signatures des caisses`);
     void trust.refresh().catch((error: unknown) => logger.warn({ err: error }, 'Liste des terminaux non reçue'));
   }
+  // A registered relay tells the centre its state every minute (backlog, oldest wait, last success).
+  const reporter = credentials
+    ? createRelayReporter({ store, send: (body) => upstream.postRelayReport(body, REPORT_DEADLINE_MS), logger, version: RELAY_VERSION })
+    : null;
+  reporter?.start();
   const catalogueTimer = setInterval(refreshCatalogues, Math.max(config.intervalMs, 60_000));
   const checkpointTimer = setInterval(() => {
     try {
@@ -162,6 +168,7 @@ export async function startRelay(config: Readonly<RelayConfig>): Promise<void> {
     clearInterval(catalogueTimer);
     clearInterval(checkpointTimer);
     await forwarder.stop();
+    await reporter?.stop();
     await dailyReconciliation.stop();
     await app.close();
     await agent.close();

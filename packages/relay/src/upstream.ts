@@ -1,4 +1,4 @@
-import { RELAY_TERMINALS_PATH, RELAY_TERMINALS_VERSION_HEADER, SERIAL_HEADER, SYNC_PATH } from '@ventesync/shared';
+import { RELAY_REPORT_PATH, RELAY_TERMINALS_PATH, RELAY_TERMINALS_VERSION_HEADER, SERIAL_HEADER, SYNC_PATH } from '@ventesync/shared';
 import { Agent, type Dispatcher, request } from 'undici';
 import { parseRetryAfter } from './backoff.js';
 import type { UpstreamAnswer } from './classify.js';
@@ -205,6 +205,9 @@ export function createUpstream(baseUrl: string, dispatcher: Dispatcher, options:
     /** CONTRACT §6, registered relays only: the terminals of its boutiques and their secrets. */
     getRelayTerminals: (deadlineMs?: number) =>
       send('GET', RELAY_TERMINALS_PATH, null, undefined, undefined, Math.min(deadlineMs ?? timeouts.deadlineMs, timeouts.deadlineMs)),
+    /** Registered relays only: its state for the centre (relay-reporter.ts), `body` already JSON. */
+    postRelayReport: (body: string, deadlineMs: number) =>
+      send('POST', RELAY_REPORT_PATH, null, body, undefined, Math.min(deadlineMs, timeouts.deadlineMs)),
     signed: options.signer !== undefined,
   };
 }

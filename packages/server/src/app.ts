@@ -14,6 +14,8 @@ import { syncRoutes } from './routes/sync.js';
 import { retoursRoutes } from './routes/retours.js';
 import { createRetourWriter } from './retour-writer.js';
 import { relaisRoutes } from './routes/relais.js';
+import { relaisEtatRoutes } from './routes/relais-etat.js';
+import { createRelayReports, registerRelayReportMetrics } from './relay-reports.js';
 import { createSaleReader } from './sale-reader.js';
 import { createSaleWriter } from './sale-writer.js';
 import { createGroupCommit, DEFAULT_GROUP_COMMIT_LIMITS, type GroupCommitLimits } from './group-commit.js';
@@ -85,6 +87,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const writer = createSaleWriter(db);
   // Always counted (a few increments per sync), served only with a token: see README.
   const metrics = createServerMetrics(db, SERVER_VERSION);
+  // Every shop's relay seen from the centre: their last reports, as gauges per relay.
+  const relayReports = createRelayReports(db);
+  registerRelayReportMetrics(metrics.registry, relayReports, now);
   registerHttpMetrics(app, metrics.registry);
   if (options.metricsToken !== undefined) registerMetricsRoute(app, metrics.registry, { token: options.metricsToken });
   const groupCommit = createGroupCommit(db, { ...DEFAULT_GROUP_COMMIT_LIMITS, ...options.groupCommit }, metrics.commitObserved);
@@ -148,7 +153,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     statistiquesRoutes(api, reader, now);
   });
   // For registered relays only (no till named): its own scope, without the serial's check.
-  await app.register(async (relais) => relaisRoutes(relais, db, relays, signatureOptions));
+  await app.register(async (relais) => {
+    relaisRoutes(relais, db, relays, signatureOptions);
+    relaisEtatRoutes(relais, relayReports, now);
+  });
 
   return app;
 }

@@ -16,6 +16,7 @@ import { CatalogueError, createCatalogueStore, type MouvementRow } from './catal
 import { type Db, openDatabase } from './db/open-database.js';
 import { importFixture, readFixtureFile } from './fixture-import.js';
 import { createRelayRegistry } from './relay-registry.js';
+import { createRelayReports, RELAY_LIST_COLUMNS, relayListNotes, relayListRow } from './relay-reports.js';
 import { createSaleReader } from './sale-reader.js';
 import { addRapportCommand } from './rapport-command.js';
 
@@ -314,17 +315,20 @@ relais
   );
 relais
   .command('list')
-  .description('liste les relais enregistrés (jamais leur secret)')
+  .description('liste les relais enregistrés avec leur dernier rapport (jamais leur secret) : signale les silencieux et les retards')
   .option('--json', 'sortie JSON', false)
   .option(...dbOption)
-  .addHelpText('after', `\nExemple :\n  $ ${SERVER} relais list --json`)
+  .addHelpText(
+    'after',
+    '\nRAPPORT : heure (de cet ordinateur) du dernier rapport du relais ; ATTENTE : ventes en attente sur le relais ;\n' +
+      'DEPUIS : âge de la plus ancienne ; REJET. : ventes refusées qui attendent une décision en boutique.\n' +
+      `\nExemple :\n  $ ${SERVER} relais list --json`,
+  )
   .action(async (opts: { json: boolean; db: string }) =>
     withDb(opts.db, (db) => {
-      printList(createRelayRegistry(db).list(), opts.json, [['id', 'ID'], ['nom', 'NOM'], ['boutiques', 'BOUTIQUES'], ['actif', 'ACTIF']], (r) => ({
-        ...r,
-        boutiques: r.boutiques.join(', '),
-        actif: r.actif ? 'oui' : 'non',
-      }));
+      const rows = createRelayReports(db).overview(new Date());
+      printList(rows, opts.json, RELAY_LIST_COLUMNS, relayListRow);
+      if (!opts.json) for (const note of relayListNotes(rows)) process.stdout.write(`${note}\n`);
     }),
   );
 relais

@@ -64,7 +64,7 @@ describe('ventesync-server on the internet: HTTPS, signatures, relays (real proc
     const relay = JSON.parse(cli('relais', 'add', 'Relais Ma Boutique', '--boutique', '2', '--json').stdout) as { id: number; secret: string };
     expect(relay).toEqual({ id: 1, secret: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/) });
     const listed = cli('relais', 'list', '--json').stdout;
-    expect(JSON.parse(listed)).toEqual([{ id: 1, nom: 'Relais Ma Boutique', boutiques: [2], actif: true }]);
+    expect(JSON.parse(listed)).toEqual([{ id: 1, nom: 'Relais Ma Boutique', boutiques: [2], actif: true, dernier_rapport: null, silencieux: true, en_retard: false }]);
     expect(listed).not.toContain(relay.secret);
 
     let server = await startServer(db, ['--tls-cert', cert, '--tls-key', key, '--require-signatures']);

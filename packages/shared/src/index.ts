@@ -17,3 +17,4 @@ export * from './retour-schema.js';
 export * from './retour-response.js';
 export * from './local-day.js';
 export * from './reconciliation.js';
+export * from './relay-report.js';

@@ -25,6 +25,7 @@ import { MAX_RETOURS_PER_REQUEST, RETOURS_PATH, RetoursRequestSchema } from './r
 import { RetoursResponseSchema } from './retour-response.js';
 import { RELAY_ID_HEADER, RELAY_TERMINALS_PATH, RELAY_TERMINALS_VERSION_HEADER, SIGNATURE_HEADER, SIGNATURE_WINDOW_SECONDS } from './signature.js';
 import { RelaisTerminauxResponseSchema } from './relay-terminals-schema.js';
+import { RELAY_REPORT_INTERVAL_MS, RELAY_REPORT_PATH, RelayReportResponseSchema, RelayReportSchema } from './relay-report.js';
 import { MAX_RECONCILIATION_DETAIL, RECONCILIATION_PATH, ReconciliationQuerySchema, ReconciliationResponseSchema } from './reconciliation.js';
 
 type JsonSchema = Record<string, unknown>;
@@ -420,6 +421,24 @@ export function buildOpenApiDocument(title = 'ventesync'): Record<string, unknow
           },
         },
       },
+      [RELAY_REPORT_PATH]: {
+        post: {
+          operationId: 'postRelaisEtat',
+          tags: ['relais'],
+          summary: 'Relais enregistrés seulement : leur état, pour le voir depuis le centre',
+          description:
+            `Envoyé toutes les ${RELAY_REPORT_INTERVAL_MS / 1000} s par chaque relais enregistré, signé comme ${RELAY_TERMINALS_PATH} ` +
+            `(${RELAY_ID_HEADER} et ${SIGNATURE_HEADER}, sans ${SERIAL_HEADER}). Le serveur garde le dernier rapport de chaque relais ` +
+            '(ventesync-server relais list, /metrics). Un champ inconnu, un nombre négatif, fractionnaire ou démesuré, une date à plus ' +
+            'd’un jour dans le futur : 400 INVALID_FORMAT, rien n’est enregistré ; un relais désactivé : 401 RELAY_NOT_FOUND.',
+          security: [{ [RELAY_SCHEME]: [], [SIGNATURE_SCHEME]: [] }],
+          requestBody: { required: true, content: { 'application/json': { schema: ref(RelayReportSchema) } } },
+          responses: {
+            '200': { description: 'Rapport enregistré', content: jsonContent(RelayReportResponseSchema) },
+            ...apiErrors,
+          },
+        },
+      },
       '/health': {
         get: {
           operationId: 'getHealth',
@@ -445,7 +464,7 @@ export function buildOpenApiDocument(title = 'ventesync'): Record<string, unknow
     },
     components: {
       schemas: buildComponentSchemas(
-        [SyncRequestSchema, RetoursRequestSchema],
+        [SyncRequestSchema, RetoursRequestSchema, RelayReportSchema],
         [
           SyncResponseSchema,
           RetoursResponseSchema,
@@ -455,6 +474,7 @@ export function buildOpenApiDocument(title = 'ventesync'): Record<string, unknow
           ReconciliationResponseSchema,
           HealthResponseSchema,
           RelaisTerminauxResponseSchema,
+          RelayReportResponseSchema,
           ...ERROR_BODY_SCHEMAS.values(),
         ],
       ),
