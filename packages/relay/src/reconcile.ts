@@ -12,7 +12,9 @@ import {
   type ReconciliationResponse,
   ReconciliationResponseSchema,
 } from '@ventesync/shared';
+import { printable } from '@ventesync/runtime/cli';
 import type { UpstreamAnswer } from './classify.js';
+import { SCREEN_COLUMNS, wrap } from './fit-table.js';
 import type { Db } from './db/open-database.js';
 import type { RelayStore, TerminalInfo } from './relay-store.js';
 
@@ -325,9 +327,20 @@ function numeroList(numeros: readonly string[]): string {
   return numeros.length > NUMEROS_SHOWN ? `${shown} … et ${numeros.length - NUMEROS_SHOWN} autre(s) (--json pour la liste entière)` : shown;
 }
 
-/** The report for people, in French, one block per till. */
-export function renderReconciliation(report: ReconciliationReport): string[] {
-  const lines: string[] = [`Rapprochement du ${report.jour} (jour local de la boutique) entre le relais et le serveur :`];
+/**
+ * The report for people, in French, one block per till, in `width` columns: a long line goes on
+ * indented under itself; the data (names, numeros) never reaches the terminal raw.
+ */
+export function renderReconciliation(report: ReconciliationReport, width = SCREEN_COLUMNS): string[] {
+  return reconciliationLines(report).flatMap((line) => {
+    const indent = /^ */.exec(line)![0];
+    const [first = '', ...rest] = wrap(printable(line.slice(indent.length)), Math.max(20, width - indent.length - 2));
+    return [`${indent}${first}`, ...rest.map((more) => `${indent}  ${more}`)];
+  });
+}
+
+function reconciliationLines(report: ReconciliationReport): string[] {
+  const lines: string[] = [`Rapprochement du ${report.jour} (jour local de la boutique), relais et serveur :`];
   if (report.terminaux.length === 0) lines.push('  aucun terminal connu du relais : rien à comparer.');
   for (const t of report.terminaux) {
     const name = t.terminal && t.terminal !== t.serial ? `${t.terminal} (${t.serial})` : t.serial;

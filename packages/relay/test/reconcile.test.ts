@@ -95,7 +95,9 @@ async function command(args: { jour?: string; json?: boolean; upstream?: string 
     { db: file, jour: args.jour ?? JOUR, json: args.json ?? false, upstream: args.upstream },
     { out: (t) => void out.push(t), err: (t) => void err.push(t) },
   );
-  return { status, out: out.join('\n'), err: err.join('\n') };
+  // Lines wrap at 80 columns: the text is read with its spaces and line breaks as one space.
+  const text = out.join('\n');
+  return { status, out: args.json ? text : text.replace(/\s+/g, ' '), err: err.join('\n').replace(/\s+/g, ' ') };
 }
 
 describe('reconcile: relay and server agree', () => {
