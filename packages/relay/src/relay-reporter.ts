@@ -1,5 +1,6 @@
 import { MAX_REPORTED_AGE_SECONDS, MAX_REPORTED_SALES, RELAY_REPORT_INTERVAL_MS, type RelayReport, RelayReportSchema } from '@ventesync/shared';
 import type { UpstreamAnswer } from './classify.js';
+import { LAST_RECONCILIATION_KEY } from './reconcile.js';
 import type { RelayStore } from './relay-store.js';
 
 /**
@@ -7,8 +8,6 @@ import type { RelayStore } from './relay-store.js';
  * (issue 11 point 5): the centre then sees every shop's backlog, and a relay gone silent.
  */
 
-/** Where the daily reconciliation (reconcile.ts) leaves its verdict in `etat`. */
-export const LAST_RECONCILIATION_ETAT = 'dernier_rapprochement';
 /** A report is small: its answer comes at once, or the next minute's report will do. */
 export const REPORT_DEADLINE_MS = 10_000;
 
@@ -21,9 +20,9 @@ function isoOrNull(text: string | null | undefined): string | null {
   return Number.isNaN(at) ? null : new Date(at).toISOString();
 }
 
-/** The last reconciliation's verdict, if the relay has one that reads as the report needs it. */
+/** The last reconciliation's verdict (reconcile.ts, by hand or daily), if the relay has one that reads as the report needs it. */
 function lastReconciliation(store: Pick<RelayStore, 'getEtat'>): RelayReport['derniere_reconciliation'] {
-  const text = store.getEtat(LAST_RECONCILIATION_ETAT);
+  const text = store.getEtat(LAST_RECONCILIATION_KEY);
   if (!text) return null;
   try {
     const r = JSON.parse(text) as Record<string, unknown>;

@@ -11,7 +11,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type CliProcess, startCliProcess } from '../../../test-support/cli-process.js';
 import { openDatabase } from '../src/db/open-database.js';
 import { RELAY_VERSION } from '../src/relay-metrics.js';
-import { buildRelayReport, createRelayReporter, LAST_RECONCILIATION_ETAT } from '../src/relay-reporter.js';
+import { LAST_RECONCILIATION_KEY } from '../src/reconcile.js';
+import { buildRelayReport, createRelayReporter } from '../src/relay-reporter.js';
 import { createRelayStore } from '../src/relay-store.js';
 import { createSaleIntake } from '../src/sale-intake.js';
 
@@ -60,7 +61,7 @@ describe('the relay’s report of its state', () => {
   it('counts its sales by state, the oldest wait, the last success and the last reconciliation', () => {
     const { db, store } = heldSales();
     store.setEtat(
-      LAST_RECONCILIATION_ETAT,
+      LAST_RECONCILIATION_KEY,
       JSON.stringify({ jour: '2026-11-24', le: '2026-11-25T02:00:00.000Z', accord: false, numeros_differents: 2, non_verifies: 0, terminaux_en_desaccord: ['caisse-1'], automatique: true }),
     );
     const report = buildRelayReport(store, new Date('2026-11-25T10:00:00Z'), '1.2.3');
@@ -77,7 +78,7 @@ describe('the relay’s report of its state', () => {
   it('says nothing waits, never succeeded, no reconciliation (or one it cannot read), and a clock set back is no negative wait', () => {
     const db = openDatabase(relayDb);
     const store = createRelayStore(db);
-    store.setEtat(LAST_RECONCILIATION_ETAT, '{pas du json');
+    store.setEtat(LAST_RECONCILIATION_KEY, '{pas du json');
     expect(buildRelayReport(store, new Date(), RELAY_VERSION)).toMatchObject({
       ventes: { en_attente: 0, rejetees: 0, abandonnees: 0, synchronisees: 0 },
       attente_plus_ancienne_s: null,
