@@ -1,10 +1,32 @@
-import { newSecret, TerminalEntrySchema } from '@ventesync/shared';
+import { checkFuseau, DEFAULT_FUSEAU, newSecret, STOCK_NEGATIF_CHOICES, type StockNegatif, TerminalEntrySchema } from '@ventesync/shared';
+import { rebuildDailyTotals } from './daily-totals.js';
 import type { Db } from './db/open-database.js';
 
 export interface BoutiqueRow {
   id: number;
   nom: string;
   devise: string;
+  /** IANA zone whose days are the boutique's days (CONTRACT §7). */
+  fuseau: string;
+  /** 'autoriser': its sales are created even when stock is short (stock below zero). */
+  stock_negatif: StockNegatif;
+}
+
+/** What `boutique set` changes; an absent field is left as it is. */
+export interface BoutiqueChanges {
+  nom?: string;
+  devise?: string;
+  fuseau?: string;
+  stock_negatif?: string;
+}
+
+/** An import entry: zone and stock rule absent mean "as they are" (a new boutique: the defaults). */
+export interface BoutiqueEntry {
+  id: number;
+  nom: string;
+  devise: string;
+  fuseau?: string | undefined;
+  stock_negatif?: StockNegatif | undefined;
 }
 
 export interface TerminalRow {
@@ -23,6 +45,9 @@ export interface TerminalContext {
   boutique_id: number;
   boutique_nom: string;
   devise: string;
+  /** The boutique's zone: its local days (CONTRACT §7). */
+  fuseau: string;
+  stock_negatif: StockNegatif;
   /** Its §6 secret, to check signatures with; null for a till that does not sign. Never logged. */
   secret: string | null;
 }
@@ -54,7 +79,7 @@ export interface MouvementRow {
 /** A refusal the operator can act on, with a stable code. */
 export class CatalogueError extends Error {
   constructor(
-    readonly code: 'NOT_FOUND' | 'CONFLICT' | 'INVALID',
+    readonly code: 'NOT_FOUND' | 'CONFLICT' | 'INVALID' | 'INVALID_FUSEAU' | 'INVALID_STOCK_NEGATIF',
     message: string,
   ) {
     super(message);
@@ -65,17 +90,18 @@ export class CatalogueError extends Error {
 export function createCatalogueStore(db: Db) {
   const stmt = {
     activeTerminal: db.prepare<[string], TerminalContext>(`
-      SELECT t.serial, t.nom, t.boutique_id, b.nom AS boutique_nom, b.devise, t.secret
+      SELECT t.serial, t.nom, t.boutique_id, b.nom AS boutique_nom, b.devise, b.fuseau, b.stock_negatif, t.secret
       FROM terminaux t JOIN boutiques b ON b.id = t.boutique_id
       WHERE t.serial = ? AND t.actif = 1`),
-    boutique: db.prepare<[number], BoutiqueRow>('SELECT id, nom, devise FROM boutiques WHERE id = ?'),
-    boutiques: db.prepare<[], BoutiqueRow>('SELECT id, nom, devise FROM boutiques ORDER BY id'),
+    boutique: db.prepare<[number], BoutiqueRow>('SELECT id, nom, devise, fuseau, stock_negatif FROM boutiques WHERE id = ?'),
+    boutiques: db.prepare<[], BoutiqueRow>('SELECT id, nom, devise, fuseau, stock_negatif FROM boutiques ORDER BY id'),
     countBoutiques: db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM boutiques'),
-    upsertBoutique: db.prepare<[number, string, string]>(`
-      INSERT INTO boutiques (id, nom, devise) VALUES (?, ?, ?)
-      ON CONFLICT (id) DO UPDATE SET nom = excluded.nom, devise = excluded.devise`),
-    insertBoutique: db.prepare<[number | null, string, string]>(
-      'INSERT INTO boutiques (id, nom, devise) VALUES (?, ?, ?) RETURNING id',
+    upsertBoutique: db.prepare<[number, string, string, string, string]>(`
+      INSERT INTO boutiques (id, nom, devise, fuseau, stock_negatif) VALUES (?, ?, ?, ?, ?)
+      ON CONFLICT (id) DO UPDATE SET nom = excluded.nom, devise = excluded.devise, fuseau = excluded.fuseau,
+                                     stock_negatif = excluded.stock_negatif`),
+    insertBoutique: db.prepare<[number | null, string, string, string, string]>(
+      'INSERT INTO boutiques (id, nom, devise, fuseau, stock_negatif) VALUES (?, ?, ?, ?, ?) RETURNING id',
     ),
     terminal: db.prepare<[string], { serial: string; nom: string; boutique_id: number; actif: number; signe: number }>(
       'SELECT serial, nom, boutique_id, actif, secret IS NOT NULL AS signe FROM terminaux WHERE serial = ?',
@@ -102,10 +128,12 @@ export function createCatalogueStore(db: Db) {
     updateArticle: db.prepare<[string, number, number]>('UPDATE articles SET nom = ?, prix_vente = ? WHERE id = ?'),
     // Relative: the new stock is computed by SQLite from the row as it is when the write lock
     // is held, never from a value read earlier (a sale committed in between would be erased).
-    // The condition keeps the stock from going below zero; no row back means it would have.
+    // The condition keeps a removal from taking the stock below zero; no row back means it
+    // would have. An addition always passes: a delivery brings a stock that offline sales took
+    // below zero (CONTRACT §7) back up, even when it stays below zero.
     shiftStock: db
-      .prepare<[number, number, number], number>(
-        'UPDATE articles SET quantite_stock = quantite_stock + ? WHERE id = ? AND quantite_stock + ? >= 0 RETURNING quantite_stock',
+      .prepare<[number, number, number, number], number>(
+        'UPDATE articles SET quantite_stock = quantite_stock + ? WHERE id = ? AND (? >= 0 OR quantite_stock + ? >= 0) RETURNING quantite_stock',
       )
       .pluck(),
     insertMouvement: db.prepare<
@@ -127,6 +155,32 @@ export function createCatalogueStore(db: Db) {
     return boutique;
   }
 
+  function validFuseau(name: string): string {
+    const check = checkFuseau(name);
+    if (!check.ok) throw new CatalogueError(check.code, `${check.erreur} (code ${check.code})`);
+    return check.fuseau;
+  }
+
+  function validStockNegatif(value: string): StockNegatif {
+    if ((STOCK_NEGATIF_CHOICES as readonly string[]).includes(value)) return value as StockNegatif;
+    throw new CatalogueError(
+      'INVALID_STOCK_NEGATIF',
+      `Valeur de stock négatif invalide « ${value} » : ${STOCK_NEGATIF_CHOICES.join(' ou ')} attendu (code INVALID_STOCK_NEGATIF)`,
+    );
+  }
+
+  /**
+   * Writes a boutique's row; when its zone changed, its daily totals are made again for the new
+   * day boundaries, in the same transaction (the caller's, or one of its own).
+   */
+  const writeBoutiqueTx = db.transaction((b: BoutiqueRow): { totauxRecalcules: boolean } => {
+    const before = stmt.boutique.get(b.id);
+    stmt.upsertBoutique.run(b.id, b.nom, b.devise, b.fuseau, b.stock_negatif);
+    const rebuild = before !== undefined && before.fuseau !== b.fuseau;
+    if (rebuild) rebuildDailyTotals(db, b.id, b.fuseau);
+    return { totauxRecalcules: rebuild };
+  });
+
   function requireArticle(id: number): ArticleRow {
     const article = stmt.article.get(id);
     if (!article) throw new CatalogueError('NOT_FOUND', `Article ${id} introuvable`);
@@ -144,7 +198,7 @@ export function createCatalogueStore(db: Db) {
       const article = requireArticle(articleId);
       const quantite = delta(article.quantite_stock);
       if (!Number.isSafeInteger(quantite)) throw new CatalogueError('INVALID', `Quantité invalide (${quantite})`);
-      const after = stmt.shiftStock.get(quantite, articleId, quantite);
+      const after = stmt.shiftStock.get(quantite, articleId, quantite, quantite);
       if (after === undefined) {
         throw new CatalogueError(
           'INVALID',
@@ -219,13 +273,52 @@ export function createCatalogueStore(db: Db) {
     listBoutiques: () => stmt.boutiques.all(),
     getBoutique: requireBoutique,
     findBoutique: (id: number): BoutiqueRow | undefined => stmt.boutique.get(id),
-    addBoutique(nom: string, devise = 'CDF', id: number | null = null): BoutiqueRow {
+    addBoutique(
+      nom: string,
+      devise = 'CDF',
+      id: number | null = null,
+      options: { fuseau?: string; stock_negatif?: string } = {},
+    ): BoutiqueRow {
       if (nom.trim() === '') throw new CatalogueError('INVALID', 'Le nom de la boutique ne doit pas être vide');
+      const fuseau = validFuseau(options.fuseau ?? DEFAULT_FUSEAU);
+      const stockNegatif = validStockNegatif(options.stock_negatif ?? 'refuser');
       if (id !== null && stmt.boutique.get(id)) throw new CatalogueError('CONFLICT', `La boutique ${id} existe déjà`);
-      const row = stmt.insertBoutique.get(id, nom, devise) as { id: number };
+      const row = stmt.insertBoutique.get(id, nom, devise, fuseau, stockNegatif) as { id: number };
       return requireBoutique(row.id);
     },
-    upsertBoutique: (b: BoutiqueRow) => stmt.upsertBoutique.run(b.id, b.nom, b.devise),
+    /**
+     * `boutique set`: changes only the fields given, each checked before anything is written.
+     * A new zone rebuilds the boutique's daily totals (`totauxRecalcules`).
+     */
+    setBoutique(id: number, changes: BoutiqueChanges): BoutiqueRow & { totauxRecalcules: boolean } {
+      const current = requireBoutique(id);
+      if (changes.nom !== undefined && changes.nom.trim() === '') {
+        throw new CatalogueError('INVALID', 'Le nom de la boutique ne doit pas être vide');
+      }
+      if (changes.devise !== undefined && changes.devise.trim() === '') {
+        throw new CatalogueError('INVALID', 'La devise ne doit pas être vide');
+      }
+      const next: BoutiqueRow = {
+        id,
+        nom: changes.nom?.trim() ?? current.nom,
+        devise: changes.devise?.trim() ?? current.devise,
+        fuseau: changes.fuseau === undefined ? current.fuseau : validFuseau(changes.fuseau),
+        stock_negatif: changes.stock_negatif === undefined ? current.stock_negatif : validStockNegatif(changes.stock_negatif),
+      };
+      const { totauxRecalcules } = writeBoutiqueTx.immediate(next);
+      return { ...requireBoutique(id), totauxRecalcules };
+    },
+    /** Import: insert or update by id; a zone or stock rule left out keeps the boutique's own. */
+    upsertBoutique(b: BoutiqueEntry): void {
+      const current = stmt.boutique.get(b.id);
+      writeBoutiqueTx({
+        id: b.id,
+        nom: b.nom,
+        devise: b.devise,
+        fuseau: b.fuseau === undefined ? (current?.fuseau ?? DEFAULT_FUSEAU) : validFuseau(b.fuseau),
+        stock_negatif: b.stock_negatif ?? current?.stock_negatif ?? 'refuser',
+      });
+    },
 
     listTerminaux: () => stmt.terminaux.all().map(toTerminal),
     getTerminal(serial: string): TerminalRow {

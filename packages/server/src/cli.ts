@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { formatMoney, parseMoney } from '@ventesync/shared';
+import { checkFuseau, formatMoney, parseMoney, STOCK_NEGATIF_CHOICES, type StockNegatif } from '@ventesync/shared';
 import {
   auditSource,
   commandNames,
@@ -17,7 +17,7 @@ import { type Db, openDatabase } from './db/open-database.js';
 import { importFixture, readFixtureFile } from './fixture-import.js';
 import { createRelayRegistry } from './relay-registry.js';
 import { createRelayReports, RELAY_LIST_COLUMNS, relayListNotes, relayListRow } from './relay-reports.js';
-import { createSaleReader } from './sale-reader.js';
+import { createSaleReader, MAX_STOCK_NEGATIF_ARTICLES, MAX_STOCK_NEGATIF_VENTES } from './sale-reader.js';
 import { addRapportCommand } from './rapport-command.js';
 
 const DEFAULT_DB = process.env.VENTESYNC_DB ?? './data/ventesync.db';
@@ -33,6 +33,25 @@ function integer(label: string, min: number) {
     return n;
   };
 }
+
+/** --fuseau: an IANA zone, refused here (nothing written) when the zone database lacks it. */
+function fuseau(text: string): string {
+  const check = checkFuseau(text);
+  if (!check.ok) throw new InvalidArgumentError(`${check.erreur} (code ${check.code})`);
+  return check.fuseau;
+}
+
+function stockNegatif(text: string): StockNegatif {
+  if ((STOCK_NEGATIF_CHOICES as readonly string[]).includes(text)) return text as StockNegatif;
+  throw new InvalidArgumentError(
+    `« ${text} » n'est pas une valeur possible : ${STOCK_NEGATIF_CHOICES.join(' ou ')} (code INVALID_STOCK_NEGATIF)`,
+  );
+}
+
+const STOCK_NEGATIF_HELP =
+  "autoriser : les ventes de la boutique sont créées même quand le stock manque (il passe sous zéro, avertissement STOCK_NEGATIF) ; refuser (défaut) : INSUFFICIENT_STOCK. Les ventes transmises par un relais enregistré passent toujours";
+
+const stockNegatifLabel = (value: StockNegatif) => (value === 'autoriser' ? 'stock négatif autorisé' : 'stock négatif refusé');
 
 function money(text: string): number {
   const centimes = parseMoney(text);
@@ -135,10 +154,12 @@ program
     'after',
     `
 Format :
-  {"boutiques": [{"id": 2, "nom": "Ma Boutique", "devise": "CDF"}],
+  {"boutiques": [{"id": 2, "nom": "Ma Boutique", "devise": "CDF", "fuseau": "Africa/Kinshasa", "stock_negatif": "refuser"}],
    "terminaux": [{"serial": "0a1badae951f8473", "nom": "Caisse 1", "boutique_id": 2, "actif": true}],
    "articles":  [{"id": 6, "boutique_id": 2, "nom": "Samsung S24", "prix_vente": "40000.00", "stock": 10}]}
 Chaque entrée est insérée ou mise à jour (par id / serial). Un fichier invalide ne change rien.
+fuseau (nom IANA, défaut UTC) : les journées de la boutique ; stock_negatif : refuser (défaut) ou autoriser.
+Absents, une boutique existante garde les siens.
 
 Exemple :
   $ ${SERVER} import donnees.json`,
@@ -165,24 +186,58 @@ Exemple :
 const boutique = program
   .command('boutique')
   .description('gère les boutiques')
-  .addHelpText('after', `\nExemples :\n  $ ${SERVER} boutique add "Boutique Gombe" --id 3\n  $ ${SERVER} boutique list --json`);
+  .addHelpText('after', `\nExemples :\n  $ ${SERVER} boutique add "Boutique Gombe" --id 3 --fuseau Africa/Kinshasa\n  $ ${SERVER} boutique set 3 --stock-negatif autoriser\n  $ ${SERVER} boutique list --json`);
 boutique
   .command('add')
   .description('ajoute une boutique')
   .argument('<nom>', 'nom de la boutique')
   .option('--id <id>', 'identifiant voulu (sinon le suivant)', integer('id', 1))
   .option('--devise <code>', 'devise', 'CDF')
+  .option('--fuseau <zone>', 'fuseau horaire IANA : ses journées (ventes du jour, filtres par jour)', fuseau, 'UTC')
+  .option('--stock-negatif <choix>', STOCK_NEGATIF_HELP, stockNegatif, 'refuser' as StockNegatif)
   .option(...dbOption)
   .addHelpText('after', `\nExemple :\n  $ ${SERVER} boutique add "Boutique Gombe" --id 3`)
-  .action(async (nom: string, opts: { id?: number; devise: string; db: string }) =>
+  .action(async (nom: string, opts: { id?: number; devise: string; fuseau: string; stockNegatif: StockNegatif; db: string }) =>
     withDb(opts.db, (db) => {
       const b = audited(
         db,
-        () => createCatalogueStore(db).addBoutique(nom, opts.devise, opts.id ?? null),
+        () => createCatalogueStore(db).addBoutique(nom, opts.devise, opts.id ?? null, { fuseau: opts.fuseau, stock_negatif: opts.stockNegatif }),
         (b) => `Boutique ${b.id} « ${b.nom} » ajoutée (${b.devise})`,
       );
-      process.stdout.write(`Boutique ${b.id} « ${b.nom} » ajoutée (${b.devise}).\n`);
+      process.stdout.write(`Boutique ${b.id} « ${b.nom} » ajoutée (${b.devise}, fuseau ${b.fuseau}, ${stockNegatifLabel(b.stock_negatif)}).\n`);
     }),
+  );
+boutique
+  .command('set')
+  .description('change une boutique : seuls les champs donnés changent')
+  .argument('<id>', 'id de la boutique', integer('id', 1))
+  .option('--nom <nom>', 'nouveau nom')
+  .option('--devise <code>', 'devise')
+  .option('--fuseau <zone>', 'fuseau horaire IANA ; les totaux par jour sont recalculés pour les nouvelles journées', fuseau)
+  .option('--stock-negatif <choix>', STOCK_NEGATIF_HELP, stockNegatif)
+  .option(...dbOption)
+  .addHelpText(
+    'after',
+    `\nExemples :\n  $ ${SERVER} boutique set 2 --fuseau Africa/Kinshasa\n  $ ${SERVER} boutique set 2 --stock-negatif autoriser`,
+  )
+  .action(
+    async (id: number, opts: { nom?: string; devise?: string; fuseau?: string; stockNegatif?: StockNegatif; db: string }) => {
+      if ([opts.nom, opts.devise, opts.fuseau, opts.stockNegatif].every((v) => v === undefined)) {
+        return fail('rien à changer : donnez --nom, --devise, --fuseau ou --stock-negatif');
+      }
+      await withDb(opts.db, (db) => {
+        const b = createCatalogueStore(db).setBoutique(id, {
+          ...(opts.nom !== undefined ? { nom: opts.nom } : {}),
+          ...(opts.devise !== undefined ? { devise: opts.devise } : {}),
+          ...(opts.fuseau !== undefined ? { fuseau: opts.fuseau } : {}),
+          ...(opts.stockNegatif !== undefined ? { stock_negatif: opts.stockNegatif } : {}),
+        });
+        process.stdout.write(
+          `Boutique ${b.id} « ${b.nom} » : ${b.devise}, fuseau ${b.fuseau}, ${stockNegatifLabel(b.stock_negatif)}.` +
+            `${b.totauxRecalcules ? ' Totaux par jour recalculés pour ce fuseau.' : ''}\n`,
+        );
+      });
+    },
   );
 boutique
   .command('list')
@@ -192,7 +247,13 @@ boutique
   .addHelpText('after', `\nExemple :\n  $ ${SERVER} boutique list --json`)
   .action(async (opts: { json: boolean; db: string }) =>
     withDb(opts.db, (db) => {
-      printList(createCatalogueStore(db).listBoutiques(), opts.json, [['id', 'ID'], ['nom', 'NOM'], ['devise', 'DEVISE']]);
+      printList(createCatalogueStore(db).listBoutiques(), opts.json, [
+        ['id', 'ID'],
+        ['nom', 'NOM'],
+        ['devise', 'DEVISE'],
+        ['fuseau', 'FUSEAU'],
+        ['stock_negatif', 'STOCK NEGATIF'],
+      ]);
     }),
   );
 
@@ -411,7 +472,7 @@ const stockChange = (m: MouvementRow) =>
 const stock = program
   .command('stock')
   .description('change le stock (chaque changement laisse un mouvement)')
-  .addHelpText('after', `\nExemples :\n  $ ${SERVER} stock add 6 20   # livraison\n  $ ${SERVER} stock set 6 12   # inventaire`);
+  .addHelpText('after', `\nExemples :\n  $ ${SERVER} stock add 6 20   # livraison\n  $ ${SERVER} stock set 6 12   # inventaire\n  $ ${SERVER} stock negatif      # articles sous zéro`);
 stock
   .command('add')
   .description('enregistre une livraison : ajoute QTE au stock (mouvement ENTREE)')
@@ -442,6 +503,38 @@ stock
   );
 
 addRapportCommand(program, { server: SERVER, dbOption, boutiqueId: integer('boutique', 1), withDb, fail });
+
+stock
+  .command('negatif')
+  .description('liste les articles au stock sous zéro (ventes faites hors ligne), avec les ventes qui les y ont mis')
+  .option('--boutique <id>', 'une seule boutique', integer('boutique', 1))
+  .option('--json', 'sortie JSON', false)
+  .option(...dbOption)
+  .addHelpText(
+    'after',
+    `\nUne vente transmise par un relais (ou d'une boutique en --stock-negatif autoriser) est créée même si le stock manque :\n` +
+      `le stock passe sous zéro. Une livraison (stock add) ou un inventaire (stock set) le ramène.\n` +
+      `Au plus ${MAX_STOCK_NEGATIF_ARTICLES} articles, ${MAX_STOCK_NEGATIF_VENTES} ventes chacun.\n` +
+      `\nExemples :\n  $ ${SERVER} stock negatif\n  $ ${SERVER} stock negatif --boutique 2 --json`,
+  )
+  .action(async (opts: { boutique?: number; json: boolean; db: string }) =>
+    withDb(opts.db, (db) => {
+      const articles = createSaleReader(db).stockNegatif(opts.boutique ?? null);
+      if (opts.json) return void process.stdout.write(`${JSON.stringify(articles, null, 2)}\n`);
+      if (articles.length === 0) return void process.stdout.write('Aucun article sous zéro.\n');
+      const lines: string[] = [];
+      for (const a of articles) {
+        lines.push(`Article ${a.id} « ${a.nom} » (boutique ${a.boutique_id}) : stock ${a.quantite_stock}`);
+        for (const v of a.ventes) {
+          lines.push(
+            `  vente ${v.numero_facture ?? '?'} (${v.terminal_serial ?? '?'}, ${v.date}) : -${v.quantite}, stock ${v.stock_avant} → ${v.stock_apres}`,
+          );
+        }
+      }
+      lines.push(`Une livraison les ramène : ${SERVER} stock add ARTICLE QTE`);
+      process.stdout.write(`${lines.join('\n')}\n`);
+    }),
+  );
 
 program
   .command('ventes')

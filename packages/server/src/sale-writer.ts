@@ -3,6 +3,7 @@ import {
   createNumeroGenerator,
   formatMoney,
   ligneCreee,
+  localDayOf,
   multiplyMoney,
   processSales,
   type SaleErrorCode,
@@ -10,13 +11,41 @@ import {
   type SalesOutcome,
   type SaleStorage,
   type StoredSale,
+  type Avertissement,
   type VenteCreee,
   type VenteNormalisee,
 } from '@ventesync/shared';
 import type { ArticleRow, TerminalContext } from './catalogue-store.js';
 import type { Db } from './db/open-database.js';
 
-export type WriteSalesResult = SalesOutcome;
+/**
+ * CONTRACT §7, till clocks: a date_vente further ahead of the server's clock than this is not
+ * trusted. Ten minutes covers a till's clock drifting between two settings; a date beyond it
+ * would file the sale under a day that has not come yet.
+ */
+export const MAX_CLOCK_AHEAD_MS = 10 * 60 * 1000;
+
+/** A sale whose till date was ahead: stored with the reception time, the till's value kept. */
+export interface DateRemplacee {
+  numero_facture: string;
+  /** As the till sent it (in UTC). */
+  date_vente_caisse: string;
+  /** The reception time, now its date_vente. */
+  date_vente: string;
+}
+
+export interface WriteSalesResult extends SalesOutcome {
+  /** For the route's warning lines; empty when every till clock was fine. */
+  datesRemplacees: DateRemplacee[];
+}
+
+export interface WriteSalesOptions {
+  /**
+   * Sent by a registered relay (checked signature): the sales already happened in the shop, so
+   * a short stock does not refuse them (CONTRACT §7).
+   */
+  viaRelay?: boolean;
+}
 
 interface StoredRow {
   numero_facture: string;
@@ -54,10 +83,10 @@ export function createSaleWriter(db: Db) {
     article: db.prepare<[number, number], ArticleRow>(
       'SELECT id, boutique_id, nom, prix_vente, quantite_stock FROM articles WHERE id = ? AND boutique_id = ?',
     ),
-    insertVente: db.prepare<[number, string, string, string, string, string, number, number, string]>(`
+    insertVente: db.prepare<[number, string, string, string, string, string, number, number, string, string | null]>(`
       INSERT INTO ventes (boutique_id, numero_facture, terminal_serial, date_vente, date_reception,
-                          mode_paiement, paye, montant_total, empreinte)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+                          mode_paiement, paye, montant_total, empreinte, date_vente_caisse)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     insertLigne: db.prepare<[number | bigint, number, number, number, number]>(
       'INSERT INTO lignes_vente (vente_id, article_id, quantite, prix_unitaire, sous_total) VALUES (?, ?, ?, ?, ?)',
     ),
@@ -67,6 +96,10 @@ export function createSaleWriter(db: Db) {
       .prepare<[number, number, number], number>(
         'UPDATE articles SET quantite_stock = quantite_stock - ? WHERE id = ? AND quantite_stock >= ? RETURNING quantite_stock',
       )
+      .pluck(),
+    // A sale that happened offline (CONTRACT §7): taken whatever the stock, which may go below zero.
+    forceDecrementStock: db
+      .prepare<[number, number], number>('UPDATE articles SET quantite_stock = quantite_stock - ? WHERE id = ? RETURNING quantite_stock')
       .pluck(),
     stockOf: db.prepare<[number], number>('SELECT quantite_stock FROM articles WHERE id = ?').pluck(),
     insertMouvement: db.prepare<[number, number, number, number, string, string, string]>(`
@@ -89,6 +122,10 @@ export function createSaleWriter(db: Db) {
     sousTotal: Centimes;
   }
 
+  /**
+   * Writes one sale; returns its STOCK_NEGATIF warnings (null when the stock sufficed).
+   * `allowNegative`: a short stock is taken below zero instead of refusing the sale.
+   */
   const writeOne = db.transaction(
     (
       terminal: TerminalContext,
@@ -98,8 +135,10 @@ export function createSaleWriter(db: Db) {
       montant: Centimes,
       empreinte: string,
       receivedAt: string,
-    ) => {
-      const dateVente = vente.date_vente ?? receivedAt;
+      dateVente: string,
+      dateCaisse: string | null,
+      allowNegative: boolean,
+    ): Avertissement[] | null => {
       const venteId = stmt.insertVente.run(
         terminal.boutique_id,
         numero,
@@ -110,16 +149,46 @@ export function createSaleWriter(db: Db) {
         vente.paye ? 1 : 0,
         montant,
         empreinte,
+        dateCaisse,
       ).lastInsertRowid;
+      let avertissements: Avertissement[] | null = null;
       for (const l of lignes) {
-        const after = stmt.decrementStock.get(l.quantite, l.article.id, l.quantite);
-        if (after === undefined) throw new SaleRejected('INSUFFICIENT_STOCK', l.article.nom, l.article.id);
+        let after = stmt.decrementStock.get(l.quantite, l.article.id, l.quantite);
+        if (after === undefined) {
+          if (!allowNegative) throw new SaleRejected('INSUFFICIENT_STOCK', l.article.nom, l.article.id);
+          after = stmt.forceDecrementStock.get(l.quantite, l.article.id)!;
+          avertissements = noteShortfall(avertissements, lignes, l, after);
+        }
         stmt.insertLigne.run(venteId, l.article.id, l.quantite, l.prix, l.sousTotal);
         stmt.insertMouvement.run(l.article.id, l.quantite, after + l.quantite, after, numero, terminal.serial, receivedAt);
       }
-      return dateVente;
+      return avertissements;
     },
   );
+
+  /**
+   * The sale's shortfall on this line's article: what it took that the stock did not have, all
+   * its lines of that article so far counted together (at most that quantity: a stock already
+   * below zero is not this sale's doing). One warning per article, kept up to date line by line.
+   */
+  function noteShortfall(
+    avertissements: Avertissement[] | null,
+    lignes: PricedLigne[],
+    ligne: PricedLigne,
+    after: number,
+  ): Avertissement[] {
+    const list = avertissements ?? [];
+    let taken = 0;
+    for (const l of lignes) {
+      if (l.article.id === ligne.article.id) taken += l.quantite;
+      if (l === ligne) break;
+    }
+    const manque = Math.min(taken, -after);
+    const existing = list.find((a) => a.article_id === ligne.article.id);
+    if (existing) existing.manque = manque;
+    else list.push({ code: 'STOCK_NEGATIF', article_id: ligne.article.id, manque });
+    return list;
+  }
 
   function price(terminal: TerminalContext, vente: VenteNormalisee, articles: Map<number, ArticleRow | undefined>) {
     const lignes: PricedLigne[] = [];
@@ -154,8 +223,12 @@ export function createSaleWriter(db: Db) {
     return `Stock insuffisant pour ${articleNom} : demandé ${demande}, disponible ${disponible}`;
   }
 
-  function writeBatchSteps(terminal: TerminalContext, items: unknown[], receivedAt: Date): WriteSalesResult {
+  function writeBatchSteps(terminal: TerminalContext, items: unknown[], receivedAt: Date, options: WriteSalesOptions): WriteSalesResult {
     const receivedIso = receivedAt.toISOString();
+    // Dates are UTC ISO text of one length (years 0000–9999): comparing the text compares the instants.
+    const latestTrusted = new Date(receivedAt.getTime() + MAX_CLOCK_AHEAD_MS).toISOString();
+    const allowNegative = options.viaRelay === true || terminal.stock_negatif === 'autoriser';
+    const datesRemplacees: DateRemplacee[] = [];
     // The running totals of the sales written, per day and mode: one upsert per pair at the end
     // of the request instead of one per sale. Inside the request's transaction or savepoint,
     // so they are undone with it.
@@ -173,10 +246,31 @@ export function createSaleWriter(db: Db) {
 
     const store = (vente: VenteNormalisee, numero: string, empreinte: string): VenteCreee | SaleRefusal => {
       let priced: ReturnType<typeof price>;
+      let avertissements: Avertissement[] | null;
       try {
         priced = price(terminal, vente, articles);
-        const dateVente = writeOne(terminal, vente, numero, priced.lignes, priced.montant, empreinte, receivedIso);
-        const jour = dateVente.slice(0, 10);
+        // A till date too far ahead is replaced; the fingerprint, made earlier from the sale as
+        // sent, keeps the till's value, so a resend of it is still recognised as this sale.
+        let dateVente = vente.date_vente ?? receivedIso;
+        let dateCaisse: string | null = null;
+        if (dateVente > latestTrusted) {
+          dateCaisse = dateVente;
+          dateVente = receivedIso;
+        }
+        avertissements = writeOne(
+          terminal,
+          vente,
+          numero,
+          priced.lignes,
+          priced.montant,
+          empreinte,
+          receivedIso,
+          dateVente,
+          dateCaisse,
+          allowNegative,
+        );
+        if (dateCaisse !== null) datesRemplacees.push({ numero_facture: numero, date_vente_caisse: dateCaisse, date_vente: dateVente });
+        const jour = localDayOf(dateVente, terminal.fuseau);
         const key = `${jour} ${vente.mode_paiement}`;
         const total = chiffres.get(key);
         if (total && Number.isSafeInteger(total.montant + priced.montant)) {
@@ -199,12 +293,13 @@ export function createSaleWriter(db: Db) {
         numero_facture: numero,
         montant_total: formatMoney(priced.montant),
         lignes: priced.lignes.map((l) => ligneCreee(l.article.nom, l.quantite, l.prix, l.sousTotal)),
+        ...(avertissements ? { avertissements } : {}),
       };
     };
 
     const outcome = processSales(items, { serial: terminal.serial, boutiqueId, receivedAt, numeros }, storage, store);
     for (const t of chiffres.values()) stmt.addChiffres.run(boutiqueId, t.jour, t.mode, t.nombre, t.montant);
-    return outcome;
+    return { ...outcome, datesRemplacees };
   }
 
   return {
@@ -213,9 +308,9 @@ export function createSaleWriter(db: Db) {
      * caller holds this request in its own savepoint inside an open transaction (group
      * commit): no second savepoint around the batch. Each sale still has its own.
      */
-    writeSalesInSavepoint(terminal: TerminalContext, items: unknown[], receivedAt: Date): WriteSalesResult {
+    writeSalesInSavepoint(terminal: TerminalContext, items: unknown[], receivedAt: Date, options: WriteSalesOptions = {}): WriteSalesResult {
       if (!db.inTransaction) throw new Error('writeSalesInSavepoint en dehors de toute transaction');
-      return writeBatchSteps(terminal, items, receivedAt);
+      return writeBatchSteps(terminal, items, receivedAt, options);
     },
   };
 }

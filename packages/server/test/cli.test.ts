@@ -39,10 +39,10 @@ describe('ventesync-server CLI', () => {
     expect(help).toContain('Utilisation :');
     const every = [
       ['serve'], ['import'],
-      ['boutique'], ['boutique', 'add'], ['boutique', 'list'],
+      ['boutique'], ['boutique', 'add'], ['boutique', 'set'], ['boutique', 'list'],
       ['terminal'], ['terminal', 'add'], ['terminal', 'list'], ['terminal', 'disable'], ['terminal', 'enable'],
       ['article'], ['article', 'add'], ['article', 'list'],
-      ['stock'], ['stock', 'add'], ['stock', 'set'],
+      ['stock'], ['stock', 'add'], ['stock', 'set'], ['stock', 'negatif'],
       ['ventes'], ['ventes', 'list'], ['mouvements'], ['mouvements', 'list'],
     ];
     for (const command of every) {
@@ -57,7 +57,7 @@ describe('ventesync-server CLI', () => {
     expect(cli('boutique', 'add', 'Boutique Gombe', '--id', '3').stdout).toContain('Boutique 3');
     expect(cli('terminal', 'add', 'serial-1', 'Caisse 1', '--boutique', '3').code).toBe(0);
     expect(cli('article', 'add', 'Savon', '--boutique', '3', '--prix', '19.99', '--stock', '12', '--id', '40').code).toBe(0);
-    expect(json('boutique', 'list')).toEqual([{ id: 3, nom: 'Boutique Gombe', devise: 'CDF' }]);
+    expect(json('boutique', 'list')).toEqual([{ id: 3, nom: 'Boutique Gombe', devise: 'CDF', fuseau: 'UTC', stock_negatif: 'refuser' }]);
     expect(json('terminal', 'list')).toEqual([{ serial: 'serial-1', nom: 'Caisse 1', boutique_id: 3, actif: true, signe: false }]);
     expect(json('article', 'list')).toEqual([{ id: 40, boutique_id: 3, nom: 'Savon', prix_vente: '19.99', quantite_stock: 12 }]);
     const table = cli('article', 'list').stdout;
@@ -84,6 +84,53 @@ describe('ventesync-server CLI', () => {
       ['AJUSTEMENT', -3, 17],
       ['ENTREE', 20, 20],
     ]);
+  });
+
+  it('boutique set changes the zone and the stock rule, shown by boutique list; a bad value is refused with its code, nothing written', () => {
+    expect(cli('boutique', 'add', 'Gombe', '--id', '3', '--fuseau', 'africa/kinshasa').stdout).toContain('fuseau Africa/Kinshasa');
+    const set = cli('boutique', 'set', '3', '--fuseau', 'Africa/Lubumbashi', '--stock-negatif', 'autoriser');
+    expect(set.stdout).toContain('Boutique 3 « Gombe » : CDF, fuseau Africa/Lubumbashi, stock négatif autorisé');
+    expect(cli('boutique', 'list').stdout).toMatch(/FUSEAU\s+STOCK NEGATIF[\s\S]*Africa\/Lubumbashi\s+autoriser/);
+    const listed = json('boutique', 'list');
+    for (const args of [
+      ['boutique', 'set', '3', '--fuseau', 'Africa/Atlantis'],
+      ['boutique', 'set', '3', '--fuseau', '+02:00', '--nom', 'Autre'],
+      ['boutique', 'set', '3', '--stock-negatif', 'parfois'],
+      ['boutique', 'add', 'Neuve', '--id', '4', '--fuseau', 'Mars/Olympus'],
+      ['boutique', 'set', '3'],
+      ['boutique', 'set', '9', '--fuseau', 'UTC'],
+    ]) {
+      const out = cli(...args);
+      expect(out.code, args.join(' ')).toBe(1);
+      expect(out.stderr, args.join(' ')).toMatch(/^Erreur : /);
+      expect(out.stderr).not.toMatch(/at .*\.js:\d+/);
+    }
+    expect(cli('boutique', 'set', '3', '--fuseau', 'Africa/Atlantis').stderr).toContain("n'existe pas dans la base IANA (ex. Africa/Kinshasa, Africa/Lubumbashi, UTC) (code INVALID_FUSEAU)");
+    expect(cli('boutique', 'set', '3', '--stock-negatif', 'parfois').stderr).toContain('refuser ou autoriser (code INVALID_STOCK_NEGATIF)');
+    expect(json('boutique', 'list')).toEqual(listed);
+  });
+
+  it('stock negatif lists the articles below zero with the sales that took them there; a delivery brings them back', () => {
+    const setup = openDatabase(db);
+    const catalogue = createCatalogueStore(setup);
+    importFixture(setup, catalogue, TEST_FIXTURE, new Date('2025-10-01T00:00:00Z'));
+    catalogue.setBoutique(2, { stock_negatif: 'autoriser' });
+    const writer = createSaleWriter(setup);
+    const terminal = catalogue.findActiveTerminal(SERIAL)!;
+    const sale = { numero_facture: 'HORS-LIGNE-1', lignes: [{ article_id: 10, quantite: 5 }] };
+    setup.transaction(() => writer.writeSalesInSavepoint(terminal, [sale], new Date('2025-10-29T10:00:00Z')))();
+    setup.close();
+
+    const text = cli('stock', 'negatif').stdout;
+    expect(text).toContain('Article 10 « Chargeur » (boutique 2) : stock -3');
+    expect(text).toMatch(/vente HORS-LIGNE-1 \(0a1badae951f8473, 2025-10-29T10:00:00.000Z\) : -5, stock 2 → -3/);
+    expect(json('stock', 'negatif', '--boutique', '2')).toEqual([
+      expect.objectContaining({ id: 10, quantite_stock: -3, ventes: [expect.objectContaining({ numero_facture: 'HORS-LIGNE-1' })] }),
+    ]);
+    expect(json('stock', 'negatif', '--boutique', '3')).toEqual([]);
+    expect(cli('stock', 'add', '10', '2').stdout).toContain('-3 → -1');
+    expect(cli('stock', 'add', '10', '4').stdout).toContain('-1 → 3');
+    expect(cli('stock', 'negatif').stdout).toBe('Aucun article sous zéro.\n');
   });
 
   it('refuses bad input with a French message and a non-zero exit, never a stack trace', () => {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { checkFuseau } from './local-day.js';
 import { parseMoney } from './money.js';
 import { isWellFormed } from './vente-schema.js';
 
@@ -26,8 +27,29 @@ const Serial = z
 const unknownKey = { error: (issue: { code: string; keys?: string[] }) =>
   issue.code === 'unrecognized_keys' ? `champ inconnu : ${issue.keys?.join(', ')}` : 'doit être un objet' };
 
+/** CONTRACT §7: whether a boutique's sales may take the stock below zero. */
+export const STOCK_NEGATIF_CHOICES = ['refuser', 'autoriser'] as const;
+export type StockNegatif = (typeof STOCK_NEGATIF_CHOICES)[number];
+
+// An IANA zone name, stored as the zone database spells it; the refusal carries its code.
+const Fuseau = z.string({ error: 'doit être un nom de fuseau IANA (ex. Africa/Kinshasa)' }).transform((name, ctx) => {
+  const check = checkFuseau(name);
+  if (check.ok) return check.fuseau;
+  ctx.issues.push({ code: 'custom', input: name, message: `${check.erreur} (code ${check.code})` });
+  return z.NEVER;
+});
+
 export const BoutiqueEntrySchema = z.strictObject(
-  { id: Id, nom: Nom, devise: z.string({ error: 'doit être un texte' }).trim().min(1, { error: 'ne doit pas être vide' }).refine(isWellFormed, ILL_FORMED).default('CDF') },
+  {
+    id: Id,
+    nom: Nom,
+    devise: z.string({ error: 'doit être un texte' }).trim().min(1, { error: 'ne doit pas être vide' }).refine(isWellFormed, ILL_FORMED).default('CDF'),
+    // Absent: a new boutique gets UTC and 'refuser', an existing one keeps its own.
+    fuseau: Fuseau.optional(),
+    stock_negatif: z
+      .enum(STOCK_NEGATIF_CHOICES, { error: `doit être ${STOCK_NEGATIF_CHOICES.map((c) => `"${c}"`).join(' ou ')} (code INVALID_STOCK_NEGATIF)` })
+      .optional(),
+  },
   unknownKey,
 );
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { localDayStartMs, nextDay } from './local-day.js';
 
 // The history's query parameters, the one place their rules live: the server validates with
 // this schema and openapi.ts turns each property into one query parameter (its input JSON
@@ -61,26 +62,40 @@ export const HistoriqueQuerySchema = z.object({
       .default(0),
   ).meta({ description: `Nombre de ventes à sauter (pagination), de 0 à ${MAX_HISTORIQUE_OFFSET}` }),
   date_debut: DateBoundSchema.meta({
-    description: 'Depuis ce jour (AAAA-MM-JJ, tout le jour UTC) ou cet instant (ISO 8601 avec fuseau), inclus',
+    description: 'Depuis ce jour (AAAA-MM-JJ, tout le jour dans le fuseau de la boutique) ou cet instant (ISO 8601 avec fuseau), inclus',
     examples: ['2025-10-28'],
   }),
   date_fin: DateBoundSchema.meta({
-    description: "Jusqu'à ce jour (AAAA-MM-JJ, tout le jour UTC) ou cet instant (ISO 8601 avec fuseau), inclus",
+    description: "Jusqu'à ce jour (AAAA-MM-JJ, tout le jour dans le fuseau de la boutique) ou cet instant (ISO 8601 avec fuseau), inclus",
     examples: ['2025-10-29'],
   }),
 });
 
 export type HistoriqueQuery = z.infer<typeof HistoriqueQuerySchema>;
 
-/** A valid query's date filters as UTC ISO bounds: `from` inclusive, `to` exclusive; null is open. */
-export function historiqueBounds(query: Pick<HistoriqueQuery, 'date_debut' | 'date_fin'>): { from: string | null; to: string | null } {
-  const from = query.date_debut === undefined ? null : dateBoundMs(query.date_debut);
-  const fin = query.date_fin === undefined ? null : dateBoundMs(query.date_fin);
+/** The last day whose end ISO text can hold: the day after it is past year 9999. */
+const LAST_DAY = '9999-12-31';
+
+/**
+ * A valid query's date filters as UTC ISO bounds: `from` inclusive, `to` exclusive; null is
+ * open. A day (`AAAA-MM-JJ`) is the boutique's local day in `fuseau` (CONTRACT §7): in
+ * Africa/Kinshasa, `2025-10-29` runs from `2025-10-28T23:00:00.000Z` to `2025-10-29T23:00:00.000Z`.
+ */
+export function historiqueBounds(
+  query: Pick<HistoriqueQuery, 'date_debut' | 'date_fin'>,
+  fuseau = 'UTC',
+): { from: string | null; to: string | null } {
+  const debut = query.date_debut;
+  const fin = query.date_fin;
+  const from = debut === undefined ? null : DAY.test(debut) ? localDayStartMs(debut, fuseau) : dateBoundMs(debut);
   // The end of a day is the next day's first instant; of an instant, the next millisecond.
-  const to = fin === null ? null : DAY.test(query.date_fin!) ? fin + 86_400_000 : fin + 1;
+  const finMs = fin === undefined || DAY.test(fin) ? null : dateBoundMs(fin);
+  const to =
+    fin !== undefined && DAY.test(fin) ? (fin === LAST_DAY ? null : localDayStartMs(nextDay(fin), fuseau)) : finMs === null ? null : finMs + 1;
   return {
-    from: from === null ? null : new Date(from).toISOString(),
-    // Past year 9999 ISO text would turn into `+010000-…`, which sorts before every date: no bound then.
+    // Before year 0000 or past year 9999 (a local day at the very ends), ISO text would not sort
+    // as time: no bound then, which is what such a bound means.
+    from: from === null || from < MIN_DATE_MS ? null : new Date(from).toISOString(),
     to: to === null || to > MAX_DATE_MS ? null : new Date(to).toISOString(),
   };
 }

@@ -74,6 +74,19 @@ export const LigneCreeeSchema = z
   })
   .meta({ id: 'LigneCreee', description: "Une ligne d'une vente créée" });
 
+/** CONTRACT §7: what a created sale can carry for a person to look at. */
+export const AVERTISSEMENT_CODES = ['STOCK_NEGATIF'] as const;
+
+export const AvertissementSchema = z
+  .object({
+    code: z.enum(AVERTISSEMENT_CODES).meta({
+      description: 'STOCK_NEGATIF : le stock manquait, la vente (déjà faite en boutique) est créée quand même et le stock passe sous zéro',
+    }),
+    article_id: z.int().meta({ description: "L'article dont le stock manquait" }),
+    manque: z.int().meta({ description: 'Les unités vendues que le stock n’avait pas (le stock est maintenant sous zéro)' }),
+  })
+  .meta({ id: 'Avertissement', description: '(ajouté) Une vente créée malgré un problème à regarder' });
+
 export const VenteCreeeSchema = z
   .object({
     numero_facture: z.string().meta({ description: 'Numéro de la vente (celui envoyé, ou généré)' }),
@@ -90,6 +103,10 @@ export const VenteCreeeSchema = z
         description:
           "(ajouté) présent seulement quand la réponse serait trop lourde (plus d'1 Mio) : les lignes de cette vente ne sont pas détaillées ici (lignes est vide), elle est pourtant enregistrée entière",
       }),
+    avertissements: z.array(AvertissementSchema).optional().meta({
+      description:
+        '(ajouté) présent seulement quand la vente est créée avec un avertissement : vente transmise par un relais enregistré ou boutique en stock_negatif "autoriser", stock insuffisant',
+    }),
   })
   .meta({ id: 'VenteCreee', description: 'Une vente écrite (stock décrémenté)' });
 
@@ -261,6 +278,7 @@ export const HealthResponseSchema = z
 
 export type SyncResponse = z.infer<typeof SyncResponseSchema>;
 export type VenteCreee = z.infer<typeof VenteCreeeSchema>;
+export type Avertissement = z.infer<typeof AvertissementSchema>;
 export type VenteErreur = z.infer<typeof VenteErreurSchema>;
 export type ArticlesResponse = z.infer<typeof ArticlesResponseSchema>;
 export type Article = z.infer<typeof ArticleSchema>;

@@ -16,7 +16,8 @@ export function historiqueRoutes(app: FastifyInstance, reader: SaleReader): void
       return reply.code(statusOf('INVALID_QUERY')).send(errorBody('INVALID_QUERY', `Paramètre invalide : ${problems}`));
     }
     const { limit, offset } = query.data;
-    const { from, to } = historiqueBounds(query.data);
+    // AAAA-MM-JJ filters are the boutique's local days (CONTRACT §7).
+    const { from, to } = historiqueBounds(query.data, terminal.fuseau);
     const page = reader.historique({ boutiqueId: terminal.boutique_id, limit, offset, from, to });
     const body: HistoriqueResponse = { success: true, boutique_id: terminal.boutique_id, limit, offset, ...page };
     return body;

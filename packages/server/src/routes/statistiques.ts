@@ -12,7 +12,7 @@ export function statistiquesRoutes(app: FastifyInstance, reader: SaleReader, now
       boutique_id: terminal.boutique_id,
       boutique_nom: terminal.boutique_nom,
       devise: terminal.devise,
-      statistiques: reader.statistiques(terminal.boutique_id, now()),
+      statistiques: reader.statistiques(terminal.boutique_id, now(), terminal.fuseau),
     };
   });
 }

@@ -34,10 +34,13 @@ export function syncRoutes(
     if (!batch.ok) return reply.code(batch.status).send(batch.body);
 
     const receivedAt = now();
+    // Set once a registered relay's signature is checked (request-signature.ts): its sales
+    // already happened in the shop, so a short stock does not refuse them (CONTRACT §7).
+    const viaRelay = (request as { relay?: object | null }).relay != null;
     const written = groupCommit.submit(
       batch.items.length,
       bodyBytes(request),
-      () => writer.writeSalesInSavepoint(terminal, batch.items, receivedAt),
+      () => writer.writeSalesInSavepoint(terminal, batch.items, receivedAt, { viaRelay }),
       (outcome) => outcome.creees.length,
     );
     if (written === null) {
@@ -65,6 +68,25 @@ export function syncRoutes(
       } else {
         const fields = { numero_facture: e.numero_facture, index: e.index, code: e.code };
         log.warn(fields, `❌ Vente ${e.numero_facture ?? `#${e.index}`} refusée: ${e.erreur}`);
+      }
+    }
+    if ((outcome.datesRemplacees.length > 0 || outcome.creees.some((v) => v.avertissements)) && levelEnabled(log, 'warn')) {
+      // What a person should look at although the sale was created: a till clock ahead (its
+      // date kept beside the reception time), a stock taken below zero.
+      for (const d of outcome.datesRemplacees) {
+        const avanceMinutes = Math.round((Date.parse(d.date_vente_caisse) - Date.parse(d.date_vente)) / 60_000);
+        log.warn(
+          { numero_facture: d.numero_facture, code: 'HORLOGE_EN_AVANCE', date_vente_caisse: d.date_vente_caisse, date_vente: d.date_vente },
+          `⏰ Vente ${d.numero_facture} : l'horloge de la caisse ${terminal.nom} est en avance de ${avanceMinutes} min ; la vente est datée de sa réception`,
+        );
+      }
+      for (const v of outcome.creees) {
+        for (const a of v.avertissements ?? []) {
+          log.warn(
+            { numero_facture: v.numero_facture, code: a.code, article_id: a.article_id, manque: a.manque, via_relais: viaRelay },
+            `⚠ Vente ${v.numero_facture} créée malgré le stock : article ${a.article_id}, ${a.manque} unité(s) en moins, stock sous zéro`,
+          );
+        }
       }
     }
     if (levelEnabled(log, 'info')) {

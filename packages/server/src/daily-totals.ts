@@ -1,0 +1,35 @@
+import { localDayOf } from '@ventesync/shared';
+import type { Db } from './db/open-database.js';
+
+/**
+ * `chiffres_jour` holds, per boutique, local day and payment mode, the count and amount of the
+ * sales: the sale writer adds to it as it writes. When a boutique's zone changes, its days have
+ * new boundaries: its rows are made again from its sales, each counted on its local day in the
+ * new zone. SQLite knows no zones, so the days are computed here, one pass over the boutique's
+ * sales in date order (the local-day cache then reads the zone's offset once per quarter hour).
+ * Runs inside the caller's transaction: the zone and its totals change together.
+ */
+export function rebuildDailyTotals(db: Db, boutiqueId: number, fuseau: string): void {
+  if (!db.inTransaction) throw new Error('rebuildDailyTotals en dehors de toute transaction');
+  const sales = db.prepare<[number], { date_vente: string; mode_paiement: string; montant_total: number }>(
+    'SELECT date_vente, mode_paiement, montant_total FROM ventes WHERE boutique_id = ? ORDER BY date_vente',
+  );
+  const totals = new Map<string, { jour: string; mode: string; nombre: number; montant: bigint }>();
+  for (const v of sales.iterate(boutiqueId)) {
+    const jour = localDayOf(v.date_vente, fuseau);
+    const key = `${jour} ${v.mode_paiement}`;
+    const t = totals.get(key);
+    // bigint: a boutique's whole history can pass 2^53 centimes, a day's row never does in practice.
+    if (t) {
+      t.nombre++;
+      t.montant += BigInt(v.montant_total);
+    } else {
+      totals.set(key, { jour, mode: v.mode_paiement, nombre: 1, montant: BigInt(v.montant_total) });
+    }
+  }
+  db.prepare<[number]>('DELETE FROM chiffres_jour WHERE boutique_id = ?').run(boutiqueId);
+  const insert = db.prepare<[number, string, string, number, bigint]>(
+    'INSERT INTO chiffres_jour (boutique_id, jour, mode_paiement, nombre_ventes, montant_total) VALUES (?, ?, ?, ?, ?)',
+  );
+  for (const t of totals.values()) insert.run(boutiqueId, t.jour, t.mode, t.nombre, t.montant);
+}
