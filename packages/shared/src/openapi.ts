@@ -91,6 +91,44 @@ const GUIDE_RESEND_ANSWER = {
   })),
 };
 
+/** A return of one of the guide's earphones, and the answers to it (sent once, then again). */
+const RETOUR_EXAMPLE = [{ numero_retour: 'RET-001', numero_facture: 'VENTE-002', lignes: [{ article_id: 7, quantite: 1 }], motif: 'ne marche pas' }];
+const RETOUR_ANSWER = {
+  success: true,
+  message: '1 retour(s) enregistré(s) avec succès',
+  boutique_id: 2,
+  boutique_nom: 'Ma Boutique',
+  terminal: 'Terminal messie vanza',
+  statistiques: { total_envoyees: 1, reussies: 1, erreurs: 0 },
+  retours_crees: [
+    {
+      numero_retour: 'RET-001',
+      numero_facture: 'VENTE-002',
+      montant_total: '25000.00',
+      lignes: [{ article_nom: 'Écouteurs Bluetooth', quantite: 1, prix_unitaire: '25000.00', sous_total: '25000.00' }],
+    },
+  ],
+  retours_erreurs: null,
+};
+const RETOUR_RESEND_ANSWER = {
+  ...RETOUR_ANSWER,
+  success: false,
+  message: '0 retour(s) enregistré(s) avec succès',
+  statistiques: { total_envoyees: 1, reussies: 0, erreurs: 1 },
+  retours_crees: [],
+  retours_erreurs: [
+    {
+      index: 1,
+      numero_retour: 'RET-001',
+      numero_facture: 'VENTE-002',
+      erreur: 'Retour RET-001 existe déjà, ignoré',
+      code: 'DUPLICATE',
+      retour_existant: { numero_retour: 'RET-001', numero_facture: 'VENTE-002', montant_total: '25000.00', date_retour: '2025-10-29T17:10:00.000Z' },
+      identique: true,
+    },
+  ],
+};
+
 /** What each request-level code means, for the responses' descriptions. */
 const REQUEST_ERROR_MEANING: Partial<Record<RequestErrorCode, string>> = {
   MISSING_SERIAL: `pas de header ${SERIAL_HEADER}, ou vide`,
@@ -343,17 +381,22 @@ export function buildOpenApiDocument(title = 'ventesync'): Record<string, unknow
               'application/json': {
                 schema: ref(RetoursRequestSchema),
                 examples: {
-                  retour: {
-                    summary: 'Un écouteur rendu sur la vente VENTE-002',
-                    value: [{ numero_retour: 'RET-001', numero_facture: 'VENTE-002', lignes: [{ article_id: 7, quantite: 1 }], motif: 'ne marche pas' }],
-                  },
+                  retour: { summary: 'Un écouteur rendu sur la vente VENTE-002', value: RETOUR_EXAMPLE },
                 },
               },
             },
           },
           responses: {
-            '201': { description: 'Au moins un retour enregistré (success: true)', content: jsonContent(RetoursResponseSchema) },
-            '200': { description: 'Aucun retour enregistré (success: false) : tous refusés ou doublons, ou tableau vide', content: jsonContent(RetoursResponseSchema) },
+            '201': {
+              description: 'Au moins un retour enregistré (success: true) ; les retours refusés sont dans retours_erreurs',
+              content: jsonContent(RetoursResponseSchema, { examples: { retour: { summary: "Réponse à l'exemple", value: RETOUR_ANSWER } } }),
+            },
+            '200': {
+              description: 'Aucun retour enregistré (success: false) : tous refusés ou doublons, ou tableau vide',
+              content: jsonContent(RetoursResponseSchema, {
+                examples: { renvoi: { summary: 'Le même retour renvoyé : un doublon identique', value: RETOUR_RESEND_ANSWER } },
+              }),
+            },
             ...apiErrors,
           },
         },

@@ -11,6 +11,7 @@ import { REQUEST_ERROR_STATUS, type RequestErrorCode, SALE_ERROR_CODES } from '.
 import { HistoriqueQuerySchema } from '../src/historique-query.js';
 import { MAX_VENTES_PER_REQUEST, SERIAL_HEADER, SYNC_PATH } from '../src/limits.js';
 import { buildOpenApiDocument, GUIDE_SYNC_EXAMPLE } from '../src/openapi.js';
+import { MAX_RETOURS_PER_REQUEST, RETOURS_PATH } from '../src/retour-schema.js';
 import { RELAY_TERMINALS_PATH } from '../src/signature.js';
 
 type Json = Record<string, any>;
@@ -123,14 +124,25 @@ describe('the OpenAPI document', () => {
     expect(validate(Array.from({ length: MAX_VENTES_PER_REQUEST + 1 }, () => GUIDE_SYNC_EXAMPLE[0]))).toBe(false);
   });
 
-  it('has response examples that follow their own schemas', () => {
-    for (const status of ['200', '201']) {
-      const media = doc.paths[SYNC_PATH].post.responses[status].content['application/json'];
-      const validate = schemaValidator(media.schema.$ref);
-      for (const example of Object.values(media.examples) as Json[]) {
-        expect(validate(example.value), JSON.stringify(validate.errors)).toBe(true);
+  it('has response examples that follow their own schemas, for sales and for returns', () => {
+    for (const path of [SYNC_PATH, RETOURS_PATH]) {
+      for (const status of ['200', '201']) {
+        const media = doc.paths[path].post.responses[status].content['application/json'];
+        const validate = schemaValidator(media.schema.$ref);
+        expect(Object.keys(media.examples ?? {}), `${path} ${status}`).not.toHaveLength(0);
+        for (const example of Object.values(media.examples) as Json[]) {
+          expect(validate(example.value), JSON.stringify(validate.errors)).toBe(true);
+        }
       }
     }
+  });
+
+  it('documents the returns request with its example and its limit', () => {
+    const body = doc.paths[RETOURS_PATH].post.requestBody.content['application/json'];
+    const validate = schemaValidator('#/components/schemas/LotRetours');
+    expect(validate(body.examples.retour.value), JSON.stringify(validate.errors)).toBe(true);
+    expect(validate(Array.from({ length: MAX_RETOURS_PER_REQUEST + 1 }, () => body.examples.retour.value[0]))).toBe(false);
+    expect(validate([{ numero_facture: 'VENTE-002', lignes: [{ article_id: 7 }] }])).toBe(false);
   });
 
   it('gives every route a real response schema, never a bare string', () => {
