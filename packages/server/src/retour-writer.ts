@@ -14,6 +14,7 @@ import {
 } from '@ventesync/shared';
 import type { TerminalContext } from './catalogue-store.js';
 import type { Db } from './db/open-database.js';
+import { MAX_CLOCK_AHEAD_MS } from './sale-writer.js';
 
 interface StoredRetourRow {
   numero_retour: string;
@@ -67,6 +68,17 @@ export function allocateReturn(sold: ReadonlyArray<{ quantite: number; prix: Cen
   return left === 0 ? parts : null;
 }
 
+/** A return whose till's date was ahead of the server's clock: stored at reception, for the log. */
+export interface DateRetourRemplacee {
+  numero_retour: string;
+  date_retour_caisse: string;
+  date_retour: string;
+}
+
+export interface WriteRetoursResult extends RetoursOutcome {
+  datesRemplacees: DateRetourRemplacee[];
+}
+
 /** Thrown inside a return's savepoint to undo that return alone. */
 class ReturnRejected extends Error {
   constructor(
@@ -101,10 +113,10 @@ export function createRetourWriter(db: Db) {
       SELECT lr.article_id, SUM(lr.quantite) AS quantite
       FROM lignes_retour lr JOIN retours r ON r.id = lr.retour_id
       WHERE r.vente_id = ? GROUP BY lr.article_id`),
-    insertRetour: db.prepare<[number, string, number, string, string, string, string, string | null, number, string]>(`
+    insertRetour: db.prepare<[number, string, number, string, string, string, string, string | null, number, string, string | null]>(`
       INSERT INTO retours (boutique_id, numero_retour, vente_id, terminal_serial, date_retour, date_reception,
-                           mode_paiement, motif, montant_total, empreinte)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+                           mode_paiement, motif, montant_total, empreinte, date_retour_caisse)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     insertLigne: db.prepare<[number | bigint, number, number, number, number]>(
       'INSERT INTO lignes_retour (retour_id, article_id, quantite, prix_unitaire, sous_total) VALUES (?, ?, ?, ?, ?)',
     ),
@@ -162,7 +174,7 @@ export function createRetourWriter(db: Db) {
   }
 
   const writeOne = db.transaction(
-    (terminal: TerminalContext, retour: RetourNormalise, empreinte: string, receivedAt: string): RetourCree => {
+    (terminal: TerminalContext, retour: RetourNormalise, empreinte: string, receivedAt: string, dateCaisse: string | null): RetourCree => {
       const vente = stmt.findVente.get(terminal.boutique_id, retour.numero_facture);
       if (!vente) {
         throw new ReturnRejected(
@@ -176,12 +188,13 @@ export function createRetourWriter(db: Db) {
         retour.numero_retour,
         vente.id,
         terminal.serial,
-        retour.date_retour ?? receivedAt,
+        dateCaisse === null ? (retour.date_retour ?? receivedAt) : receivedAt,
         receivedAt,
         vente.mode_paiement,
         retour.motif,
         montant,
         empreinte,
+        dateCaisse,
       ).lastInsertRowid;
       for (const l of lignes) {
         stmt.insertLigne.run(retourId, l.article_id, l.quantite, l.prix, l.sousTotal);
@@ -197,9 +210,11 @@ export function createRetourWriter(db: Db) {
     },
   );
 
-  function writeBatch(terminal: TerminalContext, items: unknown[], receivedAt: Date): RetoursOutcome {
+  function writeBatch(terminal: TerminalContext, items: unknown[], receivedAt: Date): WriteRetoursResult {
     const receivedIso = receivedAt.toISOString();
-    const outcome: RetoursOutcome = { crees: [], erreurs: [] };
+    // A till's clock far ahead would put the refund on a day still to come: as for sales.
+    const latestTrusted = new Date(receivedAt.getTime() + MAX_CLOCK_AHEAD_MS).toISOString();
+    const outcome: WriteRetoursResult = { crees: [], erreurs: [], datesRemplacees: [] };
     const usedInRequest = new Set<string>();
     for (let i = 0; i < items.length; i++) {
       const raw = items[i];
@@ -240,8 +255,12 @@ export function createRetourWriter(db: Db) {
         continue;
       }
       usedInRequest.add(retour.numero_retour);
+      const dateCaisse = retour.date_retour !== null && retour.date_retour > latestTrusted ? retour.date_retour : null;
       try {
-        outcome.crees.push(writeOne(terminal, retour, empreinte, receivedIso));
+        outcome.crees.push(writeOne(terminal, retour, empreinte, receivedIso, dateCaisse));
+        if (dateCaisse !== null) {
+          outcome.datesRemplacees.push({ numero_retour: retour.numero_retour, date_retour_caisse: dateCaisse, date_retour: receivedIso });
+        }
       } catch (error) {
         // SQLITE_BUSY or SQLITE_FULL end the group's transaction: the whole request fails.
         if (!(error instanceof ReturnRejected) || !db.inTransaction) throw error;
@@ -263,7 +282,7 @@ export function createRetourWriter(db: Db) {
      * Validates and writes a batch of returns inside the group commit's open transaction (the
      * request already has its savepoint); each return gets its own.
      */
-    writeRetoursInSavepoint(terminal: TerminalContext, items: unknown[], receivedAt: Date): RetoursOutcome {
+    writeRetoursInSavepoint(terminal: TerminalContext, items: unknown[], receivedAt: Date): WriteRetoursResult {
       if (!db.inTransaction) throw new Error('writeRetoursInSavepoint en dehors de toute transaction');
       return writeBatch(terminal, items, receivedAt);
     },

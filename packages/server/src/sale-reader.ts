@@ -52,6 +52,7 @@ interface RetourRow {
   montant_total: number;
   motif: string | null;
   terminal: string;
+  date_retour_caisse: string | null;
 }
 
 export interface RecentVenteRow {
@@ -141,7 +142,7 @@ export function createSaleReader(db: Db) {
       WHERE boutique_id = ? GROUP BY mode_paiement`),
     // The returns of a page's sales, oldest first, and their lines: two statements per page.
     retoursDesVentes: db.prepare<[string], RetourRow>(`
-      SELECT r.id, r.vente_id, r.numero_retour, r.date_retour, r.montant_total, r.motif, t.nom AS terminal
+      SELECT r.id, r.vente_id, r.numero_retour, r.date_retour, r.montant_total, r.motif, t.nom AS terminal, r.date_retour_caisse
       FROM retours r JOIN terminaux t ON t.serial = r.terminal_serial
       WHERE r.vente_id IN (SELECT value FROM json_each(?))
       ORDER BY r.date_retour, r.id`),
@@ -220,6 +221,7 @@ export function createSaleReader(db: Db) {
         motif: r.motif,
         terminal: r.terminal,
         lignes: lignes.get(r.id)!,
+        ...(r.date_retour_caisse === null ? {} : { date_retour_caisse: r.date_retour_caisse }),
       });
       byVente.set(r.vente_id, list);
     }

@@ -196,6 +196,22 @@ describe('POST /api/v2/simple/ventes/retours/', () => {
     expect(b.retours_crees[0].montant_total).toBe('1.60');
   });
 
+  it('a till clock more than 10 minutes ahead: the return is dated at reception, the till’s date kept and shown; a resend is still identique', async () => {
+    const s = await setup();
+    await s.sync([vente('V-9', [{ article_id: 7, quantite: 3 }])]);
+    const ahead = retour('R-ahead', 'V-9', [{ article_id: 7 }], { date_retour: '2025-10-29T12:00:00Z' });
+    const near = retour('R-near', 'V-9', [{ article_id: 7 }], { date_retour: '2025-10-29T10:09:00Z' });
+    expect((await s.retours([ahead, near])).statusCode).toBe(201);
+    const rows = s.db.prepare('SELECT numero_retour, date_retour, date_retour_caisse FROM retours ORDER BY id').all();
+    expect(rows).toEqual([
+      { numero_retour: 'R-ahead', date_retour: NOW.toISOString(), date_retour_caisse: '2025-10-29T12:00:00.000Z' },
+      { numero_retour: 'R-near', date_retour: '2025-10-29T10:09:00.000Z', date_retour_caisse: null },
+    ]);
+    const [v9] = (await s.get('/api/v2/simple/ventes/historique/')).json().ventes;
+    expect(v9.retours.map((r: { date_retour_caisse?: string }) => r.date_retour_caisse)).toEqual(['2025-10-29T12:00:00.000Z', undefined]);
+    expect((await s.retours([ahead])).json().retours_erreurs[0]).toMatchObject({ code: 'DUPLICATE', identique: true });
+  });
+
   it('allocateReturn takes units after those already returned, and says when too few are left', () => {
     const sold = [{ quantite: 2, prix: 100 }, { quantite: 3, prix: 80 }];
     expect(allocateReturn(sold, 0, 3)).toEqual([{ quantite: 2, prix: 100 }, { quantite: 1, prix: 80 }]);

@@ -198,6 +198,9 @@ export const HistoriqueRetourSchema = z
     motif: z.string().nullable(),
     terminal: z.string().meta({ description: 'Nom du terminal qui a enregistré le retour' }),
     lignes: z.array(HistoriqueLigneSchema).meta({ description: 'Les articles rendus, aux prix de la vente' }),
+    date_retour_caisse: z.string().optional().meta({
+      description: "présent seulement quand l'horloge de la caisse avançait de plus de 10 minutes : la date qu'elle a envoyée (date_retour est alors l'heure de réception)",
+    }),
   })
   .meta({ id: 'HistoriqueRetour', description: "(ajouté) Un retour d'articles de cette vente" });
 

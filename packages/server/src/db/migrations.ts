@@ -216,4 +216,9 @@ export const MIGRATIONS: readonly string[] = [
     rapport   TEXT NOT NULL
   );
   `,
+  // Till clocks for returns, as for sales (CONTRACT §7): a date_retour more than 10 minutes
+  // ahead of the server's clock is stored as the reception time; the till's value is kept here.
+  `
+  ALTER TABLE retours ADD COLUMN date_retour_caisse TEXT;
+  `,
 ];

@@ -43,6 +43,15 @@ export function retoursRoutes(app: FastifyInstance, writer: RetourWriter, groupC
         log.warn(fields, `❌ Retour ${e.numero_retour ?? `#${e.index}`} refusé: ${e.erreur}`);
       }
     }
+    if (outcome.datesRemplacees.length > 0 && levelEnabled(log, 'warn')) {
+      for (const d of outcome.datesRemplacees) {
+        const avanceMinutes = Math.round((Date.parse(d.date_retour_caisse) - Date.parse(d.date_retour)) / 60_000);
+        log.warn(
+          { numero_retour: d.numero_retour, code: 'HORLOGE_EN_AVANCE', date_retour_caisse: d.date_retour_caisse, date_retour: d.date_retour },
+          `⏰ Retour ${d.numero_retour} : l'horloge de la caisse ${terminal.nom} est en avance de ${avanceMinutes} min ; le retour est daté de sa réception`,
+        );
+      }
+    }
     if (levelEnabled(log, 'info')) {
       summarizeRequest(
         request,
