@@ -6,6 +6,7 @@ import {
   errorBody,
   formatMoney,
   HISTORIQUE_PATH,
+  RECONCILIATION_PATH,
   STATISTIQUES_PATH,
   statusOf,
   SYNC_PATH,
@@ -190,6 +191,8 @@ export async function buildRelayApp(options: RelayAppOptions): Promise<FastifyIn
     );
     api.get(HISTORIQUE_PATH, forward(unavailable));
     api.get(STATISTIQUES_PATH, forward(unavailable));
+    // A till can reconcile through the relay as with the server (§5: the same paths).
+    api.get(RECONCILIATION_PATH, forward(unavailable));
   });
 
   // The page for the shop's staff at `/`: read by anyone, decisions from the shop PC only.

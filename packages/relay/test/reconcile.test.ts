@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
+import { buildRelayApp } from '../src/app.js';
 import { openDatabase } from '../src/db/open-database.js';
 import { createForwarder, DEFAULT_FORWARDER_CONFIG } from '../src/forwarder.js';
 import {
@@ -22,6 +23,7 @@ import { relayUpstream, runReconcileCommand } from '../src/reconcile-command.js'
 import { createRelayStore, type RelayStore } from '../src/relay-store.js';
 import { createSaleIntake } from '../src/sale-intake.js';
 import { renderStatus, statusReport } from '../src/status-report.js';
+import { createTerminalDirectory } from '../src/terminal-directory.js';
 import { createAgent, createUpstream } from '../src/upstream.js';
 import { type RealServer, SERIAL, startRealServer, TILLS } from './real-server.js';
 
@@ -313,6 +315,26 @@ describe('reconcile as a registered relay (CONTRACT §6)', () => {
     const status = await runReconcileCommand({ db: file, jour: JOUR, json: false }, { out: (t) => void out.push(t), err: (t) => void out.push(t) }, relayUpstream({ relayId: '1', relaySecretFile: secretFile }));
     expect(out.join('\n')).toContain("D'ACCORD au centime : 1 vente(s), 10.00 des deux côtés");
     expect(status).toBe(0);
+  });
+});
+
+describe('a till pointed at the relay', () => {
+  it('asks its reconciliation through the relay as from the server, and gets the same answer', async () => {
+    take([sale('V-1', '2025-10-29T08:00:00Z')]);
+    await forward();
+    const up = upstream();
+    const forwarder = createForwarder({ store, upstream: up, config: DEFAULT_FORWARDER_CONFIG, logger });
+    const app = await buildRelayApp({ store, upstream: up, forwarder, directory: createTerminalDirectory(store, up), logger: false });
+    try {
+      const url = `/api/v2/simple/reconciliation/?jour=${JOUR}&detail=1`;
+      const viaRelay = await app.inject({ method: 'GET', url, headers: { 'x-device-serial': SERIAL } });
+      expect(viaRelay.statusCode).toBe(200);
+      const direct = await up.get(url, SERIAL);
+      expect(direct.kind === 'response' && direct.body).toEqual(viaRelay.json());
+      expect(viaRelay.json()).toMatchObject({ nombre_ventes: 1, ventes: [{ numero_facture: 'V-1', montant_total: '10.00' }] });
+    } finally {
+      await app.close();
+    }
   });
 });
 
