@@ -119,10 +119,10 @@ export function createReconcileBooks(db: Db) {
     WHERE serial = ? AND statut IN ('SYNCHRONISEE', 'EN_ATTENTE') AND ${DATE} >= ? AND ${DATE} < ?`);
   return {
     /**
-     * The till's synced and waiting sales whose UTC date lies within a day and a half of local
-     * day `jour` in any zone (offsets run from −12 h to +14 h): the zone is known only once the
-     * server has answered, and these are read before asking it, so that a sale synced meanwhile
-     * counts as waiting rather than missing.
+     * The till's synced and waiting sales dated from the UTC day before `jour` to the UTC day
+     * after it: local day `jour` lies inside in any zone (offsets run from −12 h to +14 h). The
+     * zone is known only once the server has answered, and these are read before asking it, so
+     * that a sale synced meanwhile counts as waiting rather than missing.
      */
     around(serial: string, jour: string): HeldRow[] {
       const from = `${previousDay(jour)}T00:00:00.000Z`;
@@ -171,13 +171,13 @@ async function ask(upstream: ReconcileUpstream, till: TillBase, query: string): 
   return { ok: true, body: parsed.data };
 }
 
-/** The server's sales of the day, page after page (`apres` = the previous page's `suite`). */
 /** A sale as the server counts it: net of its returns, and what they took off. */
 interface ServerSale {
   net: number;
   retours: number;
 }
 
+/** The server's sales of the day, page after page (`apres` = the previous page's `suite`). */
 async function serverSales(upstream: ReconcileUpstream, till: TillBase, jour: string): Promise<{ ok: true; sales: Map<string, ServerSale> } | { ok: false; outcome: TillReconciliation }> {
   const sales = new Map<string, ServerSale>();
   let apres: string | null = null;
