@@ -53,6 +53,8 @@ interface RetourRow {
   motif: string | null;
   terminal: string;
   date_retour_caisse: string | null;
+  /** How many returns the sale has in all. */
+  nombre: number;
 }
 
 export interface RecentVenteRow {
@@ -67,6 +69,11 @@ export interface RecentVenteRow {
 }
 
 export const LOW_STOCK_THRESHOLD = 5;
+/**
+ * Most returns shown with one sale in the history, oldest first; `retours_omis` counts the
+ * rest. A sale of many units could be given back one unit at a time: the page stays bounded.
+ */
+export const MAX_RETOURS_PAR_VENTE = 10;
 /** `stock negatif` and statistiques list at most this many articles below zero, lowest first. */
 export const MAX_STOCK_NEGATIF_ARTICLES = 100;
 /** Per article, at most this many of the sales that took it below zero (the oldest first). */
@@ -141,11 +148,14 @@ export function createSaleReader(db: Db) {
       SELECT mode_paiement, COUNT(*) AS nombre, SUM(montant_total) AS montant FROM retours
       WHERE boutique_id = ? GROUP BY mode_paiement`),
     // The returns of a page's sales, oldest first, and their lines: two statements per page.
-    retoursDesVentes: db.prepare<[string], RetourRow>(`
-      SELECT r.id, r.vente_id, r.numero_retour, r.date_retour, r.montant_total, r.motif, t.nom AS terminal, r.date_retour_caisse
-      FROM retours r JOIN terminaux t ON t.serial = r.terminal_serial
-      WHERE r.vente_id IN (SELECT value FROM json_each(?))
-      ORDER BY r.date_retour, r.id`),
+    retoursDesVentes: db.prepare<[string, number], RetourRow>(`
+      SELECT id, vente_id, numero_retour, date_retour, montant_total, motif, terminal, date_retour_caisse, nombre FROM (
+        SELECT r.id, r.vente_id, r.numero_retour, r.date_retour, r.montant_total, r.motif, t.nom AS terminal, r.date_retour_caisse,
+               ROW_NUMBER() OVER (PARTITION BY r.vente_id ORDER BY r.date_retour, r.id) AS rang,
+               COUNT(*) OVER (PARTITION BY r.vente_id) AS nombre
+        FROM retours r JOIN terminaux t ON t.serial = r.terminal_serial
+        WHERE r.vente_id IN (SELECT value FROM json_each(?))
+      ) WHERE rang <= ? ORDER BY vente_id, rang`),
     lignesRetour: db.prepare<[string], LigneRow & { retour_id: number }>(`
       SELECT l.retour_id, 0 AS vente_id, l.article_id, a.nom AS article_nom, l.quantite, l.prix_unitaire, l.sous_total
       FROM lignes_retour l JOIN articles a ON a.id = l.article_id
@@ -197,10 +207,10 @@ export function createSaleReader(db: Db) {
   }
 
   /** Each sale's returns with their lines, for the sales of one history page. */
-  function retoursOf(venteIds: number[]): Map<number, HistoriqueRetour[]> {
-    const byVente = new Map<number, HistoriqueRetour[]>();
+  function retoursOf(venteIds: number[]): Map<number, { retours: HistoriqueRetour[]; omis: number }> {
+    const byVente = new Map<number, { retours: HistoriqueRetour[]; omis: number }>();
     if (venteIds.length === 0) return byVente;
-    const rows = stmt.retoursDesVentes.all(JSON.stringify(venteIds));
+    const rows = stmt.retoursDesVentes.all(JSON.stringify(venteIds), MAX_RETOURS_PAR_VENTE);
     if (rows.length === 0) return byVente;
     const lignes = new Map<number, HistoriqueRetour['lignes']>(rows.map((r) => [r.id, []]));
     for (const l of stmt.lignesRetour.all(JSON.stringify(rows.map((r) => r.id)))) {
@@ -213,8 +223,12 @@ export function createSaleReader(db: Db) {
       });
     }
     for (const r of rows) {
-      const list = byVente.get(r.vente_id) ?? [];
-      list.push({
+      let entry = byVente.get(r.vente_id);
+      if (!entry) {
+        entry = { retours: [], omis: r.nombre - Math.min(r.nombre, MAX_RETOURS_PAR_VENTE) };
+        byVente.set(r.vente_id, entry);
+      }
+      entry.retours.push({
         numero_retour: r.numero_retour,
         date_retour: r.date_retour,
         montant_total: formatMoney(r.montant_total),
@@ -223,10 +237,12 @@ export function createSaleReader(db: Db) {
         lignes: lignes.get(r.id)!,
         ...(r.date_retour_caisse === null ? {} : { date_retour_caisse: r.date_retour_caisse }),
       });
-      byVente.set(r.vente_id, list);
     }
     return byVente;
   }
+
+  const retoursFields = (entry: { retours: HistoriqueRetour[]; omis: number } | undefined) =>
+    entry === undefined ? {} : { retours: entry.retours, ...(entry.omis > 0 ? { retours_omis: entry.omis } : {}) };
 
   return {
     historique(filter: HistoriqueFilter): { total: number; ventes: HistoriqueVente[] } {
@@ -261,7 +277,7 @@ export function createSaleReader(db: Db) {
           terminal: r.terminal,
           ...(r.date_vente_caisse !== null ? { date_vente_caisse: r.date_vente_caisse } : {}),
           lignes: lignesByVente.get(r.id)!,
-          ...(retours.has(r.id) ? { retours: retours.get(r.id)! } : {}),
+          ...retoursFields(retours.get(r.id)),
         })),
       };
     },

@@ -255,6 +255,18 @@ describe('POST /api/v2/simple/ventes/retours/', () => {
     expect(historique.ventes.find((v: { numero_facture: string }) => v.numero_facture === 'V-7')).not.toHaveProperty('retours');
   });
 
+  it('the history shows at most 10 returns of a sale, oldest first, and counts the others', async () => {
+    const s = await setup();
+    await s.sync([vente('V-10', [{ article_id: 9, quantite: 20 }])]);
+    const retours = Array.from({ length: 12 }, (_, i) =>
+      retour(`R-${String(i).padStart(2, '0')}`, 'V-10', [{ article_id: 9 }], { date_retour: `2025-10-29T0${Math.floor(i / 6)}:${String(i * 5).padStart(2, '0')}:00Z` }),
+    );
+    expect((await s.retours(retours)).json().statistiques.reussies).toBe(12);
+    const [v10] = (await s.get('/api/v2/simple/ventes/historique/')).json().ventes;
+    expect(v10.retours.map((r: { numero_retour: string }) => r.numero_retour)).toEqual(retours.slice(0, 10).map((r) => r.numero_retour));
+    expect(v10.retours_omis).toBe(2);
+  });
+
   it('has the API rules: serial, terminal, array, batch size; a signing till must sign', async () => {
     const s = await setup();
     expect((await s.retours([], '')).json().code).toBe('MISSING_SERIAL');

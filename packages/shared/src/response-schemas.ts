@@ -220,7 +220,11 @@ export const HistoriqueVenteSchema = z
     retours: z
       .array(HistoriqueRetourSchema)
       .optional()
-      .meta({ description: '(ajouté) présent seulement quand la vente a des retours : chacun, le plus ancien en premier' }),
+      .meta({ description: '(ajouté) présent seulement quand la vente a des retours : les 10 plus anciens, le plus ancien en premier' }),
+    retours_omis: z
+      .int()
+      .optional()
+      .meta({ description: '(ajouté) présent seulement quand la vente a plus de 10 retours : combien ne sont pas détaillés ici' }),
   })
   .meta({ id: 'HistoriqueVente' });
 
