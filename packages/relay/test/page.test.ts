@@ -94,6 +94,8 @@ describe('the page for the shop', () => {
     expect(page.statusCode).toBe(200);
     expect(page.headers['content-type']).toContain('text/html');
     expect(page.headers['content-security-policy']).toContain("default-src 'none'");
+    expect(page.headers['content-security-policy']).toContain("frame-ancestors 'none'");
+    expect(page.headers['x-frame-options']).toBe('DENY');
     expect(page.body).toContain('Ne pas éteindre ce PC');
     const assets = [...page.body.matchAll(/(?:href|src)="([^"]+)"/g)].map((m) => m[1]!);
     expect(assets).toEqual(['data:,', '/page/page.css', '/page/page.js']);
