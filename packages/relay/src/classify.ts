@@ -1,9 +1,11 @@
-import { SyncResponseSchema, VenteErreurSchema } from '@ventesync/shared';
+import { SyncResponseSchema, VenteCreeeSchema, VenteErreurSchema } from '@ventesync/shared';
 import { z } from 'zod';
+import type { SaleWarning } from './relay-store.js';
 
 /** What the server's answer means for each sale of the batch that was sent. */
 export type SaleOutcome =
-  | { kind: 'synced'; montant: string | null }
+  /** `avertissements`: the server created it with a warning to show (CONTRACT §7: STOCK_NEGATIF). */
+  | { kind: 'synced'; montant: string | null; avertissements?: SaleWarning[] }
   | { kind: 'rejected'; code: string; erreur: string }
   | { kind: 'stock'; erreur: string }
   /** Not mentioned in the answer: keep it waiting, send it again. */
@@ -47,6 +49,15 @@ const AWAY_STATUSES = new Set([429, 502, 503, 504, 507]);
  * know yet is kept (for a person to read) rather than making the whole answer unreadable.
  */
 const RelaySyncResponseSchema = SyncResponseSchema.extend({
+  // A sale created with a warning is created: a warning this relay does not know yet is kept
+  // to be shown, never a reason to read the whole answer as broken and send it again.
+  ventes_creees: z.array(
+    VenteCreeeSchema.extend({
+      avertissements: z
+        .array(z.object({ code: z.string().min(1).max(64), article_id: z.int().optional(), manque: z.int().optional() }))
+        .optional(),
+    }),
+  ),
   ventes_erreurs: z.array(VenteErreurSchema.extend({ code: z.string().min(1).max(64) })).nullable(),
 });
 const ErrorSchema = z.object({ error: z.string(), code: z.string() }).loose();
@@ -117,7 +128,12 @@ export function classifyAnswer(answer: UpstreamAnswer, numeros: readonly string[
     const position = new Map(numeros.map((n, i) => [n, i]));
     for (const created of answerBody.ventes_creees) {
       const i = position.get(created.numero_facture);
-      if (i !== undefined) sales[i] = { kind: 'synced', montant: created.montant_total };
+      if (i === undefined) continue;
+      // Created with STOCK_NEGATIF: the server has it, stock below zero. Synced, the warning
+      // kept; never the stock-retry cycle, which is for sales the server refused.
+      sales[i] = created.avertissements?.length
+        ? { kind: 'synced', montant: created.montant_total, avertissements: created.avertissements }
+        : { kind: 'synced', montant: created.montant_total };
     }
     for (const e of answerBody.ventes_erreurs ?? []) {
       // The index is 1-based and the numero must name our sale: the relay always sends one,

@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import { backoffDelay, NETWORK_RETRY, type RetryPolicy, STOCK_RETRY, type StockRetryPolicy, timerDelay } from './backoff.js';
 import { type BatchOutcome, classifyAnswer, type SaleOutcome } from './classify.js';
 import type { DiskReserve } from './disk-reserve.js';
-import type { HeldVente, RelayStore } from './relay-store.js';
+import { describeWarning, type HeldVente, type RelayStore } from './relay-store.js';
 import type { Upstream } from './upstream.js';
 import { describeError } from './describe-error.js';
 
@@ -198,7 +198,7 @@ export function createForwarder(deps: {
     sales.forEach((sale, i) => {
       const held = batch[i]!;
       if (sale.kind === 'synced') {
-        store.markSynced(held.id, sale.montant, at);
+        store.markSynced(held.id, sale.montant, at, sale.avertissements ?? null);
         report.synchronisees++;
       } else if (sale.kind === 'rejected') {
         store.markRejected(held.id, sale.code, sale.erreur, at);
@@ -226,6 +226,17 @@ export function createForwarder(deps: {
     });
     const synced = sales.filter((sale) => sale.kind === 'synced').length;
     const base = `Lot de ${batch.length} vente(s) transmis pour le terminal ${serial} : ${synced} synchronisée(s)`;
+    // Synced all the same, but stock went below zero on the server: a person should know.
+    const warned = batch.flatMap((v, i) => {
+      const sale = sales[i]!;
+      return sale.kind === 'synced' && sale.avertissements ? [{ numero_facture: v.numero_facture, avertissements: sale.avertissements }] : [];
+    });
+    if (warned.length > 0) {
+      logger.warn(
+        { serial, avertis: warned.slice(0, MAX_LOGGED_REFUSALS) },
+        `${warned.length} vente(s) du terminal ${serial} synchronisée(s) avec avertissement, dont ${warned[0]!.numero_facture} : ${warned[0]!.avertissements.map(describeWarning).join(' ; ')}`,
+      );
+    }
     if (refusals.length === 0) return logger.info({ serial, envoyees: batch.length, synchronisees: synced }, base);
     const first = refusals[0]!;
     logger.warn(

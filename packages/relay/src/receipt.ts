@@ -4,7 +4,7 @@ import { describeError } from './describe-error.js';
 import { type NextStep, nextStep } from './next-step.js';
 import { commandLines, SCREEN_COLUMNS, wrap } from './fit-table.js';
 import { formatDateTime, formatWhen, relative, type TimeStyle } from './format-time.js';
-import type { HeldVente, RelayStore, Tentative, TentativeResultat } from './relay-store.js';
+import { describeWarning, type HeldVente, type RelayStore, type SaleWarning, type Tentative, type TentativeResultat } from './relay-store.js';
 
 interface WireLigne {
   article_id: number;
@@ -40,6 +40,11 @@ export function montantOf(v: Pick<HeldVente, 'montant_serveur' | 'montant_total'
   return v.montant_serveur ?? formatMoney(v.montant_total);
 }
 
+/** The server's warnings on a synced sale (CONTRACT §7), as it gave them; empty when none. */
+export function warningsOf(v: Pick<HeldVente, 'avertissements'>): SaleWarning[] {
+  return v.avertissements === null ? [] : (JSON.parse(v.avertissements) as SaleWarning[]);
+}
+
 /** A held sale as the lists' `--json` give it. */
 export function publicVente(v: HeldVente) {
   return {
@@ -58,6 +63,7 @@ export function publicVente(v: HeldVente) {
     decision: v.decision,
     decision_le: v.decision_le,
     note: v.note,
+    avertissements: warningsOf(v),
     vente: JSON.parse(v.contenu) as unknown,
   };
 }
@@ -130,6 +136,7 @@ export function renderReceipt(store: RelayStore, v: HeldVente, style: TimeStyle,
     todo(nextStep(v.code_erreur, v.numero_facture, commands));
   }
   if (v.synchronisee_le) field('Synchronisée', formatDateTime(v.synchronisee_le, style.utc));
+  for (const w of warningsOf(v)) field('Avertissement', `${describeWarning(w)} ; une livraison (stock add sur le serveur) ramène le stock`);
   if (v.decision) field('Décision', `${v.decision} (${formatDateTime(v.decision_le, style.utc)})`);
   if (v.note) field('Note', v.note);
 

@@ -31,6 +31,8 @@ export interface HeldVente {
   en_vol: string | null;
   /** What the relay adds to a person's decision (a discarded sale the server had anyway). */
   note: string | null;
+  /** The server's warnings on the created sale (CONTRACT §7, e.g. STOCK_NEGATIF), JSON text; null when none. */
+  avertissements: string | null;
 }
 
 /** One send of a sale and what came of it (schema v2: kept through retry). */
@@ -99,7 +101,22 @@ const VERDICT_UNKNOWN = `EXISTS (
 
 const VENTE_COLUMNS = `id, serial, boutique_id, numero_facture, numero_genere, contenu, empreinte, montant_total, statut,
   recue_le, tentatives, tentatives_stock, prochaine_tentative, code_erreur, erreur, montant_serveur, synchronisee_le,
-  decision, decision_le, en_vol, note`;
+  decision, decision_le, en_vol, note, avertissements`;
+
+/** A warning the server gave on a sale it created (CONTRACT §7): codes this relay does not know are kept too. */
+export interface SaleWarning {
+  code: string;
+  article_id?: number;
+  manque?: number;
+}
+
+/** A warning in words, for the sale's history and `show`. */
+export function describeWarning(w: SaleWarning): string {
+  if (w.code === 'STOCK_NEGATIF') {
+    return `stock négatif : article n° ${w.article_id ?? '?'}, ${w.manque ?? '?'} unité(s) vendue(s) sans stock (${w.code})`;
+  }
+  return `avertissement du serveur ${w.code}`;
+}
 
 /** Everything the relay keeps, in one SQLite file shared by the daemon and the CLI. */
 export function createRelayStore(db: Db) {
@@ -153,8 +170,8 @@ export function createRelayStore(db: Db) {
       SELECT id, ?, 'ECHEC', '${NO_VERDICT}', ? FROM ventes WHERE en_vol IS NOT NULL AND statut = 'EN_ATTENTE'`),
     countAttempt: db.prepare<[number]>('UPDATE ventes SET tentatives = tentatives + 1 WHERE id = ?'),
     // The server's word wins over a person's discard: it has the sale, so the books must say so.
-    markSynced: db.prepare<[string | null, string, string, number]>(`
-      UPDATE ventes SET montant_serveur = ?, synchronisee_le = ?, prochaine_tentative = NULL, code_erreur = NULL, erreur = NULL,
+    markSynced: db.prepare<[string | null, string, string | null, string, number]>(`
+      UPDATE ventes SET montant_serveur = ?, synchronisee_le = ?, avertissements = ?, prochaine_tentative = NULL, code_erreur = NULL, erreur = NULL,
         note = CASE WHEN statut = 'ABANDONNEE' THEN ? ELSE note END, statut = 'SYNCHRONISEE'
       WHERE id = ? AND statut IN ('EN_ATTENTE', 'ABANDONNEE')`),
     insertTentative: db.prepare<[number, string, TentativeResultat, string | null, string | null]>(
@@ -360,10 +377,14 @@ export function createRelayStore(db: Db) {
       }
     },
     /** Each verdict below is also written to the sale's history (`tentatives`). */
-    markSynced(id: number, montantServeur: string | null, now: Date) {
+    markSynced(id: number, montantServeur: string | null, now: Date, avertissements: readonly SaleWarning[] | null = null) {
       const at = now.toISOString();
-      const changed = stmt.markSynced.run(montantServeur, at, DISCARDED_BUT_SYNCED, id);
-      if (changed.changes > 0) stmt.insertTentative.run(id, at, 'SYNCHRONISEE', null, montantServeur === null ? null : `montant ${montantServeur}`);
+      const warnings = avertissements && avertissements.length > 0 ? avertissements : null;
+      const changed = stmt.markSynced.run(montantServeur, at, warnings && JSON.stringify(warnings), DISCARDED_BUT_SYNCED, id);
+      if (changed.changes > 0) {
+        const said = [montantServeur === null ? null : `montant ${montantServeur}`, ...(warnings ?? []).map(describeWarning)];
+        stmt.insertTentative.run(id, at, 'SYNCHRONISEE', warnings?.[0]?.code ?? null, said.filter((s) => s !== null).join(' ; ') || null);
+      }
       return changed;
     },
     markRejected(id: number, code: string, erreur: string, now: Date = new Date()) {

@@ -25,6 +25,21 @@ describe('classifyAnswer', () => {
     });
   });
 
+  it('a sale created short of stock (STOCK_NEGATIF) is synced with its warning, never sent to the stock-retry cycle', () => {
+    const body = syncBody(['A', 'B'], null);
+    body.ventes_creees[0] = { ...body.ventes_creees[0]!, avertissements: [{ code: 'STOCK_NEGATIF', article_id: 10, manque: 3 }] } as never;
+    // A warning this relay does not know yet is kept too, and does not make the answer unreadable.
+    body.ventes_creees[1] = { ...body.ventes_creees[1]!, avertissements: [{ code: 'PRIX_CHANGE' }] } as never;
+    const outcome = classifyAnswer(answer(201, body), ['A', 'B']);
+    expect(outcome).toMatchObject({
+      kind: 'answered',
+      sales: [
+        { kind: 'synced', montant: '10.00', avertissements: [{ code: 'STOCK_NEGATIF', article_id: 10, manque: 3 }] },
+        { kind: 'synced', montant: '10.00', avertissements: [{ code: 'PRIX_CHANGE' }] },
+      ],
+    });
+  });
+
   it('reads each error by its 1-based index: duplicate, stock, permanent', () => {
     const outcome = classifyAnswer(
       answer(

@@ -116,4 +116,10 @@ export const MIGRATIONS: readonly string[] = [
     changement  TEXT NOT NULL
   );
   `,
+  `
+  -- CONTRACT §7: what the server said of a sale it created anyway (a sale of the shop taken
+  -- below zero stock: STOCK_NEGATIF, article, shortfall), its JSON list as the server gave
+  -- it; null when there was nothing to say. Kept for people to see in show and the lists.
+  ALTER TABLE ventes ADD COLUMN avertissements TEXT;
+  `,
 ];
