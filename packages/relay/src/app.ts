@@ -196,7 +196,14 @@ export async function buildRelayApp(options: RelayAppOptions): Promise<FastifyIn
   });
 
   // The page for the shop's staff at `/`: read by anyone, decisions from the shop PC only.
-  registerShopPage(app, { store, forwarder, now, ...(options.pageAlertAfterMs ? { alertAfterMs: options.pageAlertAfterMs } : {}) });
+  // Its decisions go in the relay file's audit table, like the CLI's (the daemon's file is monitoring's).
+  registerShopPage(app, {
+    store,
+    forwarder,
+    now,
+    ...(options.pageAlertAfterMs ? { alertAfterMs: options.pageAlertAfterMs } : {}),
+    ...(options.monitoring ? { auditDb: options.monitoring.db } : {}),
+  });
 
   return app;
 }

@@ -9,6 +9,7 @@ import { openDatabase } from '../src/db/open-database.js';
 import { createForwarder, DEFAULT_FORWARDER_CONFIG } from '../src/forwarder.js';
 import { PAGE_TOKEN_HEADER } from '../src/page/routes.js';
 import type { ShopView } from '../src/page/shop-view.js';
+import { createRelayMetrics } from '../src/relay-metrics.js';
 import { createRelayStore, type RelayStore } from '../src/relay-store.js';
 import { createSaleIntake } from '../src/sale-intake.js';
 import { createTerminalDirectory } from '../src/terminal-directory.js';
@@ -46,7 +47,14 @@ beforeEach(async () => {
   // The server is away (nothing listens there): the page works from what the relay holds.
   const upstream = createUpstream('http://127.0.0.1:9', agent);
   forwarder = createForwarder({ store, upstream, config: { ...DEFAULT_FORWARDER_CONFIG, debounceMs: 60_000 }, logger: quiet });
-  app = await buildRelayApp({ store, upstream, forwarder, directory: createTerminalDirectory(store, upstream), logger: false });
+  app = await buildRelayApp({
+    store,
+    upstream,
+    forwarder,
+    directory: createTerminalDirectory(store, upstream),
+    logger: false,
+    monitoring: { metrics: createRelayMetrics(db, store), db },
+  });
   store.saveTerminal(SERIAL, 'CONNU', { boutique_id: 2, boutique_nom: 'Ma Boutique', terminal_nom: 'Terminal messie vanza' }, new Date());
   createSaleIntake(store).take(
     { serial: SERIAL, boutique_id: 2 },
@@ -64,6 +72,9 @@ afterEach(async () => {
   db.close();
   rmSync(dir, { recursive: true, force: true });
 });
+
+const auditRows = () =>
+  db.prepare('SELECT utilisateur, commande, changement FROM audit ORDER BY id').all() as Array<{ utilisateur: string; commande: string; changement: string }>;
 
 const state = async (remoteAddress = '127.0.0.1', host = HOST) => {
   const res = await app.inject({ method: 'GET', url: '/etat', remoteAddress, headers: { host } });
@@ -146,6 +157,8 @@ describe('the page for the shop', () => {
     expect(store.byNumero('A')[0]!.statut).not.toBe('REJETEE');
     // The next look shows it at once, whatever the page had seen just before.
     expect((await state()).body.refusees.map((v) => v.numero_facture)).toEqual([XSS]);
+    // Written down like a retry from the CLI, with where it came from.
+    expect(auditRows()).toEqual([{ utilisateur: 'page du relais (127.0.0.1)', commande: 'Renvoyer A', changement: '1 vente(s) remise(s) en attente : A' }]);
     const again = await decide('/etat/renvoyer', { numero: 'ZZZ' });
     expect(again).toEqual({ status: 404, body: { code: 'NOT_FOUND', error: 'pas de vente rejetée, abandonnée ou en attente de stock : ZZZ' } });
   });
@@ -156,6 +169,9 @@ describe('the page for the shop', () => {
     const done = await decide('/etat/abandonner', { numero: XSS, raison: 'article retiré de la vente' });
     expect(done.status).toBe(200);
     expect(store.byNumero(XSS)[0]).toMatchObject({ statut: 'ABANDONNEE', decision: 'article retiré de la vente' });
+    expect(auditRows()).toEqual([
+      { utilisateur: 'page du relais (127.0.0.1)', commande: `Abandonner ${XSS} : article retiré de la vente`, changement: `Vente ${XSS} abandonnée : article retiré de la vente` },
+    ]);
 
     store.retry(['A']);
     store.claimBatch(SERIAL, new Date(), new Date(Date.now() + 86_400_000), 10);
@@ -168,6 +184,8 @@ describe('the page for the shop', () => {
     expect(unsure.status).toBe(503);
     expect(unsure.body.error).toContain('sans réponse claire');
     expect(store.byNumero('A')[0]).toMatchObject({ statut: 'EN_ATTENTE', decision: null });
+    // Refused decisions changed nothing: nothing more in the audit.
+    expect(auditRows()).toHaveLength(1);
   });
 
   it.each([

@@ -5,6 +5,8 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
+import { audited } from '../audit-log.js';
+import type { Db } from '../db/open-database.js';
 import type { Forwarder } from '../forwarder.js';
 import type { RelayStore } from '../relay-store.js';
 import { discardRefusalWords, discardSale, MAX_DISCARD_REASON_CHARS, retryRefusalWords, retrySales } from '../sale-decisions.js';
@@ -36,6 +38,8 @@ export interface ShopPageOptions {
   now: () => Date;
   /** The light turns red past this wait with the server away (tests shorten it). */
   alertAfterMs?: number;
+  /** The relay's file: a decision is written in its audit table with the change, like the CLI's. */
+  auditDb?: Db;
 }
 
 /**
@@ -132,6 +136,13 @@ export function registerShopPage(app: FastifyInstance, options: ShopPageOptions)
     return null;
   }
 
+  /** The change and its audit row together (when the relay keeps one), as the CLI writes them. */
+  function decided<T>(request: FastifyRequest, commande: string, change: () => T, describe: (result: T) => string | null): T {
+    if (!options.auditDb) return change();
+    const source = { utilisateur: `page du relais (${request.socket.remoteAddress ?? '?'})`, commande };
+    return audited(options.auditDb, source, change, describe, now);
+  }
+
   const numeroOf = (body: unknown): string | null => {
     const numero = (body as { numero?: unknown } | null)?.numero;
     return typeof numero === 'string' && numero.length > 0 && numero.length <= MAX_NUMERO_LENGTH ? numero : null;
@@ -174,7 +185,12 @@ export function registerShopPage(app: FastifyInstance, options: ShopPageOptions)
     if (refused) return refused;
     const numero = numeroOf(request.body);
     if (!numero) return refuse(reply, 'BAD_REQUEST', `numero attendu : texte de 1 à ${MAX_NUMERO_LENGTH} caractères`);
-    const outcome = retrySales(store, [numero], now());
+    const outcome = decided(
+      request,
+      `Renvoyer ${numero}`,
+      () => retrySales(store, [numero], now()),
+      (o) => (o.count > 0 ? `${o.count} vente(s) remise(s) en attente : ${numero}` : null),
+    );
     const words = retryRefusalWords(outcome);
     if (outcome.sending.length > 0) return refuse(reply, 'SERVICE_UNAVAILABLE', words!, TRY_AGAIN_SECONDS);
     if (words) return refuse(reply, 'NOT_FOUND', words);
@@ -193,7 +209,13 @@ export function registerShopPage(app: FastifyInstance, options: ShopPageOptions)
     const raison = (request.body as { raison?: unknown }).raison;
     if (typeof raison !== 'string' || raison.trim() === '') return refuse(reply, 'BAD_REQUEST', "Donnez la raison de l'abandon : elle est gardée avec la vente");
     if (raison.length > MAX_DISCARD_REASON_CHARS) return refuse(reply, 'BAD_REQUEST', `Raison trop longue : ${MAX_DISCARD_REASON_CHARS} caractères au plus`);
-    const outcome = discardSale(store, numero, raison.trim(), now());
+    const reason = raison.trim();
+    const outcome = decided(
+      request,
+      `Abandonner ${numero} : ${reason}`,
+      () => discardSale(store, numero, reason, now()),
+      (o) => (o.ok ? `Vente ${numero} abandonnée : ${reason}` : null),
+    );
     if (!outcome.ok) {
       const words = discardRefusalWords(outcome.refusal, numero);
       if (outcome.refusal === 'INTROUVABLE') return refuse(reply, 'NOT_FOUND', words);
