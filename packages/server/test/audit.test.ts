@@ -164,6 +164,8 @@ describe('server audit: who changed what from the CLI', () => {
     expect(cli('article', 'add', long, '--boutique', '3', '--prix', '5').code).toBe(0);
     const text = cli('audit', 'list').stdout;
     for (const line of text.split('\n')) expect(line.length).toBeLessThanOrEqual(80);
+    // The command goes on under itself, indented further than the change below it.
+    expect(text).toMatch(/\n {4}\$ ventesync-server article add .*\n {6}\S/);
     expect(text).not.toContain('\u001b');
     expect(text).toContain('\\u001b');
   });

@@ -148,7 +148,9 @@ const INDENT = '    ';
  */
 export function renderAuditTrail(entries: readonly AuditEntry[], width = 80): string {
   if (entries.length === 0) return '(aucun changement enregistré)';
-  const block = (text: string, indent: string) => wrapText(printable(text), Math.max(20, width - indent.length)).map((l) => `${indent}${l}`);
+  // A line that goes on is indented two more, so the command and the change stay apart.
+  const block = (text: string, indent: string) =>
+    wrapText(printable(text), Math.max(20, width - indent.length - 2)).map((l, i) => `${indent}${i > 0 ? '  ' : ''}${l}`);
   return entries
     .map((e) =>
       [
