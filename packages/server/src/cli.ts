@@ -202,7 +202,7 @@ boutique
       const b = audited(
         db,
         () => createCatalogueStore(db).addBoutique(nom, opts.devise, opts.id ?? null, { fuseau: opts.fuseau, stock_negatif: opts.stockNegatif }),
-        (b) => `Boutique ${b.id} « ${b.nom} » ajoutée (${b.devise})`,
+        (b) => `Boutique ${b.id} « ${b.nom} » ajoutée (${b.devise}, fuseau ${b.fuseau}, ${stockNegatifLabel(b.stock_negatif)})`,
       );
       process.stdout.write(`Boutique ${b.id} « ${b.nom} » ajoutée (${b.devise}, fuseau ${b.fuseau}, ${stockNegatifLabel(b.stock_negatif)}).\n`);
     }),
@@ -226,12 +226,26 @@ boutique
         return fail('rien à changer : donnez --nom, --devise, --fuseau ou --stock-negatif');
       }
       await withDb(opts.db, (db) => {
-        const b = createCatalogueStore(db).setBoutique(id, {
-          ...(opts.nom !== undefined ? { nom: opts.nom } : {}),
-          ...(opts.devise !== undefined ? { devise: opts.devise } : {}),
-          ...(opts.fuseau !== undefined ? { fuseau: opts.fuseau } : {}),
-          ...(opts.stockNegatif !== undefined ? { stock_negatif: opts.stockNegatif } : {}),
-        });
+        const b = audited(
+          db,
+          () =>
+            createCatalogueStore(db).setBoutique(id, {
+              ...(opts.nom !== undefined ? { nom: opts.nom } : {}),
+              ...(opts.devise !== undefined ? { devise: opts.devise } : {}),
+              ...(opts.fuseau !== undefined ? { fuseau: opts.fuseau } : {}),
+              ...(opts.stockNegatif !== undefined ? { stock_negatif: opts.stockNegatif } : {}),
+            }),
+          (b) =>
+            `Boutique ${b.id} « ${b.nom} » changée : ` +
+            [
+              opts.nom !== undefined ? `nom « ${b.nom} »` : null,
+              opts.devise !== undefined ? `devise ${b.devise}` : null,
+              opts.fuseau !== undefined ? `fuseau ${b.fuseau}${b.totauxRecalcules ? ' (totaux par jour recalculés)' : ''}` : null,
+              opts.stockNegatif !== undefined ? stockNegatifLabel(b.stock_negatif) : null,
+            ]
+              .filter((part) => part !== null)
+              .join(', '),
+        );
         process.stdout.write(
           `Boutique ${b.id} « ${b.nom} » : ${b.devise}, fuseau ${b.fuseau}, ${stockNegatifLabel(b.stock_negatif)}.` +
             `${b.totauxRecalcules ? ' Totaux par jour recalculés pour ce fuseau.' : ''}\n`,

@@ -54,15 +54,17 @@ describe('server audit: who changed what from the CLI', () => {
     expect(cli('terminal', 'add', 'serial-1', 'Caisse 1', '--boutique', '3').code).toBe(0);
     expect(cli('terminal', 'disable', 'serial-1').code).toBe(0);
     expect(cli('terminal', 'enable', 'serial-1').code).toBe(0);
+    expect(cli('boutique', 'set', '3', '--fuseau', 'Africa/Kinshasa', '--stock-negatif', 'autoriser').code).toBe(0);
     const rows = auditRows();
     expect(rows.map((r) => r.changement)).toEqual([
-      'Boutique 3 « Boutique Gombe » ajoutée (CDF)',
+      'Boutique 3 « Boutique Gombe » ajoutée (CDF, fuseau UTC, stock négatif refusé)',
       'Article 40 « Savon » ajouté à la boutique 3 : 1000.00, stock 10',
       'Stock de Savon (article 40) : 10 → 15 (ENTREE +5, réf. BL 118)',
       'Stock de Savon (article 40) : 15 → 12 (AJUSTEMENT -3, réf. inventaire)',
       'Terminal serial-1 « Caisse 1 » ajouté à la boutique 3',
       'Terminal serial-1 désactivé',
       'Terminal serial-1 activé',
+      'Boutique 3 « Boutique Gombe » changée : fuseau Africa/Kinshasa (totaux par jour recalculés), stock négatif autorisé',
     ]);
     expect(rows[2]!.commande).toBe(`ventesync-server stock add 40 5 --reference 'BL 118' --db ${db}`);
     expect(new Set(rows.map((r) => r.utilisateur))).toEqual(new Set([userInfo().username]));
