@@ -10,6 +10,8 @@ import type { Logger } from 'pino';
 import { articlesRoutes } from './routes/articles.js';
 import { historiqueRoutes } from './routes/historique.js';
 import { statistiquesRoutes } from './routes/statistiques.js';
+import { reconciliationRoutes } from './routes/reconciliation.js';
+import { createReconciliationReader } from './reconciliation-reader.js';
 import { syncRoutes } from './routes/sync.js';
 import { retoursRoutes } from './routes/retours.js';
 import { createRetourWriter } from './retour-writer.js';
@@ -151,6 +153,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     articlesRoutes(api, catalogue);
     historiqueRoutes(api, reader);
     statistiquesRoutes(api, reader, now);
+    reconciliationRoutes(api, createReconciliationReader(db));
   });
   // For registered relays only (no till named): its own scope, without the serial's check.
   await app.register(async (relais) => {
