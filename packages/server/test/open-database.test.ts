@@ -14,6 +14,24 @@ describe('openDatabase', () => {
     tmp.cleanup();
   });
 
+  it('an upgrade keeps the signatures seen in the window: a request accepted just before it is still a replay after', () => {
+    const tmp = tempDir();
+    const file = join(tmp.dir, 'before.db');
+    const old = new Database(file);
+    const version = MIGRATIONS.findIndex((m) => m.includes('signatures_vues_v2'));
+    for (const sql of MIGRATIONS.slice(0, version)) old.exec(sql);
+    old.pragma(`user_version = ${version}`);
+    const v1 = 'ab'.repeat(32);
+    old.prepare('INSERT INTO signatures_vues (v1, t) VALUES (?, ?)').run(v1, 1_700_000_000);
+    old.close();
+    const db = openDatabase(file);
+    const insert = db.prepare('INSERT INTO signatures_vues (t, v1) VALUES (?, ?) ON CONFLICT DO NOTHING');
+    expect(insert.run(1_700_000_000, Buffer.from(v1, 'hex')).changes).toBe(0);
+    expect(insert.run(1_700_000_001, Buffer.from(v1, 'hex')).changes).toBe(1);
+    db.close();
+    tmp.cleanup();
+  });
+
   it('refuses a database from a newer version of the program, and leaves it untouched', () => {
     const tmp = tempDir();
     const file = join(tmp.dir, 'newer.db');

@@ -96,13 +96,14 @@ export const MIGRATIONS: readonly string[] = [
     actif          INTEGER NOT NULL,
     secret_chiffre TEXT
   ) WITHOUT ROWID;
-  -- Every till signature (v1) the relay accepted within the last 300 s: a replay is refused
-  -- after a restart too.
+  -- Every till signature (v1, its 32 bytes) the relay accepted within the last 300 s: a
+  -- replay is refused after a restart too. Keyed by t first: the window is pruned by a range
+  -- delete, and v1 (an HMAC over a message starting with t) never comes with another t.
   CREATE TABLE signatures_vues (
-    v1 TEXT PRIMARY KEY,
-    t  INTEGER NOT NULL
+    t  INTEGER NOT NULL,
+    v1 BLOB NOT NULL,
+    PRIMARY KEY (t, v1)
   ) WITHOUT ROWID;
-  CREATE INDEX signatures_vues_t ON signatures_vues(t);
   `,
   `
   -- Issue 11: who changed what from the relay's CLI (retry, discard, purge…), one row per

@@ -221,4 +221,18 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE retours ADD COLUMN date_retour_caisse TEXT;
   `,
+  // Signatures seen, keyed by (t, v1) with v1 as its 32 bytes: a second's rows sit together
+  // (v1 alone is random, each insert touched a page anywhere), and pruning the window is a
+  // range delete on the key, with no index on t to keep. v1 is an HMAC over a message that
+  // starts with t, so the same v1 cannot come with another t: uniqueness is unchanged.
+  `
+  CREATE TABLE signatures_vues_v2 (
+    t  INTEGER NOT NULL,
+    v1 BLOB NOT NULL,
+    PRIMARY KEY (t, v1)
+  ) WITHOUT ROWID;
+  INSERT INTO signatures_vues_v2 (t, v1) SELECT t, unhex(v1) FROM signatures_vues;
+  DROP TABLE signatures_vues;
+  ALTER TABLE signatures_vues_v2 RENAME TO signatures_vues;
+  `,
 ];
