@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { prepareDatabase } from '@ventesync/runtime/sqlite';
 import { openDatabase } from '../src/db/open-database.js';
 import { MIGRATIONS } from '../src/db/migrations.js';
 import { tempDir } from './helpers.js';
@@ -29,6 +30,27 @@ describe('openDatabase', () => {
     expect(insert.run(1_700_000_000, Buffer.from(v1, 'hex')).changes).toBe(0);
     expect(insert.run(1_700_000_001, Buffer.from(v1, 'hex')).changes).toBe(1);
     db.close();
+    tmp.cleanup();
+  });
+
+  it('two processes opening a new file at the same moment: the second does not apply the schema again over the first', () => {
+    const tmp = tempDir();
+    const file = join(tmp.dir, 'new.db');
+    const first = new Database(file);
+    const second = new Database(file);
+    // The second read the version (0) before the first applied every version.
+    let reads = 0;
+    const stale = {
+      pragma: (source: string, options?: { simple?: boolean }) =>
+        source === 'user_version' && reads++ === 0 ? 0 : second.pragma(source, options),
+      exec: (source: string) => second.exec(source),
+      transaction: (fn: () => void) => second.transaction(fn),
+    };
+    prepareDatabase(first, MIGRATIONS);
+    expect(() => prepareDatabase(stale, MIGRATIONS)).not.toThrow();
+    expect(second.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
+    first.close();
+    second.close();
     tmp.cleanup();
   });
 

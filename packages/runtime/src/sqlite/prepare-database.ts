@@ -39,16 +39,21 @@ export function prepareDatabase(db: SqliteLike, migrations: readonly string[]): 
   setBusyTimeout(db, CLI_BUSY_TIMEOUT_MS);
   // Long-running processes: keep the WAL file from growing without bound between checkpoints.
   db.pragma('journal_size_limit = 67108864');
+  const newer = (version: number) =>
+    new Error(`La base est au schéma ${version}, plus récent que ce programme (${migrations.length}) : mettez ventesync à jour.`);
   const current = db.pragma('user_version', { simple: true }) as number;
-  if (current > migrations.length) {
-    throw new Error(
-      `La base est au schéma ${current}, plus récent que ce programme (${migrations.length}) : mettez ventesync à jour.`,
-    );
-  }
-  for (let version = current; version < migrations.length; version++) {
+  if (current > migrations.length) throw newer(current);
+  for (let applied = current < migrations.length; applied; ) {
+    applied = false;
     db.transaction(() => {
+      // Read again under the write lock: another process opening the same new file at the
+      // same moment (the server and a CLI command) may have applied this version meanwhile.
+      const version = db.pragma('user_version', { simple: true }) as number;
+      if (version > migrations.length) throw newer(version);
+      if (version === migrations.length) return;
       db.exec(migrations[version]!);
       db.pragma(`user_version = ${version + 1}`);
+      applied = true;
     }).immediate();
   }
 }
