@@ -228,6 +228,7 @@ export function createSaleWriter(db: Db) {
     // Dates are UTC ISO text of one length (years 0000–9999): comparing the text compares the instants.
     const latestTrusted = new Date(receivedAt.getTime() + MAX_CLOCK_AHEAD_MS).toISOString();
     const allowNegative = options.viaRelay === true || terminal.stock_negatif === 'autoriser';
+    const utc = terminal.fuseau === 'UTC';
     const datesRemplacees: DateRemplacee[] = [];
     // The running totals of the sales written, per day and mode: one upsert per pair at the end
     // of the request instead of one per sale. Inside the request's transaction or savepoint,
@@ -270,7 +271,8 @@ export function createSaleWriter(db: Db) {
           allowNegative,
         );
         if (dateCaisse !== null) datesRemplacees.push({ numero_facture: numero, date_vente_caisse: dateCaisse, date_vente: dateVente });
-        const jour = localDayOf(dateVente, terminal.fuseau);
+        // Stored dates are UTC ISO text: in UTC the day is its first ten characters.
+        const jour = utc ? dateVente.slice(0, 10) : localDayOf(dateVente, terminal.fuseau);
         const key = `${jour} ${vente.mode_paiement}`;
         const total = chiffres.get(key);
         if (total && Number.isSafeInteger(total.montant + priced.montant)) {
@@ -289,12 +291,13 @@ export function createSaleWriter(db: Db) {
           error.articleId === undefined ? error.message : insufficientStockMessage(vente, error.articleId, error.message);
         return { code: error.code, erreur };
       }
-      return {
+      const creee: VenteCreee = {
         numero_facture: numero,
         montant_total: formatMoney(priced.montant),
         lignes: priced.lignes.map((l) => ligneCreee(l.article.nom, l.quantite, l.prix, l.sousTotal)),
-        ...(avertissements ? { avertissements } : {}),
       };
+      if (avertissements) creee.avertissements = avertissements;
+      return creee;
     };
 
     const outcome = processSales(items, { serial: terminal.serial, boutiqueId, receivedAt, numeros }, storage, store);
