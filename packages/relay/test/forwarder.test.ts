@@ -500,7 +500,9 @@ describe('a person\'s decisions, against what the server may have', () => {
   it('retry of a sale in flight is refused: its answer is judged against the counters retry would reset', async () => {
     server.setStock(7, 0);
     const [numero] = hold(1, SERIAL, [{ article_id: 7 }]);
-    const forwarder = setup({ stockRetry: { baseMs: 40, capMs: 40, factor: 2, maxAttempts: 5 } });
+    // The first stock retry comes after 40 ms, the next only after 40 s: once the held answer
+    // is in, nothing is sent again before the test's own retry.
+    const forwarder = setup({ stockRetry: { baseMs: 40, capMs: 60_000, factor: 1000, maxAttempts: 5 } }, { random: () => 1 });
     await forwarder.runOnce();
     expect(store.byNumero(numero!)[0]).toMatchObject({ tentatives_stock: 1, statut: 'EN_ATTENTE' });
     // Due again, the relay wakes up by itself and sends it: claimed with its stock retry time
