@@ -118,7 +118,25 @@ export async function buildRelayApp(options: RelayAppOptions): Promise<FastifyIn
 
   await app.register(async (api) => {
     const { trust } = options;
-    registerTerminalAuth(api, async (serial) => (trust && !(await trust.admits(serial)) ? undefined : directory.find(serial)));
+    // The relay's door (relay-trust.ts): 503 while it cannot tell who must sign, before the serial lookup.
+    if (trust) {
+      api.addHook('onRequest', async (request, reply) => {
+        const raw = request.headers['x-device-serial'];
+        const serial = (Array.isArray(raw) ? raw[0] : raw)?.trim();
+        if (!serial) return; // MISSING_SERIAL, said by the terminal check next
+        const admission = await trust.admit(serial);
+        if (admission.kind === 'wait') {
+          return reply
+            .code(statusOf('SERVICE_UNAVAILABLE'))
+            .header('retry-after', String(admission.retryAfterSeconds))
+            .send(errorBody('SERVICE_UNAVAILABLE', admission.message));
+        }
+        if (admission.kind === 'not-found') {
+          return reply.code(statusOf('TERMINAL_NOT_FOUND')).send(errorBody('TERMINAL_NOT_FOUND', 'Terminal non trouvé ou inactif'));
+        }
+      });
+    }
+    registerTerminalAuth(api, (serial) => directory.find(serial));
     // The same rules, codes and order as the server: serial, signature, then the body.
     if (trust) {
       registerSignatureCheck(api, {

@@ -12,7 +12,7 @@ import { createRelayStore, type RelayStore } from './relay-store.js';
 import { createTerminalDirectory } from './terminal-directory.js';
 import { clockCorrection } from './clock.js';
 import type { RelayCredentials } from './relay-credentials.js';
-import { createRelayTrust, type RelayTrust } from './relay-trust.js';
+import { createRelayTrust, NO_LIST_MESSAGE, NO_LIST_RETRY_EVERY_MS, type RelayTrust } from './relay-trust.js';
 import { createRequestSigner } from './request-signer.js';
 import { protectRelayFile } from './protect-file.js';
 import { createRelayMetrics, RELAY_VERSION } from './relay-metrics.js';
@@ -147,8 +147,17 @@ export async function startRelay(config: Readonly<RelayConfig>): Promise<void> {
   // The tills' secrets at start; later whenever an answer names another version of the list.
   if (credentials) {
     logger.info({ relais_id: credentials.id }, `Relais enregistré n° ${credentials.id} : il signe ses envois et vérifie les signatures des caisses`);
+    if (!trust.hasList()) {
+      logger.warn(
+        { relais_id: credentials.id, code: 'SERVICE_UNAVAILABLE' },
+        `Caisses refusées (503) pour l'instant : ${NO_LIST_MESSAGE} (il réessaie toutes les ${NO_LIST_RETRY_EVERY_MS / 1000} s)`,
+      );
+    }
     void trust.refresh().catch((error: unknown) => logger.warn({ err: error }, 'Liste des terminaux non reçue'));
   }
+  const listRetryTimer = setInterval(() => {
+    if (credentials && !trust.hasList()) void trust.refresh().catch(() => undefined);
+  }, NO_LIST_RETRY_EVERY_MS);
   // A registered relay tells the centre its state every minute (backlog, oldest wait, last success).
   const reporter = credentials
     ? createRelayReporter({ store, send: (body) => upstream.postRelayReport(body, REPORT_DEADLINE_MS), logger, version: RELAY_VERSION })
@@ -166,6 +175,7 @@ export async function startRelay(config: Readonly<RelayConfig>): Promise<void> {
   // The batch in flight is abandoned safely: its sales stay EN_ATTENTE and are resent.
   closeOnSignals(logger, async () => {
     clearInterval(catalogueTimer);
+    clearInterval(listRetryTimer);
     clearInterval(checkpointTimer);
     await forwarder.stop();
     await reporter?.stop();

@@ -15,6 +15,24 @@ export const UNKNOWN_SERIAL_REFRESH_MS = 2_000;
 export const UNKNOWN_SERIAL_REFRESH_EVERY_MS = 10_000;
 /** The fetch at start and after a version change: a person is not waiting on it. */
 export const LIST_REFRESH_MS = 10_000;
+/** A relay with credentials and no list tries the server this often, tills or not. */
+export const NO_LIST_RETRY_EVERY_MS = 30_000;
+/** The `etat` fact `status` and the shop's page show while the door is shut for want of the list. */
+export const DOOR_SHUT_KEY = 'porte_fermee';
+/** What a till refused for want of the server's word is told to wait before it tries again. */
+export const DOOR_RETRY_AFTER_SECONDS = 30;
+
+export const NO_LIST_MESSAGE =
+  "le relais n'a pas encore reçu du serveur la liste de ses terminaux : il faut qu'il joigne le serveur une première fois";
+export const UNKNOWN_SERIAL_WAIT_MESSAGE =
+  "Terminal inconnu du relais, et le serveur ne peut pas être consulté pour l'instant : la caisse garde ses ventes et réessaiera";
+
+/** The relay's verdict on a serial at its door, before the signature. */
+export type Admission =
+  | { kind: 'admitted' }
+  | { kind: 'not-found' }
+  /** The relay cannot tell yet (no list, or an unlisted serial with the server away): 503. */
+  | { kind: 'wait'; message: string; retryAfterSeconds: number };
 
 interface Logger {
   info(obj: object, msg: string): void;
@@ -60,6 +78,8 @@ export function createRelayTrust(deps: {
   let required = false;
   let inFlight: Promise<'ok' | 'unreachable' | 'refused'> | null = null;
   let unknownRefreshAt = Number.NEGATIVE_INFINITY;
+  /** When the list was last received from the server (Date.now()), to trust a recent absence. */
+  let listReceivedAt = Number.NEGATIVE_INFINITY;
 
   /** The list kept in the file, if it is this relay's (its key opens every secret). */
   function load(): void {
@@ -109,7 +129,10 @@ export function createRelayTrust(deps: {
       // The file refused the write (full disk): the list is used from memory until it can be kept.
       logger.warn({ code: (error as { code?: string }).code }, 'Liste des terminaux non gardée dans le fichier du relais pour le moment');
     }
+    const opened = list === null;
     list = new Map(body.terminaux.map((t) => [t.serial, { boutique_id: t.boutique_id, actif: t.actif, secret: t.secret }]));
+    listReceivedAt = Date.now();
+    if (opened) noteDoor();
     const changed = version !== body.version;
     version = body.version;
     required = body.signatures_requises;
@@ -130,7 +153,21 @@ export function createRelayTrust(deps: {
     return inFlight;
   }
 
+  /** Says in the file (for `status` and the page) whether the door is shut for want of the list. */
+  function noteDoor(): void {
+    const shut = credentials !== null && list === null;
+    try {
+      if (!shut) store.setEtat(DOOR_SHUT_KEY, null);
+      else if (store.getEtat(DOOR_SHUT_KEY) === null) {
+        store.setEtat(DOOR_SHUT_KEY, JSON.stringify({ depuis: new Date(deps.nowMs()).toISOString(), message: NO_LIST_MESSAGE }));
+      }
+    } catch {
+      // A full disk: the log at start says it too.
+    }
+  }
+
   load();
+  noteDoor();
   const replays = createReplayGuard(db, () => Math.floor(deps.nowMs() / 1000));
 
   return {
@@ -147,25 +184,38 @@ export function createRelayTrust(deps: {
     },
 
     /**
-     * Whether a serial may go on to the relay's usual lookup. With credentials and a list, a
-     * serial not in it, or listed inactive, is refused (404) as the server would: the relay
-     * holds the server's word for its boutiques, and taking sales for a till the server will
-     * refuse only makes sales that wait forever. A serial just added on the server is not
-     * listed yet: one refresh, bounded, and at most every few seconds, settles it. If the
-     * server cannot be reached, the till is taken as before (its sales wait for the server's
-     * verdict): refusing a real till because the internet is down would lose the shop's sales.
-     * With no list yet (the relay never reached the server), every till is taken as before.
+     * Whether a serial may go on to the relay's usual lookup. Without credentials, every till
+     * (the relay checks no signature: its tills have no secrets for it). With credentials, the
+     * list is the only word on who must sign: a serial is never admitted on anything else.
+     * - No list yet (never reached the server, or the kept list no longer opens after the
+     *   relay's secret was rotated): 503, the door stays shut, and the fetch is tried again.
+     *   Admitting would let unsigned sales of a till that has a secret through, under the
+     *   relay's own signature.
+     * - Listed: admitted when active, else 404 as the server would.
+     * - Not listed: one refresh (bounded, at most every few seconds) settles it. The server's
+     *   fresh list without it: 404. No fresh answer (server away, refresh throttled): 503, the
+     *   till keeps its sales and retries; a till just added waits for the connection.
      */
-    async admits(serial: string): Promise<boolean> {
-      if (!credentials || list === null) return true;
+    async admit(serial: string): Promise<Admission> {
+      if (!credentials) return { kind: 'admitted' };
+      const wait = (message: string): Admission => ({ kind: 'wait', message, retryAfterSeconds: DOOR_RETRY_AFTER_SECONDS });
+      const refreshAllowed = () => Date.now() - unknownRefreshAt >= UNKNOWN_SERIAL_REFRESH_EVERY_MS;
+      if (list === null) {
+        if (refreshAllowed()) {
+          unknownRefreshAt = Date.now();
+          await refresh(UNKNOWN_SERIAL_REFRESH_MS);
+        }
+        if (list === null) return wait(`Relais pas prêt : ${NO_LIST_MESSAGE}`);
+      }
       let entry = list.get(serial);
-      if (entry === undefined && Date.now() - unknownRefreshAt >= UNKNOWN_SERIAL_REFRESH_EVERY_MS) {
+      if (entry === undefined && Date.now() - listReceivedAt >= UNKNOWN_SERIAL_REFRESH_EVERY_MS) {
+        if (!refreshAllowed()) return wait(UNKNOWN_SERIAL_WAIT_MESSAGE);
         unknownRefreshAt = Date.now();
         const verdict = await refresh(UNKNOWN_SERIAL_REFRESH_MS);
+        if (verdict !== 'ok') return wait(UNKNOWN_SERIAL_WAIT_MESSAGE);
         entry = list.get(serial);
-        if (entry === undefined && verdict !== 'ok') return true;
       }
-      return entry !== undefined && entry.actif;
+      return entry !== undefined && entry.actif ? { kind: 'admitted' } : { kind: 'not-found' };
     },
 
     /** CONTRACT §6 at the relay's door: a till with a secret must sign; one without is served unless the server requires signatures. */

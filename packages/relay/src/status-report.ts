@@ -28,7 +28,10 @@ function alerts(store: RelayStore) {
   const serveur = fact<{ ancien: string; nouveau: string; en_attente: number; le: string }>(store, 'changement_serveur');
   // The forwarder's word: the server fails every sale (forwarder.ts, BROKEN_SERVER_AFTER_SALES).
   const panne = fact<{ depuis: string; raison: string }>(store, 'serveur_en_panne');
+  // relay-trust.ts (DOOR_SHUT_KEY): a registered relay that has no list of its terminals yet turns every till away.
+  const porte = fact<{ depuis: string; message: string }>(store, 'porte_fermee');
   return {
+    porte_fermee: porte,
     ecriture_impossible: ecriture,
     horloge_decalee: horloge,
     changement_serveur: serveur,
@@ -39,6 +42,7 @@ function alerts(store: RelayStore) {
 /** The alerts as sentences, the same on the CLI's `status` and the shop's page. */
 export function alertLines(a: ReturnType<typeof alerts>, when: (iso: string) => string): string[] {
   const lines: string[] = [];
+  if (a.porte_fermee) lines.push(`Les caisses sont refusées (503) : ${a.porte_fermee.message} (depuis ${when(a.porte_fermee.depuis)})`);
   if (a.ecriture_impossible) lines.push(`${a.ecriture_impossible.message} (depuis ${when(a.ecriture_impossible.depuis)})`);
   if (a.horloge_decalee) lines.push(clockGapMessage(a.horloge_decalee.decalage_ms));
   if (a.serveur_en_panne) {

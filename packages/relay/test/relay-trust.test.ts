@@ -2,11 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { UpstreamAnswer } from '../src/classify.js';
 import { openDatabase } from '../src/db/open-database.js';
 import { createRelayStore } from '../src/relay-store.js';
-import { createRelayTrust, UNKNOWN_SERIAL_REFRESH_EVERY_MS } from '../src/relay-trust.js';
+import { createRelayTrust, DOOR_RETRY_AFTER_SECONDS, DOOR_SHUT_KEY, NO_LIST_MESSAGE, UNKNOWN_SERIAL_REFRESH_EVERY_MS } from '../src/relay-trust.js';
 import type { Upstream } from '../src/upstream.js';
 
 const secret = () => randomBytes(32).toString('base64url');
@@ -63,22 +63,53 @@ describe('relay trust', () => {
     rotated.db.close();
   });
 
-  it('an unlisted serial: refused after one refresh when the server answers, taken when it cannot be reached, taken by a relay with no list yet', async () => {
+  it('an unlisted serial is never admitted: 404 after a refresh the server answered, 503 (the till retries) when the server cannot be asked', async () => {
     const reachable = setup([list('v1', [{ serial: 'signee', secret: tillSecret }])]);
-    expect(await reachable.trust.admits('inconnue')).toBe(true); // no list yet: as before
     await reachable.trust.refresh();
-    expect(await reachable.trust.admits('inconnue')).toBe(false);
-    expect(reachable.calls()).toBe(2);
-    // Bounded: another unlisted serial right after does not ask the server again.
-    expect(await reachable.trust.admits('autre-inconnue')).toBe(false);
-    expect(reachable.calls()).toBe(2);
-    expect(UNKNOWN_SERIAL_REFRESH_EVERY_MS).toBeGreaterThan(0);
+    expect(await reachable.trust.admit('inconnue')).toEqual({ kind: 'not-found' });
+    expect(reachable.calls()).toBe(1); // the list was just received: its absence is the server's word
+    expect(await reachable.trust.admit('signee')).toEqual({ kind: 'admitted' });
     reachable.db.close();
 
+    // The server goes away after the list: an unlisted serial waits, however often it is tried.
     const away = setup([list('v1', [{ serial: 'signee', secret: tillSecret }]), { kind: 'network-error', reason: 'away' }], relay, join(dir, 'b.db'));
     await away.trust.refresh();
-    expect(await away.trust.admits('inconnue')).toBe(true);
+    const now = Date.now();
+    const clock = vi.spyOn(Date, 'now');
+    try {
+      clock.mockReturnValue(now + UNKNOWN_SERIAL_REFRESH_EVERY_MS); // past the throttle: a refresh is tried, and fails
+      expect(await away.trust.admit('inconnue')).toMatchObject({ kind: 'wait', retryAfterSeconds: DOOR_RETRY_AFTER_SECONDS });
+      expect(away.calls()).toBe(2);
+      clock.mockReturnValue(now + UNKNOWN_SERIAL_REFRESH_EVERY_MS + 1); // throttled: no refresh, still not admitted
+      expect(await away.trust.admit('inconnue')).toMatchObject({ kind: 'wait' });
+      expect(away.calls()).toBe(2);
+      expect(await away.trust.admit('signee')).toEqual({ kind: 'admitted' });
+    } finally {
+      clock.mockRestore();
+    }
     away.db.close();
+  });
+
+  it('with credentials and no list (server never reached, or the kept list sealed with a rotated relay secret), every till waits (503) and the list is asked again', async () => {
+    const never = setup([{ kind: 'network-error', reason: 'away' }, list('v1', [{ serial: 'signee', secret: tillSecret }])]);
+    const shut = await never.trust.admit('signee');
+    expect(shut).toMatchObject({ kind: 'wait', retryAfterSeconds: DOOR_RETRY_AFTER_SECONDS });
+    expect(shut.kind === 'wait' && shut.message).toContain(NO_LIST_MESSAGE);
+    expect(never.calls()).toBe(1);
+    expect(JSON.parse(createRelayStore(never.db).getEtat(DOOR_SHUT_KEY)!)).toMatchObject({ message: NO_LIST_MESSAGE });
+    // The server answers at last: the door opens, on the server's word.
+    expect(await never.trust.refresh()).toBe('ok');
+    expect(await never.trust.admit('signee')).toEqual({ kind: 'admitted' });
+    expect(createRelayStore(never.db).getEtat(DOOR_SHUT_KEY)).toBeNull();
+    never.db.close();
+
+    const file = join(dir, 'rotated.db');
+    const first = setup([list('v1', [{ serial: 'signee', secret: tillSecret }])], relay, file);
+    await first.trust.refresh();
+    first.db.close();
+    const rotated = setup([{ kind: 'network-error', reason: 'away' }], { id: 1, secret: secret() }, file);
+    expect(await rotated.trust.admit('signee')).toMatchObject({ kind: 'wait' });
+    rotated.db.close();
   });
 
   it('a listed inactive terminal is refused; a newly listed one is admitted after the refresh', async () => {
@@ -87,8 +118,13 @@ describe('relay trust', () => {
       list('v2', [{ serial: 'inactive', secret: null, actif: false }, { serial: 'nouvelle', secret: null }]),
     ]);
     await trust.refresh();
-    expect(await trust.admits('inactive')).toBe(false);
-    expect(await trust.admits('nouvelle')).toBe(true);
+    expect(await trust.admit('inactive')).toEqual({ kind: 'not-found' });
+    const clock = vi.spyOn(Date, 'now').mockReturnValue(Date.now() + UNKNOWN_SERIAL_REFRESH_EVERY_MS);
+    try {
+      expect(await trust.admit('nouvelle')).toEqual({ kind: 'admitted' });
+    } finally {
+      clock.mockRestore();
+    }
     expect(trust.version()).toBe('v2');
     db.close();
   });
@@ -97,7 +133,7 @@ describe('relay trust', () => {
     const { trust, db, calls } = setup([list('v1', [])], null);
     expect(await trust.refresh()).toBe('none');
     expect(calls()).toBe(0);
-    expect(await trust.admits('x')).toBe(true);
+    expect(await trust.admit('x')).toEqual({ kind: 'admitted' });
     expect(trust.demand('x')).toBeNull();
     db.close();
   });

@@ -255,6 +255,37 @@ describe('trust on the relay side (CONTRACT §6)', () => {
     await until(server.numeros, (n) => n.includes('HORLOGE-1'));
   });
 
+  it("a registered relay that never reached the server turns every till away (503, Retry-After, in French) until it has the list; nothing unsigned reaches the server", async () => {
+    const server = await startServer();
+    const port = server.port;
+    await server.close();
+    const shop = await startRelay(`http://127.0.0.1:${port}`, relay);
+    expect(shop.initial).toBe('unreachable');
+    const body = vente('SANS-LISTE-1');
+    const unsigned = await request(`${shop.url}${SYNC}`, {
+      method: 'POST',
+      headers: { 'x-device-serial': SIGNED, 'content-type': 'application/json' },
+      body,
+    });
+    expect(unsigned.statusCode).toBe(503);
+    expect(Number(unsigned.headers['retry-after'])).toBeGreaterThan(0);
+    const answer = (await unsigned.body.json()) as { code: string; error: string };
+    expect(answer.code).toBe('SERVICE_UNAVAILABLE');
+    expect(answer.error).toContain("le relais n'a pas encore reçu du serveur la liste de ses terminaux");
+    expect((await shop.post(SIGNED, body, sign(newSecret(), 'POST', SYNC, body))).status).toBe(503);
+    expect((await shop.post(LEGACY, vente('SANS-LISTE-2'))).status).toBe(503);
+    expect(shop.sales()).toEqual([]);
+    expect(shop.store.getEtat('porte_fermee')).toContain("n'a pas encore reçu");
+
+    // The server comes back: the list arrives, the door applies it.
+    const back = await startServer({ port });
+    expect(await shop.trust.refresh()).toBe('ok');
+    expect((await shop.post(SIGNED, body)).json.code).toBe('SIGNATURE_REQUIRED');
+    expect((await shop.post(SIGNED, body, sign(tillSecret, 'POST', SYNC, body))).status).toBe(201);
+    await until(back.numeros, (n) => n.includes('SANS-LISTE-1'));
+    expect(shop.store.getEtat('porte_fermee')).toBeNull();
+  });
+
   it('a legacy till (no secret) is served as before, through a registered relay and through one without credentials', async () => {
     const server = await startServer();
     const shop = await startRelay(server.url, relay);
