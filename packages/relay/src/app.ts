@@ -1,12 +1,15 @@
 import {
   ARTICLES_PATH,
   type ArticlesResponse,
+  buildRetoursAnswer,
   buildSyncAnswer,
+  checkRetoursBatch,
   checkSyncBatch,
   errorBody,
   formatMoney,
   HISTORIQUE_PATH,
   RECONCILIATION_PATH,
+  RETOURS_PATH,
   STATISTIQUES_PATH,
   statusOf,
   SYNC_PATH,
@@ -20,6 +23,7 @@ import type { Forwarder } from './forwarder.js';
 import type { RelayStore } from './relay-store.js';
 import { registerShopPage } from './page/routes.js';
 import { createSaleIntake } from './sale-intake.js';
+import { createRetourIntake } from './retour-intake.js';
 import { classifyAnswer } from './classify.js';
 import type { RelayTrust } from './relay-trust.js';
 import { registerSignatureCheck } from '@ventesync/runtime/http';
@@ -66,6 +70,7 @@ export async function buildRelayApp(options: RelayAppOptions): Promise<FastifyIn
   const app = createApiServer(options.logger, { storageWording: RELAY_STORAGE_WORDING });
 
   const intake = createSaleIntake(store);
+  const retourIntake = createRetourIntake(store);
 
   // For IT: open like the shop page (counts only, no sale, no serial), the relay being on the shop's network.
   const { monitoring } = options;
@@ -155,6 +160,21 @@ export async function buildRelayApp(options: RelayAppOptions): Promise<FastifyIn
       if (outcome.creees.length > 0) forwarder.notify();
       const answer = buildSyncAnswer(
         // A till's JSON models hold an int here: 0 while the relay has not met the server yet.
+        { boutique_id: terminal.boutique_id ?? 0, boutique_nom: terminal.boutique_nom, terminal: terminal.terminal_nom },
+        batch.items.length,
+        outcome,
+      );
+      return reply.code(answer.status).send(answer.body);
+    });
+
+    // Returns (issue 10): taken like sales, answered in the server's shape, forwarded after their sale.
+    api.post(RETOURS_PATH, async (request, reply) => {
+      const terminal = terminalOf<RelayTerminal>(request);
+      const batch = checkRetoursBatch(request.body);
+      if (!batch.ok) return reply.code(batch.status).send(batch.body);
+      const outcome = retourIntake.take(terminal, batch.items, now());
+      if (outcome.crees.length > 0) forwarder.notify();
+      const answer = buildRetoursAnswer(
         { boutique_id: terminal.boutique_id ?? 0, boutique_nom: terminal.boutique_nom, terminal: terminal.terminal_nom },
         batch.items.length,
         outcome,

@@ -1,4 +1,4 @@
-import { SyncResponseSchema, VenteCreeeSchema, VenteErreurSchema } from '@ventesync/shared';
+import { RetourErreurSchema, RetoursResponseSchema, SyncResponseSchema, VenteCreeeSchema, VenteErreurSchema } from '@ventesync/shared';
 import { z } from 'zod';
 import type { SaleWarning } from './relay-store.js';
 
@@ -174,4 +174,57 @@ export function classifyAnswer(answer: UpstreamAnswer, numeros: readonly string[
     return { kind: 'retry', reason: statusReason(status, body), retryAfterMs: answer.retryAfterMs, unsure: maybeCommitted(status) };
   }
   return { kind: 'failed', reason: statusReason(status, body), code: code ?? `HTTP_${status}`, unsure: maybeCommitted(status) };
+}
+
+/**
+ * The returns answer (issue 10), read like the sync answer: the envelope strictly, a per-return
+ * code this relay does not know kept for a person to read.
+ */
+const RelayRetoursResponseSchema = RetoursResponseSchema.extend({
+  retours_erreurs: z.array(RetourErreurSchema.extend({ code: z.string().min(1).max(64) })).nullable(),
+});
+
+/** What the answer says of each return; `missing`: SALE_NOT_FOUND (the forwarder judges whether to wait). */
+export type RetourOutcome = SaleOutcome | { kind: 'missing'; erreur: string };
+
+export type RetoursBatchOutcome =
+  | { kind: 'answered'; retours: RetourOutcome[]; boutique: { boutique_id: number; boutique_nom: string; terminal: string } }
+  | Exclude<BatchOutcome, { kind: 'answered' }>;
+
+/**
+ * Reads the server's answer to a batch of returns (`numeros`: numero_retour, in the order
+ * sent), as classifyAnswer does for sales: created, or DUPLICATE identique, is synced; any
+ * answer other than 200/201 means the same as for sales.
+ */
+export function classifyRetoursAnswer(answer: UpstreamAnswer, numeros: readonly string[]): RetoursBatchOutcome {
+  if (answer.kind !== 'response' || (answer.status !== 200 && answer.status !== 201)) {
+    return classifyAnswer(answer, []) as Exclude<BatchOutcome, { kind: 'answered' }>;
+  }
+  const parsed = RelayRetoursResponseSchema.safeParse(answer.body);
+  if (!parsed.success) {
+    const where = parsed.error.issues[0]?.path.join('.') ?? '';
+    return { kind: 'failed', reason: `Réponse ${answer.status} du serveur illisible${where ? ` (champ ${where})` : ''}`, code: 'REPONSE_ILLISIBLE', unsure: true };
+  }
+  const body = parsed.data;
+  const retours: RetourOutcome[] = numeros.map(() => ({ kind: 'unknown' }));
+  const position = new Map(numeros.map((n, i) => [n, i]));
+  for (const created of body.retours_crees) {
+    const i = position.get(created.numero_retour);
+    if (i !== undefined) retours[i] = { kind: 'synced', montant: created.montant_total };
+  }
+  for (const e of body.retours_erreurs ?? []) {
+    const i = e.index - 1;
+    if (numeros[i] === undefined || e.numero_retour !== numeros[i]) continue;
+    if (e.code === 'DUPLICATE') {
+      retours[i] =
+        e.identique === true
+          ? { kind: 'synced', montant: e.retour_existant?.montant_total ?? null }
+          : { kind: 'rejected', code: 'DUPLICATE', erreur: `${e.erreur} (numéro réutilisé pour un autre retour)` };
+    } else if (e.code === 'SALE_NOT_FOUND') {
+      retours[i] = { kind: 'missing', erreur: e.erreur };
+    } else {
+      retours[i] = { kind: 'rejected', code: e.code, erreur: e.erreur };
+    }
+  }
+  return { kind: 'answered', retours, boutique: { boutique_id: body.boutique_id, boutique_nom: body.boutique_nom, terminal: body.terminal } };
 }

@@ -2,9 +2,10 @@ import { storageFailureOf } from '@ventesync/runtime/http';
 import { MAX_BODY_BYTES } from '@ventesync/shared';
 import { performance } from 'node:perf_hooks';
 import { backoffDelay, NETWORK_RETRY, type RetryPolicy, STOCK_RETRY, type StockRetryPolicy, timerDelay } from './backoff.js';
-import { type BatchOutcome, classifyAnswer, type SaleOutcome } from './classify.js';
+import { type BatchOutcome, classifyAnswer, classifyRetoursAnswer, type SaleOutcome } from './classify.js';
 import type { DiskReserve } from './disk-reserve.js';
 import { describeWarning, type HeldVente, type RelayStore } from './relay-store.js';
+import type { HeldRetour } from './retour-store.js';
 import type { Upstream } from './upstream.js';
 import { describeError } from './describe-error.js';
 
@@ -157,6 +158,9 @@ export function createForwarder(deps: {
   const aside = new Map<number, AsideSale>();
   // Claims whose release could not be written (disk full): released before the till's next batch.
   const unreleased = new Map<string, number[]>();
+  // The same for returns (their own table): a claim is released through the store that made it.
+  const saleClaims = { release: (ids: readonly number[]) => store.release(ids), unreleased };
+  const retourClaims = { release: (ids: readonly number[]) => store.retours.release(ids), unreleased: new Map<string, number[]>() };
   let writeTrouble: { since: Date; message: string } | null = null;
   // Passes run side by side: a till's slow send holds no other till. A till is drained by one
   // pass at a time; `recheck`: sales came for a till while it was being drained.
@@ -250,15 +254,15 @@ export function createForwarder(deps: {
    * When the relay's own file refuses the write (disk full, I/O error), nothing is recorded:
    * the till backs off and the claim is released when writing works again.
    */
-  function record(serial: string, ids: number[], report: ForwardReport, write: () => void): boolean {
+  function record(serial: string, ids: number[], report: ForwardReport, write: () => void, claims = saleClaims): boolean {
     try {
       store.transaction(() => {
         write();
-        store.release(ids);
+        claims.release(ids);
       });
     } catch (error) {
       // Whatever failed, the claim must not outlive this send: released before the next one.
-      unreleased.set(serial, [...new Set([...(unreleased.get(serial) ?? []), ...ids])]);
+      claims.unreleased.set(serial, [...new Set([...(claims.unreleased.get(serial) ?? []), ...ids])]);
       if (!isSqliteError(error)) throw error;
       if (isBusy(error)) busyFile(serial, error, report);
       else cannotWrite(serial, error, report);
@@ -464,6 +468,8 @@ export function createForwarder(deps: {
     if (!ok) return 'failed';
     serverTakesSales();
     serverBack();
+    // Returns of these sales (maybe held for another till) can go now: one more pass takes them.
+    if (outcome.sales.some((sale) => sale.kind === 'synced') && store.retours.anyWaiting()) again = true;
     for (const id of ids) if (outcome.sales[ids.indexOf(id)]!.kind !== 'unknown') aside.delete(id);
     till.successes++;
     if (till.size < config.batchSize && till.successes >= RESTORE_SIZE_AFTER_SUCCESSES) {
@@ -618,6 +624,134 @@ export function createForwarder(deps: {
     return works;
   }
 
+  /**
+   * Sends the till's due returns (issue 10), after its sales, signed and backed off like them.
+   * A return is due once its sale no longer waits on this relay (retour-store.ts). Created, or
+   * DUPLICATE identique, is SYNCHRONISEE; SALE_NOT_FOUND while the sale waits here again (a
+   * person's retry) leaves it waiting for the sale; any other refusal is REJETEE with the
+   * server's reason. A refused batch is halved (413, 400, 500); a return the server fails alone
+   * while it answers an empty batch is REJETEE after POISON_MAX_ALONE_FAILURES (at once for a
+   * 413 of a return that weighs a fair part of the limit).
+   */
+  async function sendRetours(serial: string, report: ForwardReport): Promise<Step> {
+    const till = tillState(serial);
+    const left = retourClaims.unreleased.get(serial);
+    if (left && !record(serial, left, report, () => {}, retourClaims)) return 'failed';
+    retourClaims.unreleased.delete(serial);
+
+    let batch: HeldRetour[];
+    try {
+      batch = store.retours.claimBatch(serial, now(), till.size);
+    } catch (error) {
+      if (!isSqliteError(error)) throw error;
+      if (isBusy(error)) busyFile(serial, error, report);
+      else cannotWrite(serial, error, report);
+      return 'failed';
+    }
+    if (batch.length === 0) return 'done';
+    const ids = batch.map((r) => r.id);
+    const limit = till.size;
+    const answer = await upstream.postRetours(serial, `[${batch.map((r) => r.contenu).join(',')}]`, abort.signal);
+    const outcome = classifyRetoursAnswer(answer, batch.map((r) => r.numero_retour));
+    const at = now();
+
+    if (outcome.kind === 'answered') {
+      let unmentioned = 0;
+      const refused: Array<{ numero_retour: string; code: string; erreur: string }> = [];
+      const ok = record(
+        serial,
+        ids,
+        report,
+        () => {
+          store.retours.countAttempt(ids);
+          outcome.retours.forEach((r, i) => {
+            const held = batch[i]!;
+            if (r.kind === 'synced') store.retours.markSynced(held.id, r.montant, at);
+            else if (r.kind === 'rejected') {
+              store.retours.markRejected(held.id, r.code, r.erreur);
+              refused.push({ numero_retour: held.numero_retour, code: r.code, erreur: r.erreur });
+            } else if (r.kind === 'missing') {
+              if (store.heldInScope(held.numero_facture, held.boutique_id, held.serial)?.statut === 'EN_ATTENTE') {
+                store.retours.noteWaiting(held.id, 'SALE_NOT_FOUND', `${r.erreur} (la vente attend encore sur le relais)`);
+              } else {
+                store.retours.markRejected(held.id, 'SALE_NOT_FOUND', r.erreur);
+                refused.push({ numero_retour: held.numero_retour, code: 'SALE_NOT_FOUND', erreur: r.erreur });
+              }
+            } else unmentioned++;
+          });
+          store.recordServerAnswered(true, at);
+        },
+        retourClaims,
+      );
+      if (!ok) return 'failed';
+      serverBack();
+      const synced = outcome.retours.filter((r) => r.kind === 'synced').length;
+      const base = `Lot de ${batch.length} retour(s) transmis pour le terminal ${serial} : ${synced} synchronisé(s)`;
+      if (refused.length === 0) logger.info({ serial, retours_envoyes: batch.length, retours_synchronises: synced }, base);
+      else {
+        const first = refused[0]!;
+        logger.warn(
+          { serial, retours_envoyes: batch.length, retours_synchronises: synced, refus: refused.slice(0, MAX_LOGGED_REFUSALS) },
+          `${base}, ${refused.length} refusé(s) par le serveur, dont ${first.numero_retour} (${first.code}) : ${first.erreur}`,
+        );
+      }
+      if (unmentioned > 0) {
+        holdOff(serial, 'own', null, `${unmentioned} retour(s) absent(s) de la réponse du serveur`, report);
+        return 'failed';
+      }
+      till.successes++;
+      if (till.size < config.batchSize && till.successes >= RESTORE_SIZE_AFTER_SUCCESSES) till.size = config.batchSize;
+      till.wait = null;
+      return batch.length === limit ? 'more' : 'done';
+    }
+
+    const reason = outcome.reason;
+    const noteFailure = () => {
+      store.retours.countAttempt(ids);
+      store.recordTerminalError(serial, reason, at);
+      store.recordServerAnswered(answer.kind === 'response', at);
+      store.setEtats({ derniere_erreur: reason, derniere_erreur_le: at.toISOString() });
+    };
+    if (outcome.kind !== 'too-large' && outcome.kind !== 'failed') {
+      // Away, the till unknown, or the relay refused (§6): nothing is known of the returns.
+      if (!record(serial, ids, report, noteFailure, retourClaims)) return 'failed';
+      if (answer.kind === 'response' && outcome.kind === 'terminal-unknown') serverBack();
+      holdOff(serial, outcome.kind === 'retry' ? 'away' : 'own', outcome.kind === 'terminal-unknown' ? null : outcome.retryAfterMs, reason, report);
+      return 'failed';
+    }
+    if (!record(serial, ids, report, noteFailure, retourClaims)) return 'failed';
+    if (broken) {
+      holdOff(serial, 'away', null, reason, report);
+      return 'failed';
+    }
+    if (batch.length > 1) {
+      shrink(serial, till, batch.length, outcome.kind === 'too-large' ? 'Lot de retours trop gros pour le serveur' : `Lot de retours refusé par le serveur (${reason}), découpé`);
+      report.erreurs.push(`${serial} : ${reason}`);
+      return pace(till);
+    }
+    const held = batch[0]!;
+    const small = outcome.kind === 'too-large' && Buffer.byteLength(held.contenu) < BLAMEABLE_SALE_BYTES;
+    // The server refuses an empty batch too, or a small return as too large: it is broken, the return is not.
+    if (small || classifyRetoursAnswer(await upstream.postRetours(serial, '[]', abort.signal), []).kind !== 'answered') {
+      holdOff(serial, 'away', null, reason, report);
+      return 'failed';
+    }
+    let alone = 0;
+    const blame = () => {
+      alone = store.retours.failedAlone(held.id);
+      if (outcome.kind === 'too-large' || alone >= POISON_MAX_ALONE_FAILURES) {
+        const erreur =
+          outcome.kind === 'too-large' ? `Retour trop volumineux pour le serveur, même seul : ${reason}` : `Le serveur échoue sur ce retour (${alone} envois seul) : ${reason}`;
+        store.retours.markRejected(held.id, outcome.code, erreur);
+        logger.warn({ serial, numero_retour: held.numero_retour, code: outcome.code }, `Retour ${held.numero_retour} rejeté : ${erreur}`);
+      }
+    };
+    if (!record(serial, [], report, blame, retourClaims)) return 'failed';
+    if (outcome.kind === 'too-large' || alone >= POISON_MAX_ALONE_FAILURES) return pace(till);
+    holdOff(serial, 'own', null, `${held.numero_retour} : ${reason}`, report);
+    return 'failed';
+  }
+
   /** The sales each report has seen sent, so that `envoyees` counts each once. */
   const sentIn = new WeakMap<ForwardReport, Set<number>>();
   const emptyReport = (): ForwardReport => ({ envoyees: 0, synchronisees: 0, rejetees: 0, en_attente_stock: 0, erreurs: [] });
@@ -638,6 +772,11 @@ export function createForwarder(deps: {
     let step: Step = 'more';
     for (;;) {
       while (step === 'more' && !stopped) step = await sendBatch(serial, report);
+      // The till's returns go after its sales, each once its own sale is no longer waiting here.
+      if (step === 'done') {
+        step = 'more';
+        while (step === 'more' && !stopped) step = await sendRetours(serial, report);
+      }
       // Sales that came for this till while it was being drained go now.
       if (step !== 'done' || stopped || !recheck.delete(serial)) return;
       step = 'more';
@@ -654,7 +793,7 @@ export function createForwarder(deps: {
     // Space may have come back with nothing to send: the alert must not outlive the trouble.
     writingAgain();
     const t = mono();
-    const due = store.serialsDue(now(), horizon()).filter((serial) => (tills.get(serial)?.wait?.until ?? 0) <= t);
+    const due = [...new Set([...store.serialsDue(now(), horizon()), ...store.retours.serialsDue()])].filter((serial) => (tills.get(serial)?.wait?.until ?? 0) <= t);
     const mine = due.filter((serial) => {
       if (!draining.has(serial)) return true;
       recheck.add(serial);
@@ -687,7 +826,7 @@ export function createForwarder(deps: {
       if (till.wait.until > t) times.push(till.wait.until);
       // A wait that ran out while a pass was still busy with other tills: its sales are due
       // now. Sales set aside keep their own time (below), so this is never a poll on them.
-      else if (!draining.has(serial) && store.hasSalesDue(serial, now(), horizon(), asideIds)) times.push(t);
+      else if (!draining.has(serial) && (store.hasSalesDue(serial, now(), horizon(), asideIds) || store.retours.hasDue(serial))) times.push(t);
     }
     for (const sale of aside.values()) if (!draining.has(sale.serial)) times.push(Math.max(sale.until, waitOf(sale.serial)));
     for (const { serial, due } of store.nextDuePerTill(asideIds)) {

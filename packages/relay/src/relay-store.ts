@@ -1,6 +1,7 @@
 import type { Article, VenteStatut } from '@ventesync/shared';
 import { randomBytes } from 'node:crypto';
 import type { Db } from './db/open-database.js';
+import { createRetourStore } from './retour-store.js';
 
 /** Held sales add a fourth state to the contract's three: a person discarded it. */
 export type HeldStatut = VenteStatut | 'ABANDONNEE';
@@ -299,7 +300,11 @@ export function createRelayStore(db: Db) {
     }
   }
 
+  const retours = createRetourStore(db);
+
   return {
+    /** Returns held like sales, in the same file (retour-store.ts). */
+    retours,
     getEtat,
     setEtat,
     setEtats,
@@ -355,6 +360,7 @@ export function createRelayStore(db: Db) {
       db
         .transaction(() => {
           stmt.noteInterrupted.run(now.toISOString(), "Envoi interrompu (le relais s'est arrêté pendant l'envoi)");
+          retours.releaseAll();
           return stmt.releaseAll.run().changes;
         })
         .immediate(),

@@ -1,4 +1,4 @@
-import { RELAY_REPORT_PATH, RELAY_TERMINALS_PATH, RELAY_TERMINALS_VERSION_HEADER, SERIAL_HEADER, SYNC_PATH } from '@ventesync/shared';
+import { RELAY_REPORT_PATH, RELAY_TERMINALS_PATH, RELAY_TERMINALS_VERSION_HEADER, RETOURS_PATH, SERIAL_HEADER, SYNC_PATH } from '@ventesync/shared';
 import { Agent, type Dispatcher, request } from 'undici';
 import { parseRetryAfter } from './backoff.js';
 import type { UpstreamAnswer } from './classify.js';
@@ -199,6 +199,8 @@ export function createUpstream(baseUrl: string, dispatcher: Dispatcher, options:
     baseUrl: base,
     /** `body` is the batch already serialised: the relay stores each sale as JSON text. */
     postSync: (serial: string, body: string, signal?: AbortSignal) => send('POST', SYNC_PATH, serial, body, signal, timeouts.deadlineMs),
+    /** Held returns (issue 10), signed like sales; `body` already serialised. */
+    postRetours: (serial: string, body: string, signal?: AbortSignal) => send('POST', RETOURS_PATH, serial, body, signal, timeouts.deadlineMs),
     /** `deadlineMs`: a shorter deadline for this read (a till waiting for its answer). */
     get: (pathAndQuery: string, serial: string, deadlineMs?: number) =>
       send('GET', pathAndQuery, serial, undefined, undefined, Math.min(deadlineMs ?? timeouts.deadlineMs, timeouts.deadlineMs)),

@@ -15,6 +15,7 @@ export * from './signature.js';
 export * from './relay-terminals-schema.js';
 export * from './retour-schema.js';
 export * from './retour-response.js';
+export * from './return-allocation.js';
 export * from './local-day.js';
 export * from './reconciliation.js';
 export * from './relay-report.js';

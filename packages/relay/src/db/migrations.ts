@@ -123,4 +123,34 @@ export const MIGRATIONS: readonly string[] = [
   -- it; null when there was nothing to say. Kept for people to see in show and the lists.
   ALTER TABLE ventes ADD COLUMN avertissements TEXT;
   `,
+  `
+  -- Issue 10: returns a till handed over, held and forwarded like sales (retour-store.ts), in
+  -- the same states. contenu is the return as it will be forwarded (JSON, date included).
+  -- A return is sent only once its sale is no longer EN_ATTENTE here (after the sale).
+  CREATE TABLE retours (
+    id                  INTEGER PRIMARY KEY,
+    serial              TEXT NOT NULL,
+    boutique_id         INTEGER,
+    numero_retour       TEXT NOT NULL,
+    numero_facture      TEXT NOT NULL,
+    contenu             TEXT NOT NULL,
+    empreinte           TEXT NOT NULL,
+    montant_total       INTEGER NOT NULL,
+    statut              TEXT NOT NULL DEFAULT 'EN_ATTENTE'
+                        CHECK (statut IN ('EN_ATTENTE', 'SYNCHRONISEE', 'REJETEE', 'ABANDONNEE')),
+    recue_le            TEXT NOT NULL,
+    tentatives          INTEGER NOT NULL DEFAULT 0,
+    echecs_seul         INTEGER NOT NULL DEFAULT 0,
+    en_vol              TEXT,
+    code_erreur         TEXT,
+    erreur              TEXT,
+    montant_serveur     TEXT,
+    synchronisee_le     TEXT,
+    decision            TEXT,
+    decision_le         TEXT
+  );
+  CREATE INDEX retours_a_envoyer ON retours(statut, serial, id);
+  CREATE INDEX retours_numero ON retours(numero_retour);
+  CREATE INDEX retours_vente ON retours(numero_facture);
+  `,
 ];

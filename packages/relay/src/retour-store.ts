@@ -1,0 +1,167 @@
+import type { Db } from './db/open-database.js';
+import type { HeldStatut } from './relay-store.js';
+
+/** A return a till handed over, as the relay holds it until the server has it (schema 6). */
+export interface HeldRetour {
+  id: number;
+  serial: string;
+  boutique_id: number | null;
+  numero_retour: string;
+  numero_facture: string;
+  /** The return as it will be forwarded: JSON text, date included. */
+  contenu: string;
+  empreinte: string;
+  montant_total: number;
+  statut: HeldStatut;
+  recue_le: string;
+  tentatives: number;
+  /** Sends of this return alone that the server failed (400, 500…): REJETEE past the poison limit. */
+  echecs_seul: number;
+  en_vol: string | null;
+  code_erreur: string | null;
+  erreur: string | null;
+  montant_serveur: string | null;
+  synchronisee_le: string | null;
+  decision: string | null;
+  decision_le: string | null;
+}
+
+export interface NewHeldRetour {
+  serial: string;
+  boutique_id: number | null;
+  numero_retour: string;
+  numero_facture: string;
+  contenu: string;
+  empreinte: string;
+  montant_total: number;
+  recue_le: string;
+}
+
+const RETOUR_COLUMNS = `id, serial, boutique_id, numero_retour, numero_facture, contenu, empreinte, montant_total, statut,
+  recue_le, tentatives, echecs_seul, en_vol, code_erreur, erreur, montant_serveur, synchronisee_le, decision, decision_le`;
+
+/**
+ * Order after the sale: a return waits while its sale (same numero, in the return's boutique
+ * or from its till) is still waiting on this relay; the server would not know the sale yet.
+ */
+const SALE_STILL_HELD = `EXISTS (
+  SELECT 1 FROM ventes v WHERE v.numero_facture = retours.numero_facture AND v.statut = 'EN_ATTENTE'
+    AND ((retours.boutique_id IS NOT NULL AND v.boutique_id = retours.boutique_id) OR v.serial = retours.serial))`;
+
+export interface RetourSummary {
+  en_attente: number;
+  synchronises: number;
+  rejetes: number;
+  abandonnes: number;
+  /** Waiting for their sale to reach the server first. */
+  attendent_la_vente: number;
+}
+
+/** The relay's held returns: the same life as held sales (EN_ATTENTE → SYNCHRONISEE / REJETEE / ABANDONNEE). */
+export function createRetourStore(db: Db) {
+  const stmt = {
+    insert: db.prepare<[string, number | null, string, string, string, string, number, string], { id: number }>(`
+      INSERT INTO retours (serial, boutique_id, numero_retour, numero_facture, contenu, empreinte, montant_total, recue_le)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+    // Duplicate scope as for sales: the boutique when the relay knows it, else the till itself.
+    heldInScope: db.prepare<[string, number | null, number | null, string], HeldRetour>(`
+      SELECT ${RETOUR_COLUMNS} FROM retours
+      WHERE numero_retour = ? AND statut <> 'ABANDONNEE' AND ((? IS NOT NULL AND boutique_id = ?) OR serial = ?)
+      LIMIT 1`),
+    // Units already given back of a sale by the returns held here (refused or discarded ones gave nothing back).
+    returnedOfSale: db.prepare<[string, number | null, number | null, string], { article_id: number; quantite: number }>(`
+      SELECT json_extract(l.value, '$.article_id') AS article_id, SUM(json_extract(l.value, '$.quantite')) AS quantite
+      FROM retours, json_each(retours.contenu, '$.lignes') l
+      WHERE retours.numero_facture = ? AND retours.statut IN ('EN_ATTENTE', 'SYNCHRONISEE')
+        AND ((? IS NOT NULL AND retours.boutique_id = ?) OR retours.serial = ?)
+      GROUP BY article_id`),
+    serialsDue: db
+      .prepare<[], string>(`SELECT DISTINCT serial FROM retours WHERE statut = 'EN_ATTENTE' AND NOT ${SALE_STILL_HELD} ORDER BY serial`)
+      .pluck(),
+    hasDue: db
+      .prepare<[string], number>(`
+        SELECT 1 FROM retours WHERE statut = 'EN_ATTENTE' AND serial = ? AND en_vol IS NULL AND NOT ${SALE_STILL_HELD} LIMIT 1`)
+      .pluck(),
+    anyWaiting: db.prepare<[], number>(`SELECT 1 FROM retours WHERE statut = 'EN_ATTENTE' LIMIT 1`).pluck(),
+    claimable: db.prepare<[string, number], HeldRetour>(`
+      SELECT ${RETOUR_COLUMNS} FROM retours
+      WHERE statut = 'EN_ATTENTE' AND serial = ? AND en_vol IS NULL AND NOT ${SALE_STILL_HELD}
+      ORDER BY id LIMIT ?`),
+    claim: db.prepare<[string, number]>("UPDATE retours SET en_vol = ? WHERE id = ? AND statut = 'EN_ATTENTE'"),
+    release: db.prepare<[number]>('UPDATE retours SET en_vol = NULL WHERE id = ?'),
+    releaseAll: db.prepare('UPDATE retours SET en_vol = NULL WHERE en_vol IS NOT NULL'),
+    countAttempt: db.prepare<[number]>('UPDATE retours SET tentatives = tentatives + 1 WHERE id = ?'),
+    failedAlone: db.prepare<[number], number>('UPDATE retours SET echecs_seul = echecs_seul + 1 WHERE id = ? RETURNING echecs_seul').pluck(),
+    // The server's word wins over a person's discard, as for sales.
+    markSynced: db.prepare<[string | null, string, number]>(`
+      UPDATE retours SET montant_serveur = ?, synchronisee_le = ?, code_erreur = NULL, erreur = NULL, statut = 'SYNCHRONISEE'
+      WHERE id = ? AND statut IN ('EN_ATTENTE', 'ABANDONNEE')`),
+    markRejected: db.prepare<[string, string, number]>(`
+      UPDATE retours SET statut = 'REJETEE', code_erreur = ?, erreur = ? WHERE id = ? AND statut = 'EN_ATTENTE'`),
+    // The server's latest word on a waiting return that is not final (its sale not there yet).
+    noteWaiting: db.prepare<[string, string, number]>("UPDATE retours SET code_erreur = ?, erreur = ? WHERE id = ? AND statut = 'EN_ATTENTE'"),
+    byNumero: db.prepare<[string], HeldRetour>(`SELECT ${RETOUR_COLUMNS} FROM retours WHERE numero_retour = ? ORDER BY id`),
+    ofSale: db.prepare<[string], HeldRetour>(`SELECT ${RETOUR_COLUMNS} FROM retours WHERE numero_facture = ? ORDER BY id`),
+    byStatut: db.prepare<[string, string | null, string | null, number], HeldRetour>(`
+      SELECT ${RETOUR_COLUMNS} FROM retours WHERE statut = ? AND (? IS NULL OR serial = ?) ORDER BY id LIMIT ?`),
+    retry: db.prepare<[string]>(`
+      UPDATE retours SET statut = 'EN_ATTENTE', echecs_seul = 0, code_erreur = NULL, erreur = NULL, decision = NULL, decision_le = NULL
+      WHERE numero_retour = ? AND statut IN ('REJETEE', 'ABANDONNEE')`),
+    discard: db.prepare<[string, string, string]>(`
+      UPDATE retours SET statut = 'ABANDONNEE', decision = ?, decision_le = ?
+      WHERE numero_retour = ? AND statut IN ('REJETEE', 'EN_ATTENTE') AND en_vol IS NULL`),
+    summary: db.prepare<[], RetourSummary>(`
+      SELECT COALESCE(SUM(statut = 'EN_ATTENTE'), 0) AS en_attente,
+        COALESCE(SUM(statut = 'SYNCHRONISEE'), 0) AS synchronises,
+        COALESCE(SUM(statut = 'REJETEE'), 0) AS rejetes,
+        COALESCE(SUM(statut = 'ABANDONNEE'), 0) AS abandonnes,
+        COALESCE(SUM(statut = 'EN_ATTENTE' AND ${SALE_STILL_HELD}), 0) AS attendent_la_vente
+      FROM retours`),
+    purge: db.prepare<[string]>(`DELETE FROM retours WHERE statut = 'SYNCHRONISEE' AND synchronisee_le < ?`),
+  };
+
+  function claim(now: Date, batch: HeldRetour[]): HeldRetour[] {
+    const at = now.toISOString();
+    for (const r of batch) {
+      stmt.claim.run(at, r.id);
+      r.en_vol = at;
+    }
+    return batch;
+  }
+
+  return {
+    insert: (r: NewHeldRetour): number =>
+      stmt.insert.get(r.serial, r.boutique_id, r.numero_retour, r.numero_facture, r.contenu, r.empreinte, r.montant_total, r.recue_le)!.id,
+    heldInScope: (numero: string, boutiqueId: number | null, serial: string) => stmt.heldInScope.get(numero, boutiqueId, boutiqueId, serial),
+    /** Per article, the units of sale `numero` already given back by the returns held here. */
+    returnedOfSale: (numero: string, boutiqueId: number | null, serial: string) =>
+      new Map(stmt.returnedOfSale.all(numero, boutiqueId, boutiqueId, serial).map((r) => [r.article_id, r.quantite])),
+    /** Tills with returns that can go now (their sale is no longer waiting here). */
+    serialsDue: () => stmt.serialsDue.all(),
+    hasDue: (serial: string) => stmt.hasDue.get(serial) !== undefined,
+    anyWaiting: () => stmt.anyWaiting.get() !== undefined,
+    /** Up to `limit` of the till's due returns, oldest first, marked in flight in one IMMEDIATE transaction. */
+    claimBatch: (serial: string, now: Date, limit: number): HeldRetour[] =>
+      db.transaction(() => claim(now, stmt.claimable.all(serial, limit))).immediate(),
+    release: (ids: readonly number[]) => ids.forEach((id) => stmt.release.run(id)),
+    releaseAll: () => stmt.releaseAll.run().changes,
+    countAttempt: (ids: readonly number[]) => ids.forEach((id) => stmt.countAttempt.run(id)),
+    /** One more send of this return alone failed; the count so far. */
+    failedAlone: (id: number): number => stmt.failedAlone.get(id) ?? 0,
+    markSynced: (id: number, montantServeur: string | null, now: Date) => stmt.markSynced.run(montantServeur, now.toISOString(), id).changes,
+    markRejected: (id: number, code: string, erreur: string) => stmt.markRejected.run(code, erreur, id).changes,
+    noteWaiting: (id: number, code: string, erreur: string) => void stmt.noteWaiting.run(code, erreur, id),
+    byNumero: (numero: string) => stmt.byNumero.all(numero),
+    /** The returns held here of one sale, oldest first (for `show`). */
+    ofSale: (numeroFacture: string) => stmt.ofSale.all(numeroFacture),
+    byStatut: (statut: HeldStatut, serial: string | null = null, limit = 10_000) => stmt.byStatut.all(statut, serial, serial, limit),
+    /** Back to EN_ATTENTE (a refused or discarded return): a person corrected the cause. */
+    retry: (numero: string) => stmt.retry.run(numero).changes,
+    /** 0 when no such return can be discarded (already synced, or being sent right now). */
+    discard: (numero: string, reason: string, now: Date) => stmt.discard.run(reason, now.toISOString(), numero).changes,
+    summary: () => stmt.summary.get()!,
+    purgeSynced: (before: Date) => stmt.purge.run(before.toISOString()).changes,
+  };
+}
+
+export type RetourStore = ReturnType<typeof createRetourStore>;

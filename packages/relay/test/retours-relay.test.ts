@@ -1,0 +1,232 @@
+import { prepareDatabase } from '@ventesync/runtime/sqlite';
+import { buildApp } from '@ventesync/server';
+import { MIGRATIONS as SERVER_MIGRATIONS } from '@ventesync/server/schema';
+import Database from 'better-sqlite3';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { request } from 'undici';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { buildRelayApp } from '../src/app.js';
+import { openDatabase } from '../src/db/open-database.js';
+import { createForwarder, DEFAULT_FORWARDER_CONFIG } from '../src/forwarder.js';
+import type { RelayCredentials } from '../src/relay-credentials.js';
+import { createRelayStore } from '../src/relay-store.js';
+import { createRelayTrust } from '../src/relay-trust.js';
+import { createRequestSigner } from '../src/request-signer.js';
+import { createTerminalDirectory } from '../src/terminal-directory.js';
+import { createAgent, createUpstream, DEFAULT_TIMEOUTS } from '../src/upstream.js';
+
+// Issue 10 point 4, the relay's part: returns are queued and forwarded like sales (offline
+// too), each after the sale it refers to, against a real server.
+
+const SYNC = '/api/v2/simple/ventes/sync/';
+const RETOURS = '/api/v2/simple/ventes/retours/';
+const TILL = 'caisse-boutique';
+const CHARGEUR = 10;
+const STOCK = 20;
+
+let dir: string;
+let serverDb: string;
+let relay: RelayCredentials;
+const cleanup: Array<() => Promise<void> | void> = [];
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'ventesync-retours-relay-'));
+  serverDb = join(dir, 'server.db');
+  const db = new Database(serverDb);
+  prepareDatabase(db, SERVER_MIGRATIONS);
+  db.exec(`
+    INSERT INTO boutiques (id, nom) VALUES (2, 'Ma Boutique');
+    INSERT INTO terminaux (serial, nom, boutique_id) VALUES ('${TILL}', 'Caisse 1', 2);
+    INSERT INTO articles (id, boutique_id, nom, prix_vente, quantite_stock) VALUES (${CHARGEUR}, 2, 'Chargeur', 500000, ${STOCK});
+  `);
+  const secret = randomBytes(32).toString('base64url');
+  const { id } = db.prepare("INSERT INTO relais (nom, secret) VALUES ('Relais Ma Boutique', ?) RETURNING id").get(secret) as { id: number };
+  db.prepare('INSERT INTO relais_boutiques (relais_id, boutique_id) VALUES (?, 2)').run(id);
+  db.close();
+  relay = { id, secret };
+});
+
+afterEach(async () => {
+  for (const step of cleanup.splice(0).reverse()) await step();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+  const { port } = probe.address() as { port: number };
+  await new Promise((r) => probe.close(r));
+  return port;
+}
+
+async function startServer(port = 0) {
+  const db = new Database(serverDb);
+  prepareDatabase(db, SERVER_MIGRATIONS);
+  const app = await buildApp({ db, logger: false });
+  const url = await app.listen({ host: '127.0.0.1', port });
+  cleanup.push(async () => {
+    await app.close();
+    db.close();
+  });
+  const stock = () => db.prepare<[number], number>('SELECT quantite_stock FROM articles WHERE id = ?').pluck().get(CHARGEUR)!;
+  const retours = () =>
+    db.prepare('SELECT r.numero_retour, v.numero_facture, r.montant_total FROM retours r JOIN ventes v ON v.id = r.vente_id ORDER BY r.id').all();
+  const mouvements = () => db.prepare('SELECT type, quantite, reference FROM mouvements_stock ORDER BY id').all();
+  return { url, db, stock, retours, mouvements };
+}
+
+/** A relay on the shared file; `stop` is the end of the process (claims and all left as they are). */
+async function startRelay(upstreamUrl: string, credentials: RelayCredentials | null) {
+  const db = openDatabase(join(dir, 'relay.db'));
+  const store = createRelayStore(db);
+  store.releaseAllClaims();
+  const agent = createAgent(DEFAULT_TIMEOUTS);
+  const signer = credentials ? createRequestSigner(credentials, () => Date.now()) : null;
+  let trust: ReturnType<typeof createRelayTrust> | undefined;
+  const upstream = createUpstream(upstreamUrl, agent, {
+    ...(signer ? { signer, onTerminalsVersion: (v: string) => trust?.noteVersion(v) } : {}),
+  });
+  trust = createRelayTrust({ db, store, upstream, credentials, logger: pino({ level: 'silent' }), nowMs: signer ? signer.serverNowMs : () => Date.now() });
+  const forwarder = createForwarder({
+    store,
+    upstream,
+    config: { ...DEFAULT_FORWARDER_CONFIG, intervalMs: 60_000, debounceMs: 10, debounceMaxMs: 50 },
+    logger: { info: () => {}, warn: () => {}, error: () => {} },
+  });
+  const directory = createTerminalDirectory(store, upstream);
+  const app = await buildRelayApp({ store, upstream, forwarder, directory, logger: false, trust });
+  const url = await app.listen({ host: '127.0.0.1', port: 0 });
+  forwarder.start();
+  if (credentials) await trust.refresh();
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    await forwarder.stop();
+    await app.close();
+    await agent.close();
+    db.close();
+  };
+  cleanup.push(stop);
+  const post = async (path: string, body: unknown) => {
+    const res = await request(`${url}${path}`, {
+      method: 'POST',
+      headers: { 'x-device-serial': TILL, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    return { status: res.statusCode, json: (await res.body.json()) as Record<string, any> };
+  };
+  return { store, db, post, stop, forwarder, retour: (numero: string) => store.retours.byNumero(numero)[0], vente: (numero: string) => store.byNumero(numero)[0] };
+}
+
+async function until<T>(probe: () => T, ok: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last = probe();
+  while (!ok(last)) {
+    if (Date.now() > deadline) throw new Error(`condition not met in ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
+    await new Promise((r) => setTimeout(r, 50));
+    last = probe();
+  }
+  return last;
+}
+
+const sale = (numero: string, quantite: number) => ({
+  numero_facture: numero,
+  mode_paiement: 'CASH',
+  paye: true,
+  lignes: [{ article_id: CHARGEUR, quantite, prix_unitaire: 5000 }],
+});
+const retour = (numero: string, facture: string, quantite: number) => ({
+  numero_retour: numero,
+  numero_facture: facture,
+  lignes: [{ article_id: CHARGEUR, quantite }],
+  motif: 'défaut',
+});
+
+describe('returns through the relay (issue 10 point 4)', () => {
+  it('a sale and its return taken while the server is down survive a relay restart and reach the server in order, stock right', async () => {
+    const port = await freePort();
+    const first = await startRelay(`http://127.0.0.1:${port}`, null);
+    expect((await first.post(SYNC, [sale('V-1', 3)])).status).toBe(201);
+    const taken = await first.post(RETOURS, [retour('R-1', 'V-1', 1)]);
+    // Answered as the server would, waiting on the relay, priced at the held sale's price.
+    expect(taken.status).toBe(201);
+    expect(taken.json.retours_crees).toEqual([
+      { numero_retour: 'R-1', numero_facture: 'V-1', montant_total: '5000.00', lignes: [expect.objectContaining({ quantite: 1, prix_unitaire: '5000.00' })], statut: 'EN_ATTENTE' },
+    ]);
+    // A resend from the till is the same return.
+    const again = await first.post(RETOURS, [retour('R-1', 'V-1', 1)]);
+    expect(again.json.retours_erreurs).toEqual([expect.objectContaining({ code: 'DUPLICATE', identique: true })]);
+    await until(() => first.vente('V-1')?.tentatives ?? 0, (n) => n > 0);
+    expect(first.retour('R-1')).toMatchObject({ statut: 'EN_ATTENTE', tentatives: 0 });
+    await first.stop();
+
+    const server = await startServer(port);
+    const second = await startRelay(server.url, null);
+    await until(() => second.retour('R-1')?.statut, (s) => s === 'SYNCHRONISEE');
+    expect(second.vente('V-1')?.statut).toBe('SYNCHRONISEE');
+    expect(second.retour('R-1')?.montant_serveur).toBe('5000.00');
+    expect(server.retours()).toEqual([{ numero_retour: 'R-1', numero_facture: 'V-1', montant_total: 500000 }]);
+    expect(server.stock()).toBe(STOCK - 3 + 1);
+    expect(server.mouvements()).toEqual([
+      { type: 'SORTIE', quantite: 3, reference: 'V-1' },
+      { type: 'RETOUR', quantite: 1, reference: 'R-1' },
+    ]);
+  });
+
+  it('a return sent again after its answer was lost is identique on the server: synced, counted once', async () => {
+    const server = await startServer();
+    const shop = await startRelay(server.url, relay);
+    await shop.post(SYNC, [sale('V-2', 2)]);
+    await shop.post(RETOURS, [retour('R-2', 'V-2', 2)]);
+    await until(() => shop.retour('R-2')?.statut, (s) => s === 'SYNCHRONISEE');
+    // As if the answer had been lost: the relay still thinks it must send it.
+    shop.db.prepare("UPDATE retours SET statut = 'EN_ATTENTE', synchronisee_le = NULL WHERE numero_retour = 'R-2'").run();
+    await shop.forwarder.syncNow();
+    expect(shop.retour('R-2')).toMatchObject({ statut: 'SYNCHRONISEE', tentatives: 2 });
+    expect(server.retours()).toHaveLength(1);
+    expect(server.stock()).toBe(STOCK);
+  });
+
+  it('a return exceeding the sale the relay holds is refused at the relay with RETURN_EXCEEDS_SALE, all returns together', async () => {
+    const port = await freePort();
+    const shop = await startRelay(`http://127.0.0.1:${port}`, null);
+    await shop.post(SYNC, [sale('V-3', 3)]);
+    const answer = await shop.post(RETOURS, [retour('R-3a', 'V-3', 2), retour('R-3b', 'V-3', 2), retour('R-3c', 'V-3', 1)]);
+    expect(answer.status).toBe(201);
+    expect(answer.json.retours_crees.map((r: { numero_retour: string }) => r.numero_retour)).toEqual(['R-3a', 'R-3c']);
+    expect(answer.json.retours_erreurs).toEqual([
+      expect.objectContaining({ index: 2, numero_retour: 'R-3b', code: 'RETURN_EXCEEDS_SALE', erreur: expect.stringContaining('reste 1') }),
+    ]);
+    expect(shop.retour('R-3b')).toBeUndefined();
+    const more = await shop.post(RETOURS, [retour('R-3d', 'V-3', 1)]);
+    expect(more.status).toBe(200);
+    expect(more.json.retours_erreurs).toEqual([expect.objectContaining({ code: 'RETURN_EXCEEDS_SALE' })]);
+  });
+
+  it('a return for a sale the relay does not hold is forwarded, signed; the server\'s SALE_NOT_FOUND makes it REJETEE with the reason', async () => {
+    const server = await startServer();
+    const shop = await startRelay(server.url, relay);
+    const taken = await shop.post(RETOURS, [retour('R-4', 'INCONNUE-1', 1)]);
+    expect(taken.status).toBe(201);
+    const rejected = await until(() => shop.retour('R-4'), (r) => r?.statut === 'REJETEE');
+    expect(rejected).toMatchObject({ code_erreur: 'SALE_NOT_FOUND', erreur: expect.stringContaining('INCONNUE-1') });
+    expect(server.retours()).toEqual([]);
+    expect(server.stock()).toBe(STOCK);
+  });
+
+  it('a bad return is refused at the relay with INVALID_RETURN, nothing held', async () => {
+    const port = await freePort();
+    const shop = await startRelay(`http://127.0.0.1:${port}`, null);
+    const answer = await shop.post(RETOURS, [{ numero_retour: 'R-5', numero_facture: 'V-5', lignes: [] }]);
+    expect(answer.status).toBe(200);
+    expect(answer.json.retours_erreurs).toEqual([expect.objectContaining({ index: 1, numero_retour: 'R-5', code: 'INVALID_RETURN' })]);
+    expect(shop.retour('R-5')).toBeUndefined();
+    expect((await shop.post(RETOURS, { pas: 'un tableau' })).status).toBe(400);
+  });
+});
