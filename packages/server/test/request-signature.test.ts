@@ -1,4 +1,6 @@
+import { DEFAULT_HTTP_LIMITS, resolveHttpLimits, SIGNATURE_PRUNE_MARGIN_SECONDS } from '@ventesync/runtime/http';
 import { createHash, createHmac } from 'node:crypto';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
@@ -21,6 +23,15 @@ const ARTICLES = '/api/v2/simple/articles/';
 const HISTORIQUE = '/api/v2/simple/ventes/historique/?limit=5&offset=0';
 
 const open: Array<{ close: () => Promise<void> }> = [];
+
+/** Waits for a condition, failing after a deadline. */
+async function until(ok: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`condition not met in ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 afterEach(async () => {
   for (const item of open.splice(0)) await item.close();
 });
@@ -28,10 +39,11 @@ afterEach(async () => {
 async function setup(options: { requireSignatures?: boolean; db?: Db; now?: number } = {}) {
   const db = options.db ?? openTestDb();
   let clock = options.now ?? NOW;
+  let clockReads = 0;
   const app = await buildApp({
     db,
     logger: false,
-    now: () => new Date(clock * 1000),
+    now: () => (clockReads++, new Date(clock * 1000)),
     ...(options.requireSignatures ? { requireSignatures: true } : {}),
   });
   checkAnswersAgainstOpenApi(app);
@@ -59,6 +71,7 @@ async function setup(options: { requireSignatures?: boolean; db?: Db; now?: numb
     catalogue,
     relays,
     setClock: (seconds: number) => (clock = seconds),
+    clockReads: () => clockReads,
     close: closeable.close,
   };
 }
@@ -176,6 +189,41 @@ describe('signed requests (CONTRACT §6) on the server', () => {
     const { openDatabase } = await import('../src/db/open-database.js');
     const second = await setup({ db: openDatabase(file), now: NOW + 200 });
     expect((await second.get(ARTICLES, headers)).json().code).toBe('SIGNATURE_REPLAYED');
+  });
+
+  it('a replay whose body is held back past the window after its t was checked is still SIGNATURE_REPLAYED (raw socket, stalled body)', async () => {
+    const s = await setup();
+    const { secret } = s.catalogue.issueTerminalSecret(SERIAL, false);
+    const signature = sign(secret, 'POST', SYNC, BODY);
+    expect((await s.post({ 'x-device-serial': SERIAL, 'x-signature': signature })).statusCode).toBe(201);
+    const url = new URL(await s.app.listen({ host: '127.0.0.1', port: 0 }));
+
+    // 299 s later the replay's headers arrive: its t is within the window.
+    s.setClock(NOW + 299);
+    const socket = connect(Number(url.port), '127.0.0.1');
+    open.push({ close: async () => void socket.destroy() });
+    let answer = '';
+    socket.on('data', (chunk) => (answer += String(chunk)));
+    const readsBefore = s.clockReads();
+    socket.write(
+      `POST ${SYNC} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(BODY)}\r\n` +
+        `X-Device-Serial: ${SERIAL}\r\nX-Signature: ${signature}\r\nConnection: close\r\n\r\n`,
+    );
+    await until(() => s.clockReads() > readsBefore); // the headers were checked
+    // The body comes 7 s later: past the window for the original's t.
+    s.setClock(NOW + 306);
+    socket.write(BODY);
+    await until(() => answer.includes('\r\n\r\n{') && answer.trimEnd().endsWith('}'));
+    expect(answer).toMatch(/^HTTP\/1\.1 401/);
+    expect(answer).toContain('SIGNATURE_REPLAYED');
+    expect(s.db.prepare("SELECT COUNT(*) FROM ventes WHERE numero_facture = 'SIG-1'").pluck().get()).toBe(1);
+  });
+
+  it('remembers a v1 for longer than the window by a margin above the longest a request may take to arrive', () => {
+    expect(SIGNATURE_PRUNE_MARGIN_SECONDS * 1000).toBeGreaterThanOrEqual(DEFAULT_HTTP_LIMITS.requestTimeoutMs);
+    expect(SIGNATURE_PRUNE_MARGIN_SECONDS * 1000).toBeGreaterThanOrEqual(DEFAULT_HTTP_LIMITS.headersTimeoutMs);
+    // The server and the relay listen with these defaults (no override outside tests).
+    expect(resolveHttpLimits().requestTimeoutMs).toBe(DEFAULT_HTTP_LIMITS.requestTimeoutMs);
   });
 
   it('forgets signatures older than the window (their t is refused as expired anyway)', async () => {

@@ -129,6 +129,15 @@ export interface ReplayDb {
 export const SIGNATURE_PRUNE_INTERVAL_SECONDS = 5;
 
 /**
+ * A v1 is remembered this much longer than the window. `t` is checked when the headers arrive,
+ * the v1 recorded when the body has: a replay signed at now − 299 whose body is held back would
+ * otherwise find the original's row pruned by then, and pass. Above the longest a request may
+ * take to arrive on the server and on the relay (DEFAULT_HTTP_LIMITS.requestTimeoutMs, 60 s;
+ * a test holds it to that).
+ */
+export const SIGNATURE_PRUNE_MARGIN_SECONDS = 120;
+
+/**
  * The v1s accepted within the window, in a table `signatures_vues (t INTEGER, v1 BLOB,
  * PRIMARY KEY (t, v1))`, so that a replay is refused after a restart too. One INSERT per signed request,
  * checked and recorded in one statement (no window between the two). It runs at
@@ -150,7 +159,7 @@ export function createReplayGuard(db: ReplayDb, nowSeconds: () => number): Repla
       if (relaxed) relax.run();
       try {
         if (now - prunedAt >= SIGNATURE_PRUNE_INTERVAL_SECONDS) {
-          prune.run(now - SIGNATURE_WINDOW_SECONDS);
+          prune.run(now - SIGNATURE_WINDOW_SECONDS - SIGNATURE_PRUNE_MARGIN_SECONDS);
           prunedAt = now;
         }
         return insert.run(signature.t, Buffer.from(signature.v1, 'hex')).changes === 1;
