@@ -24,6 +24,7 @@ import { formatWhen, type TimeStyle } from './format-time.js';
 import { montantOf, publicVente, renderReceipt, saleRecord } from './receipt.js';
 import { createRelayStore, type HeldStatut, type HeldVente, type RelayStore } from './relay-store.js';
 import { renderStatus, statusReport } from './status-report.js';
+import { retourLine, retourRecord, retryRetours } from './retour-view.js';
 import { discardRefusalWords, discardSale, MAX_DISCARD_REASON_CHARS, retryRefusalWords, retrySales } from './sale-decisions.js';
 
 const DEFAULT_DB = process.env.VENTESYNC_RELAY_DB ?? './data/relay.db';
@@ -129,6 +130,16 @@ function printSales(
   if (more) out(more);
 }
 
+/** Held returns in one state, after the sales (for people; --json lists the sales only). */
+function printRetours(store: RelayStore, statut: HeldStatut, opts: ViewOptions & { serial?: string }): void {
+  if (opts.json) return;
+  const list = store.retours.byStatut(statut, opts.serial ?? null, PAGE_FOR_PEOPLE);
+  if (list.length === 0) return;
+  out('');
+  out(`Retours : ${list.length}${list.length === PAGE_FOR_PEOPLE ? ' (les plus anciens)' : ''}`);
+  for (const r of list) say(retourLine(store, r, timeStyle(opts)), '  ');
+}
+
 /** Why a waiting sale waits, in words: the server's verdict first, else its till's trouble. */
 function waitingReason(store: RelayStore, v: HeldVente, style: TimeStyle): string {
   if (v.code_erreur) {
@@ -198,6 +209,7 @@ program
       // Errors never quote the secret (relay-credentials.ts).
       const loaded = loadRelayCredentials({ relayId: opts.relayId, relaySecretFile: opts.relaySecretFile });
       if (!loaded.ok) return fail(loaded.erreur);
+      if (loaded.avertissement) process.stderr.write(`Attention : ${loaded.avertissement}\n`);
       let ca: Buffer | null = null;
       if (opts.ca !== undefined) {
         try {
@@ -259,7 +271,7 @@ pageOptions(
 )
   .addHelpText('after', `\nExemple :\n  $ ${COMMANDS.relay} pending --serial 0a1badae951f8473`)
   .action(async (opts: ViewOptions & { serial?: string; limit?: number; offset: number; db: string }) =>
-    withStore(opts.db, (store) =>
+    withStore(opts.db, (store) => {
       printSales(
         store,
         'EN_ATTENTE',
@@ -280,8 +292,9 @@ pageOptions(
           tentatives: String(v.tentatives),
           situation: waitingReason(store, v, style),
         }),
-      ),
-    ),
+      );
+      printRetours(store, 'EN_ATTENTE', opts);
+    }),
   );
 
 pageOptions(program.command('rejected').description('ventes refusées par le serveur, avec sa raison : à corriger puis retry, ou discard'))
@@ -308,7 +321,8 @@ pageOptions(program.command('rejected').description('ventes refusées par le ser
           erreur: v.erreur ?? '',
         }),
       );
-      if (!opts.json && store.countStatut('REJETEE') > 0) {
+      printRetours(store, 'REJETEE', opts);
+      if (!opts.json && (store.countStatut('REJETEE') > 0 || store.retours.summary().rejetes > 0)) {
         out('');
         suggest("Détail d'une vente :", again('show NUMERO'));
         suggest('Après correction sur le serveur (ou retry --all) :', again('retry NUMERO'));
@@ -328,12 +342,20 @@ program
   .action(async (numero: string, opts: { json: boolean; utc: boolean; db: string }) =>
     withStore(opts.db, (store) => {
       const sales = store.byNumero(numero);
+      // A return's numero: the return, as it will be sent and where it stands.
+      const retours = sales.length === 0 ? store.retours.byNumero(numero) : [];
+      if (retours.length > 0) {
+        if (opts.json) return out(JSON.stringify(retours.length === 1 ? retourRecord(retours[0]!) : retours.map(retourRecord), null, 2));
+        return out(retours.map((r) => retourLine(store, r, timeStyle(opts))).join('\n'));
+      }
       if (sales.length === 0) return fail(`aucune vente ${numero} dans le relais (voir ${again('pending')}, ou rejected)`);
       if (opts.json) {
         const records = sales.map((v) => saleRecord(store, v));
         return out(JSON.stringify(records.length === 1 ? records[0] : records, null, 2));
       }
       out(sales.map((v) => renderReceipt(store, v, timeStyle(opts), COMMANDS)).join('\n\n'));
+      const ofSale = store.retours.ofSale(numero);
+      if (ofSale.length > 0) out(['', 'Retours de cette vente :', ...ofSale.map((r) => `  ${retourLine(store, r, timeStyle(opts))}`)].join('\n'));
     }),
   );
 
@@ -348,6 +370,7 @@ program
     withStore(opts.db, async (store, db) => {
       if (!opts.all && numeros.length === 0) return fail('donnez au moins un numero, ou --all');
       let count: number;
+      let retours: string[] = [];
       if (opts.all) {
         count = audited(db, () => store.retryAllRejected(), (n) => (n > 0 ? `${n} vente(s) rejetée(s) ou en attente de stock remise(s) en attente (--all)` : null));
       } else {
@@ -355,12 +378,15 @@ program
           const done = numeros.filter((n) => !o.sending.includes(n) && !o.missing.includes(n));
           return o.count > 0 ? `${o.count} vente(s) remise(s) en attente : ${done.join(', ')}` : null;
         });
-        const refused = retryRefusalWords(outcome);
+        // Numeros that are no sale may be returns (refused or discarded ones go back to waiting).
+        retours = outcome.missing.length > 0 ? audited(db, () => retryRetours(store, outcome.missing), (r) => (r.length > 0 ? `${r.length} retour(s) remis en attente : ${r.join(', ')}` : null)) : [];
+        if (retours.length > 0) out(`${retours.length} retour(s) remis en attente.`);
+        const refused = retryRefusalWords({ ...outcome, missing: outcome.missing.filter((n) => !retours.includes(n)) });
         if (refused) fail(refused);
         count = outcome.count;
       }
-      out(`${count} vente(s) remise(s) en attente.`);
-      if (count > 0) await askDaemonToSync(store, true);
+      if (count > 0 || retours.length === 0) out(`${count} vente(s) remise(s) en attente.`);
+      if (count + retours.length > 0) await askDaemonToSync(store, true);
     }),
   );
 
@@ -377,6 +403,11 @@ program
       if (opts.reason.length > MAX_DISCARD_REASON_CHARS) return fail(`--reason : ${MAX_DISCARD_REASON_CHARS} caractères au plus`);
       const outcome = audited(db, () => discardSale(store, numero, opts.reason), (o) => (o.ok ? `Vente ${numero} abandonnée : ${opts.reason}` : null));
       if (outcome.ok) return out(`Vente ${numero} abandonnée : ${opts.reason}`);
+      // No such sale: maybe a return (refused, or waiting and not being sent).
+      if (outcome.refusal === 'INTROUVABLE') {
+        const changed = audited(db, () => store.retours.discard(numero, opts.reason, new Date()), (n) => (n > 0 ? `Retour ${numero} abandonné : ${opts.reason}` : null));
+        if (changed > 0) return out(`Retour ${numero} abandonné : ${opts.reason}`);
+      }
       fail(discardRefusalWords(outcome.refusal, numero, { show: again(`show ${numero}`), sync: again('sync') }));
     }),
   );
@@ -487,6 +518,8 @@ program
       const before = new Date(Date.now() - opts.olderThan);
       const n = audited(db, () => store.purgeSynced(before), (n) => (n > 0 ? `${n} vente(s) synchronisée(s) avant le ${before.toISOString()} effacée(s)` : null));
       out(`${n} vente(s) synchronisée(s) effacée(s).`);
+      const r = audited(db, () => store.retours.purgeSynced(before), (r) => (r > 0 ? `${r} retour(s) synchronisé(s) avant le ${before.toISOString()} effacé(s)` : null));
+      if (r > 0) out(`${r} retour(s) synchronisé(s) effacé(s).`);
     }),
   );
 

@@ -160,6 +160,8 @@ export function createForwarder(deps: {
   const unreleased = new Map<string, number[]>();
   // The same for returns (their own table): a claim is released through the store that made it.
   const saleClaims = { release: (ids: readonly number[]) => store.release(ids), unreleased };
+  // Returns that failed alone, set aside (until when) so that the till's other returns move on.
+  const asideRetours = new Map<number, { serial: string; until: number }>();
   const retourClaims = { release: (ids: readonly number[]) => store.retours.release(ids), unreleased: new Map<string, number[]>() };
   let writeTrouble: { since: Date; message: string } | null = null;
   // Passes run side by side: a till's slow send holds no other till. A till is drained by one
@@ -509,6 +511,7 @@ export function createForwarder(deps: {
       broken = { since: at, reason };
       // Sales set aside meanwhile were not the trouble: back in their till's queue.
       aside.clear();
+      asideRetours.clear();
       logger.error(
         { serial, detail: reason, ventes_seules_en_echec: failedAlone.size },
         `Le serveur échoue sur toutes les ventes (${describeError(reason)}) : aucune vente n'est mise en cause, ` +
@@ -639,9 +642,26 @@ export function createForwarder(deps: {
     if (left && !record(serial, left, report, () => {}, retourClaims)) return 'failed';
     retourClaims.unreleased.delete(serial);
 
+    // As for sales: a return set aside goes alone, once due, after the till's other returns.
+    const t = mono();
+    const skip = new Set<number>();
+    let lone: number | null = null;
+    for (const [id, r] of asideRetours) {
+      if (r.serial !== serial) continue;
+      if (lone === null && r.until <= t) lone = id;
+      skip.add(id);
+    }
     let batch: HeldRetour[];
     try {
-      batch = store.retours.claimBatch(serial, now(), till.size);
+      batch = store.retours.claimBatch(serial, now(), till.size, skip);
+      if (batch.length === 0 && lone !== null) {
+        batch = store.retours.claimById(lone, now());
+        // No longer waiting (retried, discarded) : nothing to send for it.
+        if (batch.length === 0) {
+          asideRetours.delete(lone);
+          return 'more';
+        }
+      }
     } catch (error) {
       if (!isSqliteError(error)) throw error;
       if (isBusy(error)) busyFile(serial, error, report);
@@ -685,6 +705,9 @@ export function createForwarder(deps: {
       );
       if (!ok) return 'failed';
       serverBack();
+      outcome.retours.forEach((r, i) => {
+        if (r.kind !== 'unknown') asideRetours.delete(batch[i]!.id);
+      });
       const synced = outcome.retours.filter((r) => r.kind === 'synced').length;
       const base = `Lot de ${batch.length} retour(s) transmis pour le terminal ${serial} : ${synced} synchronisé(s)`;
       if (refused.length === 0) logger.info({ serial, retours_envoyes: batch.length, retours_synchronises: synced }, base);
@@ -747,9 +770,18 @@ export function createForwarder(deps: {
       }
     };
     if (!record(serial, [], report, blame, retourClaims)) return 'failed';
-    if (outcome.kind === 'too-large' || alone >= POISON_MAX_ALONE_FAILURES) return pace(till);
-    holdOff(serial, 'own', null, `${held.numero_retour} : ${reason}`, report);
-    return 'failed';
+    if (outcome.kind === 'too-large' || alone >= POISON_MAX_ALONE_FAILURES) {
+      asideRetours.delete(held.id);
+      return pace(till);
+    }
+    const delay = timerDelay(Math.max(backoffDelay(alone - 1, config.networkRetry, random), config.networkRetry.baseMs / 2), config.networkRetry.capMs);
+    asideRetours.set(held.id, { serial, until: mono() + delay });
+    report.erreurs.push(`${serial} : ${held.numero_retour} : ${reason}`);
+    logger.warn(
+      { serial, numero_retour: held.numero_retour, echecs_seul: alone, nouvel_essai_dans_ms: delay },
+      `Retour ${held.numero_retour} mis de côté (le serveur échoue sur lui seul : ${reason}) ; les autres retours continuent`,
+    );
+    return pace(till);
   }
 
   /** The sales each report has seen sent, so that `envoyees` counts each once. */
@@ -826,9 +858,10 @@ export function createForwarder(deps: {
       if (till.wait.until > t) times.push(till.wait.until);
       // A wait that ran out while a pass was still busy with other tills: its sales are due
       // now. Sales set aside keep their own time (below), so this is never a poll on them.
-      else if (!draining.has(serial) && (store.hasSalesDue(serial, now(), horizon(), asideIds) || store.retours.hasDue(serial))) times.push(t);
+      else if (!draining.has(serial) && (store.hasSalesDue(serial, now(), horizon(), asideIds) || store.retours.hasDue(serial, [...asideRetours.keys()]))) times.push(t);
     }
     for (const sale of aside.values()) if (!draining.has(sale.serial)) times.push(Math.max(sale.until, waitOf(sale.serial)));
+    for (const r of asideRetours.values()) if (!draining.has(r.serial)) times.push(Math.max(r.until, waitOf(r.serial)));
     for (const { serial, due } of store.nextDuePerTill(asideIds)) {
       if (draining.has(serial)) continue;
       const at = Date.parse(due);
@@ -888,6 +921,7 @@ export function createForwarder(deps: {
     syncNow(): Promise<ForwardReport> {
       for (const till of tills.values()) till.wait = null;
       for (const sale of aside.values()) sale.until = 0;
+      for (const r of asideRetours.values()) r.until = 0;
       return runOnce();
     },
     /**

@@ -79,14 +79,16 @@ export function createRetourStore(db: Db) {
       .prepare<[], string>(`SELECT DISTINCT serial FROM retours WHERE statut = 'EN_ATTENTE' AND NOT ${SALE_STILL_HELD} ORDER BY serial`)
       .pluck(),
     hasDue: db
-      .prepare<[string], number>(`
-        SELECT 1 FROM retours WHERE statut = 'EN_ATTENTE' AND serial = ? AND en_vol IS NULL AND NOT ${SALE_STILL_HELD} LIMIT 1`)
+      .prepare<[string, string], number>(`
+        SELECT 1 FROM retours WHERE statut = 'EN_ATTENTE' AND serial = ? AND en_vol IS NULL AND NOT ${SALE_STILL_HELD}
+          AND id NOT IN (SELECT value FROM json_each(?)) LIMIT 1`)
       .pluck(),
     anyWaiting: db.prepare<[], number>(`SELECT 1 FROM retours WHERE statut = 'EN_ATTENTE' LIMIT 1`).pluck(),
     claimable: db.prepare<[string, number], HeldRetour>(`
       SELECT ${RETOUR_COLUMNS} FROM retours
       WHERE statut = 'EN_ATTENTE' AND serial = ? AND en_vol IS NULL AND NOT ${SALE_STILL_HELD}
       ORDER BY id LIMIT ?`),
+    claimableById: db.prepare<[number], HeldRetour>(`SELECT ${RETOUR_COLUMNS} FROM retours WHERE id = ? AND statut = 'EN_ATTENTE' AND en_vol IS NULL`),
     claim: db.prepare<[string, number]>("UPDATE retours SET en_vol = ? WHERE id = ? AND statut = 'EN_ATTENTE'"),
     release: db.prepare<[number]>('UPDATE retours SET en_vol = NULL WHERE id = ?'),
     releaseAll: db.prepare('UPDATE retours SET en_vol = NULL WHERE en_vol IS NOT NULL'),
@@ -138,11 +140,14 @@ export function createRetourStore(db: Db) {
       new Map(stmt.returnedOfSale.all(numero, boutiqueId, boutiqueId, serial).map((r) => [r.article_id, r.quantite])),
     /** Tills with returns that can go now (their sale is no longer waiting here). */
     serialsDue: () => stmt.serialsDue.all(),
-    hasDue: (serial: string) => stmt.hasDue.get(serial) !== undefined,
+    /** Whether the till has a return it could send now, leaving out `aside` (returns the forwarder set aside). */
+    hasDue: (serial: string, aside: readonly number[] = []) => stmt.hasDue.get(serial, JSON.stringify(aside)) !== undefined,
     anyWaiting: () => stmt.anyWaiting.get() !== undefined,
     /** Up to `limit` of the till's due returns, oldest first, marked in flight in one IMMEDIATE transaction. */
-    claimBatch: (serial: string, now: Date, limit: number): HeldRetour[] =>
-      db.transaction(() => claim(now, stmt.claimable.all(serial, limit))).immediate(),
+    claimBatch: (serial: string, now: Date, limit: number, skip: ReadonlySet<number> = new Set()): HeldRetour[] =>
+      db.transaction(() => claim(now, stmt.claimable.all(serial, limit + skip.size).filter((r) => !skip.has(r.id)).slice(0, limit))).immediate(),
+    /** One return set aside, sent alone: if it still waits and is not in flight. */
+    claimById: (id: number, now: Date): HeldRetour[] => db.transaction(() => claim(now, stmt.claimableById.all(id))).immediate(),
     release: (ids: readonly number[]) => ids.forEach((id) => stmt.release.run(id)),
     releaseAll: () => stmt.releaseAll.run().changes,
     countAttempt: (ids: readonly number[]) => ids.forEach((id) => stmt.countAttempt.run(id)),

@@ -128,6 +128,8 @@ export function statusReport(store: RelayStore, daemon: DaemonProbe, commands: C
       abandonnees: sum('abandonnees'),
       plus_ancienne_en_attente: oldest,
     },
+    /** Returns held like sales (issue 10): each leaves after its sale. */
+    retours: store.retours.summary(),
     terminaux: parTerminal,
   };
 }
@@ -186,6 +188,16 @@ export function renderStatus(r: StatusReport, style: TimeStyle, commands: Comman
   field('Rejetées', `${t.rejetees}${t.rejetees > 0 ? ' — à traiter :' : ''}`);
   if (t.rejetees > 0) command(relayCommand(commands, 'rejected'));
   field('Synchronisées', `${t.synchronisees}${t.abandonnees > 0 ? ` (et ${t.abandonnees} abandonnée(s))` : ''}`);
+  const rt = r.retours;
+  if (rt.en_attente + rt.rejetes + rt.synchronises + rt.abandonnes > 0) {
+    field(
+      'Retours',
+      `${rt.en_attente} en attente${rt.attendent_la_vente > 0 ? ` (dont ${rt.attendent_la_vente} attendent que leur vente parte)` : ''}, ` +
+        `${rt.rejetes} rejeté(s), ${rt.synchronises} synchronisé(s)${rt.abandonnes > 0 ? `, ${rt.abandonnes} abandonné(s)` : ''}` +
+        (rt.rejetes > 0 ? ' — à traiter :' : ''),
+    );
+    if (rt.rejetes > 0) command(relayCommand(commands, 'rejected'));
+  }
   field('Dernière synchro', r.derniere_sync ? when(r.derniere_sync) : 'jamais');
   field('Rapprochement', r.rapprochement ? reconciliationLine(r.rapprochement, when) : 'pas encore fait');
   if (r.rapprochement && !r.rapprochement.accord) command(relayCommand(commands, `reconcile --jour ${r.rapprochement.jour}`));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classifyAnswer } from '../src/classify.js';
+import { classifyAnswer, classifyRetoursAnswer } from '../src/classify.js';
 
 const numeros = ['A', 'B', 'C'];
 const answer = (status: number, body: unknown, retryAfterMs: number | null = null) =>
@@ -169,5 +169,48 @@ describe('classifyAnswer', () => {
     expect(trust(401, 'SIGNATURE_REPLAYED')).toMatchObject({ kind: 'trust', retryAfterMs: 1_000 });
     // Another 401/403 code stays a failure of the batch, as before.
     expect(trust(403, 'FORBIDDEN').kind).toBe('failed');
+  });
+});
+
+describe('classifyRetoursAnswer', () => {
+  const retoursBody = (crees: string[], erreurs: unknown[] | null) => ({
+    success: crees.length > 0,
+    message: '',
+    boutique_id: 2,
+    boutique_nom: 'Ma Boutique',
+    terminal: 'T',
+    statistiques: { total_envoyees: 4, reussies: crees.length, erreurs: erreurs?.length ?? 0 },
+    retours_crees: crees.map((n) => ({ numero_retour: n, numero_facture: 'V', montant_total: '5.00', lignes: [] })),
+    retours_erreurs: erreurs,
+  });
+  const error = (index: number, numero: string, code: string, extra: object = {}) => ({ index, numero_retour: numero, numero_facture: 'V', erreur: `refus ${code}`, code, ...extra });
+
+  it('created and DUPLICATE identique are synced; SALE_NOT_FOUND is for the forwarder to judge; other codes are rejected with the reason', () => {
+    const body = retoursBody(['R1'], [
+      error(2, 'R2', 'DUPLICATE', { identique: true, retour_existant: { numero_retour: 'R2', numero_facture: 'V', montant_total: '7.00', date_retour: '2025-10-01T08:00:00.000Z' } }),
+      error(3, 'R3', 'SALE_NOT_FOUND'),
+      error(4, 'R4', 'RETURN_EXCEEDS_SALE'),
+      error(5, 'R5', 'DUPLICATE', { identique: false }),
+    ]);
+    const outcome = classifyRetoursAnswer(answer(201, body), ['R1', 'R2', 'R3', 'R4', 'R5', 'R6']);
+    expect(outcome).toEqual({
+      kind: 'answered',
+      retours: [
+        { kind: 'synced', montant: '5.00' },
+        { kind: 'synced', montant: '7.00' },
+        { kind: 'missing', erreur: 'refus SALE_NOT_FOUND' },
+        { kind: 'rejected', code: 'RETURN_EXCEEDS_SALE', erreur: 'refus RETURN_EXCEEDS_SALE' },
+        { kind: 'rejected', code: 'DUPLICATE', erreur: 'refus DUPLICATE (numéro réutilisé pour un autre retour)' },
+        { kind: 'unknown' },
+      ],
+      boutique: { boutique_id: 2, boutique_nom: 'Ma Boutique', terminal: 'T' },
+    });
+  });
+
+  it('any other answer means what it means for sales: away, too large, failed, unreadable', () => {
+    expect(classifyRetoursAnswer(answer(503, { error: 'occupé', code: 'OVERLOADED' }, 2000), ['R1'])).toMatchObject({ kind: 'retry', retryAfterMs: 2000 });
+    expect(classifyRetoursAnswer(answer(413, { error: 'trop gros', code: 'PAYLOAD_TOO_LARGE' }), ['R1'])).toMatchObject({ kind: 'too-large' });
+    expect(classifyRetoursAnswer(answer(500, 'boom'), ['R1'])).toMatchObject({ kind: 'failed', code: 'HTTP_500' });
+    expect(classifyRetoursAnswer(answer(201, { success: true }), ['R1'])).toMatchObject({ kind: 'failed', code: 'REPONSE_ILLISIBLE' });
   });
 });

@@ -10,6 +10,7 @@ import { runCliSync, startCliProcess } from '../../../test-support/cli-process.j
 import { openDatabase } from '../src/db/open-database.js';
 import { createRelayStore } from '../src/relay-store.js';
 import { createSaleIntake } from '../src/sale-intake.js';
+import { createRetourIntake } from '../src/retour-intake.js';
 
 const RELAY_CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 let dir: string;
@@ -527,5 +528,43 @@ describe('ventesync-relay status: running is what the daemon itself says', () =>
     const other = await answerAs('autre1');
     withStore((store) => store.setEtat('daemon_url', other));
     expect((await statusAsync()).relais).toMatchObject({ en_marche: false, raison: expect.stringContaining('un autre relais') });
+  });
+});
+
+describe('ventesync-relay CLI and held returns (issue 10)', () => {
+  function holdRetours() {
+    const database = openDatabase(db);
+    const store = createRelayStore(database);
+    const take = createRetourIntake(store).take;
+    take({ serial: 'caisse-1', boutique_id: 2 }, [{ numero_retour: 'RET-1', numero_facture: 'INCONNUE', lignes: [{ article_id: 6 }] }], new Date('2025-10-02T08:00:00Z'));
+    take({ serial: 'caisse-1', boutique_id: 2 }, [{ numero_retour: 'RET-2', numero_facture: 'D', lignes: [{ article_id: 6 }] }], new Date('2025-10-02T08:00:00Z'));
+    store.retours.markRejected(store.retours.byNumero('RET-1')[0]!.id, 'SALE_NOT_FOUND', 'Vente INCONNUE introuvable dans la boutique Ma Boutique');
+    database.close();
+  }
+
+  it('status, pending, rejected and show say where each return stands and why', () => {
+    holdRetours();
+    const status = relay('status').stdout.replace(/\s+/g, ' ');
+    expect(status).toContain('Retours : 1 en attente (dont 1 attendent que leur vente parte), 1 rejeté(s), 0 synchronisé(s)');
+    expect(json('status').retours).toEqual({ en_attente: 1, synchronises: 0, rejetes: 1, abandonnes: 0, attendent_la_vente: 1 });
+    const pending = relay('pending').stdout.replace(/\s+/g, ' ');
+    expect(pending).toContain('Retours : 1 RET-2 (vente D) 10.00');
+    expect(pending).toContain('attend que la vente D parte au serveur');
+    expect(relay('rejected').stdout.replace(/\s+/g, ' ')).toContain('RET-1 (vente INCONNUE) 0.00');
+    expect(relay('rejected').stdout).toContain('SALE_NOT_FOUND');
+    expect(json('show', 'RET-1')).toMatchObject({ numero_retour: 'RET-1', statut: 'REJETEE', code_erreur: 'SALE_NOT_FOUND', retour: { numero_facture: 'INCONNUE' } });
+    expect(relay('show', 'D').stdout).toContain('Retours de cette vente :');
+  });
+
+  it('retry puts a rejected return back to waiting; discard sets one aside with the reason, in the audit', () => {
+    holdRetours();
+    const retried = relay('retry', 'RET-1');
+    expect(retried.stdout).toContain('1 retour(s) remis en attente.');
+    expect(retried.code).toBe(0);
+    const discarded = relay('discard', 'RET-1', '--reason', 'client reparti avec');
+    expect(discarded.stdout).toContain('Retour RET-1 abandonné : client reparti avec');
+    withStore((store) => expect(store.retours.byNumero('RET-1')[0]).toMatchObject({ statut: 'ABANDONNEE', decision: 'client reparti avec' }));
+    expect(relay('audit').stdout).toContain('Retour RET-1 abandonné');
+    expect(relay('retry', 'NI-VENTE-NI-RETOUR').code).toBe(1);
   });
 });

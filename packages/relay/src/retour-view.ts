@@ -1,0 +1,53 @@
+import { formatMoney } from '@ventesync/shared';
+import { formatWhen, type TimeStyle } from './format-time.js';
+import type { RelayStore } from './relay-store.js';
+import type { HeldRetour } from './retour-store.js';
+
+/**
+ * Held returns as people see them (the CLI's pending, rejected, show) and a person's decisions
+ * on them (retry, discard), next to the sales' own (sale-decisions.ts, receipt.ts).
+ */
+
+/** A held return for scripts (`show --json`): the return as it will be sent, and where it stands. */
+export function retourRecord(r: HeldRetour) {
+  let retour: unknown = null;
+  try {
+    retour = JSON.parse(r.contenu);
+  } catch {
+    // A row the relay wrote is always JSON.
+  }
+  return {
+    numero_retour: r.numero_retour,
+    numero_facture: r.numero_facture,
+    serial: r.serial,
+    statut: r.statut,
+    montant_total: r.montant_serveur ?? formatMoney(r.montant_total),
+    recu_le: r.recue_le,
+    tentatives: r.tentatives,
+    code_erreur: r.code_erreur,
+    erreur: r.erreur,
+    synchronise_le: r.synchronisee_le,
+    decision: r.decision,
+    retour,
+  };
+}
+
+/** Why a waiting return waits, in words. */
+export function retourSituation(store: RelayStore, r: HeldRetour): string {
+  const sale = store.heldInScope(r.numero_facture, r.boutique_id, r.serial);
+  if (sale?.statut === 'EN_ATTENTE') return `attend que la vente ${r.numero_facture} parte au serveur`;
+  if (r.en_vol) return 'en cours d’envoi';
+  if (r.code_erreur) return `${r.erreur ?? r.code_erreur}`;
+  return r.tentatives === 0 ? 'envoi au prochain passage' : 'nouvel envoi au prochain passage';
+}
+
+/** One line per return: numero, sale, amount, state and why. */
+export function retourLine(store: RelayStore, r: HeldRetour, style: TimeStyle): string {
+  const why = r.statut === 'EN_ATTENTE' ? retourSituation(store, r) : r.statut === 'REJETEE' ? `${r.code_erreur ?? ''} : ${r.erreur ?? ''}` : (r.decision ?? '');
+  return `${r.numero_retour} (vente ${r.numero_facture}) ${r.montant_serveur ?? formatMoney(r.montant_total)}, reçu ${formatWhen(r.recue_le, style)}, ${r.statut}${why ? ` — ${why}` : ''}`;
+}
+
+/** `retry NUMERO`: numeros that are no sale may be returns; those put back to waiting. */
+export function retryRetours(store: RelayStore, numeros: readonly string[]): string[] {
+  return store.transaction(() => numeros.filter((numero) => store.retours.retry(numero) > 0));
+}
