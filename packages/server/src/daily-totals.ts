@@ -1,5 +1,6 @@
 import { localDayOf } from '@ventesync/shared';
 import type { Db } from './db/open-database.js';
+import { MAX_CHIFFRES_JOUR_CENTIMES } from './sale-writer.js';
 
 /**
  * `chiffres_jour` holds, per boutique, local day and payment mode, the count and amount of the
@@ -19,7 +20,7 @@ export function rebuildDailyTotals(db: Db, boutiqueId: number, fuseau: string): 
     const jour = localDayOf(v.date_vente, fuseau);
     const key = `${jour} ${v.mode_paiement}`;
     const t = totals.get(key);
-    // bigint: a boutique's whole history can pass 2^53 centimes, a day's row never does in practice.
+    // bigint: a day's row can pass 2^53 centimes (README, money rule).
     if (t) {
       t.nombre++;
       t.montant += BigInt(v.montant_total);
@@ -31,5 +32,10 @@ export function rebuildDailyTotals(db: Db, boutiqueId: number, fuseau: string): 
   const insert = db.prepare<[number, string, string, number, bigint]>(
     'INSERT INTO chiffres_jour (boutique_id, jour, mode_paiement, nombre_ventes, montant_total) VALUES (?, ?, ?, ?, ?)',
   );
+  for (const t of totals.values()) {
+    // The new day boundaries can put more in one day than the sale writer let in (see there):
+    // the change of zone is refused rather than a total made inexact.
+    if (t.montant > MAX_CHIFFRES_JOUR_CENTIMES) throw new Error(`Total du jour ${t.jour} (${t.mode}) trop élevé dans le fuseau ${fuseau}`);
+  }
   for (const t of totals.values()) insert.run(boutiqueId, t.jour, t.mode, t.nombre, t.montant);
 }

@@ -8,7 +8,7 @@ import {
   zoneOffsetMs,
 } from '@ventesync/shared';
 import { formatTable, printable } from '@ventesync/runtime/cli';
-import type { Db } from './db/open-database.js';
+import { type Db, SOMME_CENTIMES } from './db/open-database.js';
 
 /** Unpaid sales listed one by one in a report; past it, only their count and amount. */
 export const MAX_RAPPORT_IMPAYEES = 50;
@@ -73,16 +73,17 @@ function localTime(iso: string, fuseau: string): string {
 }
 
 interface Sums {
-  ventes: Map<ModePaiement, { n: number; m: number }>;
-  retours: Map<ModePaiement, { n: number; m: number }>;
-  impayees: { n: number; m: number };
+  // Sums of amounts are bigints: a day's can pass 2^53 centimes (README, money rule).
+  ventes: Map<ModePaiement, { n: number; m: bigint }>;
+  retours: Map<ModePaiement, { n: number; m: bigint }>;
+  impayees: { n: number; m: bigint };
   premier: RapportTicket | null;
   dernier: RapportTicket | null;
 }
 
-const emptySums = (): Sums => ({ ventes: new Map(), retours: new Map(), impayees: { n: 0, m: 0 }, premier: null, dernier: null });
+const emptySums = (): Sums => ({ ventes: new Map(), retours: new Map(), impayees: { n: 0, m: 0n }, premier: null, dernier: null });
 
-function add(map: Map<ModePaiement, { n: number; m: number }>, mode: ModePaiement, n: number, m: number): void {
+function add(map: Map<ModePaiement, { n: number; m: bigint }>, mode: ModePaiement, n: number, m: bigint): void {
   const s = map.get(mode);
   if (s) {
     s.n += n;
@@ -95,12 +96,12 @@ function add(map: Map<ModePaiement, { n: number; m: number }>, mode: ModePaiemen
 function chiffresOf(s: Sums): RapportChiffres {
   const par_mode_paiement = {} as Record<ModePaiement, RapportMode>;
   let nv = 0;
-  let mv = 0;
+  let mv = 0n;
   let nr = 0;
-  let mr = 0;
+  let mr = 0n;
   for (const mode of MODES_PAIEMENT) {
-    const v = s.ventes.get(mode) ?? { n: 0, m: 0 };
-    const r = s.retours.get(mode) ?? { n: 0, m: 0 };
+    const v = s.ventes.get(mode) ?? { n: 0, m: 0n };
+    const r = s.retours.get(mode) ?? { n: 0, m: 0n };
     nv += v.n;
     mv += v.m;
     nr += r.n;
@@ -130,7 +131,7 @@ function chiffresOf(s: Sums): RapportChiffres {
  * The daily close (rapport de caisse) of a boutique: for its local day, per till and for the
  * boutique, sales and returns by payment mode, net of returns, unpaid sales, first and last
  * receipts. Read in one transaction, so a till syncing meanwhile never makes the totals and
- * the lists disagree. Sums are done by SQLite over the day's rows (indexed by boutique and
+ * the lists disagree. Sums are done by SQLite (exactly: somme_centimes) over the day's rows (indexed by boutique and
  * date); only the unpaid list is bounded, everything else is a few rows per till.
  */
 export function createRapportReader(db: Db) {
@@ -142,12 +143,12 @@ export function createRapportReader(db: Db) {
       'SELECT serial, nom FROM terminaux WHERE boutique_id = ? AND actif = 1 ORDER BY serial',
     ),
     terminalNom: db.prepare<[string], string>('SELECT nom FROM terminaux WHERE serial = ?').pluck(),
-    ventes: db.prepare<[number, string, string], { serial: string; mode: ModePaiement; paye: number; n: number; m: number }>(`
-      SELECT terminal_serial AS serial, mode_paiement AS mode, paye, COUNT(*) AS n, SUM(montant_total) AS m
+    ventes: db.prepare<[number, string, string], { serial: string; mode: ModePaiement; paye: number; n: number; m: string }>(`
+      SELECT terminal_serial AS serial, mode_paiement AS mode, paye, COUNT(*) AS n, ${SOMME_CENTIMES}(montant_total) AS m
       FROM ventes WHERE boutique_id = ? AND date_vente >= ? AND date_vente < ?
       GROUP BY terminal_serial, mode_paiement, paye`),
-    retours: db.prepare<[number, string, string], { serial: string; mode: ModePaiement; n: number; m: number }>(`
-      SELECT terminal_serial AS serial, mode_paiement AS mode, COUNT(*) AS n, SUM(montant_total) AS m
+    retours: db.prepare<[number, string, string], { serial: string; mode: ModePaiement; n: number; m: string }>(`
+      SELECT terminal_serial AS serial, mode_paiement AS mode, COUNT(*) AS n, ${SOMME_CENTIMES}(montant_total) AS m
       FROM retours WHERE boutique_id = ? AND date_retour >= ? AND date_retour < ?
       GROUP BY terminal_serial, mode_paiement`),
     // The first and the last receipt of each till by time (ties by arrival).
@@ -192,15 +193,15 @@ export function createRapportReader(db: Db) {
     for (const t of stmt.terminaux.all(boutiqueId)) sumsOf(t.serial);
     for (const row of stmt.ventes.all(boutiqueId, from, to)) {
       for (const s of [sumsOf(row.serial), total]) {
-        add(s.ventes, row.mode, row.n, row.m);
+        add(s.ventes, row.mode, row.n, BigInt(row.m));
         if (row.paye === 0) {
           s.impayees.n += row.n;
-          s.impayees.m += row.m;
+          s.impayees.m += BigInt(row.m);
         }
       }
     }
     for (const row of stmt.retours.all(boutiqueId, from, to)) {
-      for (const s of [sumsOf(row.serial), total]) add(s.retours, row.mode, row.n, row.m);
+      for (const s of [sumsOf(row.serial), total]) add(s.retours, row.mode, row.n, BigInt(row.m));
     }
     for (const row of stmt.tickets.all(boutiqueId, from, to)) {
       const ticket = { numero_facture: row.numero_facture, date_vente: row.date_vente, heure_locale: localTime(row.date_vente, fuseau) };

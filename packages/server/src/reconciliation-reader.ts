@@ -12,8 +12,8 @@ import type { Db } from './db/open-database.js';
 export interface ReconciliationDay {
   fuseau: string;
   nombre_ventes: number;
-  /** centimes, net of returns */
-  montant_total: number;
+  /** centimes, net of returns: a bigint, as every sum of amounts (README, money rule) */
+  montant_total: bigint;
   empreinte: string;
 }
 
@@ -76,12 +76,12 @@ export function createReconciliationReader(db: Db) {
       const { from, to } = storedBounds(jour, fuseau);
       const empreinte = createEmpreinte();
       let nombre = 0;
-      let montant = 0;
+      let montant = 0n;
       for (const [numero_facture, centimes] of stmt.lines.iterate(boutiqueId, serial, from, to)) {
         const line: ReconciliationLine = { numero_facture, centimes };
         empreinte.add(line);
         nombre += 1;
-        montant += centimes;
+        montant += BigInt(centimes);
       }
       return { fuseau, nombre_ventes: nombre, montant_total: montant, empreinte: empreinte.hex() };
     },

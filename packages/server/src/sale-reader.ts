@@ -1,5 +1,5 @@
 import { formatMoney, localDayOf, type HistoriqueRetour, type HistoriqueVente, localDayBounds, type ModePaiement, MODES_PAIEMENT } from '@ventesync/shared';
-import type { Db } from './db/open-database.js';
+import { type Db, SOMME_CENTIMES } from './db/open-database.js';
 
 export interface HistoriqueFilter {
   boutiqueId: number;
@@ -42,7 +42,7 @@ interface Chiffres extends ChiffresMode {
   par_mode_paiement: Record<string, ChiffresMode>;
 }
 
-type ModeRows = Array<{ mode_paiement: string; nombre: number; montant: number }>;
+type ModeRows = Array<{ mode_paiement: string; nombre: number; montant: string }>;
 
 interface RetourRow {
   id: number;
@@ -127,11 +127,12 @@ export function createSaleReader(db: Db) {
       FROM lignes_vente l JOIN articles a ON a.id = l.article_id
       WHERE l.vente_id IN (SELECT value FROM json_each(?))
       ORDER BY l.id`),
-    chiffresJour: db.prepare<[number, string], { mode_paiement: string; nombre_ventes: number; montant_total: number }>(
-      'SELECT mode_paiement, nombre_ventes, montant_total FROM chiffres_jour WHERE boutique_id = ? AND jour = ?',
+    // As text: a row can hold more than 2^53 centimes, which a JavaScript number would round.
+    chiffresJour: db.prepare<[number, string], { mode_paiement: string; nombre_ventes: number; montant_total: string }>(
+      'SELECT mode_paiement, nombre_ventes, CAST(montant_total AS TEXT) AS montant_total FROM chiffres_jour WHERE boutique_id = ? AND jour = ?',
     ),
-    chiffresTotal: db.prepare<[number], { mode_paiement: string; nombre_ventes: number; montant_total: number }>(`
-      SELECT mode_paiement, SUM(nombre_ventes) AS nombre_ventes, SUM(montant_total) AS montant_total
+    chiffresTotal: db.prepare<[number], { mode_paiement: string; nombre_ventes: number; montant_total: string }>(`
+      SELECT mode_paiement, SUM(nombre_ventes) AS nombre_ventes, ${SOMME_CENTIMES}(montant_total) AS montant_total
       FROM chiffres_jour WHERE boutique_id = ? GROUP BY mode_paiement`),
     recent: db.prepare<[number | null, number | null, number], RecentVenteRow>(`
       SELECT v.numero_facture, v.boutique_id, t.nom AS terminal, v.date_vente, v.montant_total, v.mode_paiement, v.paye,
@@ -142,10 +143,10 @@ export function createSaleReader(db: Db) {
     // Returns are summed from their own table (not kept in chiffres_jour): few rows, read
     // through the covering index retours_jour.
     retoursPeriode: db.prepare<[number, string, string], ModeRows[number]>(`
-      SELECT mode_paiement, COUNT(*) AS nombre, SUM(montant_total) AS montant FROM retours
+      SELECT mode_paiement, COUNT(*) AS nombre, ${SOMME_CENTIMES}(montant_total) AS montant FROM retours
       WHERE boutique_id = ? AND date_retour >= ? AND date_retour < ? GROUP BY mode_paiement`),
     retoursTotal: db.prepare<[number], ModeRows[number]>(`
-      SELECT mode_paiement, COUNT(*) AS nombre, SUM(montant_total) AS montant FROM retours
+      SELECT mode_paiement, COUNT(*) AS nombre, ${SOMME_CENTIMES}(montant_total) AS montant FROM retours
       WHERE boutique_id = ? GROUP BY mode_paiement`),
     // The returns of a page's sales, oldest first, and their lines: two statements per page.
     retoursDesVentes: db.prepare<[string, number], RetourRow>(`
@@ -177,24 +178,27 @@ export function createSaleReader(db: Db) {
   };
 
   /** Sales and returns per mode; chiffre_affaires is net: the returns' amount is taken off. */
-  function summarise(rows: Array<{ mode_paiement: string; nombre_ventes: number; montant_total: number }>, retours: ModeRows): Chiffres {
+  // Amounts summed as bigints: a day's or a history's total can pass 2^53 centimes (README, money rule).
+  function summarise(rows: Array<{ mode_paiement: string; nombre_ventes: number; montant_total: number | string }>, retours: ModeRows): Chiffres {
     const par_mode_paiement: Chiffres['par_mode_paiement'] = {};
     let nombre = 0;
-    let montant = 0;
+    let montant = 0n;
     let nombreRetours = 0;
-    let montantRetours = 0;
+    let montantRetours = 0n;
     for (const mode of MODES_PAIEMENT) {
       const row = rows.find((r) => r.mode_paiement === mode);
       const retour = retours.find((r) => r.mode_paiement === mode);
+      const ventes = BigInt(row?.montant_total ?? 0);
+      const rendu = BigInt(retour?.montant ?? 0);
       nombre += row?.nombre_ventes ?? 0;
-      montant += row?.montant_total ?? 0;
+      montant += ventes;
       nombreRetours += retour?.nombre ?? 0;
-      montantRetours += retour?.montant ?? 0;
+      montantRetours += rendu;
       par_mode_paiement[mode] = {
         nombre_ventes: row?.nombre_ventes ?? 0,
-        chiffre_affaires: formatMoney((row?.montant_total ?? 0) - (retour?.montant ?? 0)),
+        chiffre_affaires: formatMoney(ventes - rendu),
         nombre_retours: retour?.nombre ?? 0,
-        montant_retours: formatMoney(retour?.montant ?? 0),
+        montant_retours: formatMoney(rendu),
       };
     }
     return {

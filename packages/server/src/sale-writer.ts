@@ -25,6 +25,14 @@ import type { Db } from './db/open-database.js';
  */
 export const MAX_CLOCK_AHEAD_MS = 10 * 60 * 1000;
 
+/**
+ * README, money rule: a row of chiffres_jour (a boutique's local day and payment mode) is a
+ * SQLite integer, so at most 2^63 - 1 centimes; added past it, SQLite would turn it into an
+ * inexact REAL. A sale that would take its row past this is refused (INVALID_SALE): no shop
+ * takes 92 million billion units a day, and every total stays exact.
+ */
+export const MAX_CHIFFRES_JOUR_CENTIMES = 2n ** 63n - 1n;
+
 /** A sale whose till date was ahead: stored with the reception time, the till's value kept. */
 export interface DateRemplacee {
   numero_facture: string;
@@ -105,7 +113,16 @@ export function createSaleWriter(db: Db) {
     insertMouvement: db.prepare<[number, number, number, number, string, string, string]>(`
       INSERT INTO mouvements_stock (article_id, type, quantite, stock_avant, stock_apres, reference, terminal_serial, date)
       VALUES (?, 'SORTIE', ?, ?, ?, ?, ?, ?)`),
-    addChiffres: db.prepare<[number, string, string, number, number]>(`
+    chiffresStored: db
+      .prepare<[number, string, string], bigint>(
+        'SELECT montant_total FROM chiffres_jour WHERE boutique_id = ? AND jour = ? AND mode_paiement = ?',
+      )
+      .pluck()
+      .safeIntegers(),
+    // The boutique's rules as they are inside the write transaction: a zone or stock rule
+    // changed by the CLI after the request looked its terminal up must still apply.
+    regles: db.prepare<[number], { fuseau: string; stock_negatif: string }>('SELECT fuseau, stock_negatif FROM boutiques WHERE id = ?'),
+    addChiffres: db.prepare<[number, string, string, number, bigint]>(`
       INSERT INTO chiffres_jour (boutique_id, jour, mode_paiement, nombre_ventes, montant_total)
       VALUES (?, ?, ?, ?, ?)
       ON CONFLICT (boutique_id, jour, mode_paiement)
@@ -227,13 +244,16 @@ export function createSaleWriter(db: Db) {
     const receivedIso = receivedAt.toISOString();
     // Dates are UTC ISO text of one length (years 0000–9999): comparing the text compares the instants.
     const latestTrusted = new Date(receivedAt.getTime() + MAX_CLOCK_AHEAD_MS).toISOString();
-    const allowNegative = options.viaRelay === true || terminal.stock_negatif === 'autoriser';
-    const utc = terminal.fuseau === 'UTC';
+    const regles = stmt.regles.get(terminal.boutique_id) ?? terminal;
+    const allowNegative = options.viaRelay === true || regles.stock_negatif === 'autoriser';
+    const fuseau = regles.fuseau;
+    const utc = fuseau === 'UTC';
     const datesRemplacees: DateRemplacee[] = [];
     // The running totals of the sales written, per day and mode: one upsert per pair at the end
     // of the request instead of one per sale. Inside the request's transaction or savepoint,
-    // so they are undone with it.
-    const chiffres = new Map<string, { jour: string; mode: string; nombre: number; montant: number }>();
+    // so they are undone with it. `stored` is the row as this request found it, read once, for
+    // MAX_CHIFFRES_JOUR_CENTIMES.
+    const chiffres = new Map<string, { jour: string; mode: string; nombre: number; montant: bigint; stored: bigint }>();
     // Article rows are read once per request; their stock is re-checked by the UPDATE itself.
     const articles = new Map<number, ArticleRow | undefined>();
     const boutiqueId = terminal.boutique_id;
@@ -258,6 +278,19 @@ export function createSaleWriter(db: Db) {
           dateCaisse = dateVente;
           dateVente = receivedIso;
         }
+        // Stored dates are UTC ISO text: in UTC the day is its first ten characters.
+        const jour = utc ? dateVente.slice(0, 10) : localDayOf(dateVente, fuseau);
+        const key = `${jour} ${vente.mode_paiement}`;
+        let total = chiffres.get(key);
+        if (!total) {
+          const stored = stmt.chiffresStored.get(boutiqueId, jour, vente.mode_paiement) ?? 0n;
+          total = { jour, mode: vente.mode_paiement, nombre: 0, montant: 0n, stored };
+          chiffres.set(key, total);
+        }
+        const montant = BigInt(priced.montant);
+        if (total.stored + total.montant + montant > MAX_CHIFFRES_JOUR_CENTIMES) {
+          throw new SaleRejected('INVALID_SALE', `Total du jour ${jour} (${vente.mode_paiement}) trop élevé`);
+        }
         avertissements = writeOne(
           terminal,
           vente,
@@ -271,18 +304,8 @@ export function createSaleWriter(db: Db) {
           allowNegative,
         );
         if (dateCaisse !== null) datesRemplacees.push({ numero_facture: numero, date_vente_caisse: dateCaisse, date_vente: dateVente });
-        // Stored dates are UTC ISO text: in UTC the day is its first ten characters.
-        const jour = utc ? dateVente.slice(0, 10) : localDayOf(dateVente, terminal.fuseau);
-        const key = `${jour} ${vente.mode_paiement}`;
-        const total = chiffres.get(key);
-        if (total && Number.isSafeInteger(total.montant + priced.montant)) {
-          total.nombre++;
-          total.montant += priced.montant;
-        } else {
-          // A sum JavaScript could not hold exactly is handed to SQLite's 64-bit integers first.
-          if (total) stmt.addChiffres.run(boutiqueId, total.jour, total.mode, total.nombre, total.montant);
-          chiffres.set(key, { jour, mode: vente.mode_paiement, nombre: 1, montant: priced.montant });
-        }
+        total.nombre++;
+        total.montant += montant;
       } catch (error) {
         // SQLITE_BUSY or SQLITE_FULL end the outer transaction too: then nothing is saved and
         // the whole request must fail, not carry on outside any transaction.
@@ -301,7 +324,7 @@ export function createSaleWriter(db: Db) {
     };
 
     const outcome = processSales(items, { serial: terminal.serial, boutiqueId, receivedAt, numeros }, storage, store);
-    for (const t of chiffres.values()) stmt.addChiffres.run(boutiqueId, t.jour, t.mode, t.nombre, t.montant);
+    for (const t of chiffres.values()) if (t.nombre > 0) stmt.addChiffres.run(boutiqueId, t.jour, t.mode, t.nombre, t.montant);
     return { ...outcome, datesRemplacees };
   }
 

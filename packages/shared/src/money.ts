@@ -24,7 +24,12 @@ export function parseMoney(value: unknown): Centimes | null {
   return units * 100 + cents;
 }
 
-export function formatMoney(centimes: Centimes): string {
+/** A bigint for sums: a day's or a history's total can pass 2^53 centimes (README, money rule). */
+export function formatMoney(centimes: Centimes | bigint): string {
+  if (typeof centimes === 'bigint') {
+    const abs = centimes < 0n ? -centimes : centimes;
+    return `${centimes < 0n ? '-' : ''}${abs / 100n}.${String(abs % 100n).padStart(2, '0')}`;
+  }
   const sign = centimes < 0 ? '-' : '';
   const abs = Math.abs(centimes);
   const units = Math.trunc(abs / 100);
