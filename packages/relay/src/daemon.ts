@@ -1,6 +1,6 @@
 import { closeOnSignals } from '@ventesync/runtime/http';
 import { createLogger } from '@ventesync/runtime/log';
-import { DAEMON_BUSY_TIMEOUT_MS, setBusyTimeout } from '@ventesync/runtime/sqlite';
+import { DAEMON_BUSY_TIMEOUT_MS, protectRelayFile, setBusyTimeout } from '@ventesync/runtime/sqlite';
 import { buildRelayApp } from './app.js';
 import { openDatabase } from './db/open-database.js';
 import { STOCK_RETRY } from './backoff.js';
@@ -14,7 +14,6 @@ import { clockCorrection } from './clock.js';
 import type { RelayCredentials } from './relay-credentials.js';
 import { createRelayTrust, NO_LIST_MESSAGE, NO_LIST_RETRY_EVERY_MS, type RelayTrust } from './relay-trust.js';
 import { createRequestSigner } from './request-signer.js';
-import { protectRelayFile } from './protect-file.js';
 import { createRelayMetrics, RELAY_VERSION } from './relay-metrics.js';
 import { createRelayReporter, REPORT_DEADLINE_MS } from './relay-reporter.js';
 import { createAgent, createUpstream, DEFAULT_TIMEOUTS } from './upstream.js';

@@ -1,3 +1,4 @@
+import { looselyProtected } from '@ventesync/runtime/sqlite';
 import { readFileSync } from 'node:fs';
 import { SECRET_LENGTH } from '@ventesync/shared';
 
@@ -7,7 +8,10 @@ export interface RelayCredentials {
   secret: string;
 }
 
-export type CredentialsResult = { ok: true; credentials: RelayCredentials | null } | { ok: false; erreur: string };
+export type CredentialsResult =
+  /** `avertissement`: the secret file is readable by other accounts of this machine (said, not refused). */
+  | { ok: true; credentials: RelayCredentials | null; avertissement?: string }
+  | { ok: false; erreur: string };
 
 export const RELAY_ID_ENV = 'VENTESYNC_RELAY_ID';
 export const RELAY_SECRET_FILE_ENV = 'VENTESYNC_RELAY_SECRET_FILE';
@@ -75,5 +79,13 @@ export function loadRelayCredentials(
   }
   const read = file !== undefined ? readSecretFile(file) : checkSecret(inEnv!, `la variable ${RELAY_SECRET_ENV}`);
   if (!read.ok) return read;
-  return { ok: true, credentials: { id: Number(idText.trim()), secret: read.secret } };
+  const credentials = { id: Number(idText.trim()), secret: read.secret };
+  // Readable by others, the secret lets anyone on this PC sign as the relay: said at start.
+  const loose = file === undefined ? undefined : looselyProtected([file])[0];
+  if (!loose) return { ok: true, credentials };
+  return {
+    ok: true,
+    credentials,
+    avertissement: `le fichier du secret du relais ${file} est accessible à d'autres comptes de cette machine (droits ${loose.mode}) : chmod 600 ${file}`,
+  };
 }

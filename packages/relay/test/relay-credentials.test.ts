@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -11,7 +11,7 @@ beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'ventesync-cred-'))));
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 const file = (name: string, text: string) => {
   const path = join(dir, name);
-  writeFileSync(path, text);
+  writeFileSync(path, text, { mode: 0o600 });
   return path;
 };
 const erreurOf = (r: ReturnType<typeof loadRelayCredentials>) => (r.ok ? null : r.erreur);
@@ -25,6 +25,18 @@ describe('relay credentials', () => {
     for (const text of [secret, `${secret}\n`, `${secret}\r\n`]) {
       expect(loadRelayCredentials({ relayId: '3', relaySecretFile: file('s', text) }, {})).toEqual({ ok: true, credentials: { id: 3, secret } });
     }
+  });
+
+  it('a secret file readable by other accounts of the PC is taken, with a warning naming it and the command (the secret never in it)', () => {
+    const path = file('ouvert', secret);
+    expect(loadRelayCredentials({ relayId: '3', relaySecretFile: path }, {})).toEqual({ ok: true, credentials: { id: 3, secret } });
+    chmodSync(path, 0o640);
+    const loaded = loadRelayCredentials({ relayId: '3', relaySecretFile: path }, {});
+    expect(loaded).toMatchObject({ ok: true, credentials: { id: 3, secret } });
+    const warning = loaded.ok ? loaded.avertissement : undefined;
+    expect(warning).toContain(`chmod 600 ${path}`);
+    expect(warning).toContain('640');
+    expect(warning).not.toContain(secret);
   });
 
   it('takes the environment: VENTESYNC_RELAY_ID with VENTESYNC_RELAY_SECRET_FILE or VENTESYNC_RELAY_SECRET', () => {

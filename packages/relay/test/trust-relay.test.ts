@@ -1,4 +1,4 @@
-import { prepareDatabase } from '@ventesync/runtime/sqlite';
+import { prepareDatabase, protectRelayFile } from '@ventesync/runtime/sqlite';
 import { buildApp } from '@ventesync/server';
 import { MIGRATIONS as SERVER_MIGRATIONS } from '@ventesync/server/schema';
 import Database from 'better-sqlite3';
@@ -16,7 +16,6 @@ import { type CliProcess, runCliSync, startCliProcess } from '../../../test-supp
 import { buildRelayApp } from '../src/app.js';
 import { openDatabase } from '../src/db/open-database.js';
 import { createForwarder, DEFAULT_FORWARDER_CONFIG } from '../src/forwarder.js';
-import { protectRelayFile } from '../src/protect-file.js';
 import type { RelayCredentials } from '../src/relay-credentials.js';
 import { createRelayStore } from '../src/relay-store.js';
 import { createRelayTrust } from '../src/relay-trust.js';

@@ -1,4 +1,5 @@
 import { closeOnSignals } from '@ventesync/runtime/http';
+import { looselyProtectedDatabase } from '@ventesync/runtime/sqlite';
 import { readFileSync } from 'node:fs';
 import { buildApp } from './app.js';
 import { createCatalogueStore } from './catalogue-store.js';
@@ -41,6 +42,7 @@ export async function serve(config: Readonly<ServeConfig>): Promise<void> {
   }
   const logger = createLogger({ pretty: config.pretty });
   const db = openDatabase(config.db);
+  warnIfReadableByOthers(config.db, logger);
   if (config.demo) {
     const catalogue = createCatalogueStore(db);
     if (catalogue.isEmpty()) {
@@ -68,4 +70,19 @@ export async function serve(config: Readonly<ServeConfig>): Promise<void> {
     db.close();
     logger.info('Serveur arrêté');
   });
+}
+
+/**
+ * The database holds every terminal's and relay's secret in clear. A new file is made 0600
+ * (createPrivately); an existing one more open than that is said in the log, not changed: the
+ * operator made it so, perhaps on purpose (a backup account in its group), and a mode changed
+ * behind their back could break that. The warning gives the command.
+ */
+export function warnIfReadableByOthers(file: string, logger: { warn(obj: object, msg: string): void }): void {
+  for (const { path, mode } of looselyProtectedDatabase(file)) {
+    logger.warn(
+      { fichier: path, mode },
+      `Le fichier ${path} est accessible à d'autres comptes de cette machine (droits ${mode}) alors qu'il contient les secrets des terminaux et des relais : pour le réserver au compte du serveur, chmod 600 ${path}`,
+    );
+  }
 }

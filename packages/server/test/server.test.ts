@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { spawn } from 'node:child_process';
-import { statSync, writeFileSync } from 'node:fs';
+import { chmodSync, statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
@@ -232,6 +232,38 @@ describe('a real listening server', () => {
       expect(line).toMatchObject({ level: 30, method: 'POST', route: SYNC, status: 404, serial: INACTIVE_SERIAL, reqId: expect.any(String) });
     }
     expect(access[3]).toMatchObject({ level: 30, method: 'POST', route: SYNC, status: 201, serial: SERIAL });
+  });
+
+  it('serve makes its database file and its -wal/-shm 0600 whatever the umask; an existing file more open is named in the log with the command to close it', async () => {
+    // `umask` is the child's own: through a shell, as an operator with the usual 022 would start it.
+    const child = spawn(
+      'sh',
+      ['-c', 'umask 022 && exec "$0" "$@"', process.execPath, CLI, 'serve', '--db', dbFile, '--demo', '--host', '127.0.0.1', '--port', '0'],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let buffer = '';
+        child.stdout!.on('data', (chunk: Buffer) => {
+          buffer += chunk.toString();
+          const line = buffer.split('\n').find((l) => l.includes("à l'écoute sur"));
+          if (line) resolve((JSON.parse(line) as { url: string }).url);
+        });
+        child.once('exit', (code) => reject(new Error(`server exited (${code})`)));
+      });
+      expect((await post(url, [vente('PRIVE-1', [{ article_id: 6 }])])).status).toBe(201);
+      for (const path of [dbFile, `${dbFile}-wal`, `${dbFile}-shm`]) expect((statSync(path).mode & 0o777).toString(8)).toBe('600');
+    } finally {
+      child.kill('SIGTERM');
+      if (child.exitCode === null) await new Promise((resolve) => child.once('exit', resolve));
+    }
+
+    chmodSync(dbFile, 0o644);
+    server = await startServer(dbFile, ['--demo']);
+    const warning = await server.waitForLine(/chmod 600/);
+    expect(warning).toContain(dbFile);
+    expect(warning).toContain('644');
+    expect(statSync(dbFile).mode & 0o777).toBe(0o644); // said, not changed behind the operator's back
   });
 
   it('1,000 idle connections do not keep /health from answering, even under a 256 file limit', async () => {

@@ -1,1 +1,2 @@
 export * from './prepare-database.js';
+export * from './protect-file.js';

@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { createPrivately } from './protect-file.js';
 
 /** The few better-sqlite3 methods this needs, so that runtime does not depend on the addon. */
 export interface SqliteLike {
@@ -63,7 +64,11 @@ export function prepareDatabase(db: SqliteLike, migrations: readonly string[]): 
  * date. `open` is better-sqlite3's constructor, passed in so that runtime does not load the addon.
  */
 export function openSqlite<D extends SqliteLike>(open: (file: string) => D, file: string, migrations: readonly string[]): D {
-  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+  if (file !== ':memory:') {
+    mkdirSync(dirname(file), { recursive: true });
+    // Secrets live in it: never readable by others, even for a moment after it is made.
+    createPrivately(file);
+  }
   const db = open(file);
   prepareDatabase(db, migrations);
   return db;
