@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
 import { createCatalogueStore, type TerminalContext } from '../src/catalogue-store.js';
-import type { Db } from '../src/db/open-database.js';
+import { type Db, openDatabase } from '../src/db/open-database.js';
 import { createSaleWriter } from '../src/sale-writer.js';
 import { openTestDb, SERIAL, SYNC, tempDir } from './helpers.js';
 
@@ -177,5 +177,26 @@ describe('generated numeros across requests of one second', () => {
     expect(new Set(stored).size).toBe(tills);
     expect(stored).toContain('VENTE-2-20251029024500-0-199');
     expect(lookups).toBe(tills);
+  });
+});
+
+describe('a boutique changed by the CLI while a request is in flight', () => {
+  it('the zone and the stock rule are those committed before the write, not those read when the request started', () => {
+    // The request looked its terminal up (UTC, stock refused) …
+    expect([terminal.fuseau, terminal.stock_negatif]).toEqual(['UTC', 'refuser']);
+    // … then `boutique set` committed a new zone and rule through its own connection.
+    const cli = openDatabase(file);
+    createCatalogueStore(cli).setBoutique(2, { fuseau: 'Europe/Paris', stock_negatif: 'autoriser' });
+    cli.close();
+
+    // 23:30 UTC on the 28th is 00:30 on the 29th in Paris; more than the stock holds.
+    const result = writeSales([
+      { numero_facture: 'Z-1', date_vente: '2025-10-28T23:30:00Z', lignes: [{ article_id: 6, quantite: 1_000_000 }] },
+    ]);
+    expect(result.erreurs).toEqual([]);
+    expect(result.creees[0]!.avertissements).toEqual([expect.objectContaining({ code: 'STOCK_NEGATIF', article_id: 6 })]);
+    expect(db.prepare('SELECT jour, nombre_ventes FROM chiffres_jour WHERE boutique_id = 2').all()).toEqual([
+      { jour: '2025-10-29', nombre_ventes: 1 },
+    ]);
   });
 });
