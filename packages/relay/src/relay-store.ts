@@ -450,7 +450,10 @@ export function createRelayStore(db: Db) {
         stmt.saveTerminal.run(serial, statut, info.boutique_id, info.boutique_nom, info.terminal_nom, now.toISOString());
         // Sales taken before the boutique was known get it now, once: this UPDATE scans the
         // till's sales, so it must not run on every batch of a large backlog.
-        if (info.boutique_id !== null && before?.boutique_id == null) stmt.fillBoutique.run(info.boutique_id, serial);
+        if (info.boutique_id !== null && before?.boutique_id == null) {
+          stmt.fillBoutique.run(info.boutique_id, serial);
+          retours.fillBoutique(info.boutique_id, serial);
+        }
       })();
     },
     recordTerminalSync: (serial: string, now: Date) => stmt.terminalSynced.run(serial, now.toISOString()),

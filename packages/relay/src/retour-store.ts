@@ -119,6 +119,7 @@ export function createRetourStore(db: Db) {
         COALESCE(SUM(statut = 'ABANDONNEE'), 0) AS abandonnes,
         COALESCE(SUM(statut = 'EN_ATTENTE' AND ${SALE_STILL_HELD}), 0) AS attendent_la_vente
       FROM retours`),
+    fillBoutique: db.prepare<[number, string]>('UPDATE retours SET boutique_id = ? WHERE serial = ? AND boutique_id IS NULL'),
     purge: db.prepare<[string]>(`DELETE FROM retours WHERE statut = 'SYNCHRONISEE' AND synchronisee_le < ?`),
   };
 
@@ -165,6 +166,8 @@ export function createRetourStore(db: Db) {
     /** 0 when no such return can be discarded (already synced, or being sent right now). */
     discard: (numero: string, reason: string, now: Date) => stmt.discard.run(reason, now.toISOString(), numero).changes,
     summary: () => stmt.summary.get()!,
+    /** Returns taken before their till's boutique was known get it, once (see the store's saveTerminal). */
+    fillBoutique: (boutiqueId: number, serial: string) => void stmt.fillBoutique.run(boutiqueId, serial),
     purgeSynced: (before: Date) => stmt.purge.run(before.toISOString()).changes,
   };
 }

@@ -100,6 +100,14 @@ describe('the forwarder sends returns after their sale', () => {
     expect(retour('R-0')).toMatchObject({ statut: 'SYNCHRONISEE', montant_serveur: '10.00', tentatives: 1 });
   });
 
+  it("a return taken at another till than its sale goes in the same sync, once that till's sale is synced", async () => {
+    sell('V-9');
+    createRetourIntake(store).take({ serial: 'caisse-0', boutique_id: 2 }, [{ numero_retour: 'R-9', numero_facture: 'V-9', lignes: [{ article_id: 6 }] }], new Date());
+    await forwarder.runOnce();
+    expect(sent.map((s) => s.path)).toEqual(['sync', 'retours']);
+    expect(retour('R-9').statut).toBe('SYNCHRONISEE');
+  });
+
   it('a server away leaves the returns waiting, their sends counted; they go when it is back', async () => {
     give(['R-1', 'X-1']);
     retourFate = () => 'away';

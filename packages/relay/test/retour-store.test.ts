@@ -62,6 +62,13 @@ describe('held returns wait for their sale', () => {
     expect(give('caisse-2', 'R-5', 'X-1', 1).erreurs[0]).toMatchObject({ code: 'DUPLICATE', identique: false });
   });
 
+  it("returns taken before their till's boutique was known get it when the server names it: duplicates are then caught across the boutique's tills", () => {
+    createRetourIntake(store).take({ serial: 'caisse-9', boutique_id: null }, [{ numero_retour: 'R-7', numero_facture: 'X-3', lignes: [{ article_id: 6 }] }], AT);
+    store.saveTerminal('caisse-9', 'CONNU', { boutique_id: 2, boutique_nom: 'Ma Boutique', terminal_nom: 'Caisse 9' }, AT);
+    expect(store.retours.byNumero('R-7')[0]!.boutique_id).toBe(2);
+    expect(give('caisse-1', 'R-7', 'X-3', 1).erreurs[0]).toMatchObject({ code: 'DUPLICATE', identique: false });
+  });
+
   it('a claim left by a relay that died is released at start', () => {
     give('caisse-1', 'R-6', 'X-2', 1);
     expect(store.retours.claimBatch('caisse-1', AT, 10)).toHaveLength(1);
