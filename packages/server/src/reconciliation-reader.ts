@@ -45,6 +45,12 @@ const DAY_SALES = `
   FROM ventes v
   WHERE v.boutique_id = ? AND v.terminal_serial = ? AND v.date_vente >= ? AND v.date_vente < ?`;
 
+/**
+ * Days kept computed (oldest out first): a full day is one pass over all its sales (about
+ * 200 ms for 100,000), and relays ask again and again for the same day.
+ */
+export const MAX_RECONCILIATION_CACHE = 256;
+
 /** The server side of §7's reconciliation: one till's sales of one local day of its boutique. */
 export function createReconciliationReader(db: Db) {
   // The fingerprint needs each pair in byte order; a database in UTF-16 would sort otherwise.
@@ -52,6 +58,10 @@ export function createReconciliationReader(db: Db) {
   if (encoding !== 'UTF-8') throw new Error(`Rapprochement : base en ${String(encoding)}, UTF-8 attendu`);
   const stmt = {
     fuseau: db.prepare<[number], string>('SELECT fuseau FROM boutiques WHERE id = ?').pluck(),
+    // Any row written on this connection (total_changes) or committed by another one, the CLI or
+    // a hand edit (data_version), may change a day: a computed day holds until either moves.
+    changes: db.prepare<[], number>('SELECT total_changes()').pluck(),
+    dataVersion: db.prepare<[], number>('PRAGMA data_version').pluck(),
     lines: db
       .prepare<[number, string, string, string], [string, number]>(
         `SELECT v.numero_facture, ${NET_AMOUNT} ${DAY_SALES} ORDER BY v.numero_facture COLLATE BINARY`,
@@ -67,23 +77,45 @@ export function createReconciliationReader(db: Db) {
   };
 
   const fuseauOf = (boutiqueId: number): string => stmt.fuseau.get(boutiqueId) ?? DEFAULT_FUSEAU;
+  const cache = new Map<string, { version: string; day: ReconciliationDay }>();
+  const versionNow = () => `${stmt.changes.get()!} ${stmt.dataVersion.get()!}`;
+  const keyOf = (boutiqueId: number, serial: string, jour: string) => JSON.stringify([boutiqueId, serial, jour]);
+
+  function cached(boutiqueId: number, serial: string, jour: string): ReconciliationDay | undefined {
+    const hit = cache.get(keyOf(boutiqueId, serial, jour));
+    return hit && hit.version === versionNow() ? hit.day : undefined;
+  }
+
+  function computeDay(boutiqueId: number, serial: string, jour: string): ReconciliationDay {
+    const fuseau = fuseauOf(boutiqueId);
+    const { from, to } = storedBounds(jour, fuseau);
+    const empreinte = createEmpreinte();
+    let nombre = 0;
+    let montant = 0n;
+    for (const [numero_facture, centimes] of stmt.lines.iterate(boutiqueId, serial, from, to)) {
+      const line: ReconciliationLine = { numero_facture, centimes };
+      empreinte.add(line);
+      nombre += 1;
+      montant += BigInt(centimes);
+    }
+    return { fuseau, nombre_ventes: nombre, montant_total: montant, empreinte: empreinte.hex() };
+  }
 
   return {
     fuseauOf,
+    /** The day as last computed when nothing was written since (cheap), else undefined. */
+    cached,
     /** Count, total and fingerprint of the whole day, read as a stream: any size of day. */
     day(boutiqueId: number, serial: string, jour: string): ReconciliationDay {
-      const fuseau = fuseauOf(boutiqueId);
-      const { from, to } = storedBounds(jour, fuseau);
-      const empreinte = createEmpreinte();
-      let nombre = 0;
-      let montant = 0n;
-      for (const [numero_facture, centimes] of stmt.lines.iterate(boutiqueId, serial, from, to)) {
-        const line: ReconciliationLine = { numero_facture, centimes };
-        empreinte.add(line);
-        nombre += 1;
-        montant += BigInt(centimes);
-      }
-      return { fuseau, nombre_ventes: nombre, montant_total: montant, empreinte: empreinte.hex() };
+      const hit = cached(boutiqueId, serial, jour);
+      if (hit) return hit;
+      const version = versionNow();
+      const day = computeDay(boutiqueId, serial, jour);
+      const key = keyOf(boutiqueId, serial, jour);
+      cache.delete(key);
+      cache.set(key, { version, day });
+      if (cache.size > MAX_RECONCILIATION_CACHE) cache.delete(cache.keys().next().value!);
+      return day;
     },
     /** Up to `limit` of the day's sales after `apres` (byte order), and where to continue. */
     page(boutiqueId: number, serial: string, jour: string, apres: string | null, limit: number): ReconciliationPage {

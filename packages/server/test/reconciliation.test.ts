@@ -1,6 +1,8 @@
 import { createHash, createHmac } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createCatalogueStore } from '../src/catalogue-store.js';
+import { createReconciliationReader } from '../src/reconciliation-reader.js';
+import { MAX_RECONCILIATIONS_WAITING, RECONCILIATION_RETRY_AFTER_SECONDS } from '../src/routes/reconciliation.js';
 import { SECOND_SERIAL, SERIAL, testApp, vente } from './helpers.js';
 
 const PATH = '/api/v2/simple/reconciliation/';
@@ -269,5 +271,44 @@ describe('GET reconciliation: bad requests', () => {
     const res = await t.app.inject({ method: 'GET', url, headers: { 'x-device-serial': SERIAL, 'x-signature': `t=${ts},v1=${v1}` } });
     expect(res.statusCode).toBe(200);
     expect(res.json().nombre_ventes).toBe(0);
+  });
+});
+
+describe('reconciliation under load', () => {
+  it('a day is computed once, and again as soon as anything is written', async () => {
+    await t.sync([sale('FAC-1', '10.00', '2025-10-29T09:00:00Z')]);
+    const reader = createReconciliationReader(t.db);
+    const first = reader.day(2, SERIAL, '2025-10-29');
+    expect(reader.cached(2, SERIAL, '2025-10-29')).toBe(first);
+    expect(reader.day(2, SERIAL, '2025-10-29')).toBe(first);
+
+    await t.sync([sale('FAC-2', '5.00', '2025-10-29T10:00:00Z')]);
+    expect(reader.cached(2, SERIAL, '2025-10-29')).toBeUndefined();
+    expect(reader.day(2, SERIAL, '2025-10-29')).toMatchObject({ nombre_ventes: 2, montant_total: 1500n });
+
+    // A sale removed by hand is seen at once.
+    t.db.prepare("DELETE FROM lignes_vente WHERE vente_id = (SELECT id FROM ventes WHERE numero_facture = 'FAC-1')").run();
+    t.db.prepare("DELETE FROM ventes WHERE numero_facture = 'FAC-1'").run();
+    expect(reader.day(2, SERIAL, '2025-10-29')).toMatchObject({ nombre_ventes: 1, montant_total: 500n });
+  });
+
+  it(`beyond ${MAX_RECONCILIATIONS_WAITING} days waiting to be computed, 503 OVERLOADED with Retry-After; a day computed is then served to all`, async () => {
+    await t.sync([sale('FAC-1', '10.00', '2025-10-29T09:00:00Z')]);
+    const jours = Array.from({ length: MAX_RECONCILIATIONS_WAITING + 6 }, (_, i) => `2025-10-${String(10 + i).padStart(2, '0')}`);
+    const answers = await Promise.all(jours.map((jour) => day(jour)));
+    const refused = answers.filter((r) => r.statusCode === 503);
+    expect(answers.filter((r) => r.statusCode === 200).length).toBeGreaterThanOrEqual(MAX_RECONCILIATIONS_WAITING);
+    expect(refused.length).toBeGreaterThan(0);
+    for (const r of refused) {
+      expect(r.json().code).toBe('OVERLOADED');
+      expect(r.headers['retry-after']).toBe(String(RECONCILIATION_RETRY_AFTER_SECONDS));
+    }
+
+    // The same day asked by many at once: computed once, then served from what was computed.
+    await day('2025-10-29');
+    const same = await Promise.all(Array.from({ length: 3 * MAX_RECONCILIATIONS_WAITING }, () => day('2025-10-29')));
+    expect(same.map((r) => r.statusCode)).toEqual(same.map(() => 200));
+    expect(new Set(same.map((r) => r.json().empreinte)).size).toBe(1);
+    expect(same[0]!.json()).toMatchObject({ nombre_ventes: 1, montant_total: '10.00' });
   });
 });
