@@ -34,6 +34,7 @@ import type { Db } from './db/open-database.js';
 import type { DiskReserve } from './disk-reserve.js';
 import { RELAY_VERSION, type RelayMetrics } from './relay-metrics.js';
 import { relayChecks } from './relay-readiness.js';
+import { serverReachable } from './server-reach.js';
 import { logTillSync } from './till-request-log.js';
 
 export interface RelayAppOptions {
@@ -70,6 +71,18 @@ export async function buildRelayApp(options: RelayAppOptions): Promise<FastifyIn
   const app = createApiServer(options.logger, { storageWording: RELAY_STORAGE_WORDING });
 
   const intake = createSaleIntake(store);
+  // A till's write that the disk refuses is the relay's trouble as much as the forwarder's: recorded the same way.
+  const noted = <T>(write: () => T): T => {
+    let result: T;
+    try {
+      result = write();
+    } catch (error) {
+      forwarder.noteWrite(error);
+      throw error;
+    }
+    forwarder.noteWrite(null);
+    return result;
+  };
   const retourIntake = createRetourIntake(store);
 
   // For IT: open like the shop page (counts only, no sale, no serial), the relay being on the shop's network.
@@ -93,7 +106,7 @@ export async function buildRelayApp(options: RelayAppOptions): Promise<FastifyIn
     });
   }
 
-  app.get('/health', async () => ({ status: 'ok' as const, serveur_joignable: store.getEtat('serveur_joignable') === 'oui' }));
+  app.get('/health', async () => ({ status: 'ok' as const, serveur_joignable: serverReachable(store) === true }));
 
   // The CLI (`sync`, `status`, retry's prompt send) finds the daemon through the file they
   // share: the address it really listens on, IPv6 included.
@@ -155,7 +168,7 @@ export async function buildRelayApp(options: RelayAppOptions): Promise<FastifyIn
       const terminal = terminalOf<RelayTerminal>(request);
       const batch = checkSyncBatch(request.body);
       if (!batch.ok) return reply.code(batch.status).send(batch.body);
-      const outcome = intake.take(terminal, batch.items, now());
+      const outcome = noted(() => intake.take(terminal, batch.items, now()));
       logTillSync(request, terminal, batch.items.length, outcome);
       if (outcome.creees.length > 0) forwarder.notify();
       const answer = buildSyncAnswer(
@@ -172,7 +185,7 @@ export async function buildRelayApp(options: RelayAppOptions): Promise<FastifyIn
       const terminal = terminalOf<RelayTerminal>(request);
       const batch = checkRetoursBatch(request.body);
       if (!batch.ok) return reply.code(batch.status).send(batch.body);
-      const outcome = retourIntake.take(terminal, batch.items, now());
+      const outcome = noted(() => retourIntake.take(terminal, batch.items, now()));
       if (outcome.crees.length > 0) forwarder.notify();
       const answer = buildRetoursAnswer(
         { boutique_id: terminal.boutique_id ?? 0, boutique_nom: terminal.boutique_nom, terminal: terminal.terminal_nom },
@@ -182,10 +195,23 @@ export async function buildRelayApp(options: RelayAppOptions): Promise<FastifyIn
       return reply.code(answer.status).send(answer.body);
     });
 
+    // Identical reads of one till in flight at once share one request to the server: each
+    // identical message costs the relay's signer a second of its window (request-signer.ts).
+    const readsInFlight = new Map<string, ReturnType<Upstream['get']>>();
+    const readOnce = (url: string, serial: string) => {
+      const key = `${serial} ${url}`;
+      let pending = readsInFlight.get(key);
+      if (!pending) {
+        pending = upstream.get(url, serial).finally(() => readsInFlight.delete(key));
+        readsInFlight.set(key, pending);
+      }
+      return pending;
+    };
+
     const forward = (onUnreachable: (request: FastifyRequest, reply: FastifyReply) => unknown) =>
       async (request: FastifyRequest, reply: FastifyReply) => {
         const terminal = terminalOf<RelayTerminal>(request);
-        const answer = await upstream.get(request.url, terminal.serial);
+        const answer = await readOnce(request.url, terminal.serial);
         store.recordServerAnswered(answer.kind === 'response', now());
         if (answer.kind === 'network-error') return onUnreachable(request, reply);
         // The server refused the relay (its credentials, its signature), not the till: the till
@@ -198,6 +224,7 @@ export async function buildRelayApp(options: RelayAppOptions): Promise<FastifyIn
         if (answer.status === 200 && request.routeOptions.url === ARTICLES_PATH) {
           directory.cacheCatalogue(answer.body as ArticlesResponse);
         }
+        if (answer.retryAfterMs !== null) reply.header('retry-after', String(Math.max(1, Math.ceil(answer.retryAfterMs / 1000))));
         return reply.code(answer.status).send(answer.body);
       };
 

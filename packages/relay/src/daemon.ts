@@ -110,6 +110,7 @@ export async function startRelay(config: Readonly<RelayConfig>): Promise<void> {
   const metrics = createRelayMetrics(db, store);
   const upstream = metrics.instrument(createUpstream(config.upstream, agent, {
     timeouts,
+    logger,
     ...(signer ? { signer, onTerminalsVersion: (version: string) => trust?.noteVersion(version) } : {}),
   }));
   const forwarder = createForwarder({

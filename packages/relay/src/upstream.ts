@@ -1,4 +1,13 @@
-import { RELAY_REPORT_PATH, RELAY_TERMINALS_PATH, RELAY_TERMINALS_VERSION_HEADER, RETOURS_PATH, SERIAL_HEADER, SYNC_PATH } from '@ventesync/shared';
+import {
+  errorBody,
+  RELAY_REPORT_PATH,
+  RELAY_TERMINALS_PATH,
+  RELAY_TERMINALS_VERSION_HEADER,
+  RETOURS_PATH,
+  SERIAL_HEADER,
+  statusOf,
+  SYNC_PATH,
+} from '@ventesync/shared';
 import { Agent, type Dispatcher, request } from 'undici';
 import { parseRetryAfter } from './backoff.js';
 import type { UpstreamAnswer } from './classify.js';
@@ -93,7 +102,13 @@ export interface UpstreamOptions {
   signer?: RequestSigner;
   /** The version of the relay's terminals' list, as every answer to a signed request gives it. */
   onTerminalsVersion?: (version: string) => void;
+  logger?: { warn(obj: object, msg: string): void };
 }
+
+/** A till whose identical request could not be signed is asked again this soon. */
+export const NO_FREE_SIGNATURE_RETRY_AFTER_MS = 1_000;
+/** That case is logged at most this often. */
+export const NO_FREE_SIGNATURE_LOG_EVERY_MS = 60_000;
 
 /** The server refused the relay's signature for its time or as a replay: safe to sign again and resend once. */
 const RESIGN_CODES = new Set(['SIGNATURE_EXPIRED', 'SIGNATURE_REPLAYED']);
@@ -126,6 +141,27 @@ export function createUpstream(baseUrl: string, dispatcher: Dispatcher, options:
     return sendOnce(method, path, serial, body, signal, deadlineMs);
   }
 
+  let noFreeSignatureLoggedAt = Number.NEGATIVE_INFINITY;
+  /**
+   * The signer has no unused t for this identical message (request-signer.ts): nothing is sent,
+   * the caller answers 503 and is asked again in a second. Said once a minute at most.
+   */
+  function noFreeSignature(method: string, pathAndQuery: string): UpstreamAnswer {
+    if (Date.now() - noFreeSignatureLoggedAt >= NO_FREE_SIGNATURE_LOG_EVERY_MS) {
+      noFreeSignatureLoggedAt = Date.now();
+      options.logger?.warn(
+        { method, path: pathAndQuery.slice(0, 200) },
+        `Requête identique envoyée plus d'une fois par seconde depuis des minutes (${method} ${pathAndQuery.slice(0, 200)}) : les caisses sont priées de réessayer dans une seconde`,
+      );
+    }
+    return {
+      kind: 'response',
+      status: statusOf('SERVICE_UNAVAILABLE'),
+      body: errorBody('SERVICE_UNAVAILABLE', 'Relais occupé : la même demande arrive plus vite que le relais ne peut la signer, réessayez dans une seconde'),
+      retryAfterMs: NO_FREE_SIGNATURE_RETRY_AFTER_MS,
+    };
+  }
+
   async function sendOnce(
     method: 'GET' | 'POST',
     path: string,
@@ -141,10 +177,12 @@ export function createUpstream(baseUrl: string, dispatcher: Dispatcher, options:
     try {
       // Signed over the path and query exactly as they go on the wire (the server checks its raw URL).
       const url = new URL(`${base}${path}`);
+      const signature = options.signer ? options.signer.sign(method, url.pathname + url.search, body) : {};
+      if (signature === null) return noFreeSignature(method, url.pathname + url.search);
       const headers: Record<string, string> = {
         ...(serial === null ? {} : { [SERIAL_HEADER]: serial }),
         ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        ...(options.signer ? options.signer.sign(method, url.pathname + url.search, body) : {}),
+        ...signature,
       };
       const sentAt = Date.now();
       const res = await request(url, {

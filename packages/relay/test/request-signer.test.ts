@@ -1,8 +1,10 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { buildApp } from '@ventesync/server';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createRequestSigner } from '../src/request-signer.js';
+import { createRequestSigner, SIGN_AHEAD_MAX_SECONDS, SIGN_PAST_MARGIN_SECONDS } from '../src/request-signer.js';
+import { openDatabase as openServerDatabase } from '../../server/src/db/open-database.js';
 import { createAgent, createUpstream } from '../src/upstream.js';
 
 // Checked against the text of CONTRACT §6 alone, never with the production code.
@@ -22,7 +24,7 @@ const NOW_MS = 1_764_000_000_500;
 describe('request signer', () => {
   it('signs the method, path and query, and body with the relay secret and names the relay', () => {
     const signer = createRequestSigner(credentials, () => NOW_MS);
-    const headers = signer.sign('POST', '/api/v2/simple/ventes/sync/', '[{"a":1}]');
+    const headers = signer.sign('POST', '/api/v2/simple/ventes/sync/', '[{"a":1}]')!;
     expect(headers['X-Relay-Id']).toBe('7');
     const { t, v1 } = parse(headers['X-Signature']!);
     expect(t).toBe(1_764_000_000);
@@ -30,29 +32,40 @@ describe('request signer', () => {
     expect(JSON.stringify(headers)).not.toContain(credentials.secret);
   });
 
-  it('never gives the same v1 twice: an identical request in the same second is signed one second on', () => {
-    const signer = createRequestSigner(credentials, () => NOW_MS);
-    const seen = new Set<string>();
-    const ts: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      const { t, v1 } = parse(signer.sign('GET', '/api/v2/simple/articles/')['X-Signature']!);
+  it('never gives the same v1 twice: an identical request gets the current second, then past free seconds newest first, never more than 2 s ahead; none free: null', () => {
+    let now = NOW_MS;
+    const signer = createRequestSigner(credentials, () => now);
+    const tOf = () => {
+      const headers = signer.sign('GET', '/api/v2/simple/articles/');
+      if (headers === null) return null;
+      const { t, v1 } = parse(headers['X-Signature']!);
       expect(v1).toBe(v1Of(credentials.secret, t, 'GET', '/api/v2/simple/articles/'));
-      seen.add(v1);
-      ts.push(t);
-    }
-    expect(seen.size).toBe(5);
-    expect(ts).toEqual([0, 1, 2, 3, 4].map((i) => 1_764_000_000 + i));
+      return t;
+    };
+    const T = 1_764_000_000;
+    expect([tOf(), tOf()]).toEqual([T, T - 1]);
     // Another message in that second keeps the clock's t.
-    expect(parse(signer.sign('GET', '/api/v2/simple/statistiques/')['X-Signature']!).t).toBe(1_764_000_000);
+    expect(parse(signer.sign('GET', '/api/v2/simple/statistiques/')!['X-Signature']!).t).toBe(T);
+    now += 10_000;
+    expect([tOf(), tOf(), tOf()]).toEqual([T + 10, T + 9, T + 8]);
+    // Every past second of the usable window taken: one or two ahead, then nothing.
+    const usable = 300 - SIGN_PAST_MARGIN_SECONDS;
+    const ts: Array<number | null> = [];
+    for (let i = 0; i < usable + 10; i++) ts.push(tOf());
+    const signed = ts.filter((t): t is number => t !== null);
+    expect(new Set(signed).size).toBe(signed.length);
+    expect(Math.max(...signed)).toBe(T + 10 + SIGN_AHEAD_MAX_SECONDS);
+    expect(Math.min(...signed)).toBe(T + 10 - usable);
+    expect(ts.at(-1)).toBeNull();
   });
 
   it("signs on the server's time once an EXPIRED answer gave it", () => {
     let now = NOW_MS;
     const signer = createRequestSigner(credentials, () => now);
     signer.adjust(NOW_MS + 3_600_000);
-    expect(parse(signer.sign('GET', '/x')['X-Signature']!).t).toBe(1_764_003_600);
+    expect(parse(signer.sign('GET', '/x')!['X-Signature']!).t).toBe(1_764_003_600);
     now += 10_000;
-    expect(parse(signer.sign('GET', '/y')['X-Signature']!).t).toBe(1_764_003_610);
+    expect(parse(signer.sign('GET', '/y')!['X-Signature']!).t).toBe(1_764_003_610);
   });
 });
 
@@ -120,4 +133,64 @@ describe('upstream with a signer', () => {
     expect(headers[0]!['x-relay-id']).toBeUndefined();
     expect(headers[0]!['x-signature']).toBeUndefined();
   });
+});
+
+describe('two tills reading one URL through the relay, against a real server, on a simulated clock', () => {
+  const ARTICLES = '/api/v2/simple/articles/';
+  const MINUTES = 10;
+
+  async function realServer(clock: () => number) {
+    // The server's own opening (schema and its SQL functions), as `serve` does.
+    const db = openServerDatabase(':memory:');
+    db.exec(`
+      INSERT INTO boutiques (id, nom) VALUES (2, 'Ma Boutique');
+      INSERT INTO terminaux (serial, nom, boutique_id) VALUES ('caisse-1', 'Caisse 1', 2), ('caisse-2', 'Caisse 2', 2);
+    `);
+    const { id } = db.prepare("INSERT INTO relais (nom, secret) VALUES ('Relais', ?) RETURNING id").get(relaySecret) as { id: number };
+    db.prepare('INSERT INTO relais_boutiques (relais_id, boutique_id) VALUES (?, 2)').run(id);
+    const app = await buildApp({ db, logger: false, now: () => new Date(clock()) });
+    const url = await app.listen({ host: '127.0.0.1', port: 0 });
+    return { url, id, close: async () => (await app.close(), db.close()) };
+  }
+  const relaySecret = randomBytes(32).toString('base64url');
+
+  /** Each simulated second, `perSecond(s)` reads of the URL by the two tills in turn; the answers' statuses and codes. */
+  async function run(perSecond: (second: number) => number) {
+    let clock = NOW_MS;
+    const server = await realServer(() => clock);
+    const agent = createAgent({ connectMs: 1_000, headersMs: 5_000, bodyMs: 5_000 });
+    try {
+      const upstream = createUpstream(server.url, agent, { signer: createRequestSigner({ id: server.id, secret: relaySecret }, () => clock) });
+      const answers: Array<{ second: number; status: number; code: string | null; retryAfterMs: number | null }> = [];
+      for (let second = 0; second < MINUTES * 60; second++) {
+        clock = NOW_MS + second * 1000;
+        for (let i = 0; i < perSecond(second); i++) {
+          const answer = await upstream.get(ARTICLES, i % 2 === 0 ? 'caisse-1' : 'caisse-2');
+          if (answer.kind !== 'response') throw new Error(answer.reason);
+          const code = (answer.body as { code?: string }).code ?? null;
+          answers.push({ second, status: answer.status, code, retryAfterMs: answer.retryAfterMs });
+        }
+      }
+      return answers;
+    } finally {
+      await agent.close();
+      await server.close();
+    }
+  }
+
+  it('both tills reading every second for 10 minutes: the server never refuses the relay (no SIGNATURE_EXPIRED or REPLAYED); a read the relay cannot sign yet is 503 Retry-After 1 s, not sent', async () => {
+    const answers = await run(() => 2);
+    expect(answers.filter((a) => a.status !== 200 && a.status !== 503)).toEqual([]);
+    for (const a of answers.filter((x) => x.status === 503)) expect(a).toMatchObject({ code: 'SERVICE_UNAVAILABLE', retryAfterMs: 1000 });
+    // The free past seconds carry both tills, each read answered, for the first minutes.
+    expect(answers.filter((a) => a.second < 2 * 60 && a.status !== 200)).toEqual([]);
+    // Then one read a second at least: the server accepts a v1 once per message and second.
+    expect(answers.filter((a) => a.status === 200).length).toBeGreaterThanOrEqual(MINUTES * 60);
+  }, 120_000);
+
+  it('the two tills reading in the same second, every other second, for 10 minutes: every read answered 200', async () => {
+    const answers = await run((second) => (second % 2 === 0 ? 2 : 0));
+    expect(answers.length).toBe(MINUTES * 60);
+    expect(answers.filter((a) => a.status !== 200)).toEqual([]);
+  }, 120_000);
 });

@@ -13,6 +13,7 @@ import { pino } from 'pino';
 import { request } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type CliProcess, runCliSync, startCliProcess } from '../../../test-support/cli-process.js';
+import { openDatabase as openServerDatabase } from '../../server/src/db/open-database.js';
 import { buildRelayApp } from '../src/app.js';
 import { openDatabase } from '../src/db/open-database.js';
 import { createForwarder, DEFAULT_FORWARDER_CONFIG } from '../src/forwarder.js';
@@ -85,8 +86,8 @@ afterEach(async () => {
 });
 
 async function startServer(options: { port?: number; tls?: { cert: Buffer; key: Buffer } } = {}) {
-  const db = new Database(serverDb);
-  prepareDatabase(db, SERVER_MIGRATIONS);
+  // The server's own opening (schema and its SQL functions), as `serve` does.
+  const db = openServerDatabase(serverDb);
   const app = await buildApp({ db, logger: false, ...(options.tls ? { tls: options.tls } : {}) });
   const url = await app.listen({ host: '127.0.0.1', port: options.port ?? 0 });
   let closed = false;
