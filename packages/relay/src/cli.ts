@@ -417,6 +417,8 @@ interface SyncBody {
   synchronisees?: number;
   rejetees?: number;
   en_attente_stock?: number;
+  retours_synchronises?: number;
+  retours_rejetes?: number;
   erreurs?: string[];
 }
 
@@ -471,11 +473,14 @@ async function askDaemonToSync(store: RelayStore, quiet = false): Promise<void> 
     const body = (await res.body.json()) as SyncBody;
     if (res.statusCode !== 200) return fail(`le relais a répondu ${res.statusCode}`);
     say(syncSummary(body, store.countStatut('EN_ATTENTE')));
+    if (body.retours_synchronises || body.retours_rejetes) {
+      say(`Retours : ${body.retours_synchronises ?? 0} reçu(s) par le serveur${body.retours_rejetes ? `, ${body.retours_rejetes} rejeté(s)` : ''}.`);
+    }
     for (const e of new Set(body.erreurs ?? [])) {
       const at = e.indexOf(' : ');
       say(`problème (terminal ${at > 0 ? `${e.slice(0, at)}) : ${describeError(e.slice(at + 3))}` : `?) : ${describeError(e)}`}`, '  ');
     }
-    if (body.rejetees) suggest('  à traiter :', again('rejected'));
+    if (body.rejetees || body.retours_rejetes) suggest('  à traiter :', again('rejected'));
     if (body.en_attente_stock) suggest('  après correction du stock sur le serveur :', again('retry --all'));
   } catch {
     if (!quiet) fail(`le relais ne répond pas à ${url} : est-il en marche ? (${again('status')})`);

@@ -72,6 +72,9 @@ export interface ForwardReport {
   synchronisees: number;
   rejetees: number;
   en_attente_stock: number;
+  /** Returns (issue 10) the server now has, and those it refused for good, in this sync. */
+  retours_synchronises: number;
+  retours_rejetes: number;
   erreurs: string[];
 }
 
@@ -119,6 +122,14 @@ export const BUSY_RETRY_MS = 250;
 function isBusy(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return storageFailureOf(error) === 'busy' || code === 'SQLITE_LOCKED' || (typeof code === 'string' && code.startsWith('SQLITE_LOCKED_'));
+}
+
+/** The file refuses writes for longer than a moment: full, failing (I/O) or read-only. */
+function isStorageTrouble(error: unknown): error is { code: string; message: string } {
+  const failure = storageFailureOf(error);
+  if (failure === 'full' || failure === 'io') return true;
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('SQLITE_READONLY');
 }
 
 function isSqliteError(error: unknown): error is { code: string; message: string } {
@@ -301,13 +312,23 @@ export function createForwarder(deps: {
   }
 
   function cannotWrite(serial: string, error: { code: string; message: string }, report: ForwardReport): void {
+    const message = writeFailed(error, { serial });
+    holdOff(serial, 'disk', null, message, report);
+  }
+
+  /**
+   * The relay's file refused a write (full disk, I/O error, read-only), from the forwarder or
+   * from a till's sale at the door: the one record of it, for `/ready`, the page and `status`;
+   * cleared by `writingAgain` when a write goes through. Returns the words said.
+   */
+  function writeFailed(error: { code: string; message: string }, context: object = {}): string {
     const at = now();
-    const full = error.code === 'SQLITE_FULL';
+    const full = storageFailureOf(error) === 'full';
     const message = full
-      ? 'Disque plein : le relais ne peut plus rien écrire ; libérez de la place sur cet ordinateur (les ventes restent gardées)'
-      : `Le relais ne peut pas écrire dans son fichier (${error.code}) : envois suspendus`;
+      ? 'Le disque de ce PC est plein : les ventes ne sont plus enregistrées ; libérez de la place sur cet ordinateur (celles déjà reçues restent gardées)'
+      : `Le relais ne peut pas écrire dans son fichier (${error.code}) : les ventes ne sont plus enregistrées ni envoyées`;
     writeTrouble = { since: writeTrouble?.since ?? at, message };
-    logger.error({ serial, code: error.code, err: error.message }, message);
+    logger.error({ ...context, code: error.code, err: error.message }, message);
     // The room kept for this moment: enough to write the fact down below.
     if (full) deps.reserve?.release();
     // For `status`; on a full disk this small write may fail too, and the log still says it.
@@ -318,9 +339,9 @@ export function createForwarder(deps: {
         derniere_erreur_le: at.toISOString(),
       });
     } catch {
-      // Nothing more can be written: the backoff below still holds the sends.
+      // Nothing more can be written: the memory (for /ready) and the log still say it.
     }
-    holdOff(serial, 'disk', null, message, report);
+    return message;
   }
 
   /** The server answered: every till that was waiting only for it may go now. */
@@ -709,6 +730,8 @@ export function createForwarder(deps: {
         if (r.kind !== 'unknown') asideRetours.delete(batch[i]!.id);
       });
       const synced = outcome.retours.filter((r) => r.kind === 'synced').length;
+      report.retours_synchronises += synced;
+      report.retours_rejetes += refused.length;
       const base = `Lot de ${batch.length} retour(s) transmis pour le terminal ${serial} : ${synced} synchronisé(s)`;
       if (refused.length === 0) logger.info({ serial, retours_envoyes: batch.length, retours_synchronises: synced }, base);
       else {
@@ -766,6 +789,7 @@ export function createForwarder(deps: {
         const erreur =
           outcome.kind === 'too-large' ? `Retour trop volumineux pour le serveur, même seul : ${reason}` : `Le serveur échoue sur ce retour (${alone} envois seul) : ${reason}`;
         store.retours.markRejected(held.id, outcome.code, erreur);
+        report.retours_rejetes++;
         logger.warn({ serial, numero_retour: held.numero_retour, code: outcome.code }, `Retour ${held.numero_retour} rejeté : ${erreur}`);
       }
     };
@@ -786,7 +810,15 @@ export function createForwarder(deps: {
 
   /** The sales each report has seen sent, so that `envoyees` counts each once. */
   const sentIn = new WeakMap<ForwardReport, Set<number>>();
-  const emptyReport = (): ForwardReport => ({ envoyees: 0, synchronisees: 0, rejetees: 0, en_attente_stock: 0, erreurs: [] });
+  const emptyReport = (): ForwardReport => ({
+    envoyees: 0,
+    synchronisees: 0,
+    rejetees: 0,
+    en_attente_stock: 0,
+    retours_synchronises: 0,
+    retours_rejetes: 0,
+    erreurs: [],
+  });
 
   /** At most `parallelTills` tills send at once, over every pass. */
   async function inSlot(fn: () => Promise<void>): Promise<void> {
@@ -910,6 +942,8 @@ export function createForwarder(deps: {
         synchronisees: sum.synchronisees + r.synchronisees,
         rejetees: sum.rejetees + r.rejetees,
         en_attente_stock: sum.en_attente_stock + r.en_attente_stock,
+        retours_synchronises: sum.retours_synchronises + r.retours_synchronises,
+        retours_rejetes: sum.retours_rejetes + r.retours_rejetes,
         erreurs: [...sum.erreurs, ...r.erreurs],
       }));
     });
@@ -942,6 +976,18 @@ export function createForwarder(deps: {
     },
     /** What the forwarder cannot write down right now (full disk…), for the daemon's status. */
     writeTrouble: () => writeTrouble,
+    /**
+     * A write elsewhere in the relay (a till's sale at the door) met its file: `error` null
+     * when it went through (clears a recorded trouble), else recorded as the forwarder's own
+     * when it is storage trouble (full, I/O, read-only); a lock held a moment is not trouble.
+     */
+    noteWrite(error: unknown): void {
+      if (error === null) {
+        if (writeTrouble) writingAgain();
+        return;
+      }
+      if (isStorageTrouble(error)) writeFailed(error, { source: 'caisse' });
+    },
     start(): void {
       stopped = false;
       abort = new AbortController();

@@ -487,6 +487,12 @@ describe('ventesync-relay status: running is what the daemon itself says', () =>
     expect(widest(out)).toBeLessThanOrEqual(80);
   });
 
+  it('sync says how many returns the server now has and how many it refused', async () => {
+    const out = await syncAnswering({ envoyees: 0, synchronisees: 0, rejetees: 0, en_attente_stock: 0, retours_synchronises: 2, retours_rejetes: 1, erreurs: [] });
+    expect(out.replace(/\s+/g, ' ')).toContain('Retours : 2 reçu(s) par le serveur, 1 rejeté(s).');
+    expect(out.replace(/\s+/g, ' ')).toContain('à traiter : pnpm relay rejected');
+  });
+
   it('sync with the server away says no sale went through, and why', async () => {
     const out = await syncAnswering({ envoyees: 2, synchronisees: 0, rejetees: 0, en_attente_stock: 0, erreurs: ['caisse-1 : Serveur injoignable (ECONNREFUSED)'] });
     expect(out).toContain('Synchronisation : aucune vente transmise, 2 vente(s) attendent :');

@@ -92,7 +92,7 @@ describe('the forwarder sends returns after their sale', () => {
   it("a till's sale goes first, then its return, in the same pass; both synced", async () => {
     give(['R-0', 'V-1']);
     sell('V-1');
-    await forwarder.runOnce();
+    expect(await forwarder.runOnce()).toMatchObject({ synchronisees: 1, retours_synchronises: 1, retours_rejetes: 0 });
     expect(sent).toEqual([
       { path: 'sync', numeros: ['V-1'] },
       { path: 'retours', numeros: ['R-0'] },
