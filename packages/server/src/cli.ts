@@ -544,6 +544,7 @@ stock
             `  vente ${v.numero_facture ?? '?'} (${v.terminal_serial ?? '?'}, ${v.date}) : -${v.quantite}, stock ${v.stock_avant} → ${v.stock_apres}`,
           );
         }
+        if (a.ventes_omises > 0) lines.push(`  … et ${a.ventes_omises} vente(s) plus récente(s) non listée(s) (les ${a.ventes.length} plus anciennes ci-dessus)`);
       }
       lines.push(`Une livraison les ramène : ${SERVER} stock add ARTICLE QTE`);
       process.stdout.write(`${lines.join('\n')}\n`);

@@ -95,6 +95,8 @@ export interface StockNegatifArticle {
   quantite_stock: number;
   /** The sales since the stock was last at or above zero: the ones that took it below. */
   ventes: StockNegatifVente[];
+  /** Those sales beyond MAX_STOCK_NEGATIF_VENTES, the most recent: counted, not listed. */
+  ventes_omises: number;
 }
 
 // Open bounds are passed as values that sort before and after any stored ISO date (years
@@ -175,6 +177,12 @@ export function createSaleReader(db: Db) {
       WHERE m.article_id = ? AND m.type = 'SORTIE' AND m.stock_apres < 0
         AND m.id > COALESCE((SELECT MAX(id) FROM mouvements_stock WHERE article_id = ? AND stock_apres >= 0), 0)
       ORDER BY m.id LIMIT ?`),
+    ventesSousZeroCount: db
+      .prepare<[number, number], number>(`
+        SELECT COUNT(*) FROM mouvements_stock m
+        WHERE m.article_id = ? AND m.type = 'SORTIE' AND m.stock_apres < 0
+          AND m.id > COALESCE((SELECT MAX(id) FROM mouvements_stock WHERE article_id = ? AND stock_apres >= 0), 0)`)
+      .pluck(),
   };
 
   /** Sales and returns per mode; chiffre_affaires is net: the returns' amount is taken off. */
@@ -291,10 +299,12 @@ export function createSaleReader(db: Db) {
 
     /** Articles below zero (all boutiques or one), each with the sales that took it there. */
     stockNegatif(boutiqueId: number | null): StockNegatifArticle[] {
-      return stmt.stockNegatif.all(boutiqueId, boutiqueId, MAX_STOCK_NEGATIF_ARTICLES).map((a) => ({
-        ...a,
-        ventes: stmt.ventesSousZero.all(a.id, a.id, MAX_STOCK_NEGATIF_VENTES),
-      }));
+      return stmt.stockNegatif.all(boutiqueId, boutiqueId, MAX_STOCK_NEGATIF_ARTICLES).map((a) => {
+        const ventes = stmt.ventesSousZero.all(a.id, a.id, MAX_STOCK_NEGATIF_VENTES);
+        // Counted only when the list is full: the common case costs no second pass.
+        const omises = ventes.length < MAX_STOCK_NEGATIF_VENTES ? 0 : stmt.ventesSousZeroCount.get(a.id, a.id)! - ventes.length;
+        return { ...a, ventes, ventes_omises: omises };
+      });
     },
 
     /** "Today" is the boutique's local day in `fuseau` (CONTRACT §7), as are the running totals' days. */

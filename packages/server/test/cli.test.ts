@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createCatalogueStore } from '../src/catalogue-store.js';
 import { openDatabase } from '../src/db/open-database.js';
 import { importFixture } from '../src/fixture-import.js';
+import { MAX_STOCK_NEGATIF_VENTES } from '../src/sale-reader.js';
 import { createSaleWriter } from '../src/sale-writer.js';
 import { CLI, runCli } from './child-server.js';
 import { SERIAL, TEST_FIXTURE, tempDir } from './helpers.js';
@@ -131,6 +132,25 @@ describe('ventesync-server CLI', () => {
     expect(cli('stock', 'add', '10', '2').stdout).toContain('-3 → -1');
     expect(cli('stock', 'add', '10', '4').stdout).toContain('-1 → 3');
     expect(cli('stock', 'negatif').stdout).toBe('Aucun article sous zéro.\n');
+  });
+
+  it(`stock negatif says how many sales beyond the ${MAX_STOCK_NEGATIF_VENTES} oldest it leaves out, in the table and in --json`, () => {
+    const setup = openDatabase(db);
+    const catalogue = createCatalogueStore(setup);
+    importFixture(setup, catalogue, TEST_FIXTURE, new Date('2025-10-01T00:00:00Z'));
+    catalogue.setBoutique(2, { stock_negatif: 'autoriser' });
+    catalogue.setStock(10, 0, new Date('2025-10-01T00:00:00Z'));
+    const writer = createSaleWriter(setup);
+    const terminal = catalogue.findActiveTerminal(SERIAL)!;
+    const sales = Array.from({ length: MAX_STOCK_NEGATIF_VENTES + 7 }, (_, i) => ({ numero_facture: `HL-${i}`, lignes: [{ article_id: 10 }] }));
+    setup.transaction(() => writer.writeSalesInSavepoint(terminal, sales, new Date('2025-10-29T10:00:00Z')))();
+    setup.close();
+
+    const [article] = json('stock', 'negatif') as Array<{ ventes: Array<{ numero_facture: string }>; ventes_omises: number }>;
+    expect(article!.ventes).toHaveLength(MAX_STOCK_NEGATIF_VENTES);
+    expect(article!.ventes[0]!.numero_facture).toBe('HL-0');
+    expect(article!.ventes_omises).toBe(7);
+    expect(cli('stock', 'negatif').stdout).toContain(`… et 7 vente(s) plus récente(s) non listée(s) (les ${MAX_STOCK_NEGATIF_VENTES} plus anciennes ci-dessus)`);
   });
 
   it('refuses bad input with a French message and a non-zero exit, never a stack trace', () => {
