@@ -124,6 +124,14 @@ function isBusy(error: unknown): boolean {
   return storageFailureOf(error) === 'busy' || code === 'SQLITE_LOCKED' || (typeof code === 'string' && code.startsWith('SQLITE_LOCKED_'));
 }
 
+/** The file refuses writes for longer than a moment: full, failing (I/O) or read-only. */
+function isStorageTrouble(error: unknown): error is { code: string; message: string } {
+  const failure = storageFailureOf(error);
+  if (failure === 'full' || failure === 'io') return true;
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('SQLITE_READONLY');
+}
+
 function isSqliteError(error: unknown): error is { code: string; message: string } {
   return typeof (error as { code?: unknown })?.code === 'string' && (error as { code: string }).code.startsWith('SQLITE_');
 }
@@ -304,13 +312,23 @@ export function createForwarder(deps: {
   }
 
   function cannotWrite(serial: string, error: { code: string; message: string }, report: ForwardReport): void {
+    const message = writeFailed(error, { serial });
+    holdOff(serial, 'disk', null, message, report);
+  }
+
+  /**
+   * The relay's file refused a write (full disk, I/O error, read-only), from the forwarder or
+   * from a till's sale at the door: the one record of it, for `/ready`, the page and `status`;
+   * cleared by `writingAgain` when a write goes through. Returns the words said.
+   */
+  function writeFailed(error: { code: string; message: string }, context: object = {}): string {
     const at = now();
-    const full = error.code === 'SQLITE_FULL';
+    const full = storageFailureOf(error) === 'full';
     const message = full
-      ? 'Disque plein : le relais ne peut plus rien écrire ; libérez de la place sur cet ordinateur (les ventes restent gardées)'
-      : `Le relais ne peut pas écrire dans son fichier (${error.code}) : envois suspendus`;
+      ? 'Le disque de ce PC est plein : les ventes ne sont plus enregistrées ; libérez de la place sur cet ordinateur (celles déjà reçues restent gardées)'
+      : `Le relais ne peut pas écrire dans son fichier (${error.code}) : les ventes ne sont plus enregistrées ni envoyées`;
     writeTrouble = { since: writeTrouble?.since ?? at, message };
-    logger.error({ serial, code: error.code, err: error.message }, message);
+    logger.error({ ...context, code: error.code, err: error.message }, message);
     // The room kept for this moment: enough to write the fact down below.
     if (full) deps.reserve?.release();
     // For `status`; on a full disk this small write may fail too, and the log still says it.
@@ -321,9 +339,9 @@ export function createForwarder(deps: {
         derniere_erreur_le: at.toISOString(),
       });
     } catch {
-      // Nothing more can be written: the backoff below still holds the sends.
+      // Nothing more can be written: the memory (for /ready) and the log still say it.
     }
-    holdOff(serial, 'disk', null, message, report);
+    return message;
   }
 
   /** The server answered: every till that was waiting only for it may go now. */
@@ -958,6 +976,18 @@ export function createForwarder(deps: {
     },
     /** What the forwarder cannot write down right now (full disk…), for the daemon's status. */
     writeTrouble: () => writeTrouble,
+    /**
+     * A write elsewhere in the relay (a till's sale at the door) met its file: `error` null
+     * when it went through (clears a recorded trouble), else recorded as the forwarder's own
+     * when it is storage trouble (full, I/O, read-only); a lock held a moment is not trouble.
+     */
+    noteWrite(error: unknown): void {
+      if (error === null) {
+        if (writeTrouble) writingAgain();
+        return;
+      }
+      if (isStorageTrouble(error)) writeFailed(error, { source: 'caisse' });
+    },
     start(): void {
       stopped = false;
       abort = new AbortController();
