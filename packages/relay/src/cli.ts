@@ -6,6 +6,7 @@ import {
   commandNames,
   DEFAULT_AUDIT_LIMIT,
   frenchCommander,
+  onlyOnce,
   MAX_AUDIT_LIMIT,
   relayCommand,
   renderAuditTrail,
@@ -498,7 +499,7 @@ program
 program
   .command('reconcile')
   .description("compare, caisse par caisse, les ventes synchronisées d'un jour avec celles du serveur, au centime (sortie 1 : désaccord, 2 : serveur injoignable)")
-  .option('--jour <AAAA-MM-JJ>', 'le jour local de la boutique (défaut : hier)')
+  .option('--jour <AAAA-MM-JJ>', 'le jour local de la boutique (défaut : hier)', onlyOnce(InvalidArgumentError))
   .option('--json', 'sortie JSON (listes entières)', false)
   .option('--upstream <url>', 'serveur central à interroger (défaut : celui du dernier démarrage du relais)')
   .option('--relay-id <id>', 'relais enregistré : signe les demandes comme start (sinon $VENTESYNC_RELAY_ID)')

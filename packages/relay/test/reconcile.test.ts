@@ -363,6 +363,12 @@ describe('reconcile from the command line, and in status', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('--jour : jour réel AAAA-MM-JJ attendu');
   });
+
+  it('--jour given twice is refused with exit 1, not run on the last one', async () => {
+    const r = await relayCli('reconcile', '--jour', '2025-10-28', '--jour', JOUR);
+    expect([r.code, r.stdout]).toEqual([1, '']);
+    expect(r.stderr).toContain("Erreur : l'option « --jour <AAAA-MM-JJ> » : donnée deux fois : une seule valeur attendue");
+  });
 });
 
 describe('reconcile: the default day and the exit status', () => {

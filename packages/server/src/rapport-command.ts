@@ -1,4 +1,5 @@
-import type { Command } from 'commander';
+import { onlyOnce } from '@ventesync/runtime/cli';
+import { type Command, InvalidArgumentError } from 'commander';
 import type { Db } from './db/open-database.js';
 import { createRapportReader, formatRapport } from './rapport.js';
 
@@ -16,8 +17,8 @@ export function addRapportCommand(program: Command, tools: RapportCliTools): voi
   program
     .command('rapport')
     .description('rapport de caisse du jour (jour local de la boutique) : ventes, retours, paiements, impayés, par caisse')
-    .requiredOption('--boutique <id>', 'boutique', tools.boutiqueId)
-    .option('--jour <AAAA-MM-JJ>', 'le jour local de la boutique (défaut : aujourd’hui, dans son fuseau)')
+    .requiredOption('--boutique <id>', 'boutique', onlyOnce(InvalidArgumentError, tools.boutiqueId))
+    .option('--jour <AAAA-MM-JJ>', 'le jour local de la boutique (défaut : aujourd’hui, dans son fuseau)', onlyOnce(InvalidArgumentError))
     .option('--json', 'sortie JSON (montants en texte, "40000.00")', false)
     .option(...tools.dbOption)
     .addHelpText(

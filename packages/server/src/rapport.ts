@@ -285,7 +285,29 @@ function blockOf(title: string, c: RapportChiffres): string {
   ].join('\n');
 }
 
-/** The report as a person reads it, within 80 columns for ordinary names and amounts. */
+/** What the report is read on: a terminal window. */
+export const RAPPORT_COLUMNS = 80;
+
+/**
+ * A line wider than the screen goes on at a space (a word longer than the room is cut), the
+ * rest indented under its start: a long till name or a 64-character receipt number.
+ */
+function fitLine(line: string): string[] {
+  if (line.length <= RAPPORT_COLUMNS) return [line];
+  const indent = ' '.repeat(line.length - line.trimStart().length + 4);
+  const out: string[] = [];
+  let rest = line;
+  while (rest.length > RAPPORT_COLUMNS) {
+    const space = rest.lastIndexOf(' ', RAPPORT_COLUMNS);
+    const cut = space > indent.length ? space : RAPPORT_COLUMNS;
+    out.push(rest.slice(0, cut).trimEnd());
+    rest = indent + rest.slice(cut).trimStart();
+  }
+  out.push(rest);
+  return out;
+}
+
+/** The report as a person reads it, within RAPPORT_COLUMNS. */
 export function formatRapport(r: Rapport): string {
   const parts = [
     `Rapport de caisse — ${printable(r.boutique_nom)} (boutique ${r.boutique_id}) — ${r.jour}`,
@@ -300,10 +322,22 @@ export function formatRapport(r: Rapport): string {
       ['terminal', 'CAISSE'],
       ['montant', 'MONTANT'],
     ]);
+    let lines = list.split('\n').map((line) => `  ${line}`);
+    // Too wide as a table (a long numero or till name): one sale on two lines, its numero whole.
+    if (lines.some((line) => line.length > RAPPORT_COLUMNS)) {
+      lines = r.ventes_impayees.flatMap((v) => [
+        `  ${v.heure_locale}  ${v.montant}  ${printable(v.terminal)}`,
+        `    ${printable(v.numero_facture)}`,
+      ]);
+    }
     parts.push(
-      ['Ventes non payées :', ...list.split('\n').map((line) => `  ${line}`)].join('\n') +
+      ['Ventes non payées :', ...lines].join('\n') +
         (r.ventes_impayees_omises > 0 ? `\n  … et ${r.ventes_impayees_omises} autre(s)` : ''),
     );
   }
-  return parts.join('\n\n');
+  return parts
+    .join('\n\n')
+    .split('\n')
+    .flatMap((line) => fitLine(line))
+    .join('\n');
 }

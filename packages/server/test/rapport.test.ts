@@ -126,6 +126,31 @@ describe('rapport (daily close)', () => {
     expect(text).toMatch(/CASH\s+0\s+0\.00\s+1\s+25000\.00\s+-25000\.00/);
   });
 
+  it('a 64-character receipt number, a long till name and a long boutique name still fit 80 columns, the numero whole on its line', async () => {
+    const numero = `N${'0123456789'.repeat(6)}XYZ`;
+    expect(numero).toHaveLength(64);
+    db.prepare("UPDATE terminaux SET nom = ? WHERE serial = ?").run('Caisse principale du rez-de-chaussée, à gauche en entrant par la porte du marché', SERIAL);
+    db.prepare("UPDATE boutiques SET nom = ? WHERE id = 2").run('Boutique de téléphones et accessoires du grand marché central de Kinshasa');
+    await send(SYNC, [vente(numero, [{ article_id: 9, quantite: 1, prix_unitaire: '19.99' }], { date_vente: '2025-10-29T10:00:00+01:00', paye: false })]);
+    const text = formatRapport((createRapportReader(db).rapport(2, '2025-10-29', NOW) as { rapport: Rapport }).rapport);
+    for (const line of text.split('\n')) expect(line.length, line).toBeLessThanOrEqual(80);
+    const lines = text.split('\n').map((line) => line.trim());
+    expect(lines.filter((line) => line === numero).length).toBeGreaterThanOrEqual(3); // first, last ticket and unpaid list
+    expect(text.replace(/\s+/g, ' ')).toContain('Caisse « Caisse principale du rez-de-chaussée, à gauche en entrant par la porte du marché »');
+  });
+
+  it('ventesync-server rapport: a repeated --jour or --boutique is refused, not run on the last one', async () => {
+    db.close();
+    for (const args of [
+      ['--boutique', '2', '--jour', '2025-10-28', '--jour', '2025-10-29'],
+      ['--boutique', '3', '--boutique', '2', '--jour', '2025-10-29'],
+    ]) {
+      const r = runCli(['rapport', ...args, '--db', dbFile]);
+      expect([r.code, r.stdout], args.join(' ')).toEqual([1, '']);
+      expect(r.stderr.split('\n')[0]).toMatch(/^Erreur : l'option « --(jour|boutique) <.+> » : donnée deux fois : une seule valeur attendue$/);
+    }
+  });
+
   it('ventesync-server rapport: table, --json, and a clear error with exit 1 for a day that is not a date or an unknown boutique', async () => {
     await dayOfSales();
     db.close();

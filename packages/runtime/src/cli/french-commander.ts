@@ -56,3 +56,19 @@ export function frenchCommander<C extends CommandLike>(program: C, Help: HelpCla
   });
   return program;
 }
+
+/**
+ * An option parser that refuses the option given twice: commander would keep the last value
+ * silently (`--jour A --jour B` ran on B). `invalid` is commander's InvalidArgumentError
+ * (runtime does not depend on commander), so the error reads like commander's own.
+ */
+export function onlyOnce<T = string>(
+  invalid: new (message: string) => Error,
+  parse: (text: string) => T = (text) => text as T,
+): (text: string, previous: T | undefined) => T {
+  return (text, previous) => {
+    // commander names the option before this: « l'option « --jour <AAAA-MM-JJ> » : donnée deux fois ».
+    if (previous !== undefined) throw new invalid('donnée deux fois : une seule valeur attendue');
+    return parse(text);
+  };
+}
