@@ -1,4 +1,4 @@
-import { checkFuseau, DEFAULT_FUSEAU, newSecret, STOCK_NEGATIF_CHOICES, type StockNegatif, TerminalEntrySchema } from '@ventesync/shared';
+import { checkFuseau, DEFAULT_FUSEAU, hasUnprintable, newSecret, STOCK_NEGATIF_CHOICES, type StockNegatif, TerminalEntrySchema, UNPRINTABLE_MESSAGE } from '@ventesync/shared';
 import { rebuildDailyTotals } from './daily-totals.js';
 import type { Db } from './db/open-database.js';
 
@@ -113,7 +113,7 @@ export function createCatalogueStore(db: Db) {
     upsertTerminal: db.prepare<[string, string, number, number]>(`
       INSERT INTO terminaux (serial, nom, boutique_id, actif) VALUES (?, ?, ?, ?)
       ON CONFLICT (serial) DO UPDATE SET nom = excluded.nom, boutique_id = excluded.boutique_id, actif = excluded.actif`),
-    setTerminalActif: db.prepare<[number, string]>('UPDATE terminaux SET actif = ? WHERE serial = ?'),
+    setTerminalActif: db.prepare<[number, string, number]>('UPDATE terminaux SET actif = ? WHERE serial = ? AND actif != ?'),
     article: db.prepare<[number], ArticleRow>(
       'SELECT id, boutique_id, nom, prix_vente, quantite_stock FROM articles WHERE id = ?',
     ),
@@ -280,6 +280,7 @@ export function createCatalogueStore(db: Db) {
       options: { fuseau?: string; stock_negatif?: string } = {},
     ): BoutiqueRow {
       if (nom.trim() === '') throw new CatalogueError('INVALID', 'Le nom de la boutique ne doit pas être vide');
+      if (hasUnprintable(nom)) throw new CatalogueError('INVALID', `Le nom de la boutique ${UNPRINTABLE_MESSAGE}`);
       const fuseau = validFuseau(options.fuseau ?? DEFAULT_FUSEAU);
       const stockNegatif = validStockNegatif(options.stock_negatif ?? 'refuser');
       if (id !== null && stmt.boutique.get(id)) throw new CatalogueError('CONFLICT', `La boutique ${id} existe déjà`);
@@ -290,10 +291,17 @@ export function createCatalogueStore(db: Db) {
      * `boutique set`: changes only the fields given, each checked before anything is written.
      * A new zone rebuilds the boutique's daily totals (`totauxRecalcules`).
      */
-    setBoutique(id: number, changes: BoutiqueChanges): BoutiqueRow & { totauxRecalcules: boolean } {
+    /** `changed` false when every field given already had that value: nothing written (no audit row for it). */
+    setBoutique(id: number, changes: BoutiqueChanges): BoutiqueRow & { totauxRecalcules: boolean; changed: boolean } {
       const current = requireBoutique(id);
       if (changes.nom !== undefined && changes.nom.trim() === '') {
         throw new CatalogueError('INVALID', 'Le nom de la boutique ne doit pas être vide');
+      }
+      if (changes.nom !== undefined && hasUnprintable(changes.nom)) {
+        throw new CatalogueError('INVALID', `Le nom de la boutique ${UNPRINTABLE_MESSAGE}`);
+      }
+      if (changes.devise !== undefined && hasUnprintable(changes.devise)) {
+        throw new CatalogueError('INVALID', `La devise ${UNPRINTABLE_MESSAGE}`);
       }
       if (changes.devise !== undefined && changes.devise.trim() === '') {
         throw new CatalogueError('INVALID', 'La devise ne doit pas être vide');
@@ -305,8 +313,10 @@ export function createCatalogueStore(db: Db) {
         fuseau: changes.fuseau === undefined ? current.fuseau : validFuseau(changes.fuseau),
         stock_negatif: changes.stock_negatif === undefined ? current.stock_negatif : validStockNegatif(changes.stock_negatif),
       };
+      const same = (['nom', 'devise', 'fuseau', 'stock_negatif'] as const).every((k) => next[k] === current[k]);
+      if (same) return { ...current, totauxRecalcules: false, changed: false };
       const { totauxRecalcules } = writeBoutiqueTx.immediate(next);
-      return { ...requireBoutique(id), totauxRecalcules };
+      return { ...requireBoutique(id), totauxRecalcules, changed: true };
     },
     /** Import: insert or update by id; a zone or stock rule left out keeps the boutique's own. */
     upsertBoutique(b: BoutiqueEntry): void {
@@ -330,14 +340,17 @@ export function createCatalogueStore(db: Db) {
       const serial = TerminalEntrySchema.shape.serial.safeParse(rawSerial);
       if (!serial.success) throw new CatalogueError('INVALID', `Numéro de série invalide : ${serial.error.issues[0]!.message}`);
       if (nom.trim() === '') throw new CatalogueError('INVALID', 'Le nom du terminal ne doit pas être vide');
+      if (hasUnprintable(nom)) throw new CatalogueError('INVALID', `Le nom du terminal ${UNPRINTABLE_MESSAGE}`);
       return addTerminalChecked(serial.data, nom.trim(), boutiqueId);
     },
     upsertTerminal: (t: TerminalRow) => stmt.upsertTerminal.run(t.serial, t.nom, t.boutique_id, t.actif ? 1 : 0),
 
-    setTerminalActif(serial: string, actif: boolean): TerminalRow {
-      const info = stmt.setTerminalActif.run(actif ? 1 : 0, serial);
-      if (info.changes === 0) throw new CatalogueError('NOT_FOUND', `Terminal ${serial} introuvable`);
-      return toTerminal(stmt.terminal.get(serial)!);
+    /** `changed` false when it already was so: nothing written (no audit row for it). */
+    setTerminalActif(serial: string, actif: boolean): TerminalRow & { changed: boolean } {
+      const changed = stmt.setTerminalActif.run(actif ? 1 : 0, serial, actif ? 1 : 0).changes === 1;
+      const row = stmt.terminal.get(serial);
+      if (!row) throw new CatalogueError('NOT_FOUND', `Terminal ${serial} introuvable`);
+      return { ...toTerminal(row), changed };
     },
 
     /**

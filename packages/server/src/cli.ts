@@ -7,6 +7,7 @@ import {
   frenchCommander,
   localDayStart,
   MAX_AUDIT_LIMIT,
+  printable,
   printList,
   renderAuditTrail,
 } from '@ventesync/runtime/cli';
@@ -204,7 +205,7 @@ boutique
         () => createCatalogueStore(db).addBoutique(nom, opts.devise, opts.id ?? null, { fuseau: opts.fuseau, stock_negatif: opts.stockNegatif }),
         (b) => `Boutique ${b.id} « ${b.nom} » ajoutée (${b.devise}, fuseau ${b.fuseau}, ${stockNegatifLabel(b.stock_negatif)})`,
       );
-      process.stdout.write(`Boutique ${b.id} « ${b.nom} » ajoutée (${b.devise}, fuseau ${b.fuseau}, ${stockNegatifLabel(b.stock_negatif)}).\n`);
+      process.stdout.write(printable(`Boutique ${b.id} « ${b.nom} » ajoutée (${b.devise}, fuseau ${b.fuseau}, ${stockNegatifLabel(b.stock_negatif)}).`) + '\n');
     }),
   );
 boutique
@@ -236,7 +237,9 @@ boutique
               ...(opts.stockNegatif !== undefined ? { stock_negatif: opts.stockNegatif } : {}),
             }),
           (b) =>
-            `Boutique ${b.id} « ${b.nom} » changée : ` +
+            !b.changed
+              ? null
+              : `Boutique ${b.id} « ${b.nom} » changée : ` +
             [
               opts.nom !== undefined ? `nom « ${b.nom} »` : null,
               opts.devise !== undefined ? `devise ${b.devise}` : null,
@@ -247,8 +250,10 @@ boutique
               .join(', '),
         );
         process.stdout.write(
-          `Boutique ${b.id} « ${b.nom} » : ${b.devise}, fuseau ${b.fuseau}, ${stockNegatifLabel(b.stock_negatif)}.` +
-            `${b.totauxRecalcules ? ' Totaux par jour recalculés pour ce fuseau.' : ''}\n`,
+          printable(
+            `Boutique ${b.id} « ${b.nom} » : ${b.changed ? '' : 'rien n’a changé (déjà ainsi) : '}${b.devise}, fuseau ${b.fuseau}, ` +
+              `${stockNegatifLabel(b.stock_negatif)}.${b.totauxRecalcules ? ' Totaux par jour recalculés pour ce fuseau.' : ''}`,
+          ) + '\n',
         );
       });
     },
@@ -290,7 +295,7 @@ terminal
         () => createCatalogueStore(db).addTerminal(serial, nom, opts.boutique),
         (t) => `Terminal ${t.serial} « ${t.nom} » ajouté à la boutique ${t.boutique_id}`,
       );
-      process.stdout.write(`Terminal ${t.serial} « ${t.nom} » ajouté à la boutique ${t.boutique_id}.\n`);
+      process.stdout.write(printable(`Terminal ${t.serial} « ${t.nom} » ajouté à la boutique ${t.boutique_id}.`) + '\n');
     }),
   );
 terminal
@@ -354,9 +359,10 @@ for (const [name, actif] of [['disable', false], ['enable', true]] as const) {
         const t = audited(
           db,
           () => createCatalogueStore(db).setTerminalActif(serial, actif),
-          (t) => `Terminal ${t.serial} ${t.actif ? 'activé' : 'désactivé'}`,
+          (t) => (t.changed ? `Terminal ${t.serial} ${t.actif ? 'activé' : 'désactivé'}` : null),
         );
-        process.stdout.write(`Terminal ${t.serial} ${t.actif ? 'activé' : 'désactivé'}.\n`);
+        const said = t.changed ? (t.actif ? 'activé' : 'désactivé') : t.actif ? 'déjà actif : rien n’a changé' : 'déjà désactivé : rien n’a changé';
+        process.stdout.write(printable(`Terminal ${t.serial} ${said}.`) + '\n');
       }),
     );
 }
@@ -383,7 +389,7 @@ relais
       );
       if (opts.json) return void process.stdout.write(`${JSON.stringify(added)}\n`);
       process.stdout.write(
-        `Relais ${added.id} « ${nom.trim()} » enregistré (boutiques ${opts.boutique.join(', ')}).\n` +
+        printable(`Relais ${added.id} « ${nom.trim()} » enregistré (boutiques ${opts.boutique.join(', ')}).`) + '\n' +
           `Secret (affiché une seule fois, à donner au relais dans un fichier protégé) :\n${added.secret}\n`,
       );
     }),
@@ -414,8 +420,8 @@ relais
   .addHelpText('after', `\nExemple :\n  $ ${SERVER} relais disable 1`)
   .action(async (id: number, opts: { db: string }) =>
     withDb(opts.db, (db) => {
-      audited(db, () => createRelayRegistry(db).disable(id), () => `Relais ${id} désactivé`);
-      process.stdout.write(`Relais ${id} désactivé.\n`);
+      const changed = audited(db, () => createRelayRegistry(db).disable(id), (changed) => (changed ? `Relais ${id} désactivé` : null));
+      process.stdout.write(changed ? `Relais ${id} désactivé.\n` : `Relais ${id} déjà désactivé : rien n’a changé.\n`);
     }),
   );
 relais

@@ -48,7 +48,8 @@ export function createRelayRegistry(db: Db, options: { requireSignatures?: boole
       SELECT r.id, r.secret,
              (SELECT json_group_array(boutique_id) FROM relais_boutiques WHERE relais_id = r.id) AS boutiques
       FROM relais r WHERE r.id = ? AND r.actif = 1`),
-    setActif: db.prepare<[number, number]>('UPDATE relais SET actif = ? WHERE id = ?'),
+    disableActive: db.prepare<[number]>('UPDATE relais SET actif = 0 WHERE id = ? AND actif = 1'),
+    exists: db.prepare<[number], { id: number }>('SELECT id FROM relais WHERE id = ?'),
     setSecret: db.prepare<[string, number]>('UPDATE relais SET secret = ? WHERE id = ?'),
   };
 
@@ -99,8 +100,11 @@ export function createRelayRegistry(db: Db, options: { requireSignatures?: boole
     },
     list: (): RelayRow[] =>
       stmt.list.all().map((r) => ({ id: r.id, nom: r.nom, boutiques: JSON.parse(r.boutiques) as number[], actif: r.actif === 1 })),
-    disable(id: number): void {
-      if (stmt.setActif.run(0, id).changes === 0) throw new CatalogueError('NOT_FOUND', `Relais ${id} introuvable`);
+    /** False when it was already disabled: nothing changed (no audit row for it). */
+    disable(id: number): boolean {
+      if (stmt.disableActive.run(id).changes === 1) return true;
+      if (!stmt.exists.get(id)) throw new CatalogueError('NOT_FOUND', `Relais ${id} introuvable`);
+      return false;
     },
     /** A new secret; the old one stops working at once. */
     rotate(id: number): { id: number; secret: string } {

@@ -71,6 +71,22 @@ describe('server audit: who changed what from the CLI', () => {
     for (const r of rows) expect(Math.abs(Date.parse(r.le) - Date.now())).toBeLessThan(10 * 60_000);
   });
 
+  it('a command that changes nothing (enable an active terminal, disable twice, the same devise) leaves no row and says so', () => {
+    expect(cli('terminal', 'add', 'serial-1', 'Caisse 1', '--boutique', '3').code).toBe(0);
+    expect(cli('relais', 'add', 'Relais Gombe', '--boutique', '3').code).toBe(0);
+    const before = auditRows().length;
+    expect(cli('terminal', 'enable', 'serial-1').stdout).toBe('Terminal serial-1 déjà actif : rien n’a changé.\n');
+    expect(cli('terminal', 'disable', 'serial-1').stdout).toBe('Terminal serial-1 désactivé.\n');
+    expect(cli('terminal', 'disable', 'serial-1').stdout).toBe('Terminal serial-1 déjà désactivé : rien n’a changé.\n');
+    expect(cli('relais', 'disable', '1').stdout).toBe('Relais 1 désactivé.\n');
+    expect(cli('relais', 'disable', '1').stdout).toBe('Relais 1 déjà désactivé : rien n’a changé.\n');
+    expect(cli('boutique', 'set', '3', '--devise', 'CDF').stdout).toContain('rien n’a changé');
+    expect(auditRows().slice(before).map((r) => r.changement)).toEqual(['Terminal serial-1 désactivé', 'Relais 1 désactivé']);
+    // Still refused when there is nothing to refer to.
+    expect(cli('relais', 'disable', '99').code).not.toBe(0);
+    expect(cli('terminal', 'enable', 'nope').code).not.toBe(0);
+  });
+
   it('secrets issued by terminal secret, relais add and relais secret are printed once and never written to the audit', () => {
     cli('terminal', 'add', 'serial-1', 'Caisse 1', '--boutique', '3');
     const terminalSecret = JSON.parse(cli('terminal', 'secret', 'serial-1', '--json').stdout).secret as string;

@@ -266,6 +266,26 @@ describe('ventesync-server CLI', () => {
     expect(json('terminal', 'list')).toEqual([expect.objectContaining({ serial: 'CAISSE-01_a.b' })]);
   });
 
+  it('a terminal or boutique name with control characters (ESC, BEL, C1, bidi override) is refused; one stored before is printed escaped', () => {
+    cli('boutique', 'add', 'B', '--id', '1');
+    for (const nom of ['Caisse\u001b]0;pwned\u0007', 'Caisse\u009b2J', 'Caisse\u202e1']) {
+      const add = cli('terminal', 'add', 's1', nom, '--boutique', '1');
+      expect(add.code, JSON.stringify(nom)).toBe(1);
+      expect(add.stderr).toMatch(/^Erreur : Le nom du terminal ne doit contenir ni caractère de contrôle/);
+      const set = cli('boutique', 'set', '1', '--nom', nom);
+      expect(set.code, JSON.stringify(nom)).toBe(1);
+      expect(set.stderr).toMatch(/^Erreur : Le nom de la boutique ne doit contenir ni caractère de contrôle/);
+    }
+    expect(json('terminal', 'list')).toEqual([]);
+    expect(json('boutique', 'list')[0].nom).toBe('B');
+    const database = new Database(db);
+    database.prepare("UPDATE boutiques SET nom = 'B' || char(27) || ']0;pwned' || char(7)").run();
+    database.close();
+    const out = cli('boutique', 'set', '1', '--devise', 'USD').stdout;
+    expect(out).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+    expect(out).toContain('\\u001b]0;pwned\\u0007');
+  });
+
   it('a numero holding control characters (stored before they were refused) is listed escaped, never sent raw to the terminal', () => {
     const database = openDatabase(db);
     importFixture(database, createCatalogueStore(database), TEST_FIXTURE, new Date('2025-10-01T00:00:00Z'));

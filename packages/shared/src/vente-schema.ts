@@ -30,7 +30,15 @@ export function isWellFormed(text: string): boolean {
 // space, bidi overrides, byte-order mark). In a numero they make two numeros that look the
 // same differ, or drive the terminal of whoever lists the sales (`ESC ]0;…BEL` sets its title).
 const UNPRINTABLE = /[\p{Cc}\p{Cf}]/u;
-const UNPRINTABLE_MESSAGE = 'ne doit contenir ni caractère de contrôle ni caractère invisible';
+export const UNPRINTABLE_MESSAGE = 'ne doit contenir ni caractère de contrôle ni caractère invisible';
+
+/**
+ * The one rule for text people will read in a terminal or on a page (numeros, terminal and
+ * boutique names, a reason typed on the shop page): no control or invisible character.
+ */
+export function hasUnprintable(text: string): boolean {
+  return UNPRINTABLE.test(text);
+}
 
 // The instants the ISO form YYYY-MM-DDTHH:MM:SS.sssZ can hold: beyond them toISOString()
 // writes `+010000-…`, which sorts and filters wrongly in the history.
