@@ -1,5 +1,6 @@
 import { localDayOf } from '@ventesync/shared';
 import type { Db } from './db/open-database.js';
+import { CatalogueError } from './catalogue-store.js';
 import { MAX_CHIFFRES_JOUR_CENTIMES } from './sale-writer.js';
 
 /**
@@ -35,7 +36,9 @@ export function rebuildDailyTotals(db: Db, boutiqueId: number, fuseau: string): 
   for (const t of totals.values()) {
     // The new day boundaries can put more in one day than the sale writer let in (see there):
     // the change of zone is refused rather than a total made inexact.
-    if (t.montant > MAX_CHIFFRES_JOUR_CENTIMES) throw new Error(`Total du jour ${t.jour} (${t.mode}) trop élevé dans le fuseau ${fuseau}`);
+    if (t.montant > MAX_CHIFFRES_JOUR_CENTIMES) {
+      throw new CatalogueError('INVALID', `Fuseau ${fuseau} refusé : le total du jour ${t.jour} (${t.mode}) y dépasserait ${MAX_CHIFFRES_JOUR_CENTIMES} centimes`);
+    }
   }
   for (const t of totals.values()) insert.run(boutiqueId, t.jour, t.mode, t.nombre, t.montant);
 }

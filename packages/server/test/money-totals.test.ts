@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { CatalogueError, createCatalogueStore } from '../src/catalogue-store.js';
 import { createRapportReader, type Rapport } from '../src/rapport.js';
 import { MAX_CHIFFRES_JOUR_CENTIMES } from '../src/sale-writer.js';
 import { testApp, vente } from './helpers.js';
@@ -99,5 +100,20 @@ describe('sums of money past 2^53 centimes stay exact', () => {
     const after = await totalsEverywhere();
     expect(after.types).toEqual(['integer']);
     expect(new Set([after.reconciliation, after.rapport, after.statistiques_jour, after.chiffres_jour]).size).toBe(1);
+  }, 60_000);
+
+  it('a change of zone that would merge two days past 2^63 centimes is refused, zone and totals unchanged', async () => {
+    // 600 sales of 9e15 centimes at 23:30 UTC on the 28th, 600 at 00:30 UTC on the 29th: two
+    // days in UTC, one day (the 29th) in Kinshasa (+1).
+    for (const [prefix, date] of [['LATE', '2025-10-28T23:30:00Z'], ['EARLY', '2025-10-29T00:30:00Z']] as const) {
+      for (const part of [0, 1]) {
+        const ventes = Array.from({ length: 300 }, (_, i) => ({ ...sale(`${prefix}-${part}-${i}`, '9999999999999.99', 9), date_vente: date }));
+        expect((await t.sync(ventes)).json().statistiques.reussies).toBe(300);
+      }
+    }
+    const before = t.db.prepare('SELECT jour, CAST(montant_total AS TEXT) AS m FROM chiffres_jour ORDER BY jour').all();
+    expect(() => createCatalogueStore(t.db).setBoutique(2, { fuseau: 'Africa/Kinshasa' })).toThrow(CatalogueError);
+    expect(t.db.prepare('SELECT fuseau FROM boutiques WHERE id = 2').pluck().get()).toBe('UTC');
+    expect(t.db.prepare('SELECT jour, CAST(montant_total AS TEXT) AS m FROM chiffres_jour ORDER BY jour').all()).toEqual(before);
   }, 60_000);
 });
