@@ -4,6 +4,7 @@ import { performance } from 'node:perf_hooks';
 import type { BatchOutcome, UpstreamAnswer } from './classify.js';
 import type { Db } from './db/open-database.js';
 import type { RelayStore } from './relay-store.js';
+import { serverReachable } from './server-reach.js';
 import type { Upstream } from './upstream.js';
 
 /** This package's version, for `ventesync_build_info` and `/ready` (read once, src or dist alike). */
@@ -93,10 +94,11 @@ export function createRelayMetrics(
   });
   new Gauge({
     name: `${METRIC_PREFIX}relay_server_reachable`,
-    help: 'Le serveur central a répondu au dernier essai (1), ne répond pas (0)',
+    help: 'Le serveur central prend les ventes (1), ne répond pas ou les refuse toutes (0)',
     registers: [registry],
     collect() {
-      this.set(store.getEtat('serveur_joignable') === 'oui' ? 1 : 0);
+      // Answering is not enough: a server failing every sale is not reached for them.
+      this.set(serverReachable(store) === true ? 1 : 0);
     },
   });
   const forwards = new Counter({

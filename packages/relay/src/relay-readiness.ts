@@ -4,6 +4,15 @@ import type { Db } from './db/open-database.js';
 import type { DiskReserve } from './disk-reserve.js';
 import type { QueueSnapshot } from './relay-metrics.js';
 import type { RelayStore } from './relay-store.js';
+import { SERVER_BROKEN_KEY } from './server-reach.js';
+
+function depuisOf(json: string): string | null {
+  try {
+    return (JSON.parse(json) as { depuis?: string }).depuis ?? null;
+  } catch {
+    return null;
+  }
+}
 
 /**
  * A sale waiting longer than this makes `/ready` warn: the relay works, but the sales are not
@@ -59,6 +68,11 @@ export function relayChecks(deps: {
     const joignable = store.getEtat('serveur_joignable');
     const verifie = store.getEtat('serveur_verifie_le');
     const url = store.getEtat('serveur_url');
+    // It answers but fails every sale (forwarder.ts): no more reachable for sales than when away.
+    const panne = store.getEtat(SERVER_BROKEN_KEY);
+    if (panne !== null) {
+      return { status: 'warn', message: `serveur central en panne : il répond mais refuse toutes les ventes (depuis ${depuisOf(panne) ?? '?'}) : les ventes sont gardées`, url };
+    }
     if (joignable === 'non') return { status: 'warn', message: `serveur central injoignable (dernier essai ${verifie ?? '?'}) : les ventes sont gardées`, url };
     if (joignable === null) return { status: 'pass', message: 'serveur central pas encore contacté', url };
     return { status: 'pass', message: `serveur central joignable (vérifié ${verifie ?? '?'})`, url };

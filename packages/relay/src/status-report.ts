@@ -6,6 +6,7 @@ import { commandLines, SCREEN_COLUMNS, wrap } from './fit-table.js';
 import { formatWhen, type TimeStyle } from './format-time.js';
 import { LAST_RECONCILIATION_KEY, type LastReconciliation, reconciliationLine } from './reconcile.js';
 import type { RelayStore } from './relay-store.js';
+import { SERVER_BROKEN_KEY, serverReachable } from './server-reach.js';
 
 /** A fact the forwarding side records as JSON in `etat`; null when absent or unreadable. */
 function fact<T>(store: RelayStore, cle: string): T | null {
@@ -27,7 +28,7 @@ function alerts(store: RelayStore) {
   const horloge = fact<{ decalage_ms: number; mesure_le: string }>(store, 'horloge_decalee');
   const serveur = fact<{ ancien: string; nouveau: string; en_attente: number; le: string }>(store, 'changement_serveur');
   // The forwarder's word: the server fails every sale (forwarder.ts, BROKEN_SERVER_AFTER_SALES).
-  const panne = fact<{ depuis: string; raison: string }>(store, 'serveur_en_panne');
+  const panne = fact<{ depuis: string; raison: string }>(store, SERVER_BROKEN_KEY);
   // relay-trust.ts (DOOR_SHUT_KEY): a registered relay that has no list of its terminals yet turns every till away.
   const porte = fact<{ depuis: string; message: string }>(store, 'porte_fermee');
   return {
@@ -106,13 +107,14 @@ export function statusReport(store: RelayStore, daemon: DaemonProbe, commands: C
   const sum = (key: 'en_attente' | 'en_attente_refusees' | 'synchronisees' | 'rejetees' | 'abandonnees') =>
     parTerminal.reduce((n, t) => n + t[key], 0);
   const oldest = parTerminal.map((t) => t.plus_ancienne_en_attente).filter((d): d is string => d !== null).sort()[0] ?? null;
-  const joignable = store.getEtat('serveur_joignable');
   const erreur = store.getEtat('derniere_erreur');
   return {
     relais: relaisState(daemon),
     serveur: {
       url: store.getEtat('serveur_url'),
-      joignable: joignable === null ? null : joignable === 'oui',
+      joignable: serverReachable(store),
+      /** It answers but fails every sale: not reachable for sales, though it answers. */
+      en_panne: store.getEtat(SERVER_BROKEN_KEY) !== null,
       verifie_le: store.getEtat('serveur_verifie_le'),
     },
     alertes: alerts(store),
@@ -177,7 +179,7 @@ export function renderStatus(r: StatusReport, style: TimeStyle, commands: Comman
     command(relayCommand(commands, `start --upstream ${r.serveur.url ?? 'http://serveur:8000'}`));
   }
   const s = r.serveur;
-  const reach = s.joignable === null ? 'pas encore contacté' : s.joignable ? 'répond' : 'NE RÉPOND PAS';
+  const reach = s.en_panne ? 'RÉPOND MAIS REFUSE TOUTES LES VENTES' : s.joignable === null ? 'pas encore contacté' : s.joignable ? 'répond' : 'NE RÉPOND PAS';
   field('Serveur central', `${s.url ?? '?'} — ${reach}${s.verifie_le ? ` (vérifié ${when(s.verifie_le)})` : ''}`);
   const t = r.totaux;
   field(

@@ -828,13 +828,13 @@ describe('the relay cannot write its own file (disk full)', () => {
     fillDisk();
     const forwarder = setup({ batchSize: 40, networkRetry: { baseMs: 50, capMs: 100, factor: 2 } });
     forwarder.start();
-    await until(() => logs.some((l) => /Disque plein/.test(l)), 'disk full in the log');
+    await until(() => logs.some((l) => /disque de ce PC est plein/i.test(l)), 'disk full in the log');
     // Each resend would have been a new request: the till waits instead.
     const sent = proxy.requests.length;
     expect(sent).toBeLessThanOrEqual(2);
     expect(waiting()).toBe(40);
     // For `status`: the small etat row still fits where the sales' bookkeeping does not.
-    expect(JSON.parse(store.getEtat('ecriture_impossible')!)).toMatchObject({ code: 'SQLITE_FULL', message: expect.stringMatching(/Disque plein/) });
+    expect(JSON.parse(store.getEtat('ecriture_impossible')!)).toMatchObject({ code: 'SQLITE_FULL', message: expect.stringMatching(/disque de ce PC est plein/i) });
 
     // Space returns for real: the lest's few pages alone are not room for 40 sales' bookkeeping
     // (their sends' history included), which made this test fail now and then.
@@ -866,7 +866,7 @@ describe('a staff command holding the write lock (the relay file is busy, not br
       await until(() => logs.filter((l) => /occupé/.test(l)).length >= 2, 'tried again while the lock is held');
       expect(store.getEtat('ecriture_impossible')).toBeNull();
       expect(forwarder.writeTrouble()).toBeNull();
-      expect(logs.some((l) => /Disque plein|ne peut pas écrire/.test(l))).toBe(false);
+      expect(logs.some((l) => /disque de ce PC est plein|ne peut pas écrire/i.test(l))).toBe(false);
       expect(waiting()).toBe(3);
       other.exec('COMMIT');
       // No one asks again (the interval is a minute, the network backoff too): the short wait ends by itself.

@@ -122,7 +122,7 @@ describe.skipIf(!mountable)('the relay on a full disk (a real small filesystem)'
     fillUp(join(mounted, 'lest'));
     proxy.releaseHeld();
 
-    await relay.waitForLine(/Disque plein/);
+    await relay.waitForLine(/disque de ce PC est plein/i);
     await relay.waitForLine(/"echecs":3/);
     await relay.waitForLine(/"echecs":4/);
     // Each failure waited out its backoff: no resend of the batch while the disk is full.
@@ -136,7 +136,7 @@ describe.skipIf(!mountable)('the relay on a full disk (a real small filesystem)'
       }
     };
     // For `status`: written down in room the relay kept for this moment.
-    expect(JSON.parse(etat('ecriture_impossible') ?? 'null')).toMatchObject({ code: 'SQLITE_FULL', message: expect.stringMatching(/Disque plein/) });
+    expect(JSON.parse(etat('ecriture_impossible') ?? 'null')).toMatchObject({ code: 'SQLITE_FULL', message: expect.stringMatching(/disque de ce PC est plein/i) });
 
     rmSync(join(mounted, 'lest'));
     rmSync(join(mounted, 'lest-2'));

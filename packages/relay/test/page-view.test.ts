@@ -55,6 +55,21 @@ describe('the light of the shop page', () => {
     expect(light(at(5), 5 * 60_000).feu).toBe('rouge');
   });
 
+  it('a server answering but failing every sale is not "répond": orange, red past the away threshold, never "les ventes partent"', () => {
+    hold('A');
+    store.recordServerAnswered(true, at(1));
+    store.setEtat('serveur_en_panne', JSON.stringify({ depuis: at(1).toISOString(), raison: 'HTTP 502' }));
+    const early = light(at(29));
+    expect(early.feu).toBe('orange');
+    expect(early.raisons.join(' ')).toContain('répond mais refuse toutes les ventes');
+    const red = light(at(30));
+    expect(red.feu).toBe('rouge');
+    expect(red.raisons[0]).toContain('le serveur central répond mais refuse toutes les ventes'.replace(/^l/, 'L'));
+    for (const verdict of [early, red]) expect(verdict.raisons.join(' ')).not.toContain('les ventes en attente partent');
+    expect(view(at(30)).serveur).toMatch(/^répond mais refuse toutes les ventes/);
+    expect(renderStatus(statusReport(store, daemon, commands), { now: at(30), utc: false }, commands)).toContain('RÉPOND MAIS REFUSE TOUTES LES VENTES');
+  });
+
   it('is red while a refused sale awaits a decision, even with the server there', () => {
     hold('A', 'B');
     store.recordServerAnswered(true, at(1));

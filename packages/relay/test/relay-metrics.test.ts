@@ -208,6 +208,45 @@ describe('relay /ready', () => {
     expect(res.json()).toMatchObject({ status: 'fail', checks: { database: { status: 'fail', message: expect.stringContaining('disque plein') } } });
   });
 
+  it("a till's sale refused for a full disk: /ready fails, the page is red and says so; a sale written again clears it", async () => {
+    await build();
+    expect((await post([vente('AVANT-1')])).statusCode).toBe(201);
+    // No free page left to absorb the next sale: the file is full for it.
+    db.exec('VACUUM');
+    db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`);
+    const refused = await post(Array.from({ length: 40 }, (_, i) => vente(`PLEIN-${i}`)));
+    expect(refused.statusCode).toBe(507);
+    expect(store.byStatut('EN_ATTENTE', null, 100).map((v) => v.numero_facture)).toEqual(['AVANT-1']);
+    const res = await ready();
+    expect(res.statusCode).toBe(503);
+    expect(res.json()).toMatchObject({ checks: { database: { status: 'fail', message: expect.stringContaining('Le disque de ce PC est plein') } } });
+    const page = (await app.inject({ method: 'GET', url: '/etat' })).json() as { feu: string; raisons: string[] };
+    expect(page.feu).toBe('rouge');
+    expect(page.raisons.join(' ')).toContain('Le disque de ce PC est plein : les ventes ne sont plus enregistrées');
+
+    db.pragma('max_page_count = 1073741823');
+    expect((await post([vente('APRES-1')])).statusCode).toBe(201);
+    expect((await ready()).json()).toMatchObject({ checks: { database: { status: 'pass' } } });
+    expect(store.getEtat('ecriture_impossible')).toBeNull();
+    // The page reuses its view for a moment: no longer red within a few seconds (the sales may already be sent).
+    const deadline = Date.now() + 10_000;
+    let feu = '';
+    while ((feu = ((await app.inject({ method: 'GET', url: '/etat' })).json() as { feu: string }).feu) === 'rouge' && Date.now() < deadline) await sleep(50);
+    expect(feu).not.toBe('rouge');
+  });
+
+  it('a server answering but failing every sale (the forwarder says it broken) is not reachable: /ready warns, the gauge is 0, /health says so', async () => {
+    await build();
+    store.recordServerAnswered(true, now());
+    expect((await scrape())('ventesync_relay_server_reachable')).toBe(1);
+    store.setEtat('serveur_en_panne', JSON.stringify({ depuis: now().toISOString(), raison: 'HTTP 502' }));
+    expect((await ready()).json()).toMatchObject({
+      checks: { serveur: { status: 'warn', message: expect.stringContaining('répond mais refuse toutes les ventes') } },
+    });
+    expect((await scrape())('ventesync_relay_server_reachable')).toBe(0);
+    expect((await app.inject({ method: 'GET', url: '/health' })).json()).toMatchObject({ serveur_joignable: false });
+  });
+
   it('a read-only relay file fails, 503', async () => {
     await build();
     db.pragma('query_only = ON');

@@ -68,7 +68,17 @@ export function trafficLight(r: StatusReport, now: Date, alertAfterMs: number = 
   const away = r.serveur.joignable !== true;
   const oldest = t.plus_ancienne_en_attente ? new Date(t.plus_ancienne_en_attente).getTime() : Number.NaN;
   const waitedMs = Number.isNaN(oldest) ? 0 : now.getTime() - oldest;
-  if (t.en_attente > 0 && away) {
+  if (t.en_attente > 0 && r.serveur.en_panne) {
+    // It answers, but fails every sale: as long a wait as a server away is as worth a call.
+    if (waitedMs >= alertAfterMs) {
+      red.push(
+        `Le serveur central répond mais refuse toutes les ventes, et des ventes attendent depuis plus de ${thresholdWords(alertAfterMs)} : ` +
+          'prévenez le responsable informatique (les ventes restent gardées sur ce PC).',
+      );
+    } else {
+      orange.push("Le serveur central répond mais refuse toutes les ventes pour l'instant : elles sont gardées sur ce PC et partiront quand il les acceptera.");
+    }
+  } else if (t.en_attente > 0 && away) {
     if (waitedMs >= alertAfterMs) {
       red.push(
         `Le serveur central ne répond pas, et des ventes attendent depuis plus de ${thresholdWords(alertAfterMs)} : ` +
@@ -89,7 +99,9 @@ export function trafficLight(r: StatusReport, now: Date, alertAfterMs: number = 
   if (r.terminaux.some((till) => till.bloque)) orange.push('Une caisse est refusée par le serveur : voir sa ligne plus bas.');
   if (red.length > 0) return { feu: 'rouge', titre: 'Attention : une intervention est nécessaire', raisons: [...red, ...orange] };
   if (t.en_attente > 0) return { feu: 'orange', titre: 'Des ventes attendent d’être envoyées', raisons: orange };
-  const calm = away && r.serveur.joignable === false ? ["Le serveur central ne répond pas en ce moment, mais aucune vente n'attend."] : [];
+  const calm = r.serveur.en_panne
+    ? ["Le serveur central répond mais refuse toutes les ventes en ce moment ; aucune vente n'attend."]
+    : away && r.serveur.joignable === false ? ["Le serveur central ne répond pas en ce moment, mais aucune vente n'attend."] : [];
   return { feu: 'vert', titre: 'Tout est envoyé', raisons: calm };
 }
 
@@ -130,7 +142,7 @@ export function shopView(
     ne_pas_eteindre: report.totaux.en_attente > 0,
     dernier_envoi: moment(report.derniere_sync, now) ?? 'jamais',
     serveur:
-      (s.joignable === null ? 'pas encore contacté' : s.joignable ? 'répond' : 'ne répond pas') +
+      (s.en_panne ? 'répond mais refuse toutes les ventes' : s.joignable === null ? 'pas encore contacté' : s.joignable ? 'répond' : 'ne répond pas') +
       (s.verifie_le ? ` (vérifié ${when(s.verifie_le)})` : ''),
     alertes: alertLines(report.alertes, when),
     terminaux: report.terminaux.map((till) => ({
