@@ -25,6 +25,7 @@ import { registerShopPage } from './page/routes.js';
 import { createSaleIntake } from './sale-intake.js';
 import { createRetourIntake } from './retour-intake.js';
 import { classifyAnswer } from './classify.js';
+import { createReadCoalescer } from './read-coalescer.js';
 import type { RelayTrust } from './relay-trust.js';
 import { registerSignatureCheck } from '@ventesync/runtime/http';
 import type { RelayTerminal, TerminalDirectory } from './terminal-directory.js';
@@ -195,18 +196,7 @@ export async function buildRelayApp(options: RelayAppOptions): Promise<FastifyIn
       return reply.code(answer.status).send(answer.body);
     });
 
-    // Identical reads of one till in flight at once share one request to the server: each
-    // identical message costs the relay's signer a second of its window (request-signer.ts).
-    const readsInFlight = new Map<string, ReturnType<Upstream['get']>>();
-    const readOnce = (url: string, serial: string) => {
-      const key = `${serial} ${url}`;
-      let pending = readsInFlight.get(key);
-      if (!pending) {
-        pending = upstream.get(url, serial).finally(() => readsInFlight.delete(key));
-        readsInFlight.set(key, pending);
-      }
-      return pending;
-    };
+    const readOnce = createReadCoalescer((url: string, serial: string) => upstream.get(url, serial));
 
     const forward = (onUnreachable: (request: FastifyRequest, reply: FastifyReply) => unknown) =>
       async (request: FastifyRequest, reply: FastifyReply) => {

@@ -168,6 +168,21 @@ describe('relay: read endpoints', () => {
     expect(stats.json().code).toBe('UPSTREAM_UNAVAILABLE');
   });
 
+  it("a read the relay answers 503 with a wait (its signer out of seconds) gives the till that Retry-After", async () => {
+    await app.close();
+    const real = createUpstream(upstreamUrl, agent);
+    const upstream = {
+      ...real,
+      get: async () => ({ kind: 'response' as const, status: 503, body: { code: 'SERVICE_UNAVAILABLE', error: 'Relais occupé' }, retryAfterMs: 1_000 }),
+    };
+    const now = () => new Date('2025-10-29T02:45:00Z');
+    app = await buildRelayApp({ store, upstream, forwarder, directory: createTerminalDirectory(store, real, now), logger: false, now });
+    const res = await app.inject({ method: 'GET', url: '/api/v2/simple/statistiques/', headers: { 'x-device-serial': SERIAL } });
+    expect(res.statusCode).toBe(503);
+    expect(res.headers['retry-after']).toBe('1');
+    expect(res.json().code).toBe('SERVICE_UNAVAILABLE');
+  });
+
   it('without a cached catalogue and without the server, articles is a clear 503', async () => {
     await stopServer();
     const res = await app.inject({ method: 'GET', url: '/api/v2/simple/articles/', headers: { 'x-device-serial': 'jamais-vu' } });

@@ -404,6 +404,25 @@ describe('the relay CLI with credentials', () => {
     for (const secret of [relay.secret, tillSecret]) expect(everything).not.toContain(secret);
   });
 
+  it('started with credentials but never having reached the server: says in its log and in status that tills are turned away until it does', async () => {
+    const server = await startServer();
+    await server.close();
+    const file = join(dir, 'relais.secret');
+    writeFileSync(file, `${relay.secret}\n`, { mode: 0o600 });
+    const daemon = await startCliProcess(RELAY_CLI, [
+      'start', '--upstream', server.url, '--db', relayDb, '--host', '127.0.0.1', '--port', '0', '--relay-id', String(relay.id), '--relay-secret-file', file,
+    ]);
+    running.push(daemon);
+    expect(await daemon.waitForLine(/Caisses refusées \(503\)/)).toContain("n'a pas encore reçu du serveur la liste de ses terminaux");
+    const res = await request(`${daemon.url}${SYNC}`, { method: 'POST', headers: { 'x-device-serial': LEGACY, 'content-type': 'application/json' }, body: vente('CLI-2') });
+    expect(res.statusCode).toBe(503);
+    await res.body.dump();
+    const status = relayCli(['status']);
+    const words = status.stdout.replace(/\s+/g, ' '); // lines wrapped to the screen
+    expect(words).toContain('Les caisses sont refusées (503)');
+    expect(words).toContain("n'a pas encore reçu du serveur la liste de ses terminaux");
+  });
+
   it('refuses a missing, empty or malformed secret file, or a relay id without a secret: a French error, exit 1, the secret never echoed', () => {
     const start = ['start', '--upstream', 'http://127.0.0.1:9', '--port', '0', '--host', '127.0.0.1'];
     const missing = relayCli([...start, '--relay-id', '1', '--relay-secret-file', join(dir, 'absent')]);
