@@ -712,7 +712,8 @@ export function createForwarder(deps: {
               store.retours.markRejected(held.id, r.code, r.erreur);
               refused.push({ numero_retour: held.numero_retour, code: r.code, erreur: r.erreur });
             } else if (r.kind === 'missing') {
-              if (store.heldInScope(held.numero_facture, held.boutique_id, held.serial)?.statut === 'EN_ATTENTE') {
+              const sale = store.heldInScope(held.numero_facture, held.boutique_id, held.serial);
+              if (sale?.statut === 'EN_ATTENTE' || sale?.statut === 'REJETEE') {
                 store.retours.noteWaiting(held.id, 'SALE_NOT_FOUND', `${r.erreur} (la vente attend encore sur le relais)`);
               } else {
                 store.retours.markRejected(held.id, 'SALE_NOT_FOUND', r.erreur);

@@ -42,10 +42,12 @@ const RETOUR_COLUMNS = `id, serial, boutique_id, numero_retour, numero_facture, 
 
 /**
  * Order after the sale: a return waits while its sale (same numero, in the return's boutique
- * or from its till) is still waiting on this relay; the server would not know the sale yet.
+ * or from its till) is still waiting on this relay, the server not knowing it yet; also while
+ * the server refused the sale and a person has not decided (retry or discard): sent now, the
+ * return could only be refused SALE_NOT_FOUND.
  */
 const SALE_STILL_HELD = `EXISTS (
-  SELECT 1 FROM ventes v WHERE v.numero_facture = retours.numero_facture AND v.statut = 'EN_ATTENTE'
+  SELECT 1 FROM ventes v WHERE v.numero_facture = retours.numero_facture AND v.statut IN ('EN_ATTENTE', 'REJETEE')
     AND ((retours.boutique_id IS NOT NULL AND v.boutique_id = retours.boutique_id) OR v.serial = retours.serial))`;
 
 export interface RetourSummary {

@@ -36,6 +36,7 @@ export function retourRecord(r: HeldRetour) {
 export function retourSituation(store: RelayStore, r: HeldRetour): string {
   const sale = store.heldInScope(r.numero_facture, r.boutique_id, r.serial);
   if (sale?.statut === 'EN_ATTENTE') return `attend que la vente ${r.numero_facture} parte au serveur`;
+  if (sale?.statut === 'REJETEE') return `attend la vente ${r.numero_facture}, refusée par le serveur : à traiter (retry ou discard)`;
   if (r.en_vol) return 'en cours d’envoi';
   if (r.code_erreur) return `${r.erreur ?? r.code_erreur}`;
   return r.tentatives === 0 ? 'envoi au prochain passage' : 'nouvel envoi au prochain passage';

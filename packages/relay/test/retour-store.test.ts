@@ -32,12 +32,15 @@ describe('held returns wait for their sale', () => {
     expect(store.retours.claimBatch('caisse-2', AT, 10).map((r) => r.numero_retour)).toEqual(['R-1']);
   });
 
-  it('a return of a sale the relay does not hold is due at once; a rejected sale no longer holds its return back', () => {
+  it('a return of a sale the relay does not hold is due at once; one of a sale the server refused waits for a person to decide on the sale', () => {
     give('caisse-1', 'R-2', 'AILLEURS-1', 1);
     sell('caisse-1', 'V-3', 1);
     give('caisse-1', 'R-3', 'V-3', 1);
     expect(store.retours.claimBatch('caisse-1', AT, 10).map((r) => r.numero_retour)).toEqual(['R-2']);
     store.markRejected(store.byNumero('V-3')[0]!.id, 'ARTICLE_NOT_FOUND', 'article inconnu');
+    expect(store.retours.claimBatch('caisse-1', AT, 10)).toEqual([]);
+    // Discarded: the return goes, and the server says whether it knows the sale.
+    expect(store.discard('V-3', 'vente annulée', AT)).toBe(1);
     expect(store.retours.claimBatch('caisse-1', AT, 10).map((r) => r.numero_retour)).toEqual(['R-3']);
   });
 
