@@ -1,5 +1,6 @@
 import { createHash, createHmac } from 'node:crypto';
 import { join } from 'node:path';
+import { MAX_REPORT_AHEAD_MS } from '@ventesync/shared';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parsePrometheusText, sampleValue } from '../../../test-support/prometheus-text.js';
 import { buildApp } from '../src/app.js';
@@ -106,6 +107,31 @@ describe('relay reports: every shop’s relay seen from the centre', () => {
       expect(res.json().code, name).toBe('INVALID_FORMAT');
     }
     expect(s.stored()).toEqual(before);
+  });
+
+  it('an inconsistent report (waiting sales without their age, a reconciled day after tomorrow, a date minutes ahead) is refused 400, nothing stored', async () => {
+    const s = await setup();
+    await s.report(REPORT);
+    const before = s.stored();
+    const at = (seconds: number) => new Date((NOW + seconds) * 1000).toISOString();
+    const day = (days: number) => at(days * 86_400).slice(0, 10);
+    const reconciled = (jour: string) => ({ ...REPORT, derniere_reconciliation: { jour, le: at(-60), accord: true, numeros_differents: 0, non_verifies: 0 } });
+    const inconsistent: Array<[string, unknown, RegExp]> = [
+      ['waiting without age', { ...REPORT, ventes: { ...REPORT.ventes, en_attente: 3 }, attente_plus_ancienne_s: null }, /attente_plus_ancienne_s : absente alors que 3 vente/],
+      ['day after tomorrow', reconciled(day(2)), /derniere_reconciliation\.jour : .* est après demain/],
+      ['success 23 h ahead', { ...REPORT, dernier_succes: at(23 * 3600) }, /dernier_succes : .* dans le futur \(plus de 5 min/],
+      ['success just past the tolerance', { ...REPORT, dernier_succes: new Date((NOW + 1) * 1000 + MAX_REPORT_AHEAD_MS).toISOString() }, /dernier_succes/],
+    ];
+    for (const [name, body, said] of inconsistent) {
+      const res = await s.report(body);
+      expect(res.statusCode, name).toBe(400);
+      expect(res.json().code, name).toBe('INVALID_FORMAT');
+      expect(res.json().error, name).toMatch(said);
+    }
+    expect(s.stored()).toEqual(before);
+    // Within the tolerance, tomorrow's day, no sale waiting without an age: taken.
+    expect((await s.report({ ...reconciled(day(1)), dernier_succes: at(MAX_REPORT_AHEAD_MS / 1000 - 1) })).statusCode).toBe(200);
+    expect((await s.report({ ...REPORT, ventes: { ...REPORT.ventes, en_attente: 0 }, attente_plus_ancienne_s: null })).statusCode).toBe(200);
   });
 
   it('a disabled relay, a wrong signature, or a till without a relay id: 401, nothing stored', async () => {

@@ -17,11 +17,15 @@ export const MAX_REPORTED_SALES = 100_000_000;
 /** Ten years, in seconds: an older wait is a broken clock. */
 export const MAX_REPORTED_AGE_SECONDS = 10 * 365 * 24 * 3600;
 /**
- * How far ahead of the server's clock a date of the report may be. The relay records its dates
- * on its own clock, which may be off by hours (a shop PC set by hand); beyond a day it is no
- * longer a clock that drifts.
+ * How far ahead of the server's clock a date of the report may be: the time a report takes
+ * to arrive and an ordinary drift. The relay records its dates on its own clock; one set more
+ * than this ahead (a shop PC set by hand) has its reports refused 400 INVALID_FORMAT, which its
+ * log says once (relay-reporter.ts), while its `status` and page already warn of the clock gap
+ * past 2 minutes (relay clock.ts, CLOCK_WARN_MS). A date from the future is never stored.
  */
-export const MAX_REPORT_AHEAD_MS = 24 * 3600_000;
+export const MAX_REPORT_AHEAD_MS = 5 * 60_000;
+/** A reconciled day is at most tomorrow in UTC terms: the shop's local day may run ahead of UTC by up to 14 h. */
+const MAX_RECONCILED_DAYS_AHEAD = 1;
 /** Dates before this are no report's. */
 const EARLIEST_REPORT_DATE = Date.UTC(2020, 0, 1);
 
@@ -86,15 +90,28 @@ function datesOf(report: RelayReport): Array<[string, string]> {
 
 export type RelayReportCheck = { ok: true; report: RelayReport } | { ok: false; problemes: string[] };
 
-/** The schema, then each date against `now`: every problem at once, in words. */
+/**
+ * The schema, then what no relay's state can be: each date against `now`, the reconciled day
+ * no later than tomorrow, waiting sales with the age of the oldest. Every problem at once, in words.
+ */
 export function checkRelayReport(body: unknown, now: Date): RelayReportCheck {
   const parsed = RelayReportSchema.safeParse(body);
   if (!parsed.success) {
     return { ok: false, problemes: parsed.error.issues.map((i) => `${i.path.join('.') || '(corps)'} : ${i.message}`) };
   }
+  const report = parsed.data;
   const limit = now.getTime() + MAX_REPORT_AHEAD_MS;
-  const problemes = datesOf(parsed.data)
+  const problemes = datesOf(report)
     .filter(([, iso]) => Date.parse(iso) > limit)
-    .map(([field, iso]) => `${field} : ${iso} est dans le futur (plus d’un jour après l’heure du serveur)`);
-  return problemes.length > 0 ? { ok: false, problemes } : { ok: true, report: parsed.data };
+    .map(
+      ([field, iso]) =>
+        `${field} : ${iso} est dans le futur (plus de ${MAX_REPORT_AHEAD_MS / 60_000} min après l’heure du serveur ; l’horloge du relais est-elle juste ?)`,
+    );
+  const lastDay = new Date(now.getTime() + MAX_RECONCILED_DAYS_AHEAD * 86_400_000).toISOString().slice(0, 10);
+  const jour = report.derniere_reconciliation?.jour;
+  if (jour !== undefined && jour > lastDay) problemes.push(`derniere_reconciliation.jour : ${jour} est après demain (${lastDay} au plus)`);
+  if (report.ventes.en_attente > 0 && report.attente_plus_ancienne_s === null) {
+    problemes.push(`attente_plus_ancienne_s : absente alors que ${report.ventes.en_attente} vente(s) attendent`);
+  }
+  return problemes.length > 0 ? { ok: false, problemes } : { ok: true, report };
 }
