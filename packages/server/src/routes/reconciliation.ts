@@ -10,7 +10,7 @@ import {
 import { terminalOf } from '@ventesync/runtime/http';
 import type { FastifyInstance } from 'fastify';
 import type { TerminalContext } from '../catalogue-store.js';
-import type { ReconciliationReader } from '../reconciliation-reader.js';
+import type { ReconciliationDay, ReconciliationReader } from '../reconciliation-reader.js';
 
 /**
  * A day not computed yet costs one synchronous pass over its sales (about 200 ms for 100,000):
@@ -55,6 +55,7 @@ function createSerialQueue() {
  */
 export function reconciliationRoutes(app: FastifyInstance, reader: ReconciliationReader): void {
   const queue = createSerialQueue();
+  const computing = new Map<string, Promise<ReconciliationDay>>();
   app.get(RECONCILIATION_PATH, async (request, reply) => {
     const terminal = terminalOf<TerminalContext>(request);
     const query = ReconciliationQuerySchema.safeParse(request.query);
@@ -72,16 +73,33 @@ export function reconciliationRoutes(app: FastifyInstance, reader: Reconciliatio
       day: reader.day(terminal.boutique_id, terminal.serial, jour),
       page: detail === '1' ? reader.page(terminal.boutique_id, terminal.serial, jour, apres ?? null, MAX_RECONCILIATION_DETAIL) : null,
     });
-    let answer: ReturnType<typeof read>;
+    type Answer = ReturnType<typeof read>;
+    // The same day asked again while it waits to be computed shares that computation (a page
+    // needs its own, read in the same turn as its day).
+    const key = JSON.stringify([terminal.boutique_id, terminal.serial, jour]);
+    const shared = detail === '1' ? undefined : computing.get(key);
+    let answer: Answer;
     if (reader.cached(terminal.boutique_id, terminal.serial, jour)) {
       answer = read();
+    } else if (shared) {
+      answer = { day: await shared, page: null };
     } else if (queue.waiting >= MAX_RECONCILIATIONS_WAITING) {
       return reply
         .code(statusOf('OVERLOADED'))
         .header('retry-after', String(RECONCILIATION_RETRY_AFTER_SECONDS))
         .send(errorBody('OVERLOADED', 'Serveur occupé : trop de rapprochements en cours de calcul, réessayez dans un instant'));
     } else {
-      answer = await queue.run(read);
+      const job = queue.run(read);
+      if (detail !== '1') {
+        const dayOf = job.then((a) => a.day);
+        dayOf.catch(() => undefined); // its failure is answered by the request that started it
+        computing.set(key, dayOf);
+        void job.then(
+          () => computing.delete(key),
+          () => computing.delete(key),
+        );
+      }
+      answer = await job;
     }
     const { day, page } = answer;
     const body: ReconciliationResponse = {
