@@ -5,7 +5,7 @@ import { type ApiServerOptions, createApiServer, registerTerminalAuth } from '@v
 import { DAEMON_BUSY_TIMEOUT_MS, setBusyTimeout } from '@ventesync/runtime/sqlite';
 import type { FastifyInstance } from 'fastify';
 import { createCatalogueStore } from './catalogue-store.js';
-import type { Db } from './db/open-database.js';
+import { type Db, registerMoneySums } from './db/open-database.js';
 import type { Logger } from 'pino';
 import { articlesRoutes } from './routes/articles.js';
 import { historiqueRoutes } from './routes/historique.js';
@@ -68,6 +68,8 @@ function probeWrite(db: Db): void {
 /** The whole HTTP API on an open database; tests build it without listening. */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { db } = options;
+  // The readers' sums need it, whoever opened the connection (tests open their own).
+  registerMoneySums(db);
   const now = options.now ?? (() => new Date());
   // A write lock held by another process (a CLI command, a backup) costs a short freeze, then
   // 503 + Retry-After; never seconds of a frozen server.

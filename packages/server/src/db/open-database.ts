@@ -14,6 +14,12 @@ export const SOMME_CENTIMES = 'somme_centimes';
 
 export function openDatabase(file: string): Db {
   const db = openSqlite((path) => new Database(path), file, MIGRATIONS);
+  registerMoneySums(db);
+  return db;
+}
+
+/** Defines `somme_centimes` on a connection (again is harmless): the app does it on the one it is given. */
+export function registerMoneySums(db: Db): void {
   db.aggregate(SOMME_CENTIMES, {
     start: () => 0n,
     step: (total: bigint, value: unknown) => (value === null ? total : total + BigInt(value as bigint)),
@@ -22,5 +28,4 @@ export function openDatabase(file: string): Db {
     // Each value as a bigint: a row of chiffres_jour can itself pass 2^53.
     safeIntegers: true,
   });
-  return db;
 }
