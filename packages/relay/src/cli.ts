@@ -7,11 +7,13 @@ import {
   DEFAULT_AUDIT_LIMIT,
   frenchCommander,
   onlyOnce,
+  printable,
   MAX_AUDIT_LIMIT,
   relayCommand,
   renderAuditTrail,
   shellWord,
 } from '@ventesync/runtime/cli';
+import { hasUnprintable, UNPRINTABLE_MESSAGE } from '@ventesync/shared';
 import { Command, Help, InvalidArgumentError, Option } from 'commander';
 import { existsSync, readFileSync } from 'node:fs';
 import { request } from 'undici';
@@ -80,11 +82,18 @@ function audited<T>(db: Db, change: () => T, describe: (result: T) => string | n
   return auditedChange(db, auditSource(COMMANDS.relay), change, describe);
 }
 
+/**
+ * Everything said on the terminal goes through `printable`, line by line: names of terminals
+ * and boutiques, the server's refusal reasons, a reason typed on the shop page come from
+ * outside and may hold ESC, BEL, C1 or bidi characters that would drive the terminal.
+ * (JSON keeps its meaning: a character escaped inside a string is the same character.)
+ */
+const shown = (text: string): string => text.split('\n').map(printable).join('\n');
 const out = (text: string): void => {
-  process.stdout.write(`${text}\n`);
+  process.stdout.write(`${shown(text)}\n`);
 };
 const fail = (text: string) => {
-  process.stderr.write(`Erreur : ${text}\n`);
+  process.stderr.write(`Erreur : ${shown(text)}\n`);
   process.exitCode = 1;
 };
 
@@ -114,7 +123,7 @@ function printSales(
   const more = rest > 0 ? `… et ${rest} autre(s) : ajoutez --offset ${opts.offset + sales.length} pour la suite` : null;
   if (opts.json) {
     out(JSON.stringify(sales.map(publicVente), null, 2));
-    if (more) process.stderr.write(`${more}\n`);
+    if (more) process.stderr.write(`${shown(more)}\n`);
     return;
   }
   if (sales.length === 0) return out(opts.offset > 0 ? `(aucune après les ${opts.offset} premières)` : '(aucune)');
@@ -402,6 +411,7 @@ program
     withStore(opts.db, (store, db) => {
       if (opts.reason.trim() === '') return fail('--reason ne doit pas être vide');
       if (opts.reason.length > MAX_DISCARD_REASON_CHARS) return fail(`--reason : ${MAX_DISCARD_REASON_CHARS} caractères au plus`);
+      if (hasUnprintable(opts.reason)) return fail(`--reason ${UNPRINTABLE_MESSAGE}`);
       const outcome = audited(db, () => discardSale(store, numero, opts.reason), (o) => (o.ok ? `Vente ${numero} abandonnée : ${opts.reason}` : null));
       if (outcome.ok) return out(`Vente ${numero} abandonnée : ${opts.reason}`);
       // No such sale: maybe a return (refused, or waiting and not being sent).
@@ -509,7 +519,7 @@ program
   .addHelpText('after', `\nExemples :\n  $ ${COMMANDS.relay} reconcile\n  $ ${COMMANDS.relay} reconcile --jour 2025-10-29 --json`)
   .action(async (opts: { jour?: string; json: boolean; upstream?: string; relayId?: string; relaySecretFile?: string; ca?: string; db: string }) => {
     const { relayUpstream, runReconcileCommand } = await import('./reconcile-command.js');
-    const io = { out, err: (text: string) => void process.stderr.write(`${text}\n`) };
+    const io = { out, err: (text: string) => void process.stderr.write(`${shown(text)}\n`) };
     process.exitCode = await runReconcileCommand(opts, io, relayUpstream(opts));
   });
 

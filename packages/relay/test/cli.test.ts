@@ -141,6 +141,32 @@ describe('ventesync-relay CLI, with the daemon stopped', () => {
     expect(relay('discard', 'A', '--reason', 'x').code).toBe(1);
   });
 
+  it('status, rejected and show print names, server reasons and a discard reason from outside escaped, never raw control characters', () => {
+    const esc = '\u001b]0;pwned\u0007';
+    withStore((store) => {
+      store.saveTerminal('caisse-1', 'CONNU', { boutique_id: 2, boutique_nom: `Boutique${esc}`, terminal_nom: `Caisse\u202e1` }, new Date('2025-10-01T08:00:00Z'));
+      store.markRejected(store.byNumero('D')[0]!.id, 'ARTICLE_NOT_FOUND', `Refus\u009b2J du serveur${esc}`);
+    });
+    // A discard reason stored before such reasons were refused.
+    const database = new Database(db);
+    database.prepare("UPDATE ventes SET statut = 'ABANDONNEE', decision = 'raison' || char(27) || '[2J' WHERE numero_facture = 'C'").run();
+    database.close();
+    const raw = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+    for (const args of [['status'], ['status', '--json'], ['rejected'], ['show', 'D'], ['show', 'C'], ['show', 'C', '--json']]) {
+      const out = relay(...args).stdout;
+      expect(out, args.join(' ')).not.toMatch(raw);
+    }
+    expect(relay('status').stdout).toContain('Caisse\\u202e1');
+    expect(relay('show', 'D').stdout).toContain('\\u009b2J');
+    expect(relay('show', 'C').stdout).toContain('raison\\u001b[2J');
+    // Scripts still read the data as stored.
+    expect(json('show', 'C').decision).toBe('raison\u001b[2J');
+    // And such a reason is refused at the door now.
+    const refused = relay('discard', 'B', '--reason', `ok${esc}`);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/--reason ne doit contenir ni caractère de contrôle/);
+  });
+
   it('purge removes only synced sales older than asked', () => {
     expect(relay('purge', '--older-than', '30d').stdout).toContain('1 vente(s)');
     expect(json('status').totaux).toMatchObject({ synchronisees: 0, en_attente: 2, rejetees: 2 });

@@ -163,6 +163,16 @@ describe('the page for the shop', () => {
     expect(again).toEqual({ status: 404, body: { code: 'NOT_FOUND', error: 'pas de vente rejetée, abandonnée ou en attente de stock : ZZZ' } });
   });
 
+  it('refuses a discard reason with control characters (ESC, BEL, C1, bidi override): nothing kept, nothing audited', async () => {
+    for (const raison of ['doublon\u001b]0;pwned\u0007', 'doublon\u009b2J', 'doublon\u202eerèirra']) {
+      const res = await decide('/etat/abandonner', { numero: 'A', raison });
+      expect(res.status, JSON.stringify(raison)).toBe(400);
+      expect(res.body).toMatchObject({ code: 'BAD_REQUEST', error: 'La raison ne doit contenir ni caractère de contrôle ni caractère invisible' });
+    }
+    expect(store.byNumero('A')[0]).toMatchObject({ statut: 'REJETEE', decision: null });
+    expect(auditRows()).toEqual([]);
+  });
+
   it('discards with a reason, kept with the sale; refuses a sale being sent or without a clear verdict', async () => {
     expect((await decide('/etat/abandonner', { numero: 'A', raison: '  ' })).body.code).toBe('BAD_REQUEST');
     expect((await decide('/etat/abandonner', { numero: 'A', raison: 'x'.repeat(501) })).body.code).toBe('BAD_REQUEST');

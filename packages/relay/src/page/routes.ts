@@ -1,5 +1,5 @@
 import { commandNames } from '@ventesync/runtime/cli';
-import { errorBody, MAX_NUMERO_LENGTH, type RequestErrorCode, statusOf } from '@ventesync/shared';
+import { errorBody, hasUnprintable, MAX_NUMERO_LENGTH, type RequestErrorCode, statusOf, UNPRINTABLE_MESSAGE } from '@ventesync/shared';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -209,6 +209,8 @@ export function registerShopPage(app: FastifyInstance, options: ShopPageOptions)
     const raison = (request.body as { raison?: unknown }).raison;
     if (typeof raison !== 'string' || raison.trim() === '') return refuse(reply, 'BAD_REQUEST', "Donnez la raison de l'abandon : elle est gardée avec la vente");
     if (raison.length > MAX_DISCARD_REASON_CHARS) return refuse(reply, 'BAD_REQUEST', `Raison trop longue : ${MAX_DISCARD_REASON_CHARS} caractères au plus`);
+    // Kept with the sale, then shown by the CLI and in the audit: plain text only.
+    if (hasUnprintable(raison)) return refuse(reply, 'BAD_REQUEST', `La raison ${UNPRINTABLE_MESSAGE}`);
     const reason = raison.trim();
     const outcome = decided(
       request,
