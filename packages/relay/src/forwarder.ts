@@ -327,8 +327,9 @@ export function createForwarder(deps: {
     const message = full
       ? 'Le disque de ce PC est plein : les ventes ne sont plus enregistrées ; libérez de la place sur cet ordinateur (celles déjà reçues restent gardées)'
       : `Le relais ne peut pas écrire dans son fichier (${error.code}) : les ventes ne sont plus enregistrées ni envoyées`;
+    // Said once per trouble: every till retrying its sales would otherwise repeat it each time.
+    if (writeTrouble?.message !== message) logger.error({ ...context, code: error.code, err: error.message }, message);
     writeTrouble = { since: writeTrouble?.since ?? at, message };
-    logger.error({ ...context, code: error.code, err: error.message }, message);
     // The room kept for this moment: enough to write the fact down below.
     if (full) deps.reserve?.release();
     // For `status`; on a full disk this small write may fail too, and the log still says it.
