@@ -9,6 +9,7 @@ import { openDatabase } from '../src/db/open-database.js';
 import type { UpstreamAnswer } from '../src/classify.js';
 import { BLAMEABLE_SALE_BYTES, createForwarder, type ForwarderConfig, POISON_MAX_ALONE_FAILURES } from '../src/forwarder.js';
 import { createRelayStore, type RelayStore } from '../src/relay-store.js';
+import { serverReachable } from '../src/server-reach.js';
 import { createSaleIntake } from '../src/sale-intake.js';
 import { createAgent, createUpstream, type Upstream } from '../src/upstream.js';
 import { type FaultProxy, startFaultProxy } from './fault-proxy.js';
@@ -586,12 +587,15 @@ describe('one bad sale does not hold the others back', () => {
       expect(waiting()).toBe(12);
       expect(logs.some((l) => /échoue sur toutes les ventes.*aucune vente n'est mise en cause/.test(l))).toBe(true);
       expect(JSON.parse(store.getEtat('serveur_en_panne')!)).toMatchObject({ depuis: expect.any(String), raison: expect.any(String) });
+      // It answers, but it is not reachable for sales: the page's light, /ready and the gauge say so.
+      expect(serverReachable(store)).toBe(false);
 
       proxy.rules.length = 0;
       await drain(forwarder, 200);
       expect(store.countStatut('SYNCHRONISEE')).toBe(12);
       expectOnServerOnce(numeros);
       expect(store.getEtat('serveur_en_panne')).toBeNull();
+      expect(serverReachable(store)).toBe(true);
       expect(logs.some((l) => /accepte de nouveau les ventes/.test(l))).toBe(true);
     },
   );
