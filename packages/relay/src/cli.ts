@@ -17,7 +17,7 @@ import { hasUnprintable, UNPRINTABLE_MESSAGE } from '@ventesync/shared';
 import { Command, Help, InvalidArgumentError, Option } from 'commander';
 import { existsSync, readFileSync } from 'node:fs';
 import { request } from 'undici';
-import { audited as auditedChange, createAuditLog } from './audit-log.js';
+import { audited as auditedChange, createAuditLog } from '@ventesync/runtime/sqlite';
 import { probeDaemon } from './daemon-probe.js';
 import { type Db, openDatabase } from './db/open-database.js';
 import { describeError } from './describe-error.js';

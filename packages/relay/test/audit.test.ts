@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runCliSync } from '../../../test-support/cli-process.js';
-import { audited, createAuditLog } from '../src/audit-log.js';
+import { audited, createAuditLog } from '@ventesync/runtime/sqlite';
 import { openDatabase } from '../src/db/open-database.js';
 import { createRelayStore } from '../src/relay-store.js';
 import { createSaleIntake } from '../src/sale-intake.js';

@@ -12,7 +12,7 @@ import {
   renderAuditTrail,
 } from '@ventesync/runtime/cli';
 import { Command, Help, InvalidArgumentError } from 'commander';
-import { audited as auditedChange, createAuditLog } from './audit-log.js';
+import { audited as auditedChange, createAuditLog } from '@ventesync/runtime/sqlite';
 import { CatalogueError, createCatalogueStore, type MouvementRow } from './catalogue-store.js';
 import { type Db, openDatabase } from './db/open-database.js';
 import { importFixture, readFixtureFile } from './fixture-import.js';

@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { audited, createAuditLog } from '../src/audit-log.js';
+import { audited, createAuditLog } from '@ventesync/runtime/sqlite';
 import { createCatalogueStore } from '../src/catalogue-store.js';
 import { openDatabase } from '../src/db/open-database.js';
 import { runCli } from './child-server.js';

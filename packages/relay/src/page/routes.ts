@@ -5,7 +5,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
-import { audited } from '../audit-log.js';
+import { audited } from '@ventesync/runtime/sqlite';
 import type { Db } from '../db/open-database.js';
 import type { Forwarder } from '../forwarder.js';
 import type { RelayStore } from '../relay-store.js';
