@@ -1,11 +1,8 @@
-import { summarizeRequest } from '@ventesync/runtime/http';
+import { levelEnabled, summarizeRequest } from '@ventesync/runtime/http';
 import type { SalesOutcome } from '@ventesync/shared';
-import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import type { RelayTerminal } from './terminal-directory.js';
 
-// pino's isLevelEnabled; the silent logger (logger: false) lacks it: nothing printed, nothing built.
-const levelEnabled = (log: FastifyBaseLogger, level: 'info' | 'warn') =>
-  (log as { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled?.(level) === true;
 
 /**
  * A till's sync as the server logs it: each refused sale at warn, and the counts in the

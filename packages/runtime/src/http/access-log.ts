@@ -41,3 +41,11 @@ export function registerAccessLog(app: FastifyInstance): void {
     );
   });
 }
+
+/**
+ * Whether `log` prints `level`: log lines about each sale are built only then. pino's
+ * isLevelEnabled; the silent logger (logger: false) lacks it: nothing printed, nothing built.
+ */
+export function levelEnabled(log: { isLevelEnabled?: (level: string) => boolean } | object, level: 'debug' | 'info' | 'warn'): boolean {
+  return (log as { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled?.(level) === true;
+}

@@ -1,14 +1,10 @@
-import { buildRetoursAnswer, checkRetoursBatch, errorBody, MAX_BODY_BYTES, RETOURS_PATH, statusOf } from '@ventesync/shared';
-import { bodyBytesOf, summarizeRequest, terminalOf } from '@ventesync/runtime/http';
-import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import { buildRetoursAnswer, checkRetoursBatch, RETOURS_PATH } from '@ventesync/shared';
+import { levelEnabled, summarizeRequest, terminalOf } from '@ventesync/runtime/http';
+import type { FastifyInstance } from 'fastify';
 import type { TerminalContext } from '../catalogue-store.js';
 import type { GroupCommit } from '../group-commit.js';
 import type { RetourWriter } from '../retour-writer.js';
-import { QUEUE_FULL_RETRY_AFTER_SECONDS } from './sync.js';
-
-function levelEnabled(log: FastifyBaseLogger, level: 'info' | 'warn'): boolean {
-  return (log as { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled?.(level) === true;
-}
+import { bodyBytes, refuseQueueFull } from './write-queue.js';
 
 /**
  * `POST …/ventes/retours/`: registered inside the API scope, so the serial and the signature
@@ -24,15 +20,12 @@ export function retoursRoutes(app: FastifyInstance, writer: RetourWriter, groupC
     const receivedAt = now();
     const written = groupCommit.submit(
       batch.items.length,
-      bodyBytesOf(request) ?? MAX_BODY_BYTES,
+      bodyBytes(request),
       () => writer.writeRetoursInSavepoint(terminal, batch.items, receivedAt),
       (outcome) => outcome.crees.length,
     );
     if (written === null) {
-      return reply
-        .code(statusOf('OVERLOADED'))
-        .header('retry-after', String(QUEUE_FULL_RETRY_AFTER_SECONDS))
-        .send(errorBody('OVERLOADED', "Serveur surchargé : trop d'écritures en attente, réessayez dans un instant"));
+      return refuseQueueFull(reply, "Serveur surchargé : trop d'écritures en attente, réessayez dans un instant");
     }
     const outcome = await written;
 

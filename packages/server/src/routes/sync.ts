@@ -1,25 +1,11 @@
-import { buildSyncAnswer, checkSyncBatch, errorBody, MAX_BODY_BYTES, statusOf, SYNC_PATH } from '@ventesync/shared';
-import { bodyBytesOf, summarizeRequest, terminalOf } from '@ventesync/runtime/http';
-import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
+import { buildSyncAnswer, checkSyncBatch, SYNC_PATH } from '@ventesync/shared';
+import { levelEnabled, summarizeRequest, terminalOf } from '@ventesync/runtime/http';
+import type { FastifyInstance } from 'fastify';
 import type { TerminalContext } from '../catalogue-store.js';
 import type { GroupCommit } from '../group-commit.js';
 import type { SaleWriter } from '../sale-writer.js';
 import type { ServerMetrics } from '../server-metrics.js';
-
-// pino's isLevelEnabled; Fastify's type omits it, and its silent logger (logger: false) lacks
-// it: nothing is printed there, so nothing is built either.
-function levelEnabled(log: FastifyBaseLogger, level: 'debug' | 'info' | 'warn'): boolean {
-  return (log as { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled?.(level) === true;
-}
-
-/** Seconds a till should wait when the write queue is full: a few groups' time. */
-export const QUEUE_FULL_RETRY_AFTER_SECONDS = 1;
-
-// The bytes the body took as received, chunked or not: what it weighs against the queue and
-// group bounds. Every body goes through the JSON parser; the largest allowed is the fallback.
-function bodyBytes(request: FastifyRequest): number {
-  return bodyBytesOf(request) ?? MAX_BODY_BYTES;
-}
+import { bodyBytes, refuseQueueFull } from './write-queue.js';
 
 export function syncRoutes(
   app: FastifyInstance,
@@ -44,10 +30,7 @@ export function syncRoutes(
       (outcome) => outcome.creees.length,
     );
     if (written === null) {
-      return reply
-        .code(statusOf('OVERLOADED'))
-        .header('retry-after', String(QUEUE_FULL_RETRY_AFTER_SECONDS))
-        .send(errorBody('OVERLOADED', "Serveur surchargé : trop de ventes en attente d'écriture, réessayez dans un instant"));
+      return refuseQueueFull(reply, "Serveur surchargé : trop de ventes en attente d'écriture, réessayez dans un instant");
     }
     // Resolves once the group holding this request is committed (on disk).
     const outcome = await written;
