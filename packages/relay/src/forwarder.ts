@@ -378,6 +378,17 @@ export function createForwarder(deps: {
     logger.warn({ serial, taille: sent, nouvelle_taille: till.size }, `${why} : essai par lots de ${till.size}`);
   }
 
+  /** The server does not know the till (404 TERMINAL_NOT_FOUND): what the relay knew of it stays. */
+  function markUnknown(serial: string, at: Date): void {
+    const terminal = store.terminal(serial);
+    store.saveTerminal(
+      serial,
+      'INCONNU',
+      { boutique_id: terminal?.boutique_id ?? null, boutique_nom: terminal?.boutique_nom ?? null, terminal_nom: terminal?.terminal_nom ?? null },
+      at,
+    );
+  }
+
   /** Picks the till's next batch and claims it; a sale set aside and due again goes alone, after the others. */
   function claimNext(serial: string, till: TillState): { batch: HeldVente[]; lone: number | null } {
     const t = mono();
@@ -445,15 +456,7 @@ export function createForwarder(deps: {
     const reason = outcome.reason;
     const ok = record(serial, ids, report, () => {
       store.countAttempt(ids, { at, reason, unsure: outcome.kind === 'retry' && outcome.unsure });
-      if (outcome.kind === 'terminal-unknown') {
-        const terminal = store.terminal(serial);
-        store.saveTerminal(
-          serial,
-          'INCONNU',
-          { boutique_id: terminal?.boutique_id ?? null, boutique_nom: terminal?.boutique_nom ?? null, terminal_nom: terminal?.terminal_nom ?? null },
-          at,
-        );
-      }
+      if (outcome.kind === 'terminal-unknown') markUnknown(serial, at);
       store.recordTerminalError(serial, reason, at);
       store.recordServerAnswered(answer.kind === 'response', at);
       store.setEtats({ derniere_erreur: reason, derniere_erreur_le: at.toISOString() });
@@ -713,8 +716,7 @@ export function createForwarder(deps: {
               store.retours.markRejected(held.id, r.code, r.erreur);
               refused.push({ numero_retour: held.numero_retour, code: r.code, erreur: r.erreur });
             } else if (r.kind === 'missing') {
-              const sale = store.heldInScope(held.numero_facture, held.boutique_id, held.serial);
-              if (sale?.statut === 'EN_ATTENTE' || sale?.statut === 'REJETEE') {
+              if (store.retours.blockingSale(held.id) !== undefined) {
                 store.retours.noteWaiting(held.id, 'SALE_NOT_FOUND', `${r.erreur} (la vente attend encore sur le relais)`);
               } else {
                 store.retours.markRejected(held.id, 'SALE_NOT_FOUND', r.erreur);
@@ -722,7 +724,13 @@ export function createForwarder(deps: {
               }
             } else unmentioned++;
           });
+          // The answer names the boutique and the till, as a sync's does: a till that only
+          // ever sent returns is known from now on (its returns' boutique filled, its name shown).
+          const { boutique_id, boutique_nom, terminal } = outcome.boutique;
+          store.saveTerminal(serial, 'CONNU', { boutique_id, boutique_nom, terminal_nom: terminal }, at);
+          store.recordTerminalSync(serial, at);
           store.recordServerAnswered(true, at);
+          store.setEtat('derniere_sync', at.toISOString());
         },
         retourClaims,
       );
@@ -756,6 +764,7 @@ export function createForwarder(deps: {
     const reason = outcome.reason;
     const noteFailure = () => {
       store.retours.countAttempt(ids);
+      if (outcome.kind === 'terminal-unknown') markUnknown(serial, at);
       store.recordTerminalError(serial, reason, at);
       store.recordServerAnswered(answer.kind === 'response', at);
       store.setEtats({ derniere_erreur: reason, derniere_erreur_le: at.toISOString() });

@@ -1,7 +1,7 @@
 import type { Article, VenteStatut } from '@ventesync/shared';
 import { randomBytes } from 'node:crypto';
 import type { Db } from './db/open-database.js';
-import { createRetourStore } from './retour-store.js';
+import { createRetourStore, saleInReach } from './retour-store.js';
 
 /** Held sales add a fourth state to the contract's three: a person discarded it. */
 export type HeldStatut = VenteStatut | 'ABANDONNEE';
@@ -87,6 +87,9 @@ export interface SerialSummary {
   en_attente_refusees: number;
 }
 
+/** Sales looked at for one return's numero: more than one already means the relay cannot tell which. */
+const MAX_SALES_IN_REACH = 4;
+
 /** The code of a failed send after which the server may have the sales (reset, timeout, unreadable answer). */
 export const NO_VERDICT = 'SANS_VERDICT';
 
@@ -130,6 +133,13 @@ export function createRelayStore(db: Db) {
       SELECT ${VENTE_COLUMNS} FROM ventes
       WHERE numero_facture = ? AND statut <> 'ABANDONNEE' AND ((? IS NOT NULL AND boutique_id = ?) OR serial = ?)
       LIMIT 1`),
+    // The held sales a return of this till may refer to (saleInReach), the surest first: the
+    // till's own, then its boutique's; at most a few (the numero is unique per till or boutique).
+    salesInReach: db.prepare<{ numero: string; serial: string; boutique: number | null }, HeldVente>(`
+      SELECT ${VENTE_COLUMNS} FROM ventes
+      WHERE numero_facture = @numero AND statut <> 'ABANDONNEE' AND ${saleInReach('ventes', '@serial', '@boutique')}
+      ORDER BY serial = @serial DESC, (boutique_id IS NOT NULL AND boutique_id = @boutique) DESC, id
+      LIMIT ${MAX_SALES_IN_REACH}`),
     numeroTaken: db.prepare<[string], number>('SELECT 1 FROM ventes WHERE numero_facture = ? LIMIT 1').pluck(),
     serialsDue: db
       .prepare<[string, string], string>(`
@@ -326,6 +336,18 @@ export function createRelayStore(db: Db) {
     heldInScope: (numero: string, boutiqueId: number | null, serial: string) =>
       stmt.heldInScope.get(numero, boutiqueId, boutiqueId, serial),
     numeroTaken: (numero: string) => stmt.numeroTaken.get(numero) !== undefined,
+    /**
+     * The held sale a return of this till refers to, to check the return against and price it:
+     * the till's own sale or its boutique's when there is one; else the one sale in reach whose
+     * boutique is not known yet (saleInReach). Several of those (tills of different boutiques,
+     * none known yet, with the same numero): the relay cannot tell which, the server judges.
+     */
+    saleOfRetour(numero: string, boutiqueId: number | null, serial: string): HeldVente | undefined {
+      const found = stmt.salesInReach.all({ numero, serial, boutique: boutiqueId });
+      const sure = found.filter((v) => v.serial === serial || (boutiqueId !== null && v.boutique_id === boutiqueId));
+      if (sure.length > 0) return sure[0];
+      return found.length === 1 ? found[0] : undefined;
+    },
 
     /** Tills with sales due; a retry time beyond `horizon` counts as due (see `claimable`). */
     serialsDue: (now: Date, horizon: Date = new Date('9999-12-31T23:59:59.999Z')) => stmt.serialsDue.all(now.toISOString(), horizon.toISOString()),
@@ -453,6 +475,7 @@ export function createRelayStore(db: Db) {
         if (info.boutique_id !== null && before?.boutique_id == null) {
           stmt.fillBoutique.run(info.boutique_id, serial);
           retours.fillBoutique(info.boutique_id, serial);
+          retours.priceFromCatalogue(info.boutique_id);
         }
       })();
     },
@@ -466,6 +489,7 @@ export function createRelayStore(db: Db) {
           stmt.insertArticle.run(boutiqueId, a.id, a.nom, parsePrice(a.prix_vente) ?? 0, a.quantite_stock);
         }
         stmt.catalogueDate.run(boutiqueId, now.toISOString());
+        retours.priceFromCatalogue(boutiqueId);
       })();
     },
     catalogue: (boutiqueId: number) => stmt.catalogue.all(boutiqueId),

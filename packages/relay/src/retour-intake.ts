@@ -101,14 +101,14 @@ export function createRetourIntake(store: RelayStore) {
           }
           usedInRequest.add(retour.numero_retour);
 
-          const sale = store.heldInScope(retour.numero_facture, boutiqueId, serial);
+          const sale = store.saleOfRetour(retour.numero_facture, boutiqueId, serial);
           const sold = sale ? soldLines(sale) : null;
-          const returned = sale ? store.retours.returnedOfSale(retour.numero_facture, boutiqueId, serial) : new Map<number, number>();
+          const returned = sale ? store.retours.returnedOfSale(sale) : new Map<number, number>();
           const lignes: ReturnType<typeof ligneCreee>[] = [];
           let montant = 0;
           let refusal: string | null = null;
           for (const asked of mergeLignesRetour(retour.lignes)) {
-            const cached = catalogue(boutiqueId, asked.article_id);
+            const cached = catalogue(boutiqueId ?? sale?.boutique_id ?? null, asked.article_id);
             const nom = cached?.nom ?? `Article ${asked.article_id}`;
             if (sold === null) {
               // The sale is not here: the server checks it; the amount is an estimate for the receipt.

@@ -41,14 +41,30 @@ const RETOUR_COLUMNS = `id, serial, boutique_id, numero_retour, numero_facture, 
   recue_le, tentatives, echecs_seul, en_vol, code_erreur, erreur, montant_serveur, synchronisee_le, decision, decision_le`;
 
 /**
- * Order after the sale: a return waits while its sale (same numero, in the return's boutique
- * or from its till) is still waiting on this relay, the server not knowing it yet; also while
- * the server refused the sale and a person has not decided (retry or discard): sent now, the
- * return could only be refused SALE_NOT_FOUND.
+ * Which held sales a return may refer to, as SQL over a sale `v` and the return's till
+ * (`serial`, `boutique`: SQL expressions). The server looks the sale up in the return's
+ * boutique. The relay knows a till's boutique only once the server has named it: a till whose
+ * first request came while the server was away has none yet, nor have the sales it took. A
+ * relay serves the tills of its shop (one boutique, or the few of a registered relay), so a
+ * sale whose boutique cannot be told apart from the return's (the till's own, the same
+ * boutique, or either one unknown) is taken for the one the return means, as a person at the
+ * counter would: ordering behind a sale of another boutique only delays the return until the
+ * server names the boutiques, whereas sending it before its own sale makes the server refuse
+ * it SALE_NOT_FOUND for good. Once the boutiques are known, only the same boutique is in reach.
+ */
+export function saleInReach(v: string, serial: string, boutique: string): string {
+  return `(${v}.serial = ${serial} OR ${boutique} IS NULL OR ${v}.boutique_id IS NULL OR ${v}.boutique_id = ${boutique})`;
+}
+
+/**
+ * Order after the sale: a return waits while a sale in its reach (see saleInReach) is still
+ * waiting on this relay, the server not knowing it yet; also while the server refused the sale
+ * and a person has not decided (retry or discard): sent now, the return could only be refused
+ * SALE_NOT_FOUND.
  */
 const SALE_STILL_HELD = `EXISTS (
   SELECT 1 FROM ventes v WHERE v.numero_facture = retours.numero_facture AND v.statut IN ('EN_ATTENTE', 'REJETEE')
-    AND ((retours.boutique_id IS NOT NULL AND v.boutique_id = retours.boutique_id) OR v.serial = retours.serial))`;
+    AND ${saleInReach('v', 'retours.serial', 'retours.boutique_id')})`;
 
 export interface RetourSummary {
   en_attente: number;
@@ -70,13 +86,21 @@ export function createRetourStore(db: Db) {
       SELECT ${RETOUR_COLUMNS} FROM retours
       WHERE numero_retour = ? AND statut <> 'ABANDONNEE' AND ((? IS NOT NULL AND boutique_id = ?) OR serial = ?)
       LIMIT 1`),
-    // Units already given back of a sale by the returns held here (refused or discarded ones gave nothing back).
-    returnedOfSale: db.prepare<[string, number | null, number | null, string], { article_id: number; quantite: number }>(`
+    // Units already given back of a held sale (its till, its boutique) by the returns held here
+    // that may refer to it (saleInReach); refused or discarded ones gave nothing back.
+    returnedOfSale: db.prepare<[string, string, number | null], { article_id: number; quantite: number }>(`
       SELECT json_extract(l.value, '$.article_id') AS article_id, SUM(json_extract(l.value, '$.quantite')) AS quantite
-      FROM retours, json_each(retours.contenu, '$.lignes') l
-      WHERE retours.numero_facture = ? AND retours.statut IN ('EN_ATTENTE', 'SYNCHRONISEE')
-        AND ((? IS NOT NULL AND retours.boutique_id = ?) OR retours.serial = ?)
+      FROM retours, json_each(retours.contenu, '$.lignes') l,
+        (SELECT ? AS numero_facture, ? AS serial, ? AS boutique_id) v
+      WHERE retours.numero_facture = v.numero_facture AND retours.statut IN ('EN_ATTENTE', 'SYNCHRONISEE')
+        AND ${saleInReach('v', 'retours.serial', 'retours.boutique_id')}
       GROUP BY article_id`),
+    // The sale a waiting return waits for, if any: one the server refused first (a person must decide).
+    blockingSale: db.prepare<[number], { numero_facture: string; statut: HeldStatut }>(`
+      SELECT v.numero_facture, v.statut FROM retours, ventes v
+      WHERE retours.id = ? AND v.numero_facture = retours.numero_facture AND v.statut IN ('EN_ATTENTE', 'REJETEE')
+        AND ${saleInReach('v', 'retours.serial', 'retours.boutique_id')}
+      ORDER BY v.statut = 'REJETEE' DESC LIMIT 1`),
     serialsDue: db
       .prepare<[], string>(`SELECT DISTINCT serial FROM retours WHERE statut = 'EN_ATTENTE' AND NOT ${SALE_STILL_HELD} ORDER BY serial`)
       .pluck(),
@@ -122,6 +146,13 @@ export function createRetourStore(db: Db) {
         COALESCE(SUM(statut = 'EN_ATTENTE' AND ${SALE_STILL_HELD}), 0) AS attendent_la_vente
       FROM retours`),
     fillBoutique: db.prepare<[number, string]>('UPDATE retours SET boutique_id = ? WHERE serial = ? AND boutique_id IS NULL'),
+    // Waiting returns of a boutique that the relay could not price when it took them (no sale
+    // held with prices, no catalogue yet): the server's amount replaces it once it has them.
+    unpriced: db.prepare<[number], { id: number; contenu: string }>(`
+      SELECT id, contenu FROM retours
+      WHERE boutique_id = ? AND statut IN ('EN_ATTENTE', 'REJETEE') AND montant_total = 0 AND montant_serveur IS NULL`),
+    catalogPrice: db.prepare<[number, number], number>('SELECT prix_vente FROM catalogue WHERE boutique_id = ? AND article_id = ?').pluck(),
+    setMontant: db.prepare<[number, number]>('UPDATE retours SET montant_total = ? WHERE id = ? AND montant_serveur IS NULL'),
     purge: db.prepare<[string]>(`DELETE FROM retours WHERE statut = 'SYNCHRONISEE' AND synchronisee_le < ?`),
   };
 
@@ -138,9 +169,11 @@ export function createRetourStore(db: Db) {
     insert: (r: NewHeldRetour): number =>
       stmt.insert.get(r.serial, r.boutique_id, r.numero_retour, r.numero_facture, r.contenu, r.empreinte, r.montant_total, r.recue_le)!.id,
     heldInScope: (numero: string, boutiqueId: number | null, serial: string) => stmt.heldInScope.get(numero, boutiqueId, boutiqueId, serial),
-    /** Per article, the units of sale `numero` already given back by the returns held here. */
-    returnedOfSale: (numero: string, boutiqueId: number | null, serial: string) =>
-      new Map(stmt.returnedOfSale.all(numero, boutiqueId, boutiqueId, serial).map((r) => [r.article_id, r.quantite])),
+    /** Per article, the units of a held sale already given back by the returns held here. */
+    returnedOfSale: (sale: { numero_facture: string; serial: string; boutique_id: number | null }) =>
+      new Map(stmt.returnedOfSale.all(sale.numero_facture, sale.serial, sale.boutique_id).map((r) => [r.article_id, r.quantite])),
+    /** The held sale a waiting return still waits for (not sent yet, or refused and not decided on). */
+    blockingSale: (retourId: number) => stmt.blockingSale.get(retourId),
     /** Tills with returns that can go now (their sale is no longer waiting here). */
     serialsDue: () => stmt.serialsDue.all(),
     /** Whether the till has a return it could send now, leaving out `aside` (returns the forwarder set aside). */
@@ -171,6 +204,25 @@ export function createRetourStore(db: Db) {
     /** Returns taken before their till's boutique was known get it, once (see the store's saveTerminal). */
     fillBoutique: (boutiqueId: number, serial: string) => void stmt.fillBoutique.run(boutiqueId, serial),
     purgeSynced: (before: Date) => stmt.purge.run(before.toISOString()).changes,
+    /**
+     * Prices the boutique's waiting returns taken at 0.00 (the till's first requests came
+     * before the catalogue did) at the catalogue's prices, once every article of the return is
+     * in it: the page and the lists then show what the shop owes back, not 0.00. Called when
+     * the catalogue arrives and when a till's boutique becomes known. Returns priced.
+     */
+    priceFromCatalogue(boutiqueId: number): number {
+      let priced = 0;
+      for (const r of stmt.unpriced.all(boutiqueId)) {
+        const lignes = (JSON.parse(r.contenu) as { lignes: Array<{ article_id: number; quantite: number }> }).lignes;
+        let montant = 0;
+        for (const l of lignes) {
+          const prix = stmt.catalogPrice.get(boutiqueId, l.article_id);
+          montant = prix === undefined ? Number.NaN : montant + prix * l.quantite;
+        }
+        if (montant > 0 && Number.isSafeInteger(montant)) priced += stmt.setMontant.run(montant, r.id).changes;
+      }
+      return priced;
+    },
   };
 }
 

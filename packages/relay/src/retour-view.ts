@@ -34,7 +34,7 @@ export function retourRecord(r: HeldRetour) {
 
 /** Why a waiting return waits, in words. */
 export function retourSituation(store: RelayStore, r: HeldRetour): string {
-  const sale = store.heldInScope(r.numero_facture, r.boutique_id, r.serial);
+  const sale = store.retours.blockingSale(r.id);
   if (sale?.statut === 'EN_ATTENTE') return `attend que la vente ${r.numero_facture} parte au serveur`;
   if (sale?.statut === 'REJETEE') return `attend la vente ${r.numero_facture}, refusée par le serveur : à traiter (retry ou discard)`;
   if (r.en_vol) return 'en cours d’envoi';

@@ -79,4 +79,43 @@ describe('held returns wait for their sale', () => {
     store.releaseAllClaims(AT);
     expect(store.retours.claimBatch('caisse-1', AT, 10)).toHaveLength(1);
   });
+
+  it("a till whose boutique the relay does not know yet: its return of a sale held for another such till is checked against it and waits behind it", () => {
+    const nouvelle = (serial: string) => ({ serial, boutique_id: null });
+    createSaleIntake(store).take(nouvelle('caisse-1'), [{ numero_facture: 'V-8', lignes: [{ article_id: 6, quantite: 2, prix_unitaire: 10 }] }], AT);
+    const retourner = (numero: string, quantite: number) =>
+      createRetourIntake(store).take(nouvelle('caisse-2'), [{ numero_retour: numero, numero_facture: 'V-8', lignes: [{ article_id: 6, quantite }] }], AT);
+    expect(retourner('R-8a', 3).erreurs).toEqual([expect.objectContaining({ code: 'RETURN_EXCEEDS_SALE' })]);
+    expect(retourner('R-8b', 2).crees).toEqual([expect.objectContaining({ montant_total: '20.00' })]);
+    expect(retourner('R-8c', 1).erreurs).toEqual([expect.objectContaining({ code: 'RETURN_EXCEEDS_SALE', erreur: expect.stringContaining('reste 0') })]);
+    expect(store.retours.serialsDue()).toEqual([]);
+    // The sale reaches the server, which names caisse-1's boutique: the return may go.
+    store.saveTerminal('caisse-1', 'CONNU', { boutique_id: 2, boutique_nom: 'Ma Boutique', terminal_nom: 'Caisse 1' }, AT);
+    store.markSynced(store.byNumero('V-8')[0]!.id, '20.00', AT);
+    expect(store.retours.serialsDue()).toEqual(['caisse-2']);
+  });
+
+  it('a return from a till of unknown boutique whose numero matches held sales of two boutiques is not judged at the relay (the server does), and waits behind both', () => {
+    sell('caisse-1', 'V-9', 1);
+    createSaleIntake(store).take({ serial: 'caisse-autre', boutique_id: 3 }, [{ numero_facture: 'V-9', lignes: [{ article_id: 6, quantite: 1, prix_unitaire: 10 }] }], AT);
+    const taken = createRetourIntake(store).take({ serial: 'caisse-neuve', boutique_id: null }, [{ numero_retour: 'R-9', numero_facture: 'V-9', lignes: [{ article_id: 6, quantite: 5 }] }], AT);
+    expect(taken.crees).toHaveLength(1);
+    store.markSynced(store.byNumero('V-9')[0]!.id, '10.00', AT);
+    expect(store.retours.serialsDue()).toEqual([]);
+    store.markSynced(store.byNumero('V-9')[1]!.id, '10.00', AT);
+    expect(store.retours.serialsDue()).toEqual(['caisse-neuve']);
+  });
+
+  it('a return taken at 0.00 before the catalogue came (sale not held) gets the catalogue price once its boutique and the catalogue are known', () => {
+    createRetourIntake(store).take({ serial: 'caisse-9', boutique_id: null }, [{ numero_retour: 'R-10', numero_facture: 'X-10', lignes: [{ article_id: 6, quantite: 3 }] }], AT);
+    expect(store.retours.byNumero('R-10')[0]!.montant_total).toBe(0);
+    store.saveTerminal('caisse-9', 'CONNU', { boutique_id: 2, boutique_nom: 'Ma Boutique', terminal_nom: 'Caisse 9' }, AT);
+    expect(store.retours.byNumero('R-10')[0]!.montant_total).toBe(0);
+    store.replaceCatalogue(2, [{ id: 6, nom: 'Chargeur', prix_vente: '50.00', quantite_stock: 4 }], AT, (t) => Math.round(Number(t) * 100));
+    expect(store.retours.byNumero('R-10')[0]!.montant_total).toBe(15000);
+    // Already known catalogue, boutique learned later: priced at that moment.
+    createRetourIntake(store).take({ serial: 'caisse-8', boutique_id: null }, [{ numero_retour: 'R-11', numero_facture: 'X-11', lignes: [{ article_id: 6, quantite: 1 }] }], AT);
+    store.saveTerminal('caisse-8', 'CONNU', { boutique_id: 2, boutique_nom: 'Ma Boutique', terminal_nom: 'Caisse 8' }, AT);
+    expect(store.retours.byNumero('R-11')[0]!.montant_total).toBe(5000);
+  });
 });

@@ -26,6 +26,7 @@ import { createAgent, createUpstream, DEFAULT_TIMEOUTS } from '../src/upstream.j
 const SYNC = '/api/v2/simple/ventes/sync/';
 const RETOURS = '/api/v2/simple/ventes/retours/';
 const TILL = 'caisse-boutique';
+const OTHER_TILL = 'caisse-comptoir';
 const CHARGEUR = 10;
 const STOCK = 20;
 
@@ -41,7 +42,7 @@ beforeEach(() => {
   prepareDatabase(db, SERVER_MIGRATIONS);
   db.exec(`
     INSERT INTO boutiques (id, nom) VALUES (2, 'Ma Boutique');
-    INSERT INTO terminaux (serial, nom, boutique_id) VALUES ('${TILL}', 'Caisse 1', 2);
+    INSERT INTO terminaux (serial, nom, boutique_id) VALUES ('${TILL}', 'Caisse 1', 2), ('${OTHER_TILL}', 'Caisse 2', 2);
     INSERT INTO articles (id, boutique_id, nom, prix_vente, quantite_stock) VALUES (${CHARGEUR}, 2, 'Chargeur', 500000, ${STOCK});
   `);
   const secret = randomBytes(32).toString('base64url');
@@ -113,15 +114,15 @@ async function startRelay(upstreamUrl: string, credentials: RelayCredentials | n
     db.close();
   };
   cleanup.push(stop);
-  const post = async (path: string, body: unknown) => {
+  const post = async (path: string, body: unknown, serial = TILL) => {
     const res = await request(`${url}${path}`, {
       method: 'POST',
-      headers: { 'x-device-serial': TILL, 'content-type': 'application/json' },
+      headers: { 'x-device-serial': serial, 'content-type': 'application/json' },
       body: JSON.stringify(body),
     });
     return { status: res.statusCode, json: (await res.body.json()) as Record<string, any> };
   };
-  return { store, db, post, stop, forwarder, retour: (numero: string) => store.retours.byNumero(numero)[0], vente: (numero: string) => store.byNumero(numero)[0] };
+  return { store, db, post, stop, forwarder, url, retour: (numero: string) => store.retours.byNumero(numero)[0], vente: (numero: string) => store.byNumero(numero)[0] };
 }
 
 async function until<T>(probe: () => T, ok: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
@@ -228,5 +229,36 @@ describe('returns through the relay (issue 10 point 4)', () => {
     expect(answer.json.retours_erreurs).toEqual([expect.objectContaining({ index: 1, numero_retour: 'R-5', code: 'INVALID_RETURN' })]);
     expect(shop.retour('R-5')).toBeUndefined();
     expect((await shop.post(RETOURS, { pas: 'un tableau' })).status).toBe(400);
+  });
+
+  it('a return taken at another till of the shop, both tills new while the server was away, is checked against the sale the relay holds and sent after it', async () => {
+    const port = await freePort();
+    const first = await startRelay(`http://127.0.0.1:${port}`, null);
+    expect((await first.post(SYNC, [sale('V-20', 3)])).status).toBe(201);
+    // Neither till has met the server: the relay knows no boutique for them.
+    expect(first.store.terminal(OTHER_TILL)).toBeUndefined();
+    const tooMany = await first.post(RETOURS, [retour('R-20a', 'V-20', 4)], OTHER_TILL);
+    expect(tooMany.status).toBe(200);
+    expect(tooMany.json.retours_erreurs).toEqual([expect.objectContaining({ numero_retour: 'R-20a', code: 'RETURN_EXCEEDS_SALE', erreur: expect.stringContaining('reste 3') })]);
+    const taken = await first.post(RETOURS, [retour('R-20b', 'V-20', 2)], OTHER_TILL);
+    expect(taken.status).toBe(201);
+    // Priced at the held sale's price, though this till has no catalogue.
+    expect(taken.json.retours_crees).toEqual([expect.objectContaining({ numero_retour: 'R-20b', montant_total: '10000.00', statut: 'EN_ATTENTE' })]);
+    expect(first.store.terminal(OTHER_TILL)).toMatchObject({ statut: 'NON_VERIFIE', boutique_id: null });
+    expect(first.retour('R-20a')).toBeUndefined();
+    // Waiting behind its sale, though taken at another till whose boutique is unknown.
+    expect(first.store.retours.summary()).toMatchObject({ en_attente: 1, attendent_la_vente: 1 });
+    expect(first.store.retours.serialsDue()).toEqual([]);
+    await first.stop();
+
+    const server = await startServer(port);
+    const second = await startRelay(server.url, null);
+    await until(() => second.retour('R-20b')?.statut, (s) => s === 'SYNCHRONISEE');
+    expect(second.vente('V-20')?.statut).toBe('SYNCHRONISEE');
+    expect(server.retours()).toEqual([{ numero_retour: 'R-20b', numero_facture: 'V-20', montant_total: 1000000 }]);
+    expect(server.stock()).toBe(STOCK - 3 + 2);
+    // The returns' answer named the till: known now, with its boutique, as after a sale.
+    expect(second.store.terminal(OTHER_TILL)).toMatchObject({ statut: 'CONNU', boutique_id: 2, boutique_nom: 'Ma Boutique', terminal_nom: 'Caisse 2' });
+    expect(second.retour('R-20b')).toMatchObject({ boutique_id: 2, montant_serveur: '10000.00' });
   });
 });
