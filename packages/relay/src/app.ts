@@ -14,7 +14,7 @@ import {
   statusOf,
   SYNC_PATH,
 } from '@ventesync/shared';
-import { createApiServer, registerTerminalAuth, type StorageWording, terminalOf } from '@ventesync/runtime/http';
+import { createApiServer, registerTerminalAuth, serialHeader, type StorageWording, terminalOf } from '@ventesync/runtime/http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { DAEMON_STATUS_PATH, type DaemonIdentity } from './daemon-probe.js';
@@ -140,10 +140,9 @@ export async function buildRelayApp(options: RelayAppOptions): Promise<FastifyIn
     // The relay's door (relay-trust.ts): 503 while it cannot tell who must sign, before the serial lookup.
     if (trust) {
       api.addHook('onRequest', async (request, reply) => {
-        const raw = request.headers['x-device-serial'];
-        const serial = (Array.isArray(raw) ? raw[0] : raw)?.trim();
-        if (!serial) return; // MISSING_SERIAL, said by the terminal check next
-        const admission = await trust.admit(serial);
+        const header = serialHeader(request);
+        if (header.kind !== 'one') return; // MISSING_SERIAL, said by the terminal check next
+        const admission = await trust.admit(header.serial);
         if (admission.kind === 'wait') {
           return reply
             .code(statusOf('SERVICE_UNAVAILABLE'))

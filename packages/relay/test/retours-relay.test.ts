@@ -261,4 +261,34 @@ describe('returns through the relay (issue 10 point 4)', () => {
     expect(second.store.terminal(OTHER_TILL)).toMatchObject({ statut: 'CONNU', boutique_id: 2, boutique_nom: 'Ma Boutique', terminal_nom: 'Caisse 2' });
     expect(second.retour('R-20b')).toMatchObject({ boutique_id: 2, montant_serveur: '10000.00' });
   });
+
+  it('a doubled X-Device-Serial (a proxy adding its own) is refused at the door with the server\'s 400 MISSING_SERIAL, sales and returns alike, nothing kept', async () => {
+    const doubled = async (url: string, path: string, body: unknown) => {
+      // Node joins a header sent twice into "caisse-boutique, caisse-comptoir".
+      const res = await request(`${url}${path}`, {
+        method: 'POST',
+        headers: ['x-device-serial', TILL, 'x-device-serial', OTHER_TILL, 'content-type', 'application/json'],
+        body: JSON.stringify(body),
+      });
+      return { status: res.statusCode, json: (await res.body.json()) as Record<string, unknown> };
+    };
+    const port = await freePort();
+    const away = await startRelay(`http://127.0.0.1:${port}`, null);
+    const sync = await doubled(away.url, SYNC, [sale('V-30', 1)]);
+    const retours = await doubled(away.url, RETOURS, [retour('R-30', 'V-30', 1)]);
+    expect(sync).toEqual({ status: 400, json: expect.objectContaining({ code: 'MISSING_SERIAL', header_required: 'X-Device-Serial' }) });
+    expect(retours).toEqual(sync);
+    expect(away.store.terminaux()).toEqual([]);
+    expect(away.store.summary()).toEqual([]);
+    expect(away.store.retours.summary()).toMatchObject({ en_attente: 0 });
+    await away.stop();
+
+    // The server answers the same; so does a registered relay, before asking its list.
+    const server = await startServer(port);
+    expect(await doubled(server.url, SYNC, [sale('V-30', 1)])).toEqual(sync);
+    expect(await doubled(server.url, RETOURS, [retour('R-30', 'V-30', 1)])).toEqual(sync);
+    const shop = await startRelay(server.url, relay);
+    expect(await doubled(shop.url, RETOURS, [retour('R-30', 'V-30', 1)])).toEqual(sync);
+    expect(server.retours()).toEqual([]);
+  });
 });

@@ -131,7 +131,7 @@ const RETOUR_RESEND_ANSWER = {
 
 /** What each request-level code means, for the responses' descriptions. */
 const REQUEST_ERROR_MEANING: Partial<Record<RequestErrorCode, string>> = {
-  MISSING_SERIAL: `pas de header ${SERIAL_HEADER}, ou vide`,
+  MISSING_SERIAL: `pas de header ${SERIAL_HEADER}, vide, ou envoyé plusieurs fois`,
   BAD_REQUEST: 'requête HTTP mal formée',
   INVALID_JSON: "le corps n'est pas du JSON",
   INVALID_FORMAT: "du JSON, mais pas un tableau de ventes",

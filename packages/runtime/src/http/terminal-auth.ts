@@ -10,6 +10,31 @@ declare module 'fastify' {
 
 const HEADER = SERIAL_HEADER.toLowerCase();
 
+/** Why a request names no one till: no header (or blank), or the header sent more than once. */
+export type SerialHeader = { kind: 'one'; serial: string } | { kind: 'none' } | { kind: 'several' };
+
+/**
+ * The till a request names. Node joins a header sent twice into "a, b": read as one serial it
+ * would be a till nobody registered, stored under that name by a relay whose server is away.
+ * A till sends its serial once; twice is a broken client or a proxy adding its own, refused
+ * like a missing serial (the same answer from the server and the relay).
+ */
+export function serialHeader(request: FastifyRequest): SerialHeader {
+  const raw = request.raw.rawHeaders;
+  let seen = 0;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === HEADER) seen++;
+  if (seen > 1) return { kind: 'several' };
+  const value = request.headers[HEADER];
+  const serial = (Array.isArray(value) ? value[0] : value)?.trim();
+  return serial ? { kind: 'one', serial } : { kind: 'none' };
+}
+
+/** The French words of a refused serial header; the code is MISSING_SERIAL for both, as tills know it. */
+export const SERIAL_REFUSALS = {
+  none: 'Numéro de série du terminal requis dans les headers',
+  several: `Un seul numéro de série du terminal attendu : le header ${SERIAL_HEADER} est envoyé plusieurs fois`,
+} as const;
+
 /**
  * Resolves `X-Device-Serial` before the body is read, so an unknown till is turned away
  * without parsing its payload. `findTerminal` is injected: the server looks in its database,
@@ -21,16 +46,13 @@ export function registerTerminalAuth<T>(
 ): void {
   app.decorateRequest('terminal', null);
   app.addHook('onRequest', async (request, reply) => {
-    const raw = request.headers[HEADER];
-    const serial = (Array.isArray(raw) ? raw[0] : raw)?.trim();
-    if (!serial) {
-      return reply.code(statusOf('MISSING_SERIAL')).send(
-        errorBody('MISSING_SERIAL', 'Numéro de série du terminal requis dans les headers', {
-          header_required: SERIAL_HEADER,
-        }),
-      );
+    const header = serialHeader(request);
+    if (header.kind !== 'one') {
+      return reply
+        .code(statusOf('MISSING_SERIAL'))
+        .send(errorBody('MISSING_SERIAL', SERIAL_REFUSALS[header.kind], { header_required: SERIAL_HEADER }));
     }
-    const terminal = await findTerminal(serial);
+    const terminal = await findTerminal(header.serial);
     if (!terminal) return reply.code(statusOf('TERMINAL_NOT_FOUND')).send(errorBody('TERMINAL_NOT_FOUND', 'Terminal non trouvé ou inactif'));
     request.terminal = terminal;
   });
