@@ -73,6 +73,15 @@ export interface RetourSummary {
   abandonnes: number;
   /** Waiting for their sale to reach the server first. */
   attendent_la_vente: number;
+  /** When the oldest waiting return reached the relay; null when none waits. */
+  plus_ancien_en_attente: string | null;
+}
+
+/** One till's held returns, for the per-till lines of `status` and the shop page. */
+export interface RetourSerialSummary {
+  serial: string;
+  en_attente: number;
+  rejetes: number;
 }
 
 /** The relay's held returns: the same life as held sales (EN_ATTENTE → SYNCHRONISEE / REJETEE / ABANDONNEE). */
@@ -143,8 +152,12 @@ export function createRetourStore(db: Db) {
         COALESCE(SUM(statut = 'SYNCHRONISEE'), 0) AS synchronises,
         COALESCE(SUM(statut = 'REJETEE'), 0) AS rejetes,
         COALESCE(SUM(statut = 'ABANDONNEE'), 0) AS abandonnes,
-        COALESCE(SUM(statut = 'EN_ATTENTE' AND ${SALE_STILL_HELD}), 0) AS attendent_la_vente
+        COALESCE(SUM(statut = 'EN_ATTENTE' AND ${SALE_STILL_HELD}), 0) AS attendent_la_vente,
+        MIN(CASE WHEN statut = 'EN_ATTENTE' THEN recue_le END) AS plus_ancien_en_attente
       FROM retours`),
+    summaryBySerial: db.prepare<[], RetourSerialSummary>(`
+      SELECT serial, SUM(statut = 'EN_ATTENTE') AS en_attente, SUM(statut = 'REJETEE') AS rejetes
+      FROM retours WHERE statut IN ('EN_ATTENTE', 'REJETEE') GROUP BY serial ORDER BY serial`),
     fillBoutique: db.prepare<[number, string]>('UPDATE retours SET boutique_id = ? WHERE serial = ? AND boutique_id IS NULL'),
     // Waiting returns of a boutique that the relay could not price when it took them (no sale
     // held with prices, no catalogue yet): the server's amount replaces it once it has them.
@@ -201,6 +214,8 @@ export function createRetourStore(db: Db) {
     /** 0 when no such return can be discarded (already synced, or being sent right now). */
     discard: (numero: string, reason: string, now: Date) => stmt.discard.run(reason, now.toISOString(), numero).changes,
     summary: () => stmt.summary.get()!,
+    /** Per till with returns waiting or refused. */
+    summaryBySerial: () => stmt.summaryBySerial.all(),
     /** Returns taken before their till's boutique was known get it, once (see the store's saveTerminal). */
     fillBoutique: (boutiqueId: number, serial: string) => void stmt.fillBoutique.run(boutiqueId, serial),
     purgeSynced: (before: Date) => stmt.purge.run(before.toISOString()).changes,

@@ -52,3 +52,19 @@ export function retourLine(store: RelayStore, r: HeldRetour, style: TimeStyle): 
 export function retryRetours(store: RelayStore, numeros: readonly string[]): string[] {
   return store.transaction(() => numeros.filter((numero) => store.retours.retry(numero) > 0));
 }
+
+/** What a person does about a return the server refused, in words (the shop page, by its code). */
+export function retourTodo(code: string | null, numeroFacture: string): string {
+  switch (code) {
+    case 'SALE_NOT_FOUND':
+      return `Vérifier que la vente ${numeroFacture} est bien arrivée au serveur (sinon la renvoyer d’abord), puis renvoyer le retour ; si la vente n’existe pas, abandonner le retour`;
+    case 'RETURN_EXCEEDS_SALE':
+      return `Le retour rend plus d’articles que la vente ${numeroFacture} n’en a vendu : vérifier avec la caisse, puis abandonner ce retour (et le refaire juste en caisse si besoin)`;
+    case 'DUPLICATE':
+      return 'Un autre retour porte déjà ce numéro sur le serveur : vérifier lequel est le bon, puis abandonner celui-ci';
+    case 'INVALID_RETURN':
+      return 'Le serveur juge ce retour incorrect : le refaire correctement en caisse, puis abandonner celui-ci';
+    default:
+      return 'Lire la raison : renvoyer le retour une fois la cause corrigée, ou l’abandonner';
+  }
+}

@@ -71,8 +71,9 @@ const relaisState = (daemon: DaemonProbe): RelaisState =>
 /** What `status` shows staff: is the relay running, is the server there, what is waiting, per till. */
 export function statusReport(store: RelayStore, daemon: DaemonProbe, commands: CommandNames) {
   const summaries = new Map(store.summary().map((s) => [s.serial, s]));
+  const retoursBySerial = new Map(store.retours.summaryBySerial().map((s) => [s.serial, s]));
   const terminaux = store.terminaux();
-  const serials = [...new Set([...terminaux.map((t) => t.serial), ...summaries.keys()])].sort();
+  const serials = [...new Set([...terminaux.map((t) => t.serial), ...summaries.keys(), ...retoursBySerial.keys()])].sort();
   const parTerminal = serials.map((serial) => {
     const s = summaries.get(serial);
     const t = terminaux.find((x) => x.serial === serial);
@@ -92,6 +93,9 @@ export function statusReport(store: RelayStore, daemon: DaemonProbe, commands: C
       synchronisees: s?.synchronisees ?? 0,
       rejetees: s?.rejetees ?? 0,
       abandonnees: s?.abandonnees ?? 0,
+      /** Returns (issue 10) of this till still on the relay: waiting, and refused by the server. */
+      retours_en_attente: retoursBySerial.get(serial)?.en_attente ?? 0,
+      retours_rejetes: retoursBySerial.get(serial)?.rejetes ?? 0,
       plus_ancienne_en_attente: s?.plus_ancienne_en_attente ?? null,
       derniere_sync: t?.derniere_sync ?? null,
       /** As recorded (errno codes included); `probleme` says it in words. */

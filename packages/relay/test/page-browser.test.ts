@@ -73,6 +73,16 @@ async function postSales(ventes: unknown[]) {
   await res.body.dump();
 }
 
+async function postRetours(retours: unknown[]) {
+  const res = await request(`${relayUrl}/api/v2/simple/ventes/retours/`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-device-serial': SERIAL },
+    body: JSON.stringify(retours),
+  });
+  expect(res.statusCode).toBe(201);
+  await res.body.dump();
+}
+
 const light = () => page.locator('#etat').getAttribute('data-feu');
 const text = (selector: string) => page.locator(selector).innerText();
 
@@ -248,6 +258,43 @@ describe('the shop page in a real browser', () => {
     expect(await card.count()).toBe(0);
     expect(server.numeros()).toEqual([XSS]);
     expect(store.byNumero(XSS)[0]!.statut).toBe('SYNCHRONISEE');
+
+    expect(dialogs).toEqual([]);
+    expect(pageErrors).toEqual([]);
+    expect(outside).toEqual([]);
+  }, 120_000);
+
+  it('a return waiting with the server down keeps the PC on; refused by the server (sale unknown), it is shown and discarded from the page', async () => {
+    await proxy.refuse();
+    await page.goto(`${relayUrl}/`);
+    await expect.poll(light, { timeout: SHOWS_WITHIN_MS }).toBe('vert');
+    await postRetours([{ numero_retour: 'RET-001', numero_facture: 'JAMAIS-VENDUE', lignes: [{ article_id: 6, quantite: 1 }] }]);
+    await expect.poll(light, { timeout: SHOWS_WITHIN_MS }).toBe('orange');
+    expect(await text('#titre')).toBe('Des retours attendent d’être envoyés');
+    expect(await text('#attente')).toMatch(/^1 retour en attente depuis (moins d'une minute|\d+ min)$/);
+    expect(await page.locator('#ne-pas-eteindre').isVisible()).toBe(true);
+    expect(await text('#ne-pas-eteindre')).toBe('Ne pas éteindre ce PC : des retours attendent d’être envoyés au serveur central.');
+    expect(await text('#caisses tbody')).toContain('+ 1 retour');
+
+    await proxy.accept();
+    await expect.poll(light, { timeout: SHOWS_WITHIN_MS }).toBe('rouge');
+    const card = page.locator('.refusee.retour');
+    await expect.poll(() => card.count(), { timeout: SHOWS_WITHIN_MS }).toBe(1);
+    expect(await card.locator('.numero').innerText()).toBe('Retour RET-001');
+    const words = await card.innerText();
+    expect(words).toContain('Vente JAMAIS-VENDUE');
+    expect(words).toContain('Que faire : Vérifier que la vente JAMAIS-VENDUE est bien arrivée au serveur');
+    expect(await text('#raisons')).toContain('1 retour refusé par le serveur attend une décision');
+    expect(await page.locator('#ne-pas-eteindre').isVisible()).toBe(false);
+    await page.screenshot({ path: join(SCREENS, 'page-rouge-retour-refuse.png'), fullPage: true });
+
+    await card.getByRole('button', { name: 'Abandonner…' }).click();
+    await card.getByRole('textbox').fill('vente jamais faite, erreur de caisse');
+    await card.getByRole('button', { name: 'Confirmer l’abandon' }).click();
+    await expect.poll(() => text('#message'), { timeout: SHOWS_WITHIN_MS }).toContain('Retour RET-001 abandonné');
+    await expect.poll(light, { timeout: SHOWS_WITHIN_MS }).toBe('vert');
+    expect(store.retours.byNumero('RET-001')[0]).toMatchObject({ statut: 'ABANDONNEE', decision: 'vente jamais faite, erreur de caisse' });
+    expect(server.numeros()).toEqual([]);
 
     expect(dialogs).toEqual([]);
     expect(pageErrors).toEqual([]);

@@ -2,6 +2,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase } from '../src/db/open-database.js';
 import { SERVER_AWAY_ALERT_MS, shopView, trafficLight, waitingSentence, waitWords } from '../src/page/shop-view.js';
 import { createRelayStore, type RelayStore } from '../src/relay-store.js';
+import { createRetourIntake } from '../src/retour-intake.js';
 import { createSaleIntake } from '../src/sale-intake.js';
 import { renderStatus, statusReport } from '../src/status-report.js';
 
@@ -86,6 +87,72 @@ describe('the light of the shop page', () => {
   it('is red when the relay cannot write its file', () => {
     store.setEtat('ecriture_impossible', JSON.stringify({ depuis: at(0).toISOString(), code: 'SQLITE_FULL', message: 'Disque plein : libérez de la place' }));
     expect(light(at(1))).toMatchObject({ feu: 'rouge', raisons: ['Disque plein : libérez de la place'] });
+  });
+});
+
+/** Returns taken at caisse-1 for sales the relay does not hold (the server has them). */
+function giveBack(...numeros: string[]) {
+  createRetourIntake(store).take(
+    { serial: 'caisse-1', boutique_id: 2 },
+    numeros.map((numero_retour) => ({ numero_retour, numero_facture: `V-${numero_retour}`, lignes: [{ article_id: 6, quantite: 1 }] })),
+    received,
+  );
+}
+
+describe('returns on the shop page (they too exist only on this PC until sent)', () => {
+  it('a return waiting alone is not "Tout est envoyé": orange, counted, and the PC must stay on', () => {
+    giveBack('R-1');
+    store.recordServerAnswered(false, at(1));
+    const page = view(at(3));
+    expect(page).toMatchObject({
+      feu: 'orange',
+      titre: 'Des retours attendent d’être envoyés',
+      raisons: ["Le serveur central ne répond pas pour l'instant : les retours sont gardés sur ce PC et partiront dès son retour."],
+      attente: '1 retour en attente depuis 3 min',
+      en_attente: 0,
+      retours_en_attente: 1,
+      ne_pas_eteindre: true,
+      ne_pas_eteindre_texte: 'Ne pas éteindre ce PC : des retours attendent d’être envoyés au serveur central.',
+    });
+    expect(page.terminaux[0]).toMatchObject({ en_attente: 0, retours_en_attente: 1, retours_rejetes: 0 });
+    // Past the threshold with the server away, as for sales.
+    expect(light(at(30))).toMatchObject({ feu: 'rouge', raisons: [expect.stringContaining('et des retours attendent depuis plus de 30 min')] });
+  });
+
+  it('sales and returns waiting together are counted together, from the oldest of them', () => {
+    giveBack('R-2');
+    hold('A');
+    store.recordServerAnswered(true, at(0));
+    expect(view(at(12))).toMatchObject({
+      feu: 'orange',
+      titre: 'Des ventes et des retours attendent d’être envoyés',
+      raisons: ['Le serveur central répond : les ventes et les retours en attente partent.'],
+      attente: '1 vente et 1 retour en attente depuis 12 min',
+      ne_pas_eteindre: true,
+    });
+  });
+
+  it('a return refused by the server turns the light red and is listed with its sale, the reason and what to do', () => {
+    giveBack('R-3');
+    store.retours.markRejected(store.retours.byNumero('R-3')[0]!.id, 'SALE_NOT_FOUND', 'Vente V-R-3 introuvable dans cette boutique');
+    const page = view(at(1));
+    expect(page.feu).toBe('rouge');
+    expect(page.raisons[0]).toBe('1 retour refusé par le serveur attend une décision : voir « Retours refusés » plus bas.');
+    expect(page.retours_refuses).toEqual([
+      {
+        numero_retour: 'R-3',
+        numero_facture: 'V-R-3',
+        terminal: 'Caisse 1',
+        montant: '0.00',
+        recu: 'il y a 1 min',
+        raison: 'Vente V-R-3 introuvable dans cette boutique',
+        que_faire: expect.stringContaining('Vérifier que la vente V-R-3 est bien arrivée au serveur'),
+      },
+    ]);
+    expect(page.retours_refuses_non_montres).toBe(0);
+    expect(page.terminaux[0]).toMatchObject({ rejetees: 0, retours_rejetes: 1 });
+    // Nothing else waits: the PC may be turned off, the refusal is kept.
+    expect(page.ne_pas_eteindre).toBe(false);
   });
 });
 

@@ -11,6 +11,7 @@ import { PAGE_TOKEN_HEADER } from '../src/page/routes.js';
 import type { ShopView } from '../src/page/shop-view.js';
 import { createRelayMetrics } from '../src/relay-metrics.js';
 import { createRelayStore, type RelayStore } from '../src/relay-store.js';
+import { createRetourIntake } from '../src/retour-intake.js';
 import { createSaleIntake } from '../src/sale-intake.js';
 import { createTerminalDirectory } from '../src/terminal-directory.js';
 import { createAgent, createUpstream } from '../src/upstream.js';
@@ -161,6 +162,32 @@ describe('the page for the shop', () => {
     expect(auditRows()).toEqual([{ utilisateur: 'page du relais (127.0.0.1)', commande: 'Renvoyer A', changement: '1 vente(s) remise(s) en attente : A' }]);
     const again = await decide('/etat/renvoyer', { numero: 'ZZZ' });
     expect(again).toEqual({ status: 404, body: { code: 'NOT_FOUND', error: 'pas de vente rejetée, abandonnée ou en attente de stock : ZZZ' } });
+  });
+
+  it('retries and discards a refused return from the shop PC like a sale, apart from a sale of the same numero, audited', async () => {
+    createRetourIntake(store).take({ serial: SERIAL, boutique_id: 2 }, [
+      { numero_retour: 'A', numero_facture: 'V-1', lignes: [{ article_id: 6 }] },
+      { numero_retour: 'R-2', numero_facture: 'V-2', lignes: [{ article_id: 6 }] },
+    ], new Date());
+    for (const numero of ['A', 'R-2']) store.retours.markRejected(store.retours.byNumero(numero)[0]!.id, 'SALE_NOT_FOUND', `Vente introuvable pour ${numero}`);
+    expect((await state()).body.retours_refuses.map((r) => r.numero_retour)).toEqual(['A', 'R-2']);
+
+    const retried = await decide('/etat/renvoyer', { numero: 'A', genre: 'retour' });
+    expect(retried).toEqual({ status: 200, body: { success: true, message: 'Retour A remis en attente : il part vers le serveur après sa vente.' } });
+    expect(store.retours.byNumero('A')[0]).toMatchObject({ statut: 'EN_ATTENTE', code_erreur: null });
+    // The sale numbered A is another thing: still refused.
+    expect(store.byNumero('A')[0]!.statut).toBe('REJETEE');
+    const discarded = await decide('/etat/abandonner', { numero: 'R-2', raison: 'client reparti avec l’article', genre: 'retour' });
+    expect(discarded.status).toBe(200);
+    expect(store.retours.byNumero('R-2')[0]).toMatchObject({ statut: 'ABANDONNEE', decision: 'client reparti avec l’article' });
+    expect((await state()).body.retours_refuses).toEqual([]);
+    expect(auditRows()).toEqual([
+      { utilisateur: 'page du relais (127.0.0.1)', commande: 'Renvoyer le retour A', changement: '1 retour(s) remis en attente : A' },
+      { utilisateur: 'page du relais (127.0.0.1)', commande: 'Abandonner le retour R-2 : client reparti avec l’article', changement: 'Retour R-2 abandonné : client reparti avec l’article' },
+    ]);
+    expect((await decide('/etat/renvoyer', { numero: 'R-2-bis', genre: 'retour' })).status).toBe(404);
+    // From elsewhere than the shop PC: refused, as for sales.
+    expect((await decide('/etat/renvoyer', { numero: 'R-2', genre: 'retour' }, { remoteAddress: '192.168.1.20' })).status).toBe(403);
   });
 
   it('refuses a discard reason with control characters (ESC, BEL, C1, bidi override): nothing kept, nothing audited', async () => {

@@ -39,6 +39,16 @@
 
   var WORDS = { vert: 'Vert', orange: 'Orange', rouge: 'Rouge' };
 
+  /** A till's sales, and its returns under them when it has some ("+ 1 retour"). */
+  function countCell(ventes, retours) {
+    var cell = el('td', 'nombre', ventes);
+    if (retours > 0) {
+      cell.appendChild(el('br'));
+      cell.appendChild(el('span', 'note', '+ ' + retours + (retours === 1 ? ' retour' : ' retours')));
+    }
+    return cell;
+  }
+
   function renderTills(tills) {
     var body = $('caisses').querySelector('tbody');
     body.replaceChildren();
@@ -47,8 +57,8 @@
       var name = el('td', null, t.nom);
       if (t.boutique) { name.appendChild(el('br')); name.appendChild(el('span', 'note', t.boutique)); }
       row.appendChild(name);
-      row.appendChild(el('td', 'nombre', t.en_attente));
-      row.appendChild(el('td', 'nombre', t.rejetees));
+      row.appendChild(countCell(t.en_attente, t.retours_en_attente));
+      row.appendChild(countCell(t.rejetees, t.retours_rejetes));
       row.appendChild(el('td', 'nombre', t.synchronisees));
       row.appendChild(el('td', null, t.dernier_envoi));
       row.appendChild(el('td', 'situation', t.situation || ''));
@@ -77,11 +87,20 @@
       .then(function () { buttons.forEach(function (b) { b.disabled = false; }); refresh(); });
   }
 
-  function refusedCard(v, actions) {
-    var card = el('div', 'refusee');
-    card.setAttribute('data-numero', v.numero_facture);
-    card.appendChild(el('p', 'numero', v.numero_facture));
-    card.appendChild(el('p', null, v.terminal + ' — ' + v.montant + ' — reçue ' + v.recue));
+  /**
+   * A refused sale (`retour` false) or return, with its reason, what to do and, on the shop PC,
+   * Renvoyer / Abandonner. A return's decisions say so (`genre`): its numero is not a sale's.
+   */
+  function refusedCard(v, actions, retour) {
+    var numero = retour ? v.numero_retour : v.numero_facture;
+    var key = (retour ? 'retour:' : 'vente:') + numero;
+    var card = el('div', retour ? 'refusee retour' : 'refusee');
+    card.setAttribute('data-numero', numero);
+    card.appendChild(el('p', 'numero', retour ? 'Retour ' + numero : numero));
+    card.appendChild(el('p', null, retour
+      ? 'Vente ' + v.numero_facture + ' — ' + v.terminal + ' — ' + v.montant + ' — reçu ' + v.recu
+      : v.terminal + ' — ' + v.montant + ' — reçue ' + v.recue));
+    var extra = retour ? { genre: 'retour' } : {};
     var reason = el('p');
     reason.appendChild(el('strong', null, 'Raison : '));
     reason.appendChild(document.createTextNode(v.raison));
@@ -100,10 +119,10 @@
     bar.appendChild(retry);
     bar.appendChild(discard);
     card.appendChild(bar);
-    retry.addEventListener('click', function () { decide('/etat/renvoyer', { numero: v.numero_facture }, [retry, discard]); });
+    retry.addEventListener('click', function () { decide('/etat/renvoyer', Object.assign({ numero: numero }, extra), [retry, discard]); });
 
     var form = el('div', 'actions');
-    form.hidden = discarding !== v.numero_facture;
+    form.hidden = discarding !== key;
     var label = el('label', null, 'Raison de l’abandon : ');
     var input = el('input');
     input.type = 'text';
@@ -117,11 +136,11 @@
     form.appendChild(confirm);
     form.appendChild(cancel);
     card.appendChild(form);
-    discard.addEventListener('click', function () { discarding = v.numero_facture; form.hidden = false; input.focus(); });
+    discard.addEventListener('click', function () { discarding = key; form.hidden = false; input.focus(); });
     cancel.addEventListener('click', function () { discarding = null; form.hidden = true; refresh(); });
     confirm.addEventListener('click', function () {
-      if (input.value.trim() === '') { say('Donnez la raison de l’abandon : elle est gardée avec la vente.', true); input.focus(); return; }
-      decide('/etat/abandonner', { numero: v.numero_facture, raison: input.value }, [retry, discard, confirm, cancel]);
+      if (input.value.trim() === '') { say('Donnez la raison de l’abandon : elle est gardée avec ' + (retour ? 'le retour.' : 'la vente.'), true); input.focus(); return; }
+      decide('/etat/abandonner', Object.assign({ numero: numero, raison: input.value }, extra), [retry, discard, confirm, cancel]);
     });
     return card;
   }
@@ -131,11 +150,21 @@
     if (discarding !== null) return;
     var list = $('refusees');
     list.replaceChildren();
-    state.refusees.forEach(function (v) { list.appendChild(refusedCard(v, state.actions_permises)); });
+    state.refusees.forEach(function (v) { list.appendChild(refusedCard(v, state.actions_permises, false)); });
     show('aucune-refusee', state.refusees.length === 0);
     show('lecture-seule', !state.actions_permises && state.refusees.length > 0);
     setText('refusees-plus', state.refusees_non_montrees > 0 ? '… et ' + state.refusees_non_montrees + ' autre(s) : voir la commande « rejected » du relais.' : '');
     show('refusees-plus', state.refusees_non_montrees > 0);
+
+    var retours = state.retours_refuses || [];
+    var returnsList = $('retours-refuses');
+    returnsList.replaceChildren();
+    retours.forEach(function (r) { returnsList.appendChild(refusedCard(r, state.actions_permises, true)); });
+    show('aucun-retour-refuse', retours.length === 0);
+    show('retours-lecture-seule', !state.actions_permises && retours.length > 0);
+    var more = state.retours_refuses_non_montres || 0;
+    setText('retours-refuses-plus', more > 0 ? '… et ' + more + ' autre(s) : voir la commande « rejected » du relais.' : '');
+    show('retours-refuses-plus', more > 0);
   }
 
   function render(state) {
@@ -145,6 +174,7 @@
     setText('lampe-mot', WORDS[state.feu] || '?');
     setText('titre', state.titre);
     setText('attente', state.attente || 'Aucune vente en attente');
+    if (state.ne_pas_eteindre_texte) setText('ne-pas-eteindre', state.ne_pas_eteindre_texte);
     show('ne-pas-eteindre', state.ne_pas_eteindre);
     show('injoignable', false);
     fillList('raisons', state.raisons);

@@ -85,7 +85,7 @@ function hostOf(hostHeader: string | undefined): string | null {
 
 /**
  * The relay's page on the shop PC: `GET /` for people, `GET /etat` for its script, and a
- * person's decision on a refused sale (retry, discard) from the shop PC itself only.
+ * person's decision on a refused sale or return (retry, discard) from the shop PC itself only.
  */
 export function registerShopPage(app: FastifyInstance, options: ShopPageOptions): void {
   const { store, forwarder, now } = options;
@@ -148,6 +148,9 @@ export function registerShopPage(app: FastifyInstance, options: ShopPageOptions)
     return typeof numero === 'string' && numero.length > 0 && numero.length <= MAX_NUMERO_LENGTH ? numero : null;
   };
 
+  /** A decision on a return (`genre: "retour"`) rather than a sale: their numeros are apart. */
+  const isRetour = (body: unknown) => (body as { genre?: unknown } | null)?.genre === 'retour';
+
   app.get('/', { logLevel: 'warn' }, async (_request, reply) =>
     reply.headers(SECURITY_HEADERS).type('text/html; charset=utf-8').send(html),
   );
@@ -185,6 +188,19 @@ export function registerShopPage(app: FastifyInstance, options: ShopPageOptions)
     if (refused) return refused;
     const numero = numeroOf(request.body);
     if (!numero) return refuse(reply, 'BAD_REQUEST', `numero attendu : texte de 1 à ${MAX_NUMERO_LENGTH} caractères`);
+    if (isRetour(request.body)) {
+      const count = decided(
+        request,
+        `Renvoyer le retour ${numero}`,
+        () => store.retours.retry(numero),
+        (n) => (n > 0 ? `${n} retour(s) remis en attente : ${numero}` : null),
+      );
+      if (count === 0) return refuse(reply, 'NOT_FOUND', `pas de retour rejeté ou abandonné : ${numero}`);
+      reused = null;
+      request.log.info({ numero_retour: numero }, `Retour ${numero} remis en attente depuis la page du relais`);
+      void forwarder.syncNow().catch(() => {});
+      return { success: true, message: `Retour ${numero} remis en attente : il part vers le serveur après sa vente.` };
+    }
     const outcome = decided(
       request,
       `Renvoyer ${numero}`,
@@ -212,6 +228,20 @@ export function registerShopPage(app: FastifyInstance, options: ShopPageOptions)
     // Kept with the sale, then shown by the CLI and in the audit: plain text only.
     if (hasUnprintable(raison)) return refuse(reply, 'BAD_REQUEST', `La raison ${UNPRINTABLE_MESSAGE}`);
     const reason = raison.trim();
+    if (isRetour(request.body)) {
+      const count = decided(
+        request,
+        `Abandonner le retour ${numero} : ${reason}`,
+        () => store.retours.discard(numero, reason, now()),
+        (n) => (n > 0 ? `Retour ${numero} abandonné : ${reason}` : null),
+      );
+      if (count === 0) {
+        return refuse(reply, 'NOT_FOUND', `pas de retour refusé ou en attente à abandonner : ${numero} (déjà reçu par le serveur, ou en cours d’envoi)`);
+      }
+      reused = null;
+      request.log.info({ numero_retour: numero, raison: reason }, `Retour ${numero} abandonné depuis la page du relais`);
+      return { success: true, message: `Retour ${numero} abandonné : ${reason}` };
+    }
     const outcome = decided(
       request,
       `Abandonner ${numero} : ${reason}`,
