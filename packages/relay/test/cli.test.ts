@@ -578,7 +578,7 @@ describe('ventesync-relay CLI and held returns (issue 10)', () => {
     holdRetours();
     const status = relay('status').stdout.replace(/\s+/g, ' ');
     expect(status).toContain('Retours : 1 en attente (dont 1 attendent que leur vente parte), 1 rejeté(s), 0 synchronisé(s)');
-    expect(json('status').retours).toEqual({ en_attente: 1, synchronises: 0, rejetes: 1, abandonnes: 0, attendent_la_vente: 1 });
+    expect(json('status').retours).toEqual({ en_attente: 1, synchronises: 0, rejetes: 1, abandonnes: 0, attendent_la_vente: 1, plus_ancien_en_attente: '2025-10-02T08:00:00.000Z' });
     const pending = relay('pending').stdout.replace(/\s+/g, ' ');
     expect(pending).toContain('Retours : 1 RET-2 (vente D) 10.00');
     expect(pending).toContain('attend que la vente D parte au serveur');
