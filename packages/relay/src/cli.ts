@@ -28,7 +28,7 @@ import { montantOf, publicVente, renderReceipt, saleRecord } from './receipt.js'
 import { createRelayStore, type HeldStatut, type HeldVente, type RelayStore } from './relay-store.js';
 import { renderStatus, statusReport } from './status-report.js';
 import { retourLine, retourRecord, retryRetours } from './retour-view.js';
-import { discardRefusalWords, discardSale, MAX_DISCARD_REASON_CHARS, retryRefusalWords, retrySales } from './sale-decisions.js';
+import { discardRefusalWords, discardSale, MAX_DISCARD_REASON_CHARS, retryAllSales, retryRefusalWords, retrySales } from './sale-decisions.js';
 
 const DEFAULT_DB = process.env.VENTESYNC_RELAY_DB ?? './data/relay.db';
 /** Set once the options are read: suggested commands then keep the `--db` the person typed. */
@@ -119,13 +119,21 @@ function printSales(
   const limit = opts.limit ?? (opts.json ? PAGE_FOR_SCRIPTS : PAGE_FOR_PEOPLE);
   const total = store.countStatut(statut, opts.serial ?? null);
   const sales = store.byStatut(statut, opts.serial ?? null, limit, opts.offset);
-  const rest = Math.max(0, total - opts.offset - sales.length);
-  const more = rest > 0 ? `… et ${rest} autre(s) : ajoutez --offset ${opts.offset + sales.length} pour la suite` : null;
   if (opts.json) {
-    out(JSON.stringify(sales.map(publicVente), null, 2));
-    if (more) process.stderr.write(`${shown(more)}\n`);
+    // One list for scripts, paged as a whole: the sales as before (each `type: "vente"`), then
+    // the returns in the same state (`type: "retour"`, numero_retour and the sale's numero_facture).
+    const serial = opts.serial ?? null;
+    const retoursTotal = store.retours.countStatut(statut, serial);
+    const retoursOffset = Math.max(0, opts.offset - total);
+    const retours = store.retours.byStatut(statut, serial, limit - sales.length, retoursOffset);
+    const rest = Math.max(0, total + retoursTotal - opts.offset - sales.length - retours.length);
+    out(JSON.stringify([...sales.map((v) => ({ type: 'vente', ...publicVente(v) })), ...retours.map((r) => ({ type: 'retour', ...retourRecord(r) }))], null, 2));
+    const shownCount = sales.length + retours.length;
+    if (rest > 0) process.stderr.write(`${shown(`… et ${rest} autre(s) : ajoutez --offset ${opts.offset + shownCount} pour la suite`)}\n`);
     return;
   }
+  const rest = Math.max(0, total - opts.offset - sales.length);
+  const more = rest > 0 ? `… et ${rest} autre(s) : ajoutez --offset ${opts.offset + sales.length} pour la suite` : null;
   if (sales.length === 0) return out(opts.offset > 0 ? `(aucune après les ${opts.offset} premières)` : '(aucune)');
   const style = timeStyle(opts);
   const bySerial = new Map<string, HeldVente[]>();
@@ -140,7 +148,7 @@ function printSales(
   if (more) out(more);
 }
 
-/** Held returns in one state, after the sales (for people; --json lists the sales only). */
+/** Held returns in one state, after the sales, for people (--json has them in printSales' list). */
 function printRetours(store: RelayStore, statut: HeldStatut, opts: ViewOptions & { serial?: string }): void {
   if (opts.json) return;
   const list = store.retours.byStatut(statut, opts.serial ?? null, PAGE_FOR_PEOPLE);
@@ -382,16 +390,31 @@ program
       let count: number;
       let retours: string[] = [];
       if (opts.all) {
-        count = audited(db, () => store.retryAllRejected(), (n) => (n > 0 ? `${n} vente(s) rejetée(s) ou en attente de stock remise(s) en attente (--all)` : null));
+        const all = audited(db, () => retryAllSales(store), (o) =>
+          o.count > 0
+            ? `${o.count} vente(s) rejetée(s) ou en attente de stock remise(s) en attente (--all)` +
+              (o.retours.length > 0 ? ` ; avec elles ${o.retours.length} retour(s) refusé(s) faute de vente : ${o.retours.join(', ')}` : '')
+            : null,
+        );
+        count = all.count;
+        retours = all.retours;
+        if (retours.length > 0) out(`${retours.length} retour(s) refusé(s) faute de vente remis en attente, après leur vente : ${retours.join(', ')}`);
       } else {
         const outcome = audited(db, () => retrySales(store, numeros), (o) => {
           const done = numeros.filter((n) => !o.sending.includes(n) && !o.missing.includes(n));
-          return o.count > 0 ? `${o.count} vente(s) remise(s) en attente : ${done.join(', ')}` : null;
+          return o.count > 0
+            ? `${o.count} vente(s) remise(s) en attente : ${done.join(', ')}` +
+                (o.retours.length > 0 ? ` ; avec elles ${o.retours.length} retour(s) refusé(s) faute de vente : ${o.retours.join(', ')}` : '')
+            : null;
         });
+        if (outcome.retours.length > 0) {
+          out(`${outcome.retours.length} retour(s) refusé(s) faute de vente remis en attente, après leur vente : ${outcome.retours.join(', ')}`);
+        }
         // Numeros that are no sale may be returns (refused or discarded ones go back to waiting).
-        retours = outcome.missing.length > 0 ? audited(db, () => retryRetours(store, outcome.missing), (r) => (r.length > 0 ? `${r.length} retour(s) remis en attente : ${r.join(', ')}` : null)) : [];
-        if (retours.length > 0) out(`${retours.length} retour(s) remis en attente.`);
-        const refused = retryRefusalWords({ ...outcome, missing: outcome.missing.filter((n) => !retours.includes(n)) });
+        const asRetours = outcome.missing.length > 0 ? audited(db, () => retryRetours(store, outcome.missing), (r) => (r.length > 0 ? `${r.length} retour(s) remis en attente : ${r.join(', ')}` : null)) : [];
+        if (asRetours.length > 0) out(`${asRetours.length} retour(s) remis en attente.`);
+        retours = [...outcome.retours, ...asRetours];
+        const refused = retryRefusalWords({ ...outcome, missing: outcome.missing.filter((n) => !asRetours.includes(n)) });
         if (refused) fail(refused);
         count = outcome.count;
       }

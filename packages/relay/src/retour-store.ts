@@ -139,11 +139,24 @@ export function createRetourStore(db: Db) {
     noteWaiting: db.prepare<[string, string, number]>("UPDATE retours SET code_erreur = ?, erreur = ? WHERE id = ? AND statut = 'EN_ATTENTE'"),
     byNumero: db.prepare<[string], HeldRetour>(`SELECT ${RETOUR_COLUMNS} FROM retours WHERE numero_retour = ? ORDER BY id`),
     ofSale: db.prepare<[string], HeldRetour>(`SELECT ${RETOUR_COLUMNS} FROM retours WHERE numero_facture = ? ORDER BY id`),
-    byStatut: db.prepare<[string, string | null, string | null, number], HeldRetour>(`
-      SELECT ${RETOUR_COLUMNS} FROM retours WHERE statut = ? AND (? IS NULL OR serial = ?) ORDER BY id LIMIT ?`),
+    byStatut: db.prepare<[string, string | null, string | null, number, number], HeldRetour>(`
+      SELECT ${RETOUR_COLUMNS} FROM retours WHERE statut = ? AND (? IS NULL OR serial = ?) ORDER BY id LIMIT ? OFFSET ?`),
+    countStatut: db
+      .prepare<[string, string | null, string | null], number>('SELECT COUNT(*) FROM retours WHERE statut = ? AND (? IS NULL OR serial = ?)')
+      .pluck(),
     retry: db.prepare<[string]>(`
       UPDATE retours SET statut = 'EN_ATTENTE', echecs_seul = 0, code_erreur = NULL, erreur = NULL, decision = NULL, decision_le = NULL
       WHERE numero_retour = ? AND statut IN ('REJETEE', 'ABANDONNEE')`),
+    // Returns refused SALE_NOT_FOUND whose sale waits here again (a person retried it): back to
+    // waiting, behind their sale (SALE_STILL_HELD). One sale's numero, or every one (NULL).
+    retryAfterSale: db
+      .prepare<[string | null, string | null], string>(`
+        UPDATE retours SET statut = 'EN_ATTENTE', echecs_seul = 0, code_erreur = NULL, erreur = NULL, decision = NULL, decision_le = NULL
+        WHERE (? IS NULL OR numero_facture = ?) AND statut = 'REJETEE' AND code_erreur = 'SALE_NOT_FOUND'
+          AND EXISTS (SELECT 1 FROM ventes v WHERE v.numero_facture = retours.numero_facture AND v.statut = 'EN_ATTENTE'
+            AND ${saleInReach('v', 'retours.serial', 'retours.boutique_id')})
+        RETURNING numero_retour`)
+      .pluck(),
     discard: db.prepare<[string, string, string]>(`
       UPDATE retours SET statut = 'ABANDONNEE', decision = ?, decision_le = ?
       WHERE numero_retour = ? AND statut IN ('REJETEE', 'EN_ATTENTE') AND en_vol IS NULL`),
@@ -208,9 +221,16 @@ export function createRetourStore(db: Db) {
     byNumero: (numero: string) => stmt.byNumero.all(numero),
     /** The returns held here of one sale, oldest first (for `show`). */
     ofSale: (numeroFacture: string) => stmt.ofSale.all(numeroFacture),
-    byStatut: (statut: HeldStatut, serial: string | null = null, limit = 10_000) => stmt.byStatut.all(statut, serial, serial, limit),
+    byStatut: (statut: HeldStatut, serial: string | null = null, limit = 10_000, offset = 0) =>
+      stmt.byStatut.all(statut, serial, serial, Math.max(0, limit), offset),
+    countStatut: (statut: HeldStatut, serial: string | null = null) => stmt.countStatut.get(statut, serial, serial) ?? 0,
     /** Back to EN_ATTENTE (a refused or discarded return): a person corrected the cause. */
     retry: (numero: string) => stmt.retry.run(numero).changes,
+    /**
+     * After a person retried a sale (`numero`, or every retried sale: null): its returns the
+     * server refused SALE_NOT_FOUND wait again, to go after it. Their numeros.
+     */
+    retryAfterSale: (numero: string | null): string[] => stmt.retryAfterSale.all(numero, numero),
     /** 0 when no such return can be discarded (already synced, or being sent right now). */
     discard: (numero: string, reason: string, now: Date) => stmt.discard.run(reason, now.toISOString(), numero).changes,
     summary: () => stmt.summary.get()!,

@@ -25,22 +25,39 @@ export interface RetryOutcome {
   sending: string[];
   /** Numeros with no rejected, discarded or stock-waiting sale. */
   missing: string[];
+  /** Returns of the retried sales that the server had refused SALE_NOT_FOUND: waiting again, after their sale. */
+  retours: string[];
 }
 
-/** `retry NUMERO…`: each sale back to waiting, unless it is in flight or has nothing to retry. */
+/**
+ * `retry NUMERO…`: each sale back to waiting, unless it is in flight or has nothing to retry.
+ * Its returns refused because the server did not have the sale go again with it, after it:
+ * the person retried the sale so that the server gets it, and they were refused only for that.
+ */
 export function retrySales(store: RelayStore, numeros: string[], now: Date = new Date()): RetryOutcome {
-  const changes = store.retry(numeros, now);
-  const notChanged = numeros.filter((_, i) => changes[i] === 0);
-  const sending = notChanged.filter((numero) => store.inFlight(numero, now));
-  return {
-    count: changes.reduce((a, b) => a + b, 0),
-    sending,
-    missing: notChanged.filter((numero) => !sending.includes(numero)),
-  };
+  return store.transaction(() => {
+    const changes = store.retry(numeros, now);
+    const notChanged = numeros.filter((_, i) => changes[i] === 0);
+    const sending = notChanged.filter((numero) => store.inFlight(numero, now));
+    return {
+      count: changes.reduce((a, b) => a + b, 0),
+      sending,
+      missing: notChanged.filter((numero) => !sending.includes(numero)),
+      retours: numeros.filter((_, i) => changes[i]! > 0).flatMap((numero) => store.retours.retryAfterSale(numero)),
+    };
+  });
+}
+
+/** `retry --all`: every refused or stock-waiting sale, and the returns refused for want of one of them. */
+export function retryAllSales(store: RelayStore, now: Date = new Date()): { count: number; retours: string[] } {
+  return store.transaction(() => {
+    const count = store.retryAllRejected(now);
+    return { count, retours: count > 0 ? store.retours.retryAfterSale(null) : [] };
+  });
 }
 
 /** The words for a retry that changed nothing for these numeros (null when none). */
-export function retryRefusalWords(outcome: RetryOutcome): string | null {
+export function retryRefusalWords(outcome: Pick<RetryOutcome, 'sending' | 'missing'>): string | null {
   if (outcome.sending.length > 0) return `en cours d'envoi au serveur, réessayez dans un instant : ${outcome.sending.join(', ')}`;
   if (outcome.missing.length > 0) return `pas de vente rejetée, abandonnée ou en attente de stock : ${outcome.missing.join(', ')}`;
   return null;

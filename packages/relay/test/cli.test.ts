@@ -599,4 +599,43 @@ describe('ventesync-relay CLI and held returns (issue 10)', () => {
     expect(relay('audit').stdout).toContain('Retour RET-1 abandonné');
     expect(relay('retry', 'NI-VENTE-NI-RETOUR').code).toBe(1);
   });
+
+  it('retry --all puts back, with the refused sales, their returns the server refused for want of the sale', () => {
+    withStore((store) => {
+      // B was refused (ARTICLE_NOT_FOUND) after its return RET-B had gone alone: SALE_NOT_FOUND.
+      createRetourIntake(store).take({ serial: 'caisse-1', boutique_id: 2 }, [{ numero_retour: 'RET-B', numero_facture: 'B', lignes: [{ article_id: 6 }] }], new Date('2025-10-02T08:00:00Z'));
+      store.retours.markRejected(store.retours.byNumero('RET-B')[0]!.id, 'SALE_NOT_FOUND', 'Vente B introuvable dans la boutique Ma Boutique');
+    });
+    const retried = relay('retry', '--all');
+    expect(retried.code).toBe(0);
+    expect(retried.stdout.replace(/\s+/g, ' ')).toContain('1 retour(s) refusé(s) faute de vente remis en attente, après leur vente : RET-B');
+    withStore((store) => {
+      expect(store.byNumero('B')[0]!.statut).toBe('EN_ATTENTE');
+      expect(store.retours.byNumero('RET-B')[0]).toMatchObject({ statut: 'EN_ATTENTE', code_erreur: null });
+      // It waits behind its sale.
+      expect(store.retours.summary()).toMatchObject({ attendent_la_vente: 1 });
+    });
+    expect(relay('audit').stdout.replace(/\s+/g, ' ')).toContain('RET-B');
+  });
+
+  it('pending and rejected --json list the sales as before, each marked type "vente", then the returns, type "retour"', () => {
+    holdRetours();
+    const pending = json('pending');
+    expect(pending.filter((x: { type: string }) => x.type === 'vente').map((v: { numero_facture: string }) => v.numero_facture)).toEqual(['D', 'E']);
+    expect(pending.at(-1)).toMatchObject({ type: 'retour', numero_retour: 'RET-2', numero_facture: 'D', statut: 'EN_ATTENTE', montant_total: '10.00' });
+    expect(pending).toHaveLength(3);
+    const rejected = json('rejected');
+    expect(rejected.map((x: { type: string; numero_facture: string; numero_retour?: string }) => [x.type, x.numero_retour ?? x.numero_facture])).toEqual([
+      ['vente', 'B'],
+      ['vente', 'C'],
+      ['retour', 'RET-1'],
+    ]);
+    expect(rejected[2]).toMatchObject({ code_erreur: 'SALE_NOT_FOUND', serial: 'caisse-1' });
+    expect(json('pending', '--serial', 'caisse-2').map((x: { type: string }) => x.type)).toEqual(['vente']);
+    // Paged over the whole list: sales first, then returns.
+    const page = relay('pending', '--json', '--limit', '2');
+    expect(JSON.parse(page.stdout).map((x: { type: string }) => x.type)).toEqual(['vente', 'vente']);
+    expect(page.stderr).toContain('--offset 2');
+    expect(JSON.parse(relay('pending', '--json', '--offset', '2').stdout)).toEqual([expect.objectContaining({ type: 'retour', numero_retour: 'RET-2' })]);
+  });
 });

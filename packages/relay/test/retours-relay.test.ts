@@ -17,6 +17,7 @@ import type { RelayCredentials } from '../src/relay-credentials.js';
 import { createRelayStore } from '../src/relay-store.js';
 import { createRelayTrust } from '../src/relay-trust.js';
 import { createRequestSigner } from '../src/request-signer.js';
+import { discardSale, retrySales } from '../src/sale-decisions.js';
 import { createTerminalDirectory } from '../src/terminal-directory.js';
 import { createAgent, createUpstream, DEFAULT_TIMEOUTS } from '../src/upstream.js';
 
@@ -290,5 +291,28 @@ describe('returns through the relay (issue 10 point 4)', () => {
     const shop = await startRelay(server.url, relay);
     expect(await doubled(shop.url, RETOURS, [retour('R-30', 'V-30', 1)])).toEqual(sync);
     expect(server.retours()).toEqual([]);
+  });
+
+  it('retrying a sale puts back its return the server refused SALE_NOT_FOUND: both reach the server, the return after its sale', async () => {
+    const server = await startServer();
+    const shop = await startRelay(server.url, null);
+    // A sale of an article the server does not know yet: refused, and its return waits for a decision.
+    await shop.post(SYNC, [{ numero_facture: 'V-40', mode_paiement: 'CASH', paye: true, lignes: [{ article_id: 99, quantite: 2, prix_unitaire: 1000 }] }]);
+    await until(() => shop.vente('V-40')?.statut, (s) => s === 'REJETEE');
+    await shop.post(RETOURS, [{ numero_retour: 'R-40', numero_facture: 'V-40', lignes: [{ article_id: 99, quantite: 1 }] }]);
+    // Someone discards the sale first: the return goes alone and the server does not know its sale.
+    expect(discardSale(shop.store, 'V-40', 'article inconnu', new Date())).toEqual({ ok: true });
+    await shop.forwarder.syncNow();
+    await until(() => shop.retour('R-40'), (r) => r?.statut === 'REJETEE');
+    expect(shop.retour('R-40')).toMatchObject({ code_erreur: 'SALE_NOT_FOUND' });
+
+    // The article is added on the server; the sale is retried: its return goes with it, after it.
+    server.db.prepare("INSERT INTO articles (id, boutique_id, nom, prix_vente, quantite_stock) VALUES (99, 2, 'Housse', 100000, 5)").run();
+    expect(retrySales(shop.store, ['V-40'])).toMatchObject({ count: 1, retours: ['R-40'] });
+    expect(shop.retour('R-40')).toMatchObject({ statut: 'EN_ATTENTE', code_erreur: null });
+    await shop.forwarder.syncNow();
+    await until(() => shop.retour('R-40')?.statut, (s) => s === 'SYNCHRONISEE');
+    expect(shop.vente('V-40')?.statut).toBe('SYNCHRONISEE');
+    expect(server.retours()).toEqual([{ numero_retour: 'R-40', numero_facture: 'V-40', montant_total: 100000 }]);
   });
 });

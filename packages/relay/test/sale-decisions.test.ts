@@ -20,17 +20,17 @@ beforeEach(() => {
 describe('a person’s decision on held sales, for the CLI and the page alike', () => {
   it('retries a rejected sale, and says which numeros had nothing to retry', () => {
     const outcome = retrySales(store, ['A', 'B', 'Z'], now);
-    expect(outcome).toEqual({ count: 1, sending: [], missing: ['B', 'Z'] });
+    expect(outcome).toEqual({ count: 1, sending: [], missing: ['B', 'Z'], retours: [] });
     expect(store.byNumero('A')[0]!.statut).toBe('EN_ATTENTE');
     expect(retryRefusalWords(outcome)).toBe('pas de vente rejetée, abandonnée ou en attente de stock : B, Z');
-    expect(retryRefusalWords({ count: 1, sending: [], missing: [] })).toBeNull();
+    expect(retryRefusalWords({ sending: [], missing: [] })).toBeNull();
   });
 
   it('does not retry a sale being sent, and says so first', () => {
     store.scheduleStockRetry(store.byNumero('B')[0]!.id, 'Stock insuffisant', new Date(now.getTime() - 1), now);
     store.claimBatch('caisse-1', now, new Date(now.getTime() + 86_400_000), 10);
     const outcome = retrySales(store, ['B', 'Z'], now);
-    expect(outcome).toEqual({ count: 0, sending: ['B'], missing: ['Z'] });
+    expect(outcome).toEqual({ count: 0, sending: ['B'], missing: ['Z'], retours: [] });
     expect(retryRefusalWords(outcome)).toBe("en cours d'envoi au serveur, réessayez dans un instant : B");
   });
 

@@ -205,7 +205,11 @@ export function registerShopPage(app: FastifyInstance, options: ShopPageOptions)
       request,
       `Renvoyer ${numero}`,
       () => retrySales(store, [numero], now()),
-      (o) => (o.count > 0 ? `${o.count} vente(s) remise(s) en attente : ${numero}` : null),
+      (o) =>
+        o.count > 0
+          ? `${o.count} vente(s) remise(s) en attente : ${numero}` +
+            (o.retours.length > 0 ? ` ; avec elle ${o.retours.length} retour(s) refusé(s) faute de vente : ${o.retours.join(', ')}` : '')
+          : null,
     );
     const words = retryRefusalWords(outcome);
     if (outcome.sending.length > 0) return refuse(reply, 'SERVICE_UNAVAILABLE', words!, TRY_AGAIN_SECONDS);
@@ -214,7 +218,8 @@ export function registerShopPage(app: FastifyInstance, options: ShopPageOptions)
     request.log.info({ numero }, `Vente ${numero} remise en attente depuis la page du relais`);
     // Sent now, as the CLI's retry asks the daemon to: the page does not wait for the answer.
     void forwarder.syncNow().catch(() => {});
-    return { success: true, message: `Vente ${numero} remise en attente : elle part vers le serveur.` };
+    const withRetours = outcome.retours.length > 0 ? ` Ses retours refusés faute de vente (${outcome.retours.join(', ')}) repartent après elle.` : '';
+    return { success: true, message: `Vente ${numero} remise en attente : elle part vers le serveur.${withRetours}` };
   });
 
   app.post(PAGE_DISCARD_PATH, async (request, reply) => {
