@@ -28,8 +28,10 @@ export interface QueueSnapshot {
   en_vol: number;
   /** Refused by the server: waiting for a person (retry or discard). */
   rejetee: number;
-  /** When the oldest waiting sale was received (ISO), null when none waits. */
+  /** When the oldest waiting sale or return was received (ISO), null when none waits. */
   plus_ancienne: string | null;
+  /** Returns (issue 10) held the same way, in the same disjoint states. */
+  retours: { en_attente: number; en_vol: number; rejetee: number };
 }
 
 const FORWARD_OUTCOMES = ['answered', 'retry', 'failed', 'too-large', 'terminal-unknown'] as const;
@@ -55,10 +57,23 @@ export function createRelayMetrics(
       COALESCE(SUM(statut = 'REJETEE'), 0) AS rejetee,
       MIN(CASE WHEN statut = 'EN_ATTENTE' THEN recue_le END) AS plus_ancienne
     FROM ventes WHERE statut IN ('EN_ATTENTE', 'REJETEE')`);
+  const readRetours = db.prepare<[], { en_attente: number; en_vol: number; rejetee: number; plus_ancienne: string | null }>(`
+    SELECT COALESCE(SUM(statut = 'EN_ATTENTE' AND en_vol IS NULL), 0) AS en_attente,
+      COALESCE(SUM(statut = 'EN_ATTENTE' AND en_vol IS NOT NULL), 0) AS en_vol,
+      COALESCE(SUM(statut = 'REJETEE'), 0) AS rejetee,
+      MIN(CASE WHEN statut = 'EN_ATTENTE' THEN recue_le END) AS plus_ancienne
+    FROM retours WHERE statut IN ('EN_ATTENTE', 'REJETEE')`);
+  // Both reads in one snapshot of the file: a return and its sale are never counted half-moved.
+  const readBoth = db.transaction((): QueueSnapshot => {
+    const ventes = readQueue.get()!;
+    const { plus_ancienne, ...retours } = readRetours.get()!;
+    const oldest = [ventes.plus_ancienne, plus_ancienne].filter((d): d is string => d !== null).sort()[0] ?? null;
+    return { ...ventes, plus_ancienne: oldest, retours };
+  });
   let last: { at: number; snapshot: QueueSnapshot } | null = null;
   function queue(): QueueSnapshot {
     const t = mono();
-    if (last === null || t - last.at >= interval || t < last.at) last = { at: t, snapshot: readQueue.get()! };
+    if (last === null || t - last.at >= interval || t < last.at) last = { at: t, snapshot: readBoth() };
     return last.snapshot;
   }
   const secondsSince = (iso: string | null) => (iso === null ? 0 : Math.max(0, (now().getTime() - Date.parse(iso)) / 1000));
@@ -75,9 +90,22 @@ export function createRelayMetrics(
       this.set({ state: 'rejetee' }, q.rejetee);
     },
   });
+  // Apart from the sales' gauge, with the same states: a dashboard summing sales keeps its meaning.
+  new Gauge({
+    name: `${METRIC_PREFIX}relay_queue_returns`,
+    help: 'Retours gardés par le relais et non réglés, par état (en_attente, en_vol, rejetee)',
+    labelNames: ['state'],
+    registers: [registry],
+    collect() {
+      const q = queue().retours;
+      this.set({ state: 'en_attente' }, q.en_attente);
+      this.set({ state: 'en_vol' }, q.en_vol);
+      this.set({ state: 'rejetee' }, q.rejetee);
+    },
+  });
   new Gauge({
     name: `${METRIC_PREFIX}relay_oldest_pending_age_seconds`,
-    help: 'Âge de la plus ancienne vente en attente (0 quand aucune n’attend)',
+    help: 'Âge de la plus ancienne vente ou du plus ancien retour en attente (0 quand rien n’attend)',
     registers: [registry],
     collect() {
       this.set(secondsSince(queue().plus_ancienne));
@@ -115,7 +143,7 @@ export function createRelayMetrics(
   });
   const upstreamDuration = new Histogram({
     name: `${METRIC_PREFIX}relay_upstream_duration_seconds`,
-    help: 'Durée des requêtes au serveur central, par opération (sync, read) et issue (response, network_error)',
+    help: 'Durée des requêtes au serveur central, par opération (sync, retours, read) et issue (response, network_error)',
     labelNames: ['operation', 'outcome'],
     buckets: UPSTREAM_DURATION_BUCKETS,
     registers: [registry],
@@ -135,7 +163,7 @@ export function createRelayMetrics(
     },
     /** The same server, each request to it timed (forwarding, the tills' reads through the relay). */
     instrument(upstream: Upstream): Upstream {
-      const timed = async (operation: 'sync' | 'read', send: () => Promise<UpstreamAnswer>) => {
+      const timed = async (operation: 'sync' | 'retours' | 'read', send: () => Promise<UpstreamAnswer>) => {
         const startedAt = mono();
         const answer = await send();
         upstreamDuration.observe({ operation, outcome: answer.kind === 'response' ? 'response' : 'network_error' }, (mono() - startedAt) / 1000);
@@ -144,6 +172,7 @@ export function createRelayMetrics(
       return {
         ...upstream,
         postSync: (serial, body, signal) => timed('sync', () => upstream.postSync(serial, body, signal)),
+        postRetours: (serial, body, signal) => timed('retours', () => upstream.postRetours(serial, body, signal)),
         get: (pathAndQuery, serial, deadlineMs) => timed('read', () => upstream.get(pathAndQuery, serial, deadlineMs)),
       };
     },

@@ -135,6 +135,33 @@ describe('relay metrics', () => {
     expect(m('ventesync_relay_queue_sales', { state: 'en_attente' })).toBe(1);
   });
 
+  it('returns held by the relay are counted apart from sales, and the oldest waiting one ages the queue', async () => {
+    await build();
+    const give = (numero: string, facture: string) =>
+      app.inject({
+        method: 'POST',
+        url: '/api/v2/simple/ventes/retours/',
+        headers: { 'content-type': 'application/json', 'x-device-serial': SERIAL },
+        payload: JSON.stringify([{ numero_retour: numero, numero_facture: facture, lignes: [{ article_id: 6, quantite: 1 }] }]),
+      });
+    expect((await give('RM-1', 'JAMAIS-VENDUE')).statusCode).toBe(201);
+    clock += 120_000;
+    expect((await give('RM-2', 'JAMAIS-VENDUE-2')).statusCode).toBe(201);
+    const held = await scrape();
+    expect(held('ventesync_relay_queue_returns', { state: 'en_attente' })).toBe(2);
+    expect(held('ventesync_relay_queue_sales', { state: 'en_attente' })).toBe(0);
+    expect(held('ventesync_relay_oldest_pending_age_seconds')).toBe(120);
+
+    // The server knows neither sale: both refused, for a person to decide.
+    await forwarder.runOnce();
+    const after = await scrape();
+    expect(after('ventesync_relay_queue_returns', { state: 'rejetee' })).toBe(2);
+    expect(after('ventesync_relay_queue_returns', { state: 'en_attente' })).toBe(0);
+    expect(after('ventesync_relay_oldest_pending_age_seconds')).toBe(0);
+    expect(after('ventesync_relay_upstream_duration_seconds_count', { operation: 'retours', outcome: 'response' })).toBeGreaterThanOrEqual(1);
+    expect(store.retours.summary()).toMatchObject({ rejetes: 2 });
+  });
+
   it('scraped 100 times: valid every time, the same series', async () => {
     await build();
     await post([vente('S-1')]);
