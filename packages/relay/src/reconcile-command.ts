@@ -5,6 +5,7 @@ import { openDatabase } from './db/open-database.js';
 import {
   createReconcileBooks,
   exitStatusOf,
+  jsonExact,
   LAST_RECONCILIATION_KEY,
   lastReconciliationOf,
   reconcile,
@@ -112,7 +113,7 @@ export async function runReconcileCommand(opts: ReconcileCommandOptions, io: Com
       await made.close();
     }
     store.setEtat(LAST_RECONCILIATION_KEY, JSON.stringify(lastReconciliationOf(report, false)));
-    io.out(opts.json ? JSON.stringify(report, null, 2) : renderReconciliation(report).join('\n'));
+    io.out(opts.json ? jsonExact(report) : renderReconciliation(report).join('\n'));
     const status = exitStatusOf(report);
     if (status === EXIT_SERVER_UNREACHED) io.err(`Erreur : le serveur ${url} n'a pas pu être interrogé pour ${report.non_verifies} terminal(aux) : rien n'est vérifié pour eux.`);
     return status;

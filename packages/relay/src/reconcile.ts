@@ -13,6 +13,7 @@ import {
   ReconciliationResponseSchema,
 } from '@ventesync/shared';
 import { printable } from '@ventesync/runtime/cli';
+import { randomBytes } from 'node:crypto';
 import type { UpstreamAnswer } from './classify.js';
 import { SCREEN_COLUMNS, wrap } from './fit-table.js';
 import type { Db } from './db/open-database.js';
@@ -40,10 +41,31 @@ export interface ReconcileUpstream {
   get(pathAndQuery: string, serial: string, deadlineMs?: number): Promise<UpstreamAnswer>;
 }
 
+/**
+ * Centimes of a sum (a day's total, a gap): a number while it is exact as one, a bigint past
+ * 2^53, as the server keeps its sums (README, money rule). `--json` writes either as a JSON
+ * integer with every digit (jsonExact).
+ */
+export type SumCentimes = number | bigint;
+
+/** A number while exact, else the bigint itself: small sums read as before, large ones stay exact. */
+export function exactCentimes(value: bigint): SumCentimes {
+  return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value;
+}
+
+/** JSON text of a report, bigints written as JSON integers, digit for digit. */
+export function jsonExact(value: unknown, indent = 2): string {
+  const marks: string[] = [];
+  // A mark no text of the report can be (a server's words included): random for each call.
+  const tag = `bigint-${randomBytes(8).toString('hex')}-`;
+  const text = JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? `${tag}${marks.push(v.toString()) - 1}` : v), indent);
+  return text.replace(new RegExp(`"${tag}(\\d+)"`, 'g'), (_match, i: string) => marks[Number(i)]!);
+}
+
 export interface AmountDifference {
   numero_facture: string;
-  relais_centimes: number;
-  serveur_centimes: number;
+  relais_centimes: SumCentimes;
+  serveur_centimes: SumCentimes;
 }
 
 interface TillBase {
@@ -57,9 +79,9 @@ export type TillReconciliation =
       statut: 'ACCORD' | 'DESACCORD';
       fuseau: string;
       /** As the server counts them: net of returns; `retours_centimes`, what its returns took off. */
-      serveur: { nombre_ventes: number; montant_centimes: number; retours_centimes: number };
+      serveur: { nombre_ventes: number; montant_centimes: SumCentimes; retours_centimes: SumCentimes };
       /** The relay's synced sales at the amounts the server confirmed (before any return). */
-      relais: { nombre_ventes: number; montant_centimes: number };
+      relais: { nombre_ventes: number; montant_centimes: SumCentimes };
       /** Sales of the day still waiting on the relay: not compared. */
       en_attente: string[];
       /** Relay SYNCHRONISEE, absent from the server. */
@@ -71,7 +93,7 @@ export type TillReconciliation =
        * Server minus relay, in centimes, over the compared sales (pending ones left out), the
        * server's returns added back: tills send returns to the server, the relay never sees them.
        */
-      ecart_centimes: number;
+      ecart_centimes: SumCentimes;
     })
   | (TillBase & { statut: 'INJOIGNABLE'; raison: string })
   | (TillBase & { statut: 'REFUSE'; code: string; raison: string });
@@ -103,7 +125,7 @@ export function yesterdayLocal(now: Date): string {
 interface HeldRow {
   numero_facture: string;
   statut: 'SYNCHRONISEE' | 'EN_ATTENTE';
-  centimes: number;
+  centimes: bigint;
   date_utc: string | null;
 }
 
@@ -130,7 +152,7 @@ export function createReconcileBooks(db: Db) {
       return stmt.all(serial, from, to).map((r) => ({
         numero_facture: r.numero_facture,
         statut: r.statut,
-        centimes: (r.montant_serveur === null ? null : parseMoney(r.montant_serveur)) ?? r.montant_total,
+        centimes: (r.montant_serveur === null ? null : centimesOf(r.montant_serveur)) ?? BigInt(r.montant_total),
         date_utc: r.date_utc,
       }));
     },
@@ -143,9 +165,18 @@ function previousDay(jour: string): string {
   return new Date(Date.parse(`${jour}T00:00:00.000Z`) - 86_400_000).toISOString().slice(0, 10);
 }
 
-/** The server's money text in centimes; a sale net of its returns is never below zero. */
-function centimesOf(text: string): number {
-  return text.startsWith('-') ? -(parseMoney(text.slice(1)) ?? 0) : (parseMoney(text) ?? 0);
+/** Money text as the server writes it ("-12.50", a day's total of any length). */
+const MONEY_TEXT = /^(-?)(\d{1,30})(?:\.(\d{1,2}))?$/;
+
+/**
+ * The server's money text in exact centimes, whatever its length (parseMoney stops at 13
+ * digits: a day's total, even one sale, may be longer); null when it is no amount.
+ */
+function centimesOf(text: string): bigint | null {
+  const match = MONEY_TEXT.exec(text);
+  if (!match) return null;
+  const centimes = BigInt(match[2]!) * 100n + BigInt((match[3] ?? '').padEnd(2, '0'));
+  return match[1] === '-' ? -centimes : centimes;
 }
 
 const describeAnswer = (answer: Extract<UpstreamAnswer, { kind: 'response' }>): { code: string; raison: string } => {
@@ -173,8 +204,8 @@ async function ask(upstream: ReconcileUpstream, till: TillBase, query: string): 
 
 /** A sale as the server counts it: net of its returns, and what they took off. */
 interface ServerSale {
-  net: number;
-  retours: number;
+  net: bigint;
+  retours: bigint;
 }
 
 /** The server's sales of the day, page after page (`apres` = the previous page's `suite`). */
@@ -185,7 +216,7 @@ async function serverSales(upstream: ReconcileUpstream, till: TillBase, jour: st
     const asked = await ask(upstream, till, `jour=${jour}&detail=1${apres === null ? '' : `&apres=${encodeURIComponent(apres)}`}`);
     if (!asked.ok) return asked;
     for (const v of asked.body.ventes ?? []) {
-      sales.set(v.numero_facture, { net: centimesOf(v.montant_total), retours: v.montant_retours === undefined ? 0 : centimesOf(v.montant_retours) });
+      sales.set(v.numero_facture, { net: centimesOf(v.montant_total) ?? 0n, retours: v.montant_retours === undefined ? 0n : (centimesOf(v.montant_retours) ?? 0n) });
     }
     apres = asked.body.suite ?? null;
     if (apres === null) return { ok: true, sales };
@@ -193,8 +224,9 @@ async function serverSales(upstream: ReconcileUpstream, till: TillBase, jour: st
   return { ok: false, outcome: { ...till, statut: 'REFUSE', code: 'JOUR_TROP_GRAND', raison: `plus de ${MAX_DETAIL_PAGES} pages de ventes pour ce jour : comparaison abandonnée` } };
 }
 
-const sum = (values: Iterable<number>) => {
-  let total = 0;
+/** Exact, as the server sums: a day's total may pass 2^53 centimes. */
+const sum = (values: Iterable<bigint>): bigint => {
+  let total = 0n;
   for (const v of values) total += v;
   return total;
 };
@@ -213,9 +245,15 @@ export async function reconcileTill(upstream: ReconcileUpstream, books: Reconcil
   const waiting = new Set(ofDay.filter((r) => r.statut === 'EN_ATTENTE' && !synced.has(r.numero_facture)).map((r) => r.numero_facture));
 
   const empreinte = createEmpreinte();
-  for (const numero of sortUtf8(synced.keys())) empreinte.add({ numero_facture: numero, centimes: synced.get(numero)! });
-  const relais = { nombre_ventes: synced.size, montant_centimes: sum(synced.values()) };
-  const serveurTotal = { nombre_ventes: asked.body.nombre_ventes, montant_centimes: centimesOf(asked.body.montant_total), retours_centimes: 0 };
+  // One sale's amount is a safe integer (the relay and the server refuse larger ones): exact as a number.
+  for (const numero of sortUtf8(synced.keys())) empreinte.add({ numero_facture: numero, centimes: Number(synced.get(numero)!) });
+  const relaisSum = sum(synced.values());
+  const relais = { nombre_ventes: synced.size, montant_centimes: exactCentimes(relaisSum) };
+  const serveurTotal: { nombre_ventes: number; montant_centimes: SumCentimes; retours_centimes: SumCentimes } = {
+    nombre_ventes: asked.body.nombre_ventes,
+    montant_centimes: exactCentimes(centimesOf(asked.body.montant_total) ?? 0n),
+    retours_centimes: 0,
+  };
   const agreed = (server: typeof serveurTotal): TillReconciliation => ({
     ...till,
     statut: 'ACCORD',
@@ -238,14 +276,16 @@ export async function reconcileTill(upstream: ReconcileUpstream, books: Reconcil
   const absentesDuRelais = sortUtf8([...server.keys()].filter((n) => !synced.has(n) && !waiting.has(n)));
   const montantsDifferents = [...synced.entries()]
     .filter(([n, c]) => server.has(n) && server.get(n)!.net + server.get(n)!.retours !== c)
-    .map(([n, c]) => ({ numero_facture: n, relais_centimes: c, serveur_centimes: server.get(n)!.net + server.get(n)!.retours }))
+    .map(([n, c]) => ({ numero_facture: n, relais_centimes: exactCentimes(c), serveur_centimes: exactCentimes(server.get(n)!.net + server.get(n)!.retours) }))
     .sort((a, b) => compareUtf8(a.numero_facture, b.numero_facture));
   // Sales still waiting here are left out on both sides, also when the server has them.
   const compared = [...server.entries()].filter(([n]) => !waiting.has(n));
+  const serveurNet = sum(compared.map(([, c]) => c.net));
+  const serveurRetours = sum(compared.map(([, c]) => c.retours));
   const serveurCompare = {
     nombre_ventes: compared.length,
-    montant_centimes: sum(compared.map(([, c]) => c.net)),
-    retours_centimes: sum(compared.map(([, c]) => c.retours)),
+    montant_centimes: exactCentimes(serveurNet),
+    retours_centimes: exactCentimes(serveurRetours),
   };
   if (absentesDuServeur.length + absentesDuRelais.length + montantsDifferents.length === 0) return agreed(serveurCompare);
   return {
@@ -258,7 +298,7 @@ export async function reconcileTill(upstream: ReconcileUpstream, books: Reconcil
     absentes_du_serveur: absentesDuServeur,
     absentes_du_relais: absentesDuRelais,
     montants_differents: montantsDifferents,
-    ecart_centimes: serveurCompare.montant_centimes + serveurCompare.retours_centimes - relais.montant_centimes,
+    ecart_centimes: exactCentimes(serveurNet + serveurRetours - relaisSum),
   };
 }
 
@@ -282,8 +322,9 @@ export async function reconcile(
 ): Promise<ReconciliationReport> {
   const results: TillReconciliation[] = [];
   for (const info of tills) results.push(await reconcileTill(upstream, books, info, jour));
-  const numeros = sum(
-    results.map((r) => (r.statut === 'DESACCORD' ? r.absentes_du_serveur.length + r.absentes_du_relais.length + r.montants_differents.length : 0)),
+  const numeros = results.reduce(
+    (n, r) => n + (r.statut === 'DESACCORD' ? r.absentes_du_serveur.length + r.absentes_du_relais.length + r.montants_differents.length : 0),
+    0,
   );
   const nonVerifies = results.filter((r) => r.statut === 'INJOIGNABLE' || r.statut === 'REFUSE').length;
   return {
@@ -319,8 +360,8 @@ export function lastReconciliationOf(report: ReconciliationReport, automatique: 
   };
 }
 
-const money = (centimes: number) => formatMoney(centimes);
-const signed = (centimes: number) => `${centimes > 0 ? '+' : ''}${centimes}`;
+const money = (centimes: SumCentimes) => formatMoney(BigInt(centimes));
+const signed = (centimes: SumCentimes) => `${BigInt(centimes) > 0n ? '+' : ''}${centimes}`;
 
 function numeroList(numeros: readonly string[]): string {
   const shown = numeros.slice(0, NUMEROS_SHOWN).join(', ');
@@ -356,13 +397,13 @@ function reconciliationLines(report: ReconciliationReport): string[] {
     const zone = t.fuseau === DEFAULT_FUSEAU ? '' : ` (fuseau ${t.fuseau})`;
     if (t.statut === 'ACCORD') {
       lines.push(`  D'ACCORD au centime${zone} : ${t.relais.nombre_ventes} vente(s), ${money(t.relais.montant_centimes)} des deux côtés`);
-      if (t.serveur.retours_centimes > 0) {
+      if (BigInt(t.serveur.retours_centimes) > 0n) {
         lines.push(`  retours enregistrés au serveur sur ces ventes : ${money(t.serveur.retours_centimes)} (net ${money(t.serveur.montant_centimes)})`);
       }
     } else {
       lines.push(
-        `  DÉSACCORD${zone} : serveur ${t.serveur.nombre_ventes} vente(s), ${money(t.serveur.montant_centimes + t.serveur.retours_centimes)}` +
-          `${t.serveur.retours_centimes > 0 ? ` avant retours (${money(t.serveur.retours_centimes)} rendus)` : ''} ; ` +
+        `  DÉSACCORD${zone} : serveur ${t.serveur.nombre_ventes} vente(s), ${money(BigInt(t.serveur.montant_centimes) + BigInt(t.serveur.retours_centimes))}` +
+          `${BigInt(t.serveur.retours_centimes) > 0n ? ` avant retours (${money(t.serveur.retours_centimes)} rendus)` : ''} ; ` +
           `relais ${t.relais.nombre_ventes} vente(s) synchronisée(s), ${money(t.relais.montant_centimes)}`,
       );
       lines.push(`  écart (serveur − relais) : ${signed(t.ecart_centimes)} centimes (${money(t.ecart_centimes)})`);

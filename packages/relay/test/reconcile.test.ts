@@ -103,6 +103,31 @@ async function command(args: { jour?: string; json?: boolean; upstream?: string 
 }
 
 describe('reconcile: relay and server agree', () => {
+  it('sums past 2^53 centimes stay exact, as the server counts them: the day agrees to the centime, and a 1-centime sale missing is a gap of exactly -1', async () => {
+    // Two sales of nearly 50,000 billion each: the day passes 2^53 centimes (9,007,199,254,740,992).
+    take([
+      { numero_facture: 'GROS-1', date_vente: '2025-10-29T08:00:00Z', lignes: [{ article_id: 6, quantite: 5, prix_unitaire: '9999999999999.99' }] },
+      { numero_facture: 'GROS-2', date_vente: '2025-10-29T09:00:00Z', lignes: [{ article_id: 6, quantite: 5, prix_unitaire: '9999999999999.98' }] },
+      { numero_facture: 'PETIT-1', date_vente: '2025-10-29T10:00:00Z', lignes: [{ article_id: 6, quantite: 1, prix_unitaire: '0.01' }] },
+    ]);
+    await forward();
+    const total = 4999999999999995n + 4999999999999990n + 1n;
+    expect(total > BigInt(Number.MAX_SAFE_INTEGER)).toBe(true);
+    expect(till(await run())).toMatchObject({ statut: 'ACCORD', relais: { nombre_ventes: 3, montant_centimes: total }, serveur: { montant_centimes: total } });
+    const agreed = await command();
+    expect(agreed.out).toContain("D'ACCORD au centime : 3 vente(s), 99999999999999.86 des deux côtés");
+
+    removeOnServer('PETIT-1');
+    const report = till(await run());
+    expect(report).toMatchObject({ statut: 'DESACCORD', absentes_du_serveur: ['PETIT-1'], ecart_centimes: -1, serveur: { montant_centimes: total - 1n } });
+    // Scripts read the exact digits (a JSON number, as written, whatever the reader's precision).
+    const json = await command({ json: true });
+    expect(json.out).toContain(`"montant_centimes": ${total}`);
+    expect(json.out).toContain(`"montant_centimes": ${total - 1n}`);
+    expect(json.out).toContain('"ecart_centimes": -1');
+    expect((await command()).out).toContain('écart (serveur − relais) : -1 centimes (-0.01)');
+  });
+
   it('after a normal day, every till agrees to the centime and the command exits 0', async () => {
     take([sale('V-1', '2025-10-29T08:00:00Z', 10), sale('V-2', '2025-10-29T12:00:00Z', 20.5), sale('V-HIER', '2025-10-28T12:00:00Z')]);
     take([sale('B-1', '2025-10-29T09:00:00Z', 7)], TILLS[1]);
