@@ -178,7 +178,7 @@ export function renderStatus(r: StatusReport, style: TimeStyle, commands: Comman
   for (const alert of alertLines(r.alertes, when)) indented('ATTENTION : ', alert);
   if (lines.length > 0) lines.push('');
   field('Relais', r.relais.en_marche ? `en marche (${r.relais.url})` : r.relais.raison);
-  if (!r.relais.en_marche && r.totaux.en_attente > 0) {
+  if (!r.relais.en_marche && r.totaux.en_attente + r.retours.en_attente > 0) {
     field('', "rien ne part tant qu'il est arrêté ; pour le démarrer :");
     command(relayCommand(commands, `start --upstream ${r.serveur.url ?? 'http://serveur:8000'}`));
   }
@@ -215,6 +215,8 @@ export function renderStatus(r: StatusReport, style: TimeStyle, commands: Comman
     indented('', `${name}${till.boutique ? `, ${till.boutique}` : ''}`);
     const counts = [`${till.en_attente} en attente`, `${till.rejetees} rejetée(s)`, `${till.synchronisees} synchronisée(s)`];
     if (till.abandonnees > 0) counts.push(`${till.abandonnees} abandonnée(s)`);
+    if (till.retours_en_attente > 0) counts.push(`${till.retours_en_attente} retour(s) en attente`);
+    if (till.retours_rejetes > 0) counts.push(`${till.retours_rejetes} retour(s) rejeté(s)`);
     indented('  ', counts.join(', '));
     if (till.plus_ancienne_en_attente) indented('  ', `plus ancienne en attente : reçue ${when(till.plus_ancienne_en_attente)}`);
     indented('  ', `dernière synchro : ${till.derniere_sync ? when(till.derniere_sync) : 'jamais'}`);

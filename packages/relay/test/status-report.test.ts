@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase } from '../src/db/open-database.js';
 import { createRelayStore, type RelayStore } from '../src/relay-store.js';
+import { createRetourIntake } from '../src/retour-intake.js';
 import { createSaleIntake } from '../src/sale-intake.js';
 import { renderStatus, statusReport } from '../src/status-report.js';
 
@@ -34,6 +35,17 @@ describe('status, for staff', () => {
     const text = renderStatus(report, { now, utc: false }, commands).replace(/\s+/g, ' ');
     expect(text).toContain("1 vente refusée pour l'instant par le serveur : A (Stock insuffisant pour Samsung S24), nouvel essai dans 4 min");
     expect(text.replace(/\s+/g, ' ')).toContain('après correction du stock sur le serveur : pnpm relay retry --all');
+  });
+
+  it('returns waiting alone on a stopped relay: status says nothing leaves until it is started, and counts them on their till', () => {
+    for (const n of ['A', 'B', 'C']) store.markSynced(store.byNumero(n)[0]!.id, '10.00', now);
+    createRetourIntake(store).take({ serial: 'caisse-1', boutique_id: 2 }, [{ numero_retour: 'R-1', numero_facture: 'A', lignes: [{ article_id: 6 }] }], now);
+    const report = statusReport(store, stopped, commands);
+    expect(report.totaux.en_attente).toBe(0);
+    expect(report.terminaux[0]).toMatchObject({ retours_en_attente: 1, retours_rejetes: 0 });
+    const text = renderStatus(report, { now, utc: false }, commands).replace(/\s+/g, ' ');
+    expect(text).toContain("rien ne part tant qu'il est arrêté");
+    expect(text).toContain('0 en attente, 0 rejetée(s), 3 synchronisée(s), 1 retour(s) en attente');
   });
 
   it('says in words what the server did last, keeping the raw text for scripts', () => {
