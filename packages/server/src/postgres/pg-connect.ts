@@ -169,7 +169,7 @@ export function isRetryable(error: unknown): boolean {
 export interface DatabaseUnavailableError extends Error {
   ventesyncCode: 'DATABASE_FAILING';
   retryAfterSeconds: number;
-  cause: unknown;
+  cause: { code: string | undefined; message: string };
 }
 
 export function databaseUnavailable(error: unknown, where: string): DatabaseUnavailableError {
@@ -179,7 +179,9 @@ export function databaseUnavailable(error: unknown, where: string): DatabaseUnav
   ) as DatabaseUnavailableError;
   failure.ventesyncCode = 'DATABASE_FAILING';
   failure.retryAfterSeconds = PG_UNAVAILABLE_RETRY_AFTER_SECONDS;
-  failure.cause = error;
+  // Only code and message: logged with the request, and pg may hang its client (with the password) on an error.
+  const e = (error ?? {}) as { code?: unknown; message?: unknown };
+  failure.cause = { code: typeof e.code === 'string' ? e.code : undefined, message: String(e.message ?? error) };
   return failure;
 }
 
@@ -197,8 +199,11 @@ export interface PgConnection {
 
 export interface OpenPgOptions {
   max?: number;
-  /** Told of errors on idle connections (PostgreSQL restarted, a connection killed): log them. */
-  onIdleError?: (error: Error) => void;
+  /**
+   * Told of errors on idle connections (PostgreSQL restarted, a connection killed), to log.
+   * Only the code and message: pg hangs the client on the error, and with it the password.
+   */
+  onIdleError?: (error: { code: string | undefined; message: string }) => void;
 }
 
 /**
@@ -220,7 +225,7 @@ export async function openPgPool(url: string, options: OpenPgOptions = {}): Prom
   // An idle connection whose server went away emits 'error' on the pool; unheard, Node would
   // crash the server. The pool has already dropped that connection and opens a new one on the
   // next query.
-  pool.on('error', (error) => options.onIdleError?.(error));
+  pool.on('error', (error: Error & { code?: string }) => options.onIdleError?.({ code: error.code, message: error.message }));
   try {
     const client = await pool.connect();
     try {
