@@ -1,7 +1,7 @@
 import { localDayOf } from '@ventesync/shared';
 import type { Db } from './db/open-database.js';
 import { CatalogueError } from './catalogue-rules.js';
-import { MAX_CHIFFRES_JOUR_CENTIMES } from './sale-writer.js';
+import { MAX_CHIFFRES_JOUR_CENTIMES } from './sale-rules.js';
 
 /**
  * `chiffres_jour` holds, per boutique, local day and payment mode, the count and amount of the
