@@ -32,6 +32,7 @@ import type {
   TerminalRow,
 } from '../catalogue-store.js';
 import type { CatalogueStorage } from '../storage/storage.js';
+import { BOUTIQUE_LOCK_SPACE, boutiqueLockKey } from './pg-boutique-tx.js';
 import { rebuildPgDailyTotals } from './pg-daily-totals.js';
 import { int, type PgRunner, type PgStatement } from './pg-runner.js';
 
@@ -64,6 +65,10 @@ const SQL = {
            WHERE t.serial = $1 AND t.actif = 1`,
   },
   boutique: { name: 'vs_cat_boutique', text: `SELECT ${BOUTIQUE_COLUMNS} FROM boutiques WHERE id = $1` },
+  // The sale writers' lock on the boutique (pg-boutique-tx.ts), taken first as they do: they
+  // read the boutique's zone after it, so no sale is counted on a day of the old zone once the
+  // new zone and its rebuilt totals are committed.
+  boutiqueWriteLock: { name: 'vs_cat_boutique_verrou_ecritures', text: 'SELECT pg_advisory_xact_lock($1::int, $2::int)' },
   boutiqueForUpdate: { name: 'vs_cat_boutique_verrou', text: `SELECT ${BOUTIQUE_COLUMNS} FROM boutiques WHERE id = $1 FOR UPDATE` },
   boutiques: { name: 'vs_cat_boutiques', text: `SELECT ${BOUTIQUE_COLUMNS} FROM boutiques ORDER BY id` },
   isEmpty: { name: 'vs_cat_vide', text: 'SELECT NOT EXISTS (SELECT 1 FROM boutiques) AS vide' },
@@ -189,6 +194,7 @@ export function createPgCatalogue(db: PgRunner): PgCatalogue {
     return { totauxRecalcules: rebuild };
   }
   const lockedBoutique = async (tx: PgRunner, id: number): Promise<BoutiqueRow | undefined> => {
+    await tx.query(SQL.boutiqueWriteLock, [BOUTIQUE_LOCK_SPACE, boutiqueLockKey(id)]);
     const row = (await tx.query<BoutiqueDbRow>(SQL.boutiqueForUpdate, [id])).rows[0];
     return row && toBoutique(row);
   };
