@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { MAX_QUEUED_BYTES, MAX_QUEUED_REQUESTS, MAX_QUEUED_SALES } from '../group-commit.js';
 import type { GroupCommitStats } from '../group-commit.js';
 
@@ -51,6 +52,7 @@ export function createPgWriteQueue(limits: Readonly<PgWriteQueueLimits> = DEFAUL
   let queuedSales = 0;
   let queuedBytes = 0;
   let running = 0;
+  const commitListeners: Array<(seconds: number) => void> = [];
   const stats: PgWriteStats = {
     commits: 0,
     requests: 0,
@@ -88,10 +90,13 @@ export function createPgWriteQueue(limits: Readonly<PgWriteQueueLimits> = DEFAUL
       return new Promise<T>((resolve, reject) => {
         const start = () => {
           running++;
+          const startedAt = performance.now();
           write().then(
             (result) => {
               const n = written(result);
               if (n > 0) {
+                const seconds = (performance.now() - startedAt) / 1000;
+                for (const listener of commitListeners) listener(seconds);
                 stats.commits++;
                 stats.requests++;
                 stats.salesWritten += n;
@@ -115,6 +120,10 @@ export function createPgWriteQueue(limits: Readonly<PgWriteQueueLimits> = DEFAUL
         queuedBytes += bytes;
         next();
       });
+    },
+    /** Told the seconds of each write that wrote something, from its start to its commit (the metrics' histogram). */
+    onCommit(listener: (seconds: number) => void): void {
+      commitListeners.push(listener);
     },
     retried(): void {
       stats.retries++;
