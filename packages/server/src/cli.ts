@@ -11,13 +11,13 @@ import {
   printList,
   renderAuditTrail,
 } from '@ventesync/runtime/cli';
-import { Command, Help, InvalidArgumentError } from 'commander';
+import { Command, Help, InvalidArgumentError, Option } from 'commander';
 import { CatalogueError, type MouvementRow } from './catalogue-store.js';
 import { readFixtureFile } from './fixture-import.js';
 import { RELAY_LIST_COLUMNS, relayListNotes, relayListRow } from './relay-reports.js';
 import { MAX_STOCK_NEGATIF_ARTICLES, MAX_STOCK_NEGATIF_VENTES } from './sale-reader.js';
 import { addRapportCommand } from './rapport-command.js';
-import { explainStorageError, openStorage } from './storage/open-storage.js';
+import { describeTarget, explainStorageError, openStorage } from './storage/open-storage.js';
 import type { Storage, StorageChanges } from './storage/storage.js';
 
 const DEFAULT_DB = process.env.VENTESYNC_DB ?? './data/ventesync.db';
@@ -111,12 +111,14 @@ Exemples :
   $ ${SERVER} ventes list --json`,
   );
 
-const dbOption = ['--db <fichier|url>', 'fichier SQLite, ou URL postgres://… (PostgreSQL)', DEFAULT_DB] as const;
+/** `--db`, on every command; its default shown in the help without a password (VENTESYNC_DB may hold one). */
+const dbOption = () =>
+  new Option('--db <fichier|url>', 'fichier SQLite, ou URL postgres://… (PostgreSQL)').default(DEFAULT_DB, describeTarget(DEFAULT_DB) ?? 'VENTESYNC_DB');
 
 program
   .command('serve')
   .description("démarre le serveur HTTP (crée la base si elle n'existe pas)")
-  .option(...dbOption)
+  .addOption(dbOption())
   .option('--host <adresse>', "adresse d'écoute (défaut : 0.0.0.0, toutes les interfaces ; 127.0.0.1 avec --demo)")
   .option('--port <port>', "port d'écoute", integer('port', 0), 8000)
   .option('--demo', 'charge les données du guide dans une base vide (boutique 2, terminal 0a1badae951f8473)', false)
@@ -155,7 +157,7 @@ program
   .command('import')
   .description('charge un fichier de données (boutiques, terminaux, articles) : tout ou rien')
   .argument('<fichier>', 'fichier JSON {boutiques, terminaux, articles}')
-  .option(...dbOption)
+  .addOption(dbOption())
   .addHelpText(
     'after',
     `
@@ -201,7 +203,7 @@ boutique
   .option('--devise <code>', 'devise', 'CDF')
   .option('--fuseau <zone>', 'fuseau horaire IANA : ses journées (ventes du jour, filtres par jour)', fuseau, 'UTC')
   .option('--stock-negatif <choix>', STOCK_NEGATIF_HELP, stockNegatif, 'refuser' as StockNegatif)
-  .option(...dbOption)
+  .addOption(dbOption())
   .addHelpText('after', `\nExemple :\n  $ ${SERVER} boutique add "Boutique Gombe" --id 3`)
   .action(async (nom: string, opts: { id?: number; devise: string; fuseau: string; stockNegatif: StockNegatif; db: string }) =>
     withStorage(opts.db, async (storage) => {
@@ -221,7 +223,7 @@ boutique
   .option('--devise <code>', 'devise')
   .option('--fuseau <zone>', 'fuseau horaire IANA ; les totaux par jour sont recalculés pour les nouvelles journées', fuseau)
   .option('--stock-negatif <choix>', STOCK_NEGATIF_HELP, stockNegatif)
-  .option(...dbOption)
+  .addOption(dbOption())
   .addHelpText(
     'after',
     `\nExemples :\n  $ ${SERVER} boutique set 2 --fuseau Africa/Kinshasa\n  $ ${SERVER} boutique set 2 --stock-negatif autoriser`,
@@ -267,7 +269,7 @@ boutique
   .command('list')
   .description('liste les boutiques')
   .option('--json', 'sortie JSON', false)
-  .option(...dbOption)
+  .addOption(dbOption())
   .addHelpText('after', `\nExemple :\n  $ ${SERVER} boutique list --json`)
   .action(async (opts: { json: boolean; db: string }) =>
     withStorage(opts.db, async (storage) => {
@@ -291,7 +293,7 @@ terminal
   .argument('<serial>', 'numéro de série envoyé dans X-Device-Serial')
   .argument('<nom>', 'nom affiché')
   .requiredOption('--boutique <id>', 'boutique du terminal', integer('boutique', 1))
-  .option(...dbOption)
+  .addOption(dbOption())
   .addHelpText('after', `\nExemple :\n  $ ${SERVER} terminal add 0a1badae951f8473 "Caisse 1" --boutique 2`)
   .action(async (serial: string, nom: string, opts: { boutique: number; db: string }) =>
     withStorage(opts.db, async (storage) => {
@@ -307,7 +309,7 @@ terminal
   .command('list')
   .description('liste les terminaux')
   .option('--json', 'sortie JSON', false)
-  .option(...dbOption)
+  .addOption(dbOption())
   .addHelpText('after', `\nExemple :\n  $ ${SERVER} terminal list`)
   .action(async (opts: { json: boolean; db: string }) =>
     withStorage(opts.db, async (storage) => {
@@ -328,7 +330,7 @@ terminal
   .argument('<serial>', 'numéro de série')
   .option('--rotate', "remplace le secret existant : l'ancien cesse aussitôt de marcher", false)
   .option('--json', 'sortie JSON {"serial", "secret"}', false)
-  .option(...dbOption)
+  .addOption(dbOption())
   .addHelpText(
     'after',
     '\nLe secret n’est enregistré que sur ce serveur et n’est plus jamais affiché : copiez-le dans la caisse.\n' +
@@ -357,7 +359,7 @@ for (const [name, actif] of [['disable', false], ['enable', true]] as const) {
     .command(name)
     .description(actif ? 'réactive un terminal' : 'désactive un terminal : ses requêtes reçoivent 404 TERMINAL_NOT_FOUND')
     .argument('<serial>', 'numéro de série')
-    .option(...dbOption)
+    .addOption(dbOption())
     .addHelpText('after', `\nExemple :\n  $ ${SERVER} terminal ${name} 0a1badae951f8473`)
     .action(async (serial: string, opts: { db: string }) =>
       withStorage(opts.db, async (storage) => {
@@ -383,7 +385,7 @@ relais
   .argument('<nom>', 'nom du relais')
   .requiredOption('--boutique <id>', 'boutique desservie (répétable)', boutiqueIds)
   .option('--json', 'sortie JSON {"id", "secret"}', false)
-  .option(...dbOption)
+  .addOption(dbOption())
   .addHelpText('after', `\nExemple :\n  $ ${SERVER} relais add "Relais Gombe" --boutique 3 --boutique 4`)
   .action(async (nom: string, opts: { boutique: number[]; json: boolean; db: string }) =>
     withStorage(opts.db, async (storage) => {
@@ -403,7 +405,7 @@ relais
   .command('list')
   .description('liste les relais enregistrés avec leur dernier rapport (jamais leur secret) : signale les silencieux et les retards')
   .option('--json', 'sortie JSON', false)
-  .option(...dbOption)
+  .addOption(dbOption())
   .addHelpText(
     'after',
     '\nRAPPORT : heure (de cet ordinateur) du dernier rapport du relais ; ATTENTE : ventes en attente sur le relais ;\n' +
@@ -421,7 +423,7 @@ relais
   .command('disable')
   .description('désactive un relais : ses requêtes reçoivent 401 RELAY_NOT_FOUND')
   .argument('<id>', 'id du relais', integer('id', 1))
-  .option(...dbOption)
+  .addOption(dbOption())
   .addHelpText('after', `\nExemple :\n  $ ${SERVER} relais disable 1`)
   .action(async (id: number, opts: { db: string }) =>
     withStorage(opts.db, async (storage) => {
@@ -436,7 +438,7 @@ relais
   .argument('<id>', 'id du relais', integer('id', 1))
   .option('--rotate', 'obligatoire : confirme le remplacement', false)
   .option('--json', 'sortie JSON {"id", "secret"}', false)
-  .option(...dbOption)
+  .addOption(dbOption())
   .addHelpText('after', `\nExemple :\n  $ ${SERVER} relais secret 1 --rotate`)
   .action(async (id: number, opts: { rotate: boolean; json: boolean; db: string }) => {
     if (!opts.rotate) return fail(`le relais ${id} a déjà un secret : ajoutez --rotate pour le remplacer (l'ancien cessera aussitôt de marcher)`);
@@ -460,7 +462,7 @@ article
   .requiredOption('--prix <montant>', 'prix de vente, ex. 40000 ou 19.99', money)
   .option('--stock <quantite>', 'stock initial (mouvement ENTREE)', integer('stock', 0), 0)
   .option('--id <id>', 'identifiant voulu (sinon le suivant)', integer('id', 1))
-  .option(...dbOption)
+  .addOption(dbOption())
   .addHelpText('after', `\nExemple :\n  $ ${SERVER} article add "Samsung S24" --boutique 2 --prix 40000 --stock 10`)
   .action(async (nom: string, opts: { boutique: number; prix: number; stock: number; id?: number; db: string }) =>
     withStorage(opts.db, async (storage) => {
@@ -481,7 +483,7 @@ article
   .description('liste les articles avec leur stock')
   .option('--boutique <id>', 'une seule boutique', integer('boutique', 1))
   .option('--json', 'sortie JSON', false)
-  .option(...dbOption)
+  .addOption(dbOption())
   .addHelpText('after', `\nExemple :\n  $ ${SERVER} article list --boutique 2 --json`)
   .action(async (opts: { boutique?: number; json: boolean; db: string }) =>
     withStorage(opts.db, async (storage) => {
@@ -504,7 +506,7 @@ stock
   .argument('<article>', "id de l'article", integer('article', 1))
   .argument('<qte>', 'quantité livrée', integer('quantité', 1))
   .option('--reference <texte>', 'référence du bon de livraison', 'livraison')
-  .option(...dbOption)
+  .addOption(dbOption())
   .addHelpText('after', `\nExemple :\n  $ ${SERVER} stock add 6 20 --reference BL-2025-118`)
   .action(async (articleId: number, qte: number, opts: { reference: string; db: string }) =>
     withStorage(opts.db, async (storage) => {
@@ -519,7 +521,7 @@ stock
   .argument('<article>', "id de l'article", integer('article', 1))
   .argument('<qte>', 'quantité comptée', integer('quantité', 0))
   .option('--reference <texte>', "référence de l'inventaire", 'inventaire')
-  .option(...dbOption)
+  .addOption(dbOption())
   .addHelpText('after', `\nExemple :\n  $ ${SERVER} stock set 6 12`)
   .action(async (articleId: number, qte: number, opts: { reference: string; db: string }) =>
     withStorage(opts.db, async (storage) => {
@@ -536,7 +538,7 @@ stock
   .description('liste les articles au stock sous zéro (ventes faites hors ligne), avec les ventes qui les y ont mis')
   .option('--boutique <id>', 'une seule boutique', integer('boutique', 1))
   .option('--json', 'sortie JSON', false)
-  .option(...dbOption)
+  .addOption(dbOption())
   .addHelpText(
     'after',
     `\nUne vente transmise par un relais (ou d'une boutique en --stock-negatif autoriser) est créée même si le stock manque :\n` +
@@ -573,7 +575,7 @@ program
   .option('--boutique <id>', 'une seule boutique', integer('boutique', 1))
   .option('--limit <n>', 'nombre de ventes', integer('limit', 1), 50)
   .option('--json', 'sortie JSON', false)
-  .option(...dbOption)
+  .addOption(dbOption())
   .addHelpText('after', `\nExemple :\n  $ ${SERVER} ventes list --boutique 2 --limit 10`)
   .action(async (opts: { boutique?: number; limit: number; json: boolean; db: string }) =>
     withStorage(opts.db, async (storage) => {
@@ -605,7 +607,7 @@ program
   .option('--article <id>', 'un seul article', integer('article', 1))
   .option('--limit <n>', 'nombre de mouvements', integer('limit', 1), 100)
   .option('--json', 'sortie JSON', false)
-  .option(...dbOption)
+  .addOption(dbOption())
   .addHelpText('after', `\nExemple :\n  $ ${SERVER} mouvements list --article 6`)
   .action(async (opts: { article?: number; limit: number; json: boolean; db: string }) =>
     withStorage(opts.db, async (storage) => {
@@ -640,7 +642,7 @@ program
     return n;
   }, DEFAULT_AUDIT_LIMIT)
   .option('--json', 'sortie JSON (heures en UTC, ISO 8601)', false)
-  .option(...dbOption)
+  .addOption(dbOption())
   .addHelpText('after', `\nExemples :\n  $ ${SERVER} audit list\n  $ ${SERVER} audit list --depuis 2026-11-01 --limit 20 --json`)
   .action(async (opts: { depuis?: Date; limit: number; json: boolean; db: string }) =>
     withStorage(opts.db, async (storage) => {

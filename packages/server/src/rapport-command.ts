@@ -1,12 +1,12 @@
 import { onlyOnce } from '@ventesync/runtime/cli';
-import { type Command, InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError, type Option } from 'commander';
 import { formatRapport } from './rapport.js';
 import type { Storage } from './storage/storage.js';
 
 /** What the command borrows from the CLI, so that it opens, reports and fails like the others. */
 export interface RapportCliTools {
   server: string;
-  dbOption: readonly [string, string, string];
+  dbOption: () => Option;
   boutiqueId: (text: string) => number;
   withStorage: (target: string, run: (storage: Storage) => Promise<void>) => Promise<void>;
   fail: (message: string) => void;
@@ -20,7 +20,7 @@ export function addRapportCommand(program: Command, tools: RapportCliTools): voi
     .requiredOption('--boutique <id>', 'boutique', onlyOnce(InvalidArgumentError, tools.boutiqueId))
     .option('--jour <AAAA-MM-JJ>', 'le jour local de la boutique (défaut : aujourd’hui, dans son fuseau)', onlyOnce(InvalidArgumentError))
     .option('--json', 'sortie JSON (montants en texte, "40000.00")', false)
-    .option(...tools.dbOption)
+    .addOption(tools.dbOption())
     .addHelpText(
       'after',
       '\nPar caisse puis pour la boutique : nombre de ventes et de retours, montants par mode de paiement' +
