@@ -7,6 +7,7 @@ import { importPgFixture } from './pg-fixture-import.js';
 import { createPgHealth } from './pg-health.js';
 import { migratePg } from './pg-migrations.js';
 import { createPgRelays, newTerminalsVersionCache } from './pg-relays.js';
+import { createPgWrites } from './pg-writes.js';
 import { type PgRunner, poolRunner } from './pg-runner.js';
 import { createPgReplayGuard } from './pg-signatures.js';
 
@@ -24,9 +25,8 @@ export interface PgSaleParts {
   reconciliation: ReconciliationStorage;
 }
 
-// Loaded by name so that this module builds while those are being written; once both are in,
-// they become static imports.
-const WRITES_MODULE = './pg-writes.js';
+// Loaded by name so that this module builds while the reads are being written; once in, a
+// static import.
 const READS_MODULE = './pg-sale-reads.js';
 
 async function loadSaleParts(pool: pg.Pool, where: string): Promise<PgSaleParts> {
@@ -41,7 +41,6 @@ async function loadSaleParts(pool: pg.Pool, where: string): Promise<PgSaleParts>
       throw error;
     }
   };
-  const writes = await load<{ createPgWrites(pool: pg.Pool, where: string): WriteStorage }>(WRITES_MODULE);
   const reads = await load<{
     createPgReader(pool: pg.Pool, where: string): ReaderStorage;
     createPgReconciliation(pool: pg.Pool, where: string): ReconciliationStorage;
@@ -49,7 +48,7 @@ async function loadSaleParts(pool: pg.Pool, where: string): Promise<PgSaleParts>
   const unavailable = <T extends object>(what: string): T =>
     new Proxy({} as T, { get: (_target, key) => (key === 'then' ? undefined : missing(`${what}.${String(key)}`)) });
   return {
-    writes: writes?.createPgWrites(pool, where) ?? unavailable<WriteStorage>('écriture des ventes'),
+    writes: createPgWrites(pool, where),
     reader: reads?.createPgReader(pool, where) ?? unavailable<ReaderStorage>('lecture des ventes'),
     reconciliation: reads?.createPgReconciliation(pool, where) ?? unavailable<ReconciliationStorage>('rapprochement'),
   };
