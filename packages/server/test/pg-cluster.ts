@@ -32,6 +32,9 @@ export interface PgCluster {
   stop(): Promise<void>;
   /** pg_ctl stop then start on the same port and folder: "the DBA restarted PostgreSQL". */
   restart(): void;
+  /** pg_ctl stop (fast): the database is away until `resume`. */
+  pause(): void;
+  resume(): void;
 }
 
 function binDirs(): string[] {
@@ -149,6 +152,8 @@ export async function startPgCluster(): Promise<PgCluster> {
       stopServer();
       start();
     },
+    pause: stopServer,
+    resume: start,
     async stop() {
       if (stopped) return;
       stopped = true;
