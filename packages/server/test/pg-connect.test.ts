@@ -60,7 +60,7 @@ describe('a PostgreSQL URL is checked before anything is tried', () => {
 
   it('a database gone becomes a 503 DATABASE_FAILING with Retry-After, naming host:port and never the password', () => {
     const failure = databaseUnavailable(new Error('Connection terminated'), 'postgres://u@db:5432/ventes');
-    expect(failure).toMatchObject({ ventesyncCode: 'DATABASE_FAILING', retryAfterSeconds: 2 });
+    expect(failure).toMatchObject({ code: 'STORAGE_UNAVAILABLE', ventesyncCode: 'DATABASE_FAILING', retryAfterSeconds: 2 });
     expect(failure.message).toBe(
       "Base de données PostgreSQL (db:5432) momentanément injoignable : rien de cette requête n'a été enregistré. Réessayez dans 2 s.",
     );

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { STORAGE_UNAVAILABLE } from '../storage/storage.js';
 
 /**
  * The server's connection to PostgreSQL (issue 13): the URL checked before anything is tried,
@@ -165,8 +166,12 @@ export function isRetryable(error: unknown): boolean {
   return code === '40P01' || code === '40001';
 }
 
-/** An error the server's error handler answers 503 DATABASE_FAILING with Retry-After. */
+/**
+ * An error the server's error handler answers 503 DATABASE_FAILING with Retry-After; its `code`
+ * is the storage interface's STORAGE_UNAVAILABLE (storage.ts), for callers that branch on it.
+ */
 export interface DatabaseUnavailableError extends Error {
+  code: typeof STORAGE_UNAVAILABLE;
   ventesyncCode: 'DATABASE_FAILING';
   retryAfterSeconds: number;
   cause: { code: string | undefined; message: string };
@@ -177,6 +182,7 @@ export function databaseUnavailable(error: unknown, where: string): DatabaseUnav
   const failure = new Error(
     `Base de données PostgreSQL (${at}) momentanément injoignable : rien de cette requête n'a été enregistré. Réessayez dans ${PG_UNAVAILABLE_RETRY_AFTER_SECONDS} s.`,
   ) as DatabaseUnavailableError;
+  failure.code = STORAGE_UNAVAILABLE;
   failure.ventesyncCode = 'DATABASE_FAILING';
   failure.retryAfterSeconds = PG_UNAVAILABLE_RETRY_AFTER_SECONDS;
   // Only code and message: logged with the request, and pg may hang its client (with the password) on an error.
