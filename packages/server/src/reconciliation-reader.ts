@@ -35,19 +35,25 @@ export function storedBounds(jour: string, fuseau: string): { from: string; to: 
   };
 }
 
-/** Count, total and fingerprint of a day from its lines in UTF-8 byte order of numero (any size: a stream). */
-export function reconciliationDayOf(fuseau: string, lines: Iterable<readonly [string, number | string]>): ReconciliationDay {
+/**
+ * A day's count, total and fingerprint, its lines added one by one in UTF-8 byte order of
+ * numero: a backend reads them as a stream or in chunks, any size of day.
+ */
+export function reconciliationAccumulator(fuseau: string) {
   const empreinte = createEmpreinte();
   let nombre = 0;
   let montant = 0n;
-  for (const [numero_facture, amount] of lines) {
-    const centimes = Number(amount);
-    const line: ReconciliationLine = { numero_facture, centimes };
-    empreinte.add(line);
-    nombre += 1;
-    montant += BigInt(amount);
-  }
-  return { fuseau, nombre_ventes: nombre, montant_total: montant, empreinte: empreinte.hex() };
+  return {
+    add(numero_facture: string, amount: number | string): void {
+      const line: ReconciliationLine = { numero_facture, centimes: Number(amount) };
+      empreinte.add(line);
+      nombre += 1;
+      montant += BigInt(amount);
+    },
+    day(): ReconciliationDay {
+      return { fuseau, nombre_ventes: nombre, montant_total: montant, empreinte: empreinte.hex() };
+    },
+  };
 }
 
 /** A page from up to `limit + 1` rows [numero, net centimes, returned centimes]: the extra row says a next page exists. */
@@ -118,7 +124,9 @@ export function createReconciliationReader(db: Db) {
   function computeDay(boutiqueId: number, serial: string, jour: string): ReconciliationDay {
     const fuseau = fuseauOf(boutiqueId);
     const { from, to } = storedBounds(jour, fuseau);
-    return reconciliationDayOf(fuseau, stmt.lines.iterate(boutiqueId, serial, from, to));
+    const day = reconciliationAccumulator(fuseau);
+    for (const [numero, centimes] of stmt.lines.iterate(boutiqueId, serial, from, to)) day.add(numero, centimes);
+    return day.day();
   }
 
   return {
