@@ -55,6 +55,35 @@ describe.skipIf(!pgSuiteEnabled())('the server on PostgreSQL', () => {
     expect(audit).toContain('postgres://postgres:***@');
   });
 
+  it('two server processes on one database: the last unit goes to one sale only, one numero is created once', async () => {
+    const second = await startServer(url);
+    try {
+      const post = (base: string, body: unknown) =>
+        fetch(`${base}${SYNC}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-device-serial': SERIAL }, body: JSON.stringify(body) }).then(
+          async (r) => {
+            const body = (await r.json()) as { ventes_creees: unknown[]; ventes_erreurs: Array<{ code: string; identique?: boolean }> | null };
+            return { status: r.status, creees: body.ventes_creees, erreurs: body.ventes_erreurs ?? [] };
+          },
+        );
+      for (let round = 1; round <= 5; round++) {
+        const id = 100 + round;
+        const added = await runCliAsync(['article', 'add', `Dernier ${round}`, '--id', String(id), '--boutique', '1', '--prix', '10.00', '--stock', '1', '--db', url]);
+        expect(added.code, added.stderr).toBe(0);
+        const [a, b] = await Promise.all([
+          post(server!.url, [vente(`D-${round}-a`, [{ article_id: id, quantite: 1 }])]),
+          post(second.url, [vente(`D-${round}-b`, [{ article_id: id, quantite: 1 }])]),
+        ]);
+        expect([a.creees.length, b.creees.length].sort()).toEqual([0, 1]);
+        expect([...a.erreurs, ...b.erreurs].map((e) => e.code)).toEqual(['INSUFFICIENT_STOCK']);
+      }
+      const [a, b] = await Promise.all([post(server!.url, [vente('MEME-1', [{ article_id: 1 }])]), post(second.url, [vente('MEME-1', [{ article_id: 1 }])])]);
+      expect(a.creees.length + b.creees.length).toBe(1);
+      expect([...a.erreurs, ...b.erreurs]).toEqual([expect.objectContaining({ code: 'DUPLICATE', identique: true })]);
+    } finally {
+      await second.stop();
+    }
+  });
+
   it('PostgreSQL stopped while serving: sales are answered 503 with Retry-After, then taken again once it is back', async () => {
     const stock = async () => {
       const client = new pg.Client({ connectionString: url });
