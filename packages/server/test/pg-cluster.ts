@@ -24,6 +24,8 @@ export interface PgCluster {
   /** postgres://postgres:…@127.0.0.1:port/ventesync_test */
   url: string;
   port: number;
+  /** The temporary folder holding the data, the socket and the log; removed by `stop`. */
+  folder: string;
   /** A URL to another database of this cluster. */
   urlOf(database: string): string;
   /** A fresh empty database (CREATE DATABASE … TEMPLATE template0): its URL. */
@@ -63,12 +65,12 @@ export function pgAvailable(): boolean {
  * PostgreSQL it is skipped, saying so; in CI (CI=true) a missing PostgreSQL is a failure, never
  * a silent skip.
  */
-export function pgSuiteEnabled(): boolean {
-  if (pgAvailable()) return true;
-  if (process.env.CI === 'true') {
+export function pgSuiteEnabled(available = pgAvailable(), env: NodeJS.ProcessEnv = process.env, warn: (message: string) => void = console.warn): boolean {
+  if (available) return true;
+  if (env.CI === 'true') {
     throw new Error('PostgreSQL introuvable (ni pg_config --bindir ni /usr/lib/postgresql/*/bin) alors que CI=true : la suite PostgreSQL doit tourner en CI');
   }
-  console.warn('PostgreSQL absent : suite PostgreSQL sautée (installez postgresql pour la lancer)');
+  warn('PostgreSQL absent : suite PostgreSQL sautée (installez postgresql pour la lancer)');
   return false;
 }
 
@@ -146,6 +148,7 @@ export async function startPgCluster(): Promise<PgCluster> {
   return {
     url: urlOf(TEST_DATABASE),
     port,
+    folder: root,
     urlOf,
     createDatabase,
     restart() {
