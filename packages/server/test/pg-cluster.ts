@@ -103,7 +103,34 @@ function userIds(name: string): { uid: number; gid: number } {
   return { uid, gid };
 }
 
+/**
+ * Clusters not stopped yet. A test process that ends without its afterAll (vitest ends a
+ * worker with SIGTERM, a test crashes) still stops them: no postgres left running, no folder
+ * left behind.
+ */
+const leftRunning = new Set<() => void>();
+let cleanupInstalled = false;
+
+function stopLeftRunning(): void {
+  for (const stop of [...leftRunning]) stop();
+  leftRunning.clear();
+}
+
+function installCleanup(): void {
+  if (cleanupInstalled) return;
+  cleanupInstalled = true;
+  process.once('exit', stopLeftRunning);
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      stopLeftRunning();
+      // Then as the signal would have done without this listener.
+      process.kill(process.pid, signal);
+    });
+  }
+}
+
 export async function startPgCluster(): Promise<PgCluster> {
+  installCleanup();
   const bin = pgBinDir();
   if (!bin) throw new Error('PostgreSQL introuvable : pg_config --bindir ou /usr/lib/postgresql/*/bin');
   const root = mkdtempSync(join(tmpdir(), 'ventesync-pg-'));
@@ -145,6 +172,17 @@ export async function startPgCluster(): Promise<PgCluster> {
   await createDatabase(TEST_DATABASE);
 
   let stopped = false;
+  const onExit = () => {
+    if (stopped) return;
+    stopped = true;
+    try {
+      run(join(bin, 'pg_ctl'), ['stop', '-D', data, '-m', 'immediate', '-w', '-s']);
+    } catch {
+      // already stopped
+    }
+    rmSync(root, { recursive: true, force: true });
+  };
+  leftRunning.add(onExit);
   return {
     url: urlOf(TEST_DATABASE),
     port,
@@ -160,6 +198,7 @@ export async function startPgCluster(): Promise<PgCluster> {
     async stop() {
       if (stopped) return;
       stopped = true;
+      leftRunning.delete(onExit);
       try {
         stopServer();
       } finally {
