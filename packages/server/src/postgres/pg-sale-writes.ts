@@ -80,12 +80,19 @@ const ARTICLES_SQL = (boutiqueId: number, ids: Iterable<number>) =>
 const STMT = {
   // The batch's numeros, and the range of this second's generated ones ('' to '': none). The
   // columns are COLLATE "C": the range is a byte-order prefix, read from the unique index.
+  // One index lookup per numero (LATERAL … LIMIT 1): `numero_facture = ANY($2)` over a table
+  // not yet analysed is estimated at half the table for a 100-numero batch and read whole
+  // (20 ms at 15,000 sales, growing with the table).
   storedSales: {
     name: 'vs_ventes_du_lot',
     text: `
-      SELECT numero_facture, montant_total::text AS montant_total, date_vente, terminal_serial AS serial, empreinte
-      FROM ventes WHERE boutique_id = $1 AND numero_facture = ANY($2::text[])
-      UNION
+      SELECT v.numero_facture, v.montant_total::text AS montant_total, v.date_vente, v.terminal_serial AS serial, v.empreinte
+      FROM unnest($2::text[]) AS u(numero)
+      CROSS JOIN LATERAL (
+        SELECT numero_facture, montant_total, date_vente, terminal_serial, empreinte
+        FROM ventes WHERE boutique_id = $1 AND numero_facture = u.numero LIMIT 1
+      ) v
+      UNION ALL
       SELECT numero_facture, montant_total::text, date_vente, terminal_serial, empreinte
       FROM ventes WHERE boutique_id = $1 AND numero_facture >= $3 AND numero_facture < $4`,
   },
