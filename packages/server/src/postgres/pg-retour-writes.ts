@@ -13,7 +13,6 @@ import {
   type WriteRetoursResult,
 } from '../retour-rules.js';
 import { openBoutiqueSql, RetryRequest, runWriteTransaction } from './pg-boutique-tx.js';
-import type { PgWriteQueue } from './pg-write-queue.js';
 
 /**
  * Returns on PostgreSQL, as sales (pg-sale-writes.ts): one transaction per request under the
@@ -144,7 +143,15 @@ interface Loaded {
   stock: Map<number, number>;
 }
 
-export function createPgRetourWrites(pool: pg.Pool, where: string, queue: PgWriteQueue) {
+/** One request: the route's arguments. */
+export interface RetourRequest {
+  terminal: TerminalContext;
+  items: readonly unknown[];
+  receivedAt: Date;
+}
+
+/** `onRetry` counts a transaction run again (the queue's stats). */
+export function createPgRetourWrites(pool: pg.Pool, where: string, onRetry: () => void) {
   async function loadRetours(client: pg.PoolClient, boutiqueId: number, loaded: Loaded, numeros: string[]) {
     const rows = (await client.query<StoredRetourRow>({ ...STMT.storedRetours, values: [boutiqueId, numeros] })).rows;
     for (const n of numeros) loaded.retoursAsked.add(n);
@@ -260,15 +267,16 @@ export function createPgRetourWrites(pool: pg.Pool, where: string, queue: PgWrit
   }
 
   return {
-    /** Validates and writes a batch of returns, answered as SQLite's writer; null when the queue is full. */
-    retours(terminal: TerminalContext, items: unknown[], receivedAt: Date, bytes = 0): Promise<WriteRetoursResult> | null {
-      return queue.submit(
-        items.length,
-        bytes,
-        () => runWriteTransaction(pool, where, queue.retried, (client) => attempt(client, terminal, items, receivedAt)),
-        (r) => r.crees.length,
-      );
-    },
+    /**
+     * Validates and writes one request of returns (the queue does not group returns: they are
+     * few), answered as SQLite's writer; in one transaction run again on deadlock and the like.
+     */
+    writeGroup: async (group: readonly RetourRequest[]): Promise<WriteRetoursResult[]> =>
+      Promise.all(
+        group.map(({ terminal, items, receivedAt }) =>
+          runWriteTransaction(pool, where, onRetry, (client) => attempt(client, terminal, items, receivedAt)),
+        ),
+      ),
   };
 }
 
