@@ -35,14 +35,16 @@ import { intArrayLiteral, openBoutiqueSql, RetryRequest, runWriteTransaction } f
  * Sales on PostgreSQL (issue 13 point 3): the same answers as SQLite's sale-writer.ts for the
  * same input, with several server instances on one database.
  *
- * One transaction per request, no savepoint per sale (past 64 subtransactions a backend's
- * cache overflows and every session slows). Instead the request is decided in memory, then
- * written with a few set-based statements:
+ * One transaction per group (the requests of one boutique that waited while its previous
+ * transaction ran: pg-write-queue.ts), no savepoint per sale (past 64 subtransactions a
+ * backend's cache overflows and every session slows). Instead the group is decided in memory,
+ * then written with a few set-based statements:
  * 1. BEGIN, the boutique's advisory lock (pg-boutique-tx.ts), its rules, and its articles of
  *    the batch locked in id order (FOR UPDATE: the CLI's stock changes wait), one round trip;
- * 2. the stored sales under the batch's numeros, and the numeros generated in this second;
- * 3. the shared pipeline processSales over that state: a sale refused on its third line leaves
- *    no trace of the first two (takeStock changes the stock only for a whole sale);
+ * 2. the stored sales under the group's numeros, and the numeros generated in its second;
+ * 3. the shared pipeline processSales over that state, request after request: a sale refused
+ *    on its third line leaves no trace of the first two (takeStock changes the stock only for
+ *    a whole sale);
  * 4. one statement writing the sales, lines, movements, stock and day totals, keeping
  *    INSERT … ON CONFLICT DO NOTHING on the numero as the last guard; COMMIT.
  * Under the lock, numero and stock decisions are exact; other boutiques run in parallel.
