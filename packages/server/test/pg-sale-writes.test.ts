@@ -227,6 +227,30 @@ describe.skipIf(!enabled)('PostgreSQL sales writes', () => {
     expect(await stock(6)).toBe(99);
   });
 
+  it('a deadlock with another session (40P01) rolls the request back and runs it again: answered once, written once', async () => {
+    const other = await pool.connect();
+    await other.query('BEGIN');
+    await other.query('SELECT 1 FROM articles WHERE id = 7 FOR UPDATE');
+    // The write takes the boutique lock, then article 6, then waits for 7.
+    const pending = writes.sales(pgTerm, [{ numero_facture: 'DL-1', lignes: [{ article_id: 6 }, { article_id: 7 }] }], at, {}, 0)!;
+    const deadline = Date.now() + 10_000;
+    let waiting = false;
+    while (!waiting && Date.now() < deadline) {
+      waiting = (await pgValue<number>(pool, "SELECT count(*)::int FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event = 'transactionid'")) > 0;
+    }
+    expect(waiting).toBe(true);
+    // Now the other session asks for article 6: a cycle. The write, waiting longer, is the one
+    // PostgreSQL's deadlock check rolls back; the other session goes on and commits.
+    const otherLock = other.query('SELECT 1 FROM articles WHERE id = 6 FOR UPDATE');
+    await otherLock;
+    await other.query('COMMIT');
+    other.release();
+    const result = await pending;
+    expect(result.creees.map((v) => v.numero_facture)).toEqual(['DL-1']);
+    expect(writes.stats().retries).toBe(1);
+    expect([await count('ventes'), await stock(6), await stock(7)]).toEqual([1, 99, 99]);
+  });
+
   describe('two server instances on one database', () => {
     let second: { pool: pg.Pool; writes: ReturnType<typeof createPgWrites> };
     beforeEach(() => {
