@@ -2,8 +2,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import pg from 'pg';
 import { createCatalogueStore, type TerminalContext } from '../src/catalogue-store.js';
 import type { Db } from '../src/db/open-database.js';
-import { createPgSaleWrites } from '../src/postgres/pg-sale-writes.js';
-import { createPgWriteQueue, DEFAULT_PG_WRITE_QUEUE_LIMITS } from '../src/postgres/pg-write-queue.js';
+import { createPgWrites } from '../src/postgres/pg-writes.js';
 import { MAX_CHIFFRES_JOUR_CENTIMES } from '../src/sale-rules.js';
 import { createSaleWriter } from '../src/sale-writer.js';
 import type { WriteSalesOptions } from '../src/sale-rules.js';
@@ -29,15 +28,13 @@ describe.skipIf(!enabled)('PostgreSQL sales writes', () => {
   let db: Db;
   let terminal: TerminalContext;
   let pgTerm: TerminalContext;
-  let writes: ReturnType<typeof createPgSaleWrites>;
-  let queue: ReturnType<typeof createPgWriteQueue>;
+  let writes: ReturnType<typeof createPgWrites>;
   beforeEach(async () => {
     ({ pool, where, url } = await openPgTestDb(cluster));
     db = openTestDb();
     terminal = createCatalogueStore(db).findActiveTerminal(SERIAL)!;
     pgTerm = await pgTerminal(pool, SERIAL);
-    queue = createPgWriteQueue();
-    writes = createPgSaleWrites(pool, where, queue);
+    writes = createPgWrites(pool, where);
   });
   afterEach(async () => {
     db.close();
@@ -172,19 +169,36 @@ describe.skipIf(!enabled)('PostgreSQL sales writes', () => {
     ]);
     expect(result.erreurs.map((e) => [e.numero_facture, e.code])).toEqual([['B-2', 'INVALID_SALE']]);
     expect(await pgValue(pool, "SELECT montant_total::text FROM chiffres_jour WHERE mode_paiement = 'CASH'")).toBe((BigInt(near) + 1999n).toString());
-    expect(queue.stats().retries).toBe(1);
+    expect(writes.stats().retries).toBe(1);
   });
 
   it('a full queue turns the request away (null) and counts it; the stats count commits and sales', async () => {
-    const small = createPgWriteQueue({ ...DEFAULT_PG_WRITE_QUEUE_LIMITS, maxConcurrent: 1, maxQueuedRequests: 1 });
-    const w = createPgSaleWrites(pool, where, small);
+    const w = createPgWrites(pool, where, { maxConcurrent: 1, maxQueuedRequests: 1 });
     const a = w.sales(pgTerm, [{ numero_facture: 'Q-1', lignes: [{ article_id: 6 }] }], at, {}, 10);
     const b = w.sales(pgTerm, [{ numero_facture: 'Q-2', lignes: [{ article_id: 6 }] }], at, {}, 10);
     const c = w.sales(pgTerm, [{ numero_facture: 'Q-3', lignes: [{ article_id: 6 }] }], at, {}, 10);
     expect([a === null, b === null, c === null]).toEqual([false, false, true]);
     await Promise.all([a, b]);
-    expect(small.stats()).toMatchObject({ commits: 2, requests: 2, salesWritten: 2, refused: 1, failedGroups: 0 });
+    expect(w.stats()).toMatchObject({ commits: 2, requests: 2, salesWritten: 2, refused: 1, failedGroups: 0 });
     expect(await count('ventes')).toBe(2);
+  });
+
+  it('requests of one boutique waiting together are written in one transaction, each answered as SQLite one after the other', async () => {
+    const requests = [
+      [{ numero_facture: 'G-1', lignes: [{ article_id: 10, quantite: 1 }] }],
+      [{ numero_facture: 'G-1', lignes: [{ article_id: 10, quantite: 1 }] }, { numero_facture: 'G-2', lignes: [{ article_id: 10 }] }],
+      [{ lignes: [{ article_id: 10 }] }, { numero_facture: 'G-3', lignes: [{ article_id: 6 }] }],
+      [{ lignes: [{ article_id: 7 }] }, { numero_facture: 'G-2', lignes: [{ article_id: 10 }] }],
+    ];
+    sqlite ??= sqliteWriter();
+    const writer = sqlite;
+    const expected = requests.map((items) => db.transaction(() => writer.writeSalesInSavepoint(terminal, items, at)).immediate());
+    const actual = await Promise.all(requests.map((items) => writes.sales(pgTerm, items, at, {}, 10)!));
+    expect(actual).toEqual(expected);
+    expect(actual[2]!.erreurs).toMatchObject([{ code: 'INSUFFICIENT_STOCK' }]);
+    // The first request alone (nothing waited before it), the three others together.
+    expect(writes.stats()).toMatchObject({ commits: 2, requests: 4, maxGroupRequests: 3 });
+    expect([await stock(10), await count('ventes')]).toEqual([0, 4]);
   });
 
   it('the database gone mid-request: the request fails whole with the 503 error, nothing written, the next one works', async () => {
@@ -192,7 +206,7 @@ describe.skipIf(!enabled)('PostgreSQL sales writes', () => {
     const holder = await pool.connect();
     await holder.query('BEGIN');
     await holder.query('SELECT pg_advisory_xact_lock(22085, 2)');
-    const pending = writes.sales(pgTerm, [{ numero_facture: 'G-1', lignes: [{ article_id: 6 }] }], at)!;
+    const pending = writes.sales(pgTerm, [{ numero_facture: 'G-1', lignes: [{ article_id: 6 }] }], at, {}, 0)!;
     const deadline = Date.now() + 10_000;
     let pid: number | undefined;
     while (pid === undefined && Date.now() < deadline) {
@@ -208,16 +222,40 @@ describe.skipIf(!enabled)('PostgreSQL sales writes', () => {
     await holder.query('COMMIT');
     holder.release();
     expect(await count('ventes')).toBe(0);
-    const again = await writes.sales(pgTerm, [{ numero_facture: 'G-1', lignes: [{ article_id: 6 }] }], at)!;
+    const again = await writes.sales(pgTerm, [{ numero_facture: 'G-1', lignes: [{ article_id: 6 }] }], at, {}, 0)!;
     expect(again.creees.map((v) => v.numero_facture)).toEqual(['G-1']);
     expect(await stock(6)).toBe(99);
   });
 
+  it('a deadlock with another session (40P01) rolls the request back and runs it again: answered once, written once', async () => {
+    const other = await pool.connect();
+    await other.query('BEGIN');
+    await other.query('SELECT 1 FROM articles WHERE id = 7 FOR UPDATE');
+    // The write takes the boutique lock, then article 6, then waits for 7.
+    const pending = writes.sales(pgTerm, [{ numero_facture: 'DL-1', lignes: [{ article_id: 6 }, { article_id: 7 }] }], at, {}, 0)!;
+    const deadline = Date.now() + 10_000;
+    let waiting = false;
+    while (!waiting && Date.now() < deadline) {
+      waiting = (await pgValue<number>(pool, "SELECT count(*)::int FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event = 'transactionid'")) > 0;
+    }
+    expect(waiting).toBe(true);
+    // Now the other session asks for article 6: a cycle. The write, waiting longer, is the one
+    // PostgreSQL's deadlock check rolls back; the other session goes on and commits.
+    const otherLock = other.query('SELECT 1 FROM articles WHERE id = 6 FOR UPDATE');
+    await otherLock;
+    await other.query('COMMIT');
+    other.release();
+    const result = await pending;
+    expect(result.creees.map((v) => v.numero_facture)).toEqual(['DL-1']);
+    expect(writes.stats().retries).toBe(1);
+    expect([await count('ventes'), await stock(6), await stock(7)]).toEqual([1, 99, 99]);
+  });
+
   describe('two server instances on one database', () => {
-    let second: { pool: pg.Pool; writes: ReturnType<typeof createPgSaleWrites> };
+    let second: { pool: pg.Pool; writes: ReturnType<typeof createPgWrites> };
     beforeEach(() => {
       const otherPool = new pg.Pool({ connectionString: url, max: 10 });
-      second = { pool: otherPool, writes: createPgSaleWrites(otherPool, where, createPgWriteQueue()) };
+      second = { pool: otherPool, writes: createPgWrites(otherPool, where) };
     });
     afterEach(async () => {
       await second.pool.end();
@@ -227,7 +265,7 @@ describe.skipIf(!enabled)('PostgreSQL sales writes', () => {
       for (let round = 0; round < 10; round++) {
         await pool.query('UPDATE articles SET quantite_stock = 2 WHERE id = 10');
         const sale = (i: number) => [{ numero_facture: `L-${round}-${i}`, lignes: [{ article_id: 10, quantite: 2 }] }];
-        const [a, b] = await Promise.all([writes.sales(pgTerm, sale(1), at)!, second.writes.sales(pgTerm, sale(2), at)!]);
+        const [a, b] = await Promise.all([writes.sales(pgTerm, sale(1), at, {}, 0)!, second.writes.sales(pgTerm, sale(2), at, {}, 0)!]);
         const created = a.creees.length + b.creees.length;
         expect(created).toBe(1);
         expect([...a.erreurs, ...b.erreurs].map((e) => e.code)).toEqual(['INSUFFICIENT_STOCK']);
@@ -239,7 +277,7 @@ describe.skipIf(!enabled)('PostgreSQL sales writes', () => {
     it('one numero sent by both at once: exactly one sale created, the other answered DUPLICATE identique', async () => {
       for (let round = 0; round < 10; round++) {
         const sale = [{ numero_facture: `U-${round}`, lignes: [{ article_id: 6 }] }];
-        const [a, b] = await Promise.all([writes.sales(pgTerm, sale, at)!, second.writes.sales(pgTerm, sale, at)!]);
+        const [a, b] = await Promise.all([writes.sales(pgTerm, sale, at, {}, 0)!, second.writes.sales(pgTerm, sale, at, {}, 0)!]);
         expect(a.creees.length + b.creees.length).toBe(1);
         expect([...a.erreurs, ...b.erreurs]).toMatchObject([{ code: 'DUPLICATE', identique: true }]);
       }
@@ -248,7 +286,7 @@ describe.skipIf(!enabled)('PostgreSQL sales writes', () => {
 
     it('sales of one boutique from both, without numeros, in the same second: all created, numeros unique', async () => {
       const batch = Array.from({ length: 20 }, () => ({ lignes: [{ article_id: 9 }] }));
-      const [a, b] = await Promise.all([writes.sales(pgTerm, batch, at)!, second.writes.sales(pgTerm, batch, at)!]);
+      const [a, b] = await Promise.all([writes.sales(pgTerm, batch, at, {}, 0)!, second.writes.sales(pgTerm, batch, at, {}, 0)!]);
       const numeros = [...a.creees, ...b.creees].map((v) => v.numero_facture);
       expect(numeros.length).toBe(40);
       expect(new Set(numeros).size).toBe(40);

@@ -13,7 +13,6 @@ import {
   type WriteRetoursResult,
 } from '../retour-rules.js';
 import { openBoutiqueSql, RetryRequest, runWriteTransaction } from './pg-boutique-tx.js';
-import type { PgWriteQueue } from './pg-write-queue.js';
 
 /**
  * Returns on PostgreSQL, as sales (pg-sale-writes.ts): one transaction per request under the
@@ -59,31 +58,35 @@ const STMT = {
     text: `
       SELECT r.numero_retour, v.numero_facture, r.montant_total::text AS montant_total, r.date_retour,
              r.terminal_serial AS serial, r.empreinte
-      FROM retours r JOIN ventes v ON v.id = r.vente_id
-      WHERE r.boutique_id = $1 AND r.numero_retour = ANY($2::text[])`,
+      FROM unnest($2::text[]) AS u(numero)
+      CROSS JOIN LATERAL (SELECT * FROM retours WHERE boutique_id = $1 AND numero_retour = u.numero LIMIT 1) r
+      JOIN ventes v ON v.id = r.vente_id`,
   },
   // The named sales with their lines in order (which units a return gives back), what their
   // returns already took, and their articles' stock with the rows locked in id order (the
-  // CLI's stock changes wait; sales of the boutique wait on its lock).
+  // CLI's stock changes wait; sales of the boutique wait on its lock). One index lookup per
+  // numero (LATERAL … LIMIT 1), whatever the planner's statistics (see pg-sale-writes.ts).
   sales: {
     name: 'vs_ventes_a_rendre',
     text: `
-      WITH locked AS (
+      WITH named AS (
+        SELECT v.id, v.numero_facture, v.mode_paiement
+        FROM unnest($2::text[]) AS u(numero)
+        CROSS JOIN LATERAL (SELECT id, numero_facture, mode_paiement FROM ventes WHERE boutique_id = $1 AND numero_facture = u.numero LIMIT 1) v
+      ), locked AS (
         SELECT id, quantite_stock FROM articles
-        WHERE id IN (SELECT l.article_id FROM lignes_vente l JOIN ventes v ON v.id = l.vente_id
-                     WHERE v.boutique_id = $1 AND v.numero_facture = ANY($2::text[]))
+        WHERE id IN (SELECT l.article_id FROM lignes_vente l JOIN named ON named.id = l.vente_id)
         ORDER BY id FOR UPDATE
       )
-      SELECT v.id AS vente_id, v.numero_facture, v.mode_paiement, l.article_id, a.nom AS article_nom,
+      SELECT named.id AS vente_id, named.numero_facture, named.mode_paiement, l.article_id, a.nom AS article_nom,
              l.quantite, l.prix_unitaire, locked.quantite_stock AS stock,
              (SELECT COALESCE(SUM(lr.quantite), 0) FROM lignes_retour lr JOIN retours r ON r.id = lr.retour_id
-              WHERE r.vente_id = v.id AND lr.article_id = l.article_id) AS rendu
-      FROM ventes v
-      JOIN lignes_vente l ON l.vente_id = v.id
+              WHERE r.vente_id = named.id AND lr.article_id = l.article_id) AS rendu
+      FROM named
+      JOIN lignes_vente l ON l.vente_id = named.id
       JOIN articles a ON a.id = l.article_id
       JOIN locked ON locked.id = l.article_id
-      WHERE v.boutique_id = $1 AND v.numero_facture = ANY($2::text[])
-      ORDER BY v.id, l.id`,
+      ORDER BY named.id, l.id`,
   },
   // Everything of the request in one statement; ids in the batch's order. A numero_retour
   // taken meanwhile is skipped by ON CONFLICT: the caller compares the count and starts over.
@@ -140,7 +143,15 @@ interface Loaded {
   stock: Map<number, number>;
 }
 
-export function createPgRetourWrites(pool: pg.Pool, where: string, queue: PgWriteQueue) {
+/** One request: the route's arguments. */
+export interface RetourRequest {
+  terminal: TerminalContext;
+  items: readonly unknown[];
+  receivedAt: Date;
+}
+
+/** `onRetry` counts a transaction run again (the queue's stats). */
+export function createPgRetourWrites(pool: pg.Pool, where: string, onRetry: () => void) {
   async function loadRetours(client: pg.PoolClient, boutiqueId: number, loaded: Loaded, numeros: string[]) {
     const rows = (await client.query<StoredRetourRow>({ ...STMT.storedRetours, values: [boutiqueId, numeros] })).rows;
     for (const n of numeros) loaded.retoursAsked.add(n);
@@ -256,15 +267,16 @@ export function createPgRetourWrites(pool: pg.Pool, where: string, queue: PgWrit
   }
 
   return {
-    /** Validates and writes a batch of returns, answered as SQLite's writer; null when the queue is full. */
-    retours(terminal: TerminalContext, items: unknown[], receivedAt: Date, bytes = 0): Promise<WriteRetoursResult> | null {
-      return queue.submit(
-        items.length,
-        bytes,
-        () => runWriteTransaction(pool, where, queue.retried, (client) => attempt(client, terminal, items, receivedAt)),
-        (r) => r.crees.length,
-      );
-    },
+    /**
+     * Validates and writes one request of returns (the queue does not group returns: they are
+     * few), answered as SQLite's writer; in one transaction run again on deadlock and the like.
+     */
+    writeGroup: async (group: readonly RetourRequest[]): Promise<WriteRetoursResult[]> =>
+      Promise.all(
+        group.map(({ terminal, items, receivedAt }) =>
+          runWriteTransaction(pool, where, onRetry, (client) => attempt(client, terminal, items, receivedAt)),
+        ),
+      ),
   };
 }
 
