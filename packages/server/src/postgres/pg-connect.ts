@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { isPostgresUrl } from '../storage/open-storage.js';
 import { STORAGE_UNAVAILABLE } from '../storage/storage.js';
 
 /**
@@ -52,17 +53,12 @@ export interface PgTarget {
   connectionString: string;
 }
 
-/** Whether `--db` names PostgreSQL rather than a SQLite file. */
-export function isPgUrl(text: string): boolean {
-  return /^postgres(ql)?:\/\//i.test(text);
-}
-
 /** A bracketed IPv6 host keeps its brackets in `where`, so that host:port reads unambiguously. */
 const hostPort = (t: Pick<PgTarget, 'host' | 'port'>) => `${t.host}:${t.port}`;
 
 export function parsePgUrl(text: string): { ok: true; target: PgTarget } | { ok: false; erreur: string } {
   const bad = (why: string) => ({ ok: false as const, erreur: `URL PostgreSQL invalide (${why}) : attendu postgres://utilisateur:motdepasse@hôte:port/base` });
-  if (!isPgUrl(text)) return bad('elle doit commencer par postgres://');
+  if (!isPostgresUrl(text)) return bad('elle doit commencer par postgres://');
   let url: URL;
   try {
     url = new URL(text);

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { storageErrorOf, withClient, withRetriedTransaction } from './pg-connect.js';
+import { storageErrorOf, withRetriedTransaction } from './pg-connect.js';
 
 /**
  * One SQL statement, written out once: pg prepares a named statement on each connection the
@@ -77,11 +77,6 @@ export function clientRunner(client: pg.ClientBase, where: string): PgRunner {
   return runner;
 }
 
-/** One connection for a short sequence outside any transaction (each statement commits alone). */
-export function withRunner<T>(pool: pg.Pool, where: string, fn: (runner: PgRunner) => Promise<T>): Promise<T> {
-  return withClient(pool, where, (client) => fn(clientRunner(client, where)));
-}
-
 /**
  * A BIGINT as the SQLite module returns it: a number. pg gives BIGINT as text (it may pass
  * 2^53); a value past Number.MAX_SAFE_INTEGER is refused as better-sqlite3 refuses it, never
@@ -92,6 +87,3 @@ export function int(value: string | number): number {
   if (!Number.isSafeInteger(n)) throw new RangeError(`Entier trop grand pour JavaScript : ${value}`);
   return n;
 }
-
-/** A nullable BIGINT. */
-export const intOrNull = (value: string | number | null): number | null => (value === null ? null : int(value));
