@@ -16,6 +16,11 @@ export const PG_POOL_MAX = 10;
 export const PG_CONNECT_TIMEOUT_MS = 5_000;
 /** An idle connection is closed after this long; the pool opens another when needed. */
 export const PG_IDLE_TIMEOUT_MS = 30_000;
+/**
+ * TCP keepalive starts probing an idle connection after this long: a database host gone
+ * silently (a cut cable, no RST) is found by the system's probes rather than after hours.
+ */
+export const PG_KEEPALIVE_DELAY_MS = 10_000;
 /** Seconds a till should wait before sending again while the database is away (503). */
 export const PG_UNAVAILABLE_RETRY_AFTER_SECONDS = 2;
 /** What the server calls itself in pg_stat_activity, so that a DBA sees whose connections they are. */
@@ -223,6 +228,7 @@ export async function openPgPool(url: string, options: OpenPgOptions = {}): Prom
     idleTimeoutMillis: PG_IDLE_TIMEOUT_MS,
     application_name: PG_APPLICATION_NAME,
     keepAlive: true,
+    keepAliveInitialDelayMillis: PG_KEEPALIVE_DELAY_MS,
   });
   // An idle connection whose server went away emits 'error' on the pool; unheard, Node would
   // crash the server. The pool has already dropped that connection and opens a new one on the
