@@ -91,4 +91,9 @@ describe('one mapping from errors to codes', () => {
     expect(answerOf(tooLarge, 10)).toMatchObject({ status: 413, body: { code: 'PAYLOAD_TOO_LARGE', limit: 10 } });
     expect(answerOf(new Error('bug'), 10)).toMatchObject({ status: 500, body: { code: 'INTERNAL_ERROR' } });
   });
+
+  it('a database gone away (PostgreSQL restarting) is 503 with the Retry-After its storage layer gives', () => {
+    const gone = Object.assign(new Error('Base de données PostgreSQL momentanément injoignable'), { ventesyncCode: 'DATABASE_FAILING', retryAfterSeconds: 2 });
+    expect(answerOf(gone, 10)).toMatchObject({ status: 503, retryAfterSeconds: 2, body: { code: 'DATABASE_FAILING' } });
+  });
 });

@@ -1,4 +1,28 @@
-import { checkFuseau, DEFAULT_FUSEAU, hasUnprintable, newSecret, STOCK_NEGATIF_CHOICES, type StockNegatif, TerminalEntrySchema, UNPRINTABLE_MESSAGE } from '@ventesync/shared';
+import { newSecret, type StockNegatif } from '@ventesync/shared';
+import {
+  articleElsewhere,
+  articleExists,
+  articleNotFound,
+  boutiqueExists,
+  boutiqueNotFound,
+  CatalogueError,
+  changedBoutique,
+  checkArticleName,
+  checkCount,
+  checkDelivery,
+  checkInitialStock,
+  checkNewBoutique,
+  checkNewTerminal,
+  checkShift,
+  checkStockAfter,
+  DEFAULT_REFERENCES,
+  importedBoutique,
+  negativeStock,
+  sameBoutique,
+  secretExists,
+  terminalExists,
+  terminalNotFound,
+} from './catalogue-rules.js';
 import { rebuildDailyTotals } from './daily-totals.js';
 import type { Db } from './db/open-database.js';
 
@@ -76,15 +100,8 @@ export interface MouvementRow {
   date: string;
 }
 
-/** A refusal the operator can act on, with a stable code. */
-export class CatalogueError extends Error {
-  constructor(
-    readonly code: 'NOT_FOUND' | 'CONFLICT' | 'INVALID' | 'INVALID_FUSEAU' | 'INVALID_STOCK_NEGATIF',
-    message: string,
-  ) {
-    super(message);
-  }
-}
+/** The rules and messages are backend-neutral (catalogue-rules.ts): PostgreSQL refuses with the same. */
+export { CatalogueError };
 
 /** Boutiques, terminals, articles and stock: what operators set up and the API reads. */
 export function createCatalogueStore(db: Db) {
@@ -151,22 +168,8 @@ export function createCatalogueStore(db: Db) {
 
   function requireBoutique(id: number): BoutiqueRow {
     const boutique = stmt.boutique.get(id);
-    if (!boutique) throw new CatalogueError('NOT_FOUND', `Boutique ${id} introuvable`);
+    if (!boutique) throw boutiqueNotFound(id);
     return boutique;
-  }
-
-  function validFuseau(name: string): string {
-    const check = checkFuseau(name);
-    if (!check.ok) throw new CatalogueError(check.code, `${check.erreur} (code ${check.code})`);
-    return check.fuseau;
-  }
-
-  function validStockNegatif(value: string): StockNegatif {
-    if ((STOCK_NEGATIF_CHOICES as readonly string[]).includes(value)) return value as StockNegatif;
-    throw new CatalogueError(
-      'INVALID_STOCK_NEGATIF',
-      `Valeur de stock négatif invalide « ${value} » : ${STOCK_NEGATIF_CHOICES.join(' ou ')} attendu (code INVALID_STOCK_NEGATIF)`,
-    );
   }
 
   /**
@@ -183,7 +186,7 @@ export function createCatalogueStore(db: Db) {
 
   function requireArticle(id: number): ArticleRow {
     const article = stmt.article.get(id);
-    if (!article) throw new CatalogueError('NOT_FOUND', `Article ${id} introuvable`);
+    if (!article) throw articleNotFound(id);
     return article;
   }
 
@@ -197,15 +200,10 @@ export function createCatalogueStore(db: Db) {
     (articleId: number, type: MouvementType, delta: (current: number) => number, reference: string | null, now: Date) => {
       const article = requireArticle(articleId);
       const quantite = delta(article.quantite_stock);
-      if (!Number.isSafeInteger(quantite)) throw new CatalogueError('INVALID', `Quantité invalide (${quantite})`);
+      checkShift(quantite);
       const after = stmt.shiftStock.get(quantite, articleId, quantite, quantite);
-      if (after === undefined) {
-        throw new CatalogueError(
-          'INVALID',
-          `Le stock ne peut pas devenir négatif (${article.quantite_stock} ${quantite < 0 ? '-' : '+'} ${Math.abs(quantite)})`,
-        );
-      }
-      if (!Number.isSafeInteger(after)) throw new CatalogueError('INVALID', `Stock trop grand (${after})`);
+      if (after === undefined) throw negativeStock(article.quantite_stock, quantite);
+      checkStockAfter(after);
       const before = after - quantite;
       const date = now.toISOString();
       const info = stmt.insertMouvement.run(articleId, type, quantite, before, after, reference, null, date);
@@ -239,23 +237,18 @@ export function createCatalogueStore(db: Db) {
     (a: { id: number; boutique_id: number; nom: string; prix_vente: number; stock: number }, now: Date) => {
       const existing = stmt.article.get(a.id);
       if (!existing) {
-        insertArticleTx(a, 'import', now);
+        insertArticleTx(a, DEFAULT_REFERENCES.import, now);
         return;
       }
-      if (existing.boutique_id !== a.boutique_id) {
-        throw new CatalogueError(
-          'CONFLICT',
-          `l'article ${a.id} appartient déjà à la boutique ${existing.boutique_id}, pas à ${a.boutique_id}`,
-        );
-      }
+      if (existing.boutique_id !== a.boutique_id) throw articleElsewhere(a.id, existing.boutique_id, a.boutique_id);
       stmt.updateArticle.run(a.nom, a.prix_vente, a.id);
-      if (existing.quantite_stock !== a.stock) shiftStock(a.id, 'AJUSTEMENT', (current) => a.stock - current, 'import', now);
+      if (existing.quantite_stock !== a.stock) shiftStock(a.id, 'AJUSTEMENT', (current) => a.stock - current, DEFAULT_REFERENCES.import, now);
     },
   );
 
   function addTerminalChecked(serial: string, nom: string, boutiqueId: number): TerminalRow {
     requireBoutique(boutiqueId);
-    if (stmt.terminal.get(serial)) throw new CatalogueError('CONFLICT', `Le terminal ${serial} existe déjà`);
+    if (stmt.terminal.get(serial)) throw terminalExists(serial);
     stmt.upsertTerminal.run(serial, nom, boutiqueId, 1);
     return toTerminal(stmt.terminal.get(serial)!);
   }
@@ -279,12 +272,9 @@ export function createCatalogueStore(db: Db) {
       id: number | null = null,
       options: { fuseau?: string; stock_negatif?: string } = {},
     ): BoutiqueRow {
-      if (nom.trim() === '') throw new CatalogueError('INVALID', 'Le nom de la boutique ne doit pas être vide');
-      if (hasUnprintable(nom)) throw new CatalogueError('INVALID', `Le nom de la boutique ${UNPRINTABLE_MESSAGE}`);
-      const fuseau = validFuseau(options.fuseau ?? DEFAULT_FUSEAU);
-      const stockNegatif = validStockNegatif(options.stock_negatif ?? 'refuser');
-      if (id !== null && stmt.boutique.get(id)) throw new CatalogueError('CONFLICT', `La boutique ${id} existe déjà`);
-      const row = stmt.insertBoutique.get(id, nom, devise, fuseau, stockNegatif) as { id: number };
+      const { fuseau, stock_negatif } = checkNewBoutique(nom, options);
+      if (id !== null && stmt.boutique.get(id)) throw boutiqueExists(id);
+      const row = stmt.insertBoutique.get(id, nom, devise, fuseau, stock_negatif) as { id: number };
       return requireBoutique(row.id);
     },
     /**
@@ -294,54 +284,25 @@ export function createCatalogueStore(db: Db) {
     /** `changed` false when every field given already had that value: nothing written (no audit row for it). */
     setBoutique(id: number, changes: BoutiqueChanges): BoutiqueRow & { totauxRecalcules: boolean; changed: boolean } {
       const current = requireBoutique(id);
-      if (changes.nom !== undefined && changes.nom.trim() === '') {
-        throw new CatalogueError('INVALID', 'Le nom de la boutique ne doit pas être vide');
-      }
-      if (changes.nom !== undefined && hasUnprintable(changes.nom)) {
-        throw new CatalogueError('INVALID', `Le nom de la boutique ${UNPRINTABLE_MESSAGE}`);
-      }
-      if (changes.devise !== undefined && hasUnprintable(changes.devise)) {
-        throw new CatalogueError('INVALID', `La devise ${UNPRINTABLE_MESSAGE}`);
-      }
-      if (changes.devise !== undefined && changes.devise.trim() === '') {
-        throw new CatalogueError('INVALID', 'La devise ne doit pas être vide');
-      }
-      const next: BoutiqueRow = {
-        id,
-        nom: changes.nom?.trim() ?? current.nom,
-        devise: changes.devise?.trim() ?? current.devise,
-        fuseau: changes.fuseau === undefined ? current.fuseau : validFuseau(changes.fuseau),
-        stock_negatif: changes.stock_negatif === undefined ? current.stock_negatif : validStockNegatif(changes.stock_negatif),
-      };
-      const same = (['nom', 'devise', 'fuseau', 'stock_negatif'] as const).every((k) => next[k] === current[k]);
-      if (same) return { ...current, totauxRecalcules: false, changed: false };
+      const next = changedBoutique(current, changes);
+      if (sameBoutique(next, current)) return { ...current, totauxRecalcules: false, changed: false };
       const { totauxRecalcules } = writeBoutiqueTx.immediate(next);
       return { ...requireBoutique(id), totauxRecalcules, changed: true };
     },
     /** Import: insert or update by id; a zone or stock rule left out keeps the boutique's own. */
     upsertBoutique(b: BoutiqueEntry): void {
-      const current = stmt.boutique.get(b.id);
-      writeBoutiqueTx({
-        id: b.id,
-        nom: b.nom,
-        devise: b.devise,
-        fuseau: b.fuseau === undefined ? (current?.fuseau ?? DEFAULT_FUSEAU) : validFuseau(b.fuseau),
-        stock_negatif: b.stock_negatif ?? current?.stock_negatif ?? 'refuser',
-      });
+      writeBoutiqueTx(importedBoutique(b, stmt.boutique.get(b.id)));
     },
 
     listTerminaux: () => stmt.terminaux.all().map(toTerminal),
     getTerminal(serial: string): TerminalRow {
       const t = stmt.terminal.get(serial);
-      if (!t) throw new CatalogueError('NOT_FOUND', `Terminal ${serial} introuvable`);
+      if (!t) throw terminalNotFound(serial);
       return toTerminal(t);
     },
     addTerminal(rawSerial: string, nom: string, boutiqueId: number): TerminalRow {
-      const serial = TerminalEntrySchema.shape.serial.safeParse(rawSerial);
-      if (!serial.success) throw new CatalogueError('INVALID', `Numéro de série invalide : ${serial.error.issues[0]!.message}`);
-      if (nom.trim() === '') throw new CatalogueError('INVALID', 'Le nom du terminal ne doit pas être vide');
-      if (hasUnprintable(nom)) throw new CatalogueError('INVALID', `Le nom du terminal ${UNPRINTABLE_MESSAGE}`);
-      return addTerminalChecked(serial.data, nom.trim(), boutiqueId);
+      const checked = checkNewTerminal(rawSerial, nom);
+      return addTerminalChecked(checked.serial, checked.nom, boutiqueId);
     },
     upsertTerminal: (t: TerminalRow) => stmt.upsertTerminal.run(t.serial, t.nom, t.boutique_id, t.actif ? 1 : 0),
 
@@ -349,7 +310,7 @@ export function createCatalogueStore(db: Db) {
     setTerminalActif(serial: string, actif: boolean): TerminalRow & { changed: boolean } {
       const changed = stmt.setTerminalActif.run(actif ? 1 : 0, serial, actif ? 1 : 0).changes === 1;
       const row = stmt.terminal.get(serial);
-      if (!row) throw new CatalogueError('NOT_FOUND', `Terminal ${serial} introuvable`);
+      if (!row) throw terminalNotFound(serial);
       return { ...toTerminal(row), changed };
     },
 
@@ -359,13 +320,8 @@ export function createCatalogueStore(db: Db) {
      */
     issueTerminalSecret(serial: string, rotate: boolean): { serial: string; secret: string } {
       const t = stmt.terminal.get(serial);
-      if (!t) throw new CatalogueError('NOT_FOUND', `Terminal ${serial} introuvable`);
-      if (t.signe === 1 && !rotate) {
-        throw new CatalogueError(
-          'CONFLICT',
-          `Le terminal ${serial} a déjà un secret. Pour le remplacer (l'ancien cessera aussitôt de marcher), ajoutez --rotate.`,
-        );
-      }
+      if (!t) throw terminalNotFound(serial);
+      if (t.signe === 1 && !rotate) throw secretExists(serial);
       const secret = newSecret();
       stmt.setTerminalSecret.run(secret, serial);
       return { serial, secret };
@@ -377,12 +333,10 @@ export function createCatalogueStore(db: Db) {
       boutiqueId === undefined ? stmt.allArticles.all() : stmt.articlesOf.all(boutiqueId),
     addArticle(a: { id?: number | null; boutique_id: number; nom: string; prix_vente: number; stock: number }, now: Date) {
       requireBoutique(a.boutique_id);
-      if (a.nom.trim() === '') throw new CatalogueError('INVALID', "Le nom de l'article ne doit pas être vide");
-      if (a.id != null && stmt.article.get(a.id)) throw new CatalogueError('CONFLICT', `L'article ${a.id} existe déjà`);
-      if (!Number.isSafeInteger(a.stock) || a.stock < 0) {
-        throw new CatalogueError('INVALID', `Le stock initial doit être un entier positif ou nul (reçu : ${a.stock})`);
-      }
-      const id = insertArticleTx.immediate({ ...a, id: a.id ?? null }, 'création', now);
+      checkArticleName(a.nom);
+      if (a.id != null && stmt.article.get(a.id)) throw articleExists(a.id);
+      checkInitialStock(a.stock);
+      const id = insertArticleTx.immediate({ ...a, id: a.id ?? null }, DEFAULT_REFERENCES.create, now);
       return requireArticle(id);
     },
     /** Insert or update by id; a changed stock is an AJUSTEMENT, like a count. */
@@ -390,17 +344,13 @@ export function createCatalogueStore(db: Db) {
       upsertArticleTx.immediate(a, now),
 
     /** A delivery: adds to the stock, ENTREE movement. */
-    addStock(articleId: number, quantite: number, now: Date, reference: string | null = 'livraison'): MouvementRow {
-      if (!Number.isSafeInteger(quantite) || quantite <= 0) {
-        throw new CatalogueError('INVALID', `La quantité livrée doit être un entier positif (reçu : ${quantite})`);
-      }
+    addStock(articleId: number, quantite: number, now: Date, reference: string | null = DEFAULT_REFERENCES.addStock): MouvementRow {
+      checkDelivery(quantite);
       return shiftStock(articleId, 'ENTREE', () => quantite, reference, now);
     },
     /** A count: sets the stock, AJUSTEMENT movement. */
-    setStock(articleId: number, quantite: number, now: Date, reference: string | null = 'inventaire'): MouvementRow {
-      if (!Number.isSafeInteger(quantite) || quantite < 0) {
-        throw new CatalogueError('INVALID', `Le stock compté doit être un entier positif ou nul (reçu : ${quantite})`);
-      }
+    setStock(articleId: number, quantite: number, now: Date, reference: string | null = DEFAULT_REFERENCES.setStock): MouvementRow {
+      checkCount(quantite);
       return shiftStock(articleId, 'AJUSTEMENT', (current) => quantite - current, reference, now);
     },
     listMouvements: (articleId: number | null, limit: number) => stmt.mouvements.all(articleId, articleId, limit),

@@ -8,7 +8,7 @@ import {
   TerminalEntrySchema,
 } from '@ventesync/shared';
 import { readFileSync } from 'node:fs';
-import { CatalogueError, type CatalogueStore } from './catalogue-store.js';
+import { type ArticleRow, type BoutiqueRow, CatalogueError, type CatalogueStore } from './catalogue-store.js';
 import type { Db } from './db/open-database.js';
 
 export type ImportResult =
@@ -20,7 +20,7 @@ export const MAX_REPORTED_PROBLEMS = 50;
 
 const ENTRY_SCHEMAS = { boutiques: BoutiqueEntrySchema, terminaux: TerminalEntrySchema, articles: ArticleEntrySchema } as const;
 
-function refused(problemes: string[]): ImportResult {
+export function refused(problemes: string[]): ImportResult {
   const shown = problemes.slice(0, MAX_REPORTED_PROBLEMS);
   if (problemes.length > shown.length) shown.push(`… et ${problemes.length - shown.length} autre(s) problème(s)`);
   return { ok: false, erreur: shown.join(' ; '), problemes: shown };
@@ -31,7 +31,13 @@ function refused(problemes: string[]): ImportResult {
  * bad one), then, for the entries that are well formed, what only the database can tell: a
  * boutique that exists nowhere, an article already in another boutique, an id given twice.
  */
-function fixtureProblems(catalogue: CatalogueStore, content: unknown): { problemes: string[]; fixture: Fixture | null } {
+/** What the checks ask of the database; PostgreSQL answers from rows it read beforehand. */
+export interface FixtureLookup {
+  findBoutique(id: number): BoutiqueRow | undefined;
+  getArticle(id: number): ArticleRow | undefined;
+}
+
+export function fixtureProblems(catalogue: FixtureLookup, content: unknown): { problemes: string[]; fixture: Fixture | null } {
   const parsed = FixtureSchema.safeParse(content, { reportInput: true });
   const problemes = parsed.success ? [] : fixtureIssueList(parsed.error);
   // Well-formed entries are checked further even when others are not.

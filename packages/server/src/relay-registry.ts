@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { newSecret, type RelaisTerminal } from '@ventesync/shared';
-import { CatalogueError } from './catalogue-store.js';
+import { boutiqueNotFound, checkNewRelay, relayNotFound } from './catalogue-rules.js';
 import type { Db } from './db/open-database.js';
 
 /** A registered relay as operators see it: never its secret. */
@@ -23,6 +23,12 @@ const RELAY_ID_PATTERN = /^[1-9]\d{0,14}$/;
 
 export function parseRelayId(text: string): number | null {
   return RELAY_ID_PATTERN.test(text) ? Number(text) : null;
+}
+
+/** The version a relay is told of its terminal list (header X-Relay-Terminals-Version): both backends. */
+export function terminalsVersionOf(requireSignatures: boolean, terminaux: RelaisTerminal[]): string {
+  const text = JSON.stringify({ signatures_requises: requireSignatures, terminaux });
+  return createHash('sha256').update(text).digest('base64url').slice(0, 22);
 }
 
 /**
@@ -78,8 +84,7 @@ export function createRelayRegistry(db: Db, options: { requireSignatures?: boole
     }
     let version = versions.get(relayId);
     if (version === undefined) {
-      const text = JSON.stringify({ signatures_requises: requireSignatures, terminaux: terminalsOf(relayId) });
-      version = createHash('sha256').update(text).digest('base64url').slice(0, 22);
+      version = terminalsVersionOf(requireSignatures, terminalsOf(relayId));
       versions.set(relayId, version);
     }
     return version;
@@ -91,25 +96,24 @@ export function createRelayRegistry(db: Db, options: { requireSignatures?: boole
     terminalsVersion,
     requireSignatures,
     add(nom: string, boutiques: readonly number[]): { id: number; secret: string } {
-      if (nom.trim() === '') throw new CatalogueError('INVALID', 'Le nom du relais ne doit pas être vide');
-      if (boutiques.length === 0) throw new CatalogueError('INVALID', 'Au moins une boutique (--boutique ID) est nécessaire');
+      const name = checkNewRelay(nom, boutiques);
       for (const boutique of boutiques) {
-        if (!stmt.boutique.get(boutique)) throw new CatalogueError('NOT_FOUND', `Boutique ${boutique} introuvable`);
+        if (!stmt.boutique.get(boutique)) throw boutiqueNotFound(boutique);
       }
-      return add.immediate(nom.trim(), boutiques);
+      return add.immediate(name, boutiques);
     },
     list: (): RelayRow[] =>
       stmt.list.all().map((r) => ({ id: r.id, nom: r.nom, boutiques: JSON.parse(r.boutiques) as number[], actif: r.actif === 1 })),
     /** False when it was already disabled: nothing changed (no audit row for it). */
     disable(id: number): boolean {
       if (stmt.disableActive.run(id).changes === 1) return true;
-      if (!stmt.exists.get(id)) throw new CatalogueError('NOT_FOUND', `Relais ${id} introuvable`);
+      if (!stmt.exists.get(id)) throw relayNotFound(id);
       return false;
     },
     /** A new secret; the old one stops working at once. */
     rotate(id: number): { id: number; secret: string } {
       const secret = newSecret();
-      if (stmt.setSecret.run(secret, id).changes === 0) throw new CatalogueError('NOT_FOUND', `Relais ${id} introuvable`);
+      if (stmt.setSecret.run(secret, id).changes === 0) throw relayNotFound(id);
       return { id, secret };
     },
     findActive(id: number): ActiveRelay | undefined {

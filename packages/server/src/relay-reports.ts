@@ -48,21 +48,27 @@ export function createRelayReports(db: Db) {
     },
     /** Every registered relay with its last report and its flags, as of `now`. */
     overview(now: Date): RelayOverview[] {
-      return stmt.overview.all().map((row) => {
-        const report = row.rapport === null ? null : (JSON.parse(row.rapport) as RelayReport);
-        const actif = row.actif === 1;
-        const silent = row.recu_le === null || now.getTime() - Date.parse(row.recu_le) > SILENT_AFTER_MS;
-        return {
-          id: row.id,
-          nom: row.nom,
-          boutiques: JSON.parse(row.boutiques) as number[],
-          actif,
-          dernier_rapport: report && row.recu_le ? { ...report, recu_le: row.recu_le } : null,
-          silencieux: actif && silent,
-          en_retard: actif && (report?.attente_plus_ancienne_s ?? 0) > STALE_PENDING_AFTER_SECONDS,
-        };
-      });
+      return stmt.overview.all().map((row) => overviewOf({ ...row, boutiques: JSON.parse(row.boutiques) as number[] }, now));
     },
+  };
+}
+
+/** A relay's row with its last report (as stored: JSON text) as operators see it at `now`: both backends. */
+export function overviewOf(
+  row: { id: number; nom: string; actif: number; boutiques: number[]; recu_le: string | null; rapport: string | null },
+  now: Date,
+): RelayOverview {
+  const report = row.rapport === null ? null : (JSON.parse(row.rapport) as RelayReport);
+  const actif = row.actif === 1;
+  const silent = row.recu_le === null || now.getTime() - Date.parse(row.recu_le) > SILENT_AFTER_MS;
+  return {
+    id: row.id,
+    nom: row.nom,
+    boutiques: row.boutiques,
+    actif,
+    dernier_rapport: report && row.recu_le ? { ...report, recu_le: row.recu_le } : null,
+    silencieux: actif && silent,
+    en_retard: actif && (report?.attente_plus_ancienne_s ?? 0) > STALE_PENDING_AFTER_SECONDS,
   };
 }
 

@@ -111,13 +111,17 @@ export function answerOf(
   fallback: KnownError = { code: 'INTERNAL_ERROR', message: 'Erreur interne du serveur' },
   wording: StorageWording = SERVER_STORAGE_WORDING,
 ): ErrorAnswer {
-  const e = (error ?? {}) as { code?: unknown; ventesyncCode?: RequestErrorCode; statusCode?: unknown; message?: unknown };
+  const e = (error ?? {}) as { code?: unknown; ventesyncCode?: RequestErrorCode; statusCode?: unknown; message?: unknown; retryAfterSeconds?: unknown };
   const answer = (known: KnownError, more: Partial<ErrorAnswer> = {}): ErrorAnswer => ({
     status: statusOf(known.code),
     body: errorBody(known.code, known.message, known.extra),
     ...more,
   });
-  if (e.ventesyncCode) return answer({ code: e.ventesyncCode, message: String(e.message) });
+  // retryAfterSeconds: a code raised by our own storage layer that is worth retrying (PostgreSQL away: 503).
+  if (e.ventesyncCode) {
+    const retry = typeof e.retryAfterSeconds === 'number' ? { retryAfterSeconds: e.retryAfterSeconds } : {};
+    return answer({ code: e.ventesyncCode, message: String(e.message) }, retry);
+  }
   const code = typeof e.code === 'string' ? e.code : '';
   const known = knownErrors(maxBodyBytes)[code];
   if (known) return answer(known);

@@ -1,0 +1,173 @@
+import {
+  checkFuseau,
+  DEFAULT_FUSEAU,
+  hasUnprintable,
+  STOCK_NEGATIF_CHOICES,
+  type StockNegatif,
+  TerminalEntrySchema,
+  UNPRINTABLE_MESSAGE,
+} from '@ventesync/shared';
+import type { BoutiqueChanges, BoutiqueEntry, BoutiqueRow } from './catalogue-store.js';
+
+/**
+ * The catalogue's rules and their French messages, with no database: both backends
+ * (catalogue-store.ts on SQLite, postgres/pg-catalogue.ts) check the same things in the same
+ * order and refuse with the same words. What needs a row (does the boutique exist?) is asked
+ * by each backend, then said with the refusals below.
+ */
+
+/** A refusal the operator can act on, with a stable code. */
+export class CatalogueError extends Error {
+  constructor(
+    readonly code: 'NOT_FOUND' | 'CONFLICT' | 'INVALID' | 'INVALID_FUSEAU' | 'INVALID_STOCK_NEGATIF',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export const boutiqueNotFound = (id: number) => new CatalogueError('NOT_FOUND', `Boutique ${id} introuvable`);
+export const terminalNotFound = (serial: string) => new CatalogueError('NOT_FOUND', `Terminal ${serial} introuvable`);
+export const articleNotFound = (id: number) => new CatalogueError('NOT_FOUND', `Article ${id} introuvable`);
+export const relayNotFound = (id: number) => new CatalogueError('NOT_FOUND', `Relais ${id} introuvable`);
+
+export const boutiqueExists = (id: number) => new CatalogueError('CONFLICT', `La boutique ${id} existe déjà`);
+export const terminalExists = (serial: string) => new CatalogueError('CONFLICT', `Le terminal ${serial} existe déjà`);
+export const articleExists = (id: number) => new CatalogueError('CONFLICT', `L'article ${id} existe déjà`);
+export const secretExists = (serial: string) =>
+  new CatalogueError(
+    'CONFLICT',
+    `Le terminal ${serial} a déjà un secret. Pour le remplacer (l'ancien cessera aussitôt de marcher), ajoutez --rotate.`,
+  );
+/** An import naming an article id that another boutique already has. */
+export const articleElsewhere = (id: number, existing: number, wanted: number) =>
+  new CatalogueError('CONFLICT', `l'article ${id} appartient déjà à la boutique ${existing}, pas à ${wanted}`);
+
+export function validFuseau(name: string): string {
+  const check = checkFuseau(name);
+  if (!check.ok) throw new CatalogueError(check.code, `${check.erreur} (code ${check.code})`);
+  return check.fuseau;
+}
+
+export function validStockNegatif(value: string): StockNegatif {
+  if ((STOCK_NEGATIF_CHOICES as readonly string[]).includes(value)) return value as StockNegatif;
+  throw new CatalogueError(
+    'INVALID_STOCK_NEGATIF',
+    `Valeur de stock négatif invalide « ${value} » : ${STOCK_NEGATIF_CHOICES.join(' ou ')} attendu (code INVALID_STOCK_NEGATIF)`,
+  );
+}
+
+/** `boutique add`: what is checked before the database is asked anything. */
+export function checkNewBoutique(nom: string, options: { fuseau?: string; stock_negatif?: string }): { fuseau: string; stock_negatif: StockNegatif } {
+  if (nom.trim() === '') throw new CatalogueError('INVALID', 'Le nom de la boutique ne doit pas être vide');
+  if (hasUnprintable(nom)) throw new CatalogueError('INVALID', `Le nom de la boutique ${UNPRINTABLE_MESSAGE}`);
+  return { fuseau: validFuseau(options.fuseau ?? DEFAULT_FUSEAU), stock_negatif: validStockNegatif(options.stock_negatif ?? 'refuser') };
+}
+
+/** `boutique set`: the boutique as it would become, each field given checked. */
+export function changedBoutique(current: BoutiqueRow, changes: BoutiqueChanges): BoutiqueRow {
+  if (changes.nom !== undefined && changes.nom.trim() === '') {
+    throw new CatalogueError('INVALID', 'Le nom de la boutique ne doit pas être vide');
+  }
+  if (changes.nom !== undefined && hasUnprintable(changes.nom)) {
+    throw new CatalogueError('INVALID', `Le nom de la boutique ${UNPRINTABLE_MESSAGE}`);
+  }
+  if (changes.devise !== undefined && hasUnprintable(changes.devise)) {
+    throw new CatalogueError('INVALID', `La devise ${UNPRINTABLE_MESSAGE}`);
+  }
+  if (changes.devise !== undefined && changes.devise.trim() === '') {
+    throw new CatalogueError('INVALID', 'La devise ne doit pas être vide');
+  }
+  return {
+    id: current.id,
+    nom: changes.nom?.trim() ?? current.nom,
+    devise: changes.devise?.trim() ?? current.devise,
+    fuseau: changes.fuseau === undefined ? current.fuseau : validFuseau(changes.fuseau),
+    stock_negatif: changes.stock_negatif === undefined ? current.stock_negatif : validStockNegatif(changes.stock_negatif),
+  };
+}
+
+/** Whether `boutique set` would change nothing (then nothing is written, no audit row). */
+export function sameBoutique(a: BoutiqueRow, b: BoutiqueRow): boolean {
+  return (['nom', 'devise', 'fuseau', 'stock_negatif'] as const).every((k) => a[k] === b[k]);
+}
+
+/** An import entry as the row it writes: zone and stock rule left out keep the boutique's own. */
+export function importedBoutique(b: BoutiqueEntry, current: BoutiqueRow | undefined): BoutiqueRow {
+  return {
+    id: b.id,
+    nom: b.nom,
+    devise: b.devise,
+    fuseau: b.fuseau === undefined ? (current?.fuseau ?? DEFAULT_FUSEAU) : validFuseau(b.fuseau),
+    stock_negatif: b.stock_negatif ?? current?.stock_negatif ?? 'refuser',
+  };
+}
+
+/** `terminal add`: the serial as the contract spells it, and the name trimmed. */
+export function checkNewTerminal(rawSerial: string, nom: string): { serial: string; nom: string } {
+  const serial = TerminalEntrySchema.shape.serial.safeParse(rawSerial);
+  if (!serial.success) throw new CatalogueError('INVALID', `Numéro de série invalide : ${serial.error.issues[0]!.message}`);
+  if (nom.trim() === '') throw new CatalogueError('INVALID', 'Le nom du terminal ne doit pas être vide');
+  if (hasUnprintable(nom)) throw new CatalogueError('INVALID', `Le nom du terminal ${UNPRINTABLE_MESSAGE}`);
+  return { serial: serial.data, nom: nom.trim() };
+}
+
+/** `article add`, after its boutique was found: the name. */
+export function checkArticleName(nom: string): void {
+  if (nom.trim() === '') throw new CatalogueError('INVALID', "Le nom de l'article ne doit pas être vide");
+}
+
+/** `article add`, after the id was found free: the first stock. */
+export function checkInitialStock(stock: number): void {
+  if (!Number.isSafeInteger(stock) || stock < 0) {
+    throw new CatalogueError('INVALID', `Le stock initial doit être un entier positif ou nul (reçu : ${stock})`);
+  }
+}
+
+/** `stock add`: a delivery brings a positive whole quantity. */
+export function checkDelivery(quantite: number): void {
+  if (!Number.isSafeInteger(quantite) || quantite <= 0) {
+    throw new CatalogueError('INVALID', `La quantité livrée doit être un entier positif (reçu : ${quantite})`);
+  }
+}
+
+/** `stock set`: a count is a whole quantity, zero or more. */
+export function checkCount(quantite: number): void {
+  if (!Number.isSafeInteger(quantite) || quantite < 0) {
+    throw new CatalogueError('INVALID', `Le stock compté doit être un entier positif ou nul (reçu : ${quantite})`);
+  }
+}
+
+/** A stock change computed from the stock under the lock: its size, then its result. */
+export function checkShift(quantite: number): void {
+  if (!Number.isSafeInteger(quantite)) throw new CatalogueError('INVALID', `Quantité invalide (${quantite})`);
+}
+
+/**
+ * A removal may not take the stock below zero (the database's conditional update said so). An
+ * addition always passes: a delivery brings a stock that offline sales took below zero
+ * (CONTRACT §7) back up, even when it stays below zero.
+ */
+export const shiftAllowed = (current: number, quantite: number) => quantite >= 0 || current + quantite >= 0;
+
+export const negativeStock = (current: number, quantite: number) =>
+  new CatalogueError('INVALID', `Le stock ne peut pas devenir négatif (${current} ${quantite < 0 ? '-' : '+'} ${Math.abs(quantite)})`);
+
+export function checkStockAfter(after: number): void {
+  if (!Number.isSafeInteger(after)) throw new CatalogueError('INVALID', `Stock trop grand (${after})`);
+}
+
+/** The movement's reference when none is given: what kind of change it was. */
+export const DEFAULT_REFERENCES: Readonly<Record<'addStock' | 'setStock' | 'create' | 'import', string>> = Object.freeze({
+  addStock: 'livraison',
+  setStock: 'inventaire',
+  create: 'création',
+  import: 'import',
+});
+
+/** `relais add`: a name and at least one boutique (each then looked up by the backend). */
+export function checkNewRelay(nom: string, boutiques: readonly number[]): string {
+  if (nom.trim() === '') throw new CatalogueError('INVALID', 'Le nom du relais ne doit pas être vide');
+  if (boutiques.length === 0) throw new CatalogueError('INVALID', 'Au moins une boutique (--boutique ID) est nécessaire');
+  return nom.trim();
+}

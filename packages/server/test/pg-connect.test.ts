@@ -1,0 +1,201 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer, type Server } from 'node:net';
+import {
+  connectErrorOf,
+  databaseUnavailable,
+  isDatabaseGone,
+  openPgPool,
+  parsePgUrl,
+  PgConnectError,
+  withClient,
+  withRetriedTransaction,
+  withTransaction,
+} from '../src/postgres/pg-connect.js';
+import { type PgCluster, pgSuiteEnabled, startPgCluster, TEST_PASSWORD } from './pg-cluster.js';
+
+describe('a PostgreSQL URL is checked before anything is tried', () => {
+  it('names the host, port and base, and never shows the password', () => {
+    const parsed = parsePgUrl('postgres://vente:s3cr%C3%A8t@db.example:6543/ventes');
+    expect(parsed).toMatchObject({ ok: true, target: { host: 'db.example', port: 6543, user: 'vente', database: 'ventes' } });
+    if (!parsed.ok) return;
+    expect(parsed.target.where).toBe('postgres://vente@db.example:6543/ventes');
+    expect(parsed.target.where).not.toContain('s3cr');
+  });
+
+  it('takes the default port 5432 and postgresql:// too', () => {
+    expect(parsePgUrl('postgresql://u@h/b')).toMatchObject({ ok: true, target: { port: 5432, where: 'postgres://u@h:5432/b' } });
+  });
+
+  it.each([
+    ['no database', 'postgres://u@h:5432/', /nom de base absent/],
+    ['no host', 'postgres:///base', /pas d'hôte|illisible/],
+    ['a port out of range', 'postgres://u@h:70000/b', /illisible|port/],
+    ['another scheme', 'mysql://u@h/b', /postgres:\/\//],
+  ])('refuses %s with a French message saying what is expected', (_what, url, why) => {
+    const parsed = parsePgUrl(url);
+    expect(parsed.ok).toBe(false);
+    if (parsed.ok) return;
+    expect(parsed.erreur).toMatch(why);
+    expect(parsed.erreur).toContain('attendu postgres://utilisateur:motdepasse@hôte:port/base');
+  });
+
+  it('an unknown host name and a connection timeout each get their own message, naming host:port', () => {
+    const target = (parsePgUrl('postgres://u:p@nulle-part.invalid:5432/b') as { ok: true; target: never }).target;
+    expect(connectErrorOf(Object.assign(new Error('getaddrinfo ENOTFOUND'), { code: 'ENOTFOUND' }), target).message).toBe(
+      "PostgreSQL injoignable à nulle-part.invalid:5432 : nom d'hôte « nulle-part.invalid » inconnu (vérifiez l'URL de --db)",
+    );
+    expect(connectErrorOf(new Error('Connection terminated due to connection timeout'), target)).toMatchObject({
+      code: 'DATABASE_UNREACHABLE',
+      message: expect.stringMatching(/^PostgreSQL injoignable à nulle-part.invalid:5432 : pas de réponse en 5 s/),
+    });
+  });
+
+  it('tells "database gone" errors (restart, killed connection) from the request’s own errors', () => {
+    expect(isDatabaseGone(Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }))).toBe(true);
+    expect(isDatabaseGone(new Error('Connection terminated unexpectedly'))).toBe(true);
+    expect(isDatabaseGone(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }))).toBe(true);
+    expect(isDatabaseGone(Object.assign(new Error('x'), { code: '08006' }))).toBe(true);
+    expect(isDatabaseGone(Object.assign(new Error('duplicate key'), { code: '23505' }))).toBe(false);
+    expect(isDatabaseGone(Object.assign(new Error('deadlock detected'), { code: '40P01' }))).toBe(false);
+  });
+
+  it('a database gone becomes a 503 DATABASE_FAILING with Retry-After, naming host:port and never the password', () => {
+    const failure = databaseUnavailable(new Error('Connection terminated'), 'postgres://u@db:5432/ventes');
+    expect(failure).toMatchObject({ code: 'STORAGE_UNAVAILABLE', ventesyncCode: 'DATABASE_FAILING', retryAfterSeconds: 2 });
+    expect(failure.message).toBe(
+      "Base de données PostgreSQL (db:5432) momentanément injoignable : rien de cette requête n'a été enregistré. Réessayez dans 2 s.",
+    );
+  });
+});
+
+describe.skipIf(!pgSuiteEnabled())('connecting to a real PostgreSQL', () => {
+  let cluster: PgCluster;
+  let silent: Server | null = null;
+  beforeAll(async () => {
+    cluster = await startPgCluster();
+  });
+  afterAll(async () => {
+    silent?.close();
+    await cluster?.stop();
+  });
+
+  const refusalOf = (url: string) => openPgPool(url).then(
+    () => {
+      throw new Error('connexion acceptée');
+    },
+    (error: unknown) => error as PgConnectError,
+  );
+
+  it('a wrong password is said so, naming host:port and the user, without the password', async () => {
+    const refusal = await refusalOf(`postgres://postgres:mauvais@127.0.0.1:${cluster.port}/ventesync_test`);
+    expect(refusal).toBeInstanceOf(PgConnectError);
+    expect(refusal.code).toBe('DATABASE_AUTH_FAILED');
+    expect(refusal.message).toBe(`PostgreSQL à 127.0.0.1:${cluster.port} refuse le mot de passe de l'utilisateur postgres : vérifiez l'URL de --db`);
+    expect(refusal.stack).not.toContain('mauvais');
+  });
+
+  it('a database that does not exist is named, with how to create it', async () => {
+    const refusal = await refusalOf(cluster.urlOf('absente'));
+    expect(refusal.code).toBe('DATABASE_NOT_FOUND');
+    expect(refusal.message).toBe(
+      `La base « absente » n'existe pas sur PostgreSQL à 127.0.0.1:${cluster.port} : créez-la (createdb absente) ou corrigez l'URL de --db`,
+    );
+  });
+
+  it('nothing listening on the port: "injoignable", naming host:port', async () => {
+    const server = createServer();
+    const port = await new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)));
+    await new Promise((resolve) => server.close(resolve));
+    const refusal = await refusalOf(`postgres://postgres:${TEST_PASSWORD}@127.0.0.1:${port}/ventesync_test`);
+    expect(refusal.code).toBe('DATABASE_UNREACHABLE');
+    expect(refusal.message).toBe(
+      `PostgreSQL injoignable à 127.0.0.1:${port} : connexion refusée (PostgreSQL est-il démarré et écoute-t-il sur ce port ?)`,
+    );
+  });
+
+  it('a port that accepts but never answers: "injoignable" after the connect timeout', async () => {
+    const held: import('node:net').Socket[] = [];
+    silent = createServer((socket) => held.push(socket));
+    const port = await new Promise<number>((resolve) => silent!.listen(0, '127.0.0.1', () => resolve((silent!.address() as { port: number }).port)));
+    const refusal = await refusalOf(`postgres://postgres:x@127.0.0.1:${port}/b`);
+    for (const socket of held) socket.destroy();
+    expect(refusal.code).toBe('DATABASE_UNREACHABLE');
+    expect(refusal.message).toMatch(new RegExp(`^PostgreSQL injoignable à 127.0.0.1:${port} : pas de réponse en 5 s`));
+  });
+
+  it('the pool lives through PostgreSQL restarting: idle connections dropped quietly, then served again', async () => {
+    const url = await cluster.createDatabase();
+    const idleErrors: Array<{ code: string | undefined; message: string }> = [];
+    const { pool, where } = await openPgPool(url, { onIdleError: (error) => idleErrors.push(error) });
+    try {
+      // Two idle connections in the pool when the server goes away.
+      await Promise.all([withClient(pool, where, (c) => c.query('SELECT 1')), withClient(pool, where, (c) => c.query('SELECT pg_sleep(0.05)'))]);
+      expect(pool.idleCount).toBe(2);
+      cluster.restart();
+      const deadline = Date.now() + 10_000;
+      while (idleErrors.length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      // Heard (an unheard 'error' would crash the server), dropped, and said without the client (its password).
+      expect(idleErrors).toEqual([
+        { code: '57P01', message: 'terminating connection due to administrator command' },
+        { code: '57P01', message: 'terminating connection due to administrator command' },
+      ]);
+      expect(pool.idleCount).toBe(0);
+      const r = await withClient(pool, where, (c) => c.query<{ n: number }>('SELECT 1 AS n'));
+      const answered = r.rows[0]!.n === 1;
+      expect(answered).toBe(true);
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('two transactions that deadlock: PostgreSQL picks one, it is run again whole, both end written', async () => {
+    const url = await cluster.createDatabase();
+    const { pool, where } = await openPgPool(url);
+    try {
+      await pool.query('CREATE TABLE compte (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)');
+      await pool.query('INSERT INTO compte VALUES (1, 0), (2, 0)');
+      let attempts = 0;
+      let bothHoldFirst: () => void = () => {};
+      const firstLocks = new Promise<void>((resolve) => {
+        let held = 0;
+        bothHoldFirst = () => (++held === 2 ? resolve() : undefined);
+      });
+      // Each locks its first row, waits for the other to hold its own, then asks for the other's.
+      const crossing = (first: number, second: number) =>
+        withRetriedTransaction(pool, where, async (client) => {
+          attempts++;
+          await client.query('UPDATE compte SET n = n + 1 WHERE id = $1', [first]);
+          if (attempts <= 2) {
+            bothHoldFirst();
+            await firstLocks;
+          }
+          await client.query('UPDATE compte SET n = n + 1 WHERE id = $1', [second]);
+        });
+      await Promise.all([crossing(1, 2), crossing(2, 1)]);
+      expect(attempts).toBe(3);
+      expect((await pool.query('SELECT id, n FROM compte ORDER BY id')).rows).toEqual([
+        { id: 1, n: 2 },
+        { id: 2, n: 2 },
+      ]);
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('a connection killed inside a transaction: the transaction is answered 503 and nothing of it is kept', async () => {
+    const url = await cluster.createDatabase();
+    const { pool, where } = await openPgPool(url);
+    try {
+      await pool.query('CREATE TABLE t (x INTEGER)');
+      const failure = await withTransaction(pool, where, async (client) => {
+        await client.query('INSERT INTO t VALUES (1)');
+        await pool.query('SELECT pg_terminate_backend($1)', [(client as unknown as { processID: number }).processID]);
+        await client.query('INSERT INTO t VALUES (2)');
+      }).catch((error: unknown) => error);
+      expect(failure).toMatchObject({ ventesyncCode: 'DATABASE_FAILING' });
+      expect((await pool.query('SELECT count(*)::int AS n FROM t')).rows[0].n).toBe(0);
+    } finally {
+      await pool.end();
+    }
+  });
+});
