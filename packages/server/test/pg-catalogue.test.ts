@@ -1,7 +1,11 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { openDatabase } from '../src/db/open-database.js';
-import { openPgPool } from '../src/postgres/pg-connect.js';
+import { articleElsewhere } from '../src/catalogue-rules.js';
+import { createPgCatalogue } from '../src/postgres/pg-catalogue.js';
+import { openPgPool, withTransaction } from '../src/postgres/pg-connect.js';
+import { importPgFixture } from '../src/postgres/pg-fixture-import.js';
+import { clientRunner, type PgRunner } from '../src/postgres/pg-runner.js';
 import { createPgStorage } from '../src/postgres/pg-storage.js';
 import { createSqliteStorage } from '../src/storage/sqlite-storage.js';
 import type { Storage } from '../src/storage/storage.js';
@@ -242,6 +246,42 @@ describe.skipIf(!pgSuiteEnabled())('the catalogue on PostgreSQL with several ser
       expect((await storage.catalogue.getArticle(1))!.quantite_stock).toBe(7);
     } finally {
       sale.release();
+      await storage.close();
+      await pool.end();
+    }
+  });
+
+  it('an import refused while writing, inside a transaction that goes on: nothing of the import stays, the rest commits', async () => {
+    const url = await cluster.createDatabase();
+    const storage = await createPgStorage(url);
+    const { pool, where } = await openPgPool(url);
+    try {
+      await storage.catalogue.addBoutique('Gombe', 'CDF', 1);
+      const fixture = {
+        boutiques: [{ id: 2, nom: 'Limete', devise: 'CDF' }],
+        articles: [{ id: 20, boutique_id: 2, nom: 'Sel', prix_vente: '5.00', stock: 1 }],
+      };
+      // What changed between the checks and the write (another instance took article 20 for
+      // boutique 1), played by a catalogue whose article write refuses.
+      const refusing = (tx: PgRunner) => ({
+        ...createPgCatalogue(tx),
+        upsertArticle: async () => {
+          throw articleElsewhere(20, 1, 2);
+        },
+      });
+      const outcome = await withTransaction(pool, where, async (client) => {
+        const tx = clientRunner(client, where);
+        const result = await importPgFixture(tx, fixture, NOW, refusing);
+        await createPgCatalogue(tx).addBoutique('Masina', 'CDF', 3);
+        return result;
+      });
+      expect(outcome).toEqual({
+        ok: false,
+        erreur: "articles[0] : l'article 20 appartient déjà à la boutique 1, pas à 2",
+        problemes: ["articles[0] : l'article 20 appartient déjà à la boutique 1, pas à 2"],
+      });
+      expect((await storage.catalogue.listBoutiques()).map((b) => b.id)).toEqual([1, 3]);
+    } finally {
       await storage.close();
       await pool.end();
     }

@@ -133,6 +133,25 @@ export function describeStorageContract(name: string, makeStorage: MakeStorage):
       expect(await stockOf(CHARGER)).toBe(0);
     });
 
+    it('two requests in flight at once for the last units: one sale gets them, the other is refused', async () => {
+      const [a, b] = await Promise.all([
+        sales([vente('V-A', [{ article_id: CHARGER, quantite: 2 }])]),
+        sales([vente('V-B', [{ article_id: CHARGER, quantite: 2 }])], {}, (await storage.catalogue.findActiveTerminal(SECOND_SERIAL))!),
+      ]);
+      expect([a.creees.length + b.creees.length, a.erreurs.length + b.erreurs.length]).toEqual([1, 1]);
+      expect([...a.erreurs, ...b.erreurs].map((e) => e.code)).toEqual(['INSUFFICIENT_STOCK']);
+      expect(await stockOf(CHARGER)).toBe(0);
+      expect((await history()).total).toBe(1);
+    });
+
+    it('the same numero sent twice at once is created once', async () => {
+      const sale = vente('V-1', [{ article_id: PHONE }]);
+      const [a, b] = await Promise.all([sales([sale]), sales([sale])]);
+      expect(a.creees.length + b.creees.length).toBe(1);
+      expect([...a.erreurs, ...b.erreurs]).toEqual([expect.objectContaining({ code: 'DUPLICATE', identique: true })]);
+      expect(await stockOf(PHONE)).toBe(9);
+    });
+
     it('through a relay, a sale short of stock is created: the stock goes below zero with a STOCK_NEGATIF warning', async () => {
       const result = await sales([vente('V-1', [{ article_id: CHARGER, quantite: 3 }])], { viaRelay: true });
       expect(result.erreurs).toEqual([]);

@@ -295,6 +295,11 @@ export async function withTransaction<T>(pool: pg.Pool, where: string, fn: (clie
 
 /** Runs `fn` again (a fresh transaction each time) after a deadlock or serialization failure. */
 export const MAX_TRANSACTION_ATTEMPTS = 5;
+/**
+ * Wait before attempt n+1: up to n × this, at random, so that the two transactions that
+ * deadlocked do not meet again at once.
+ */
+export const RETRY_JITTER_MS = 20;
 
 export async function withRetriedTransaction<T>(pool: pg.Pool, where: string, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
@@ -302,6 +307,7 @@ export async function withRetriedTransaction<T>(pool: pg.Pool, where: string, fn
       return await withTransaction(pool, where, fn);
     } catch (error) {
       if (!isRetryable(error) || attempt >= MAX_TRANSACTION_ATTEMPTS) throw error;
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * RETRY_JITTER_MS * attempt));
     }
   }
 }

@@ -48,6 +48,11 @@ async function lookupFor(db: PgRunner, content: unknown) {
   return { findBoutique: (id: number) => boutiques.get(id), getArticle: (id: number) => articles.get(id) };
 }
 
+/** Entries with their index in the file, in key order (ids and serials are unique: checked before). */
+function byKey<T, K extends number | string>(entries: readonly T[], key: (entry: T) => K): Array<[number, T]> {
+  return [...entries.entries()].sort(([, a], [, b]) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+}
+
 /** `catalogueOn`: the catalogue on the import's own transaction (the caller's, inside an audited change). */
 export async function importPgFixture(
   db: PgRunner,
@@ -62,16 +67,18 @@ export async function importPgFixture(
   try {
     await db.allOrNothing(async (tx) => {
       const catalogue = catalogueOn(tx);
-      for (const [i, b] of fixture.boutiques.entries()) {
+      // Rows locked in key order, whatever the file's order: two imports (or an import and the
+      // sales) never wait on each other in a circle.
+      for (const [i, b] of byKey(fixture.boutiques, (b) => b.id)) {
         where = `boutiques[${i}]`;
         await catalogue.upsertBoutique(b);
       }
-      for (const [i, t] of fixture.terminaux.entries()) {
+      for (const [i, t] of byKey(fixture.terminaux, (t) => t.serial)) {
         where = `terminaux[${i}]`;
         await catalogue.requireBoutique(t.boutique_id);
         await catalogue.upsertTerminal(t);
       }
-      for (const [i, a] of fixture.articles.entries()) {
+      for (const [i, a] of byKey(fixture.articles, (a) => a.id)) {
         where = `articles[${i}]`;
         await catalogue.requireBoutique(a.boutique_id);
         await catalogue.upsertArticle(a, now);

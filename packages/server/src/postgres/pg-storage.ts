@@ -7,6 +7,7 @@ import { importPgFixture } from './pg-fixture-import.js';
 import { createPgHealth } from './pg-health.js';
 import { migratePg } from './pg-migrations.js';
 import { createPgRelays, newTerminalsVersionCache } from './pg-relays.js';
+import { createPgReader, createPgReconciliation } from './pg-sale-reads.js';
 import { createPgWrites } from './pg-writes.js';
 import { type PgRunner, poolRunner } from './pg-runner.js';
 import { createPgReplayGuard } from './pg-signatures.js';
@@ -15,42 +16,21 @@ import { createPgReplayGuard } from './pg-signatures.js';
  * The server's storage on PostgreSQL (storage.ts): connects (a refusal is a PgConnectError in
  * French naming host:port), applies the migrations, and assembles the parts: the catalogue,
  * relays, audit, replay guard, import and health here; the write path and the heavy reads
- * (pg-writes.ts, pg-sale-reads.ts).
+ * from pg-writes.ts and pg-sale-reads.ts.
  */
 
-/** The write path and the reads of sales (helper modules of their own). */
+/** The write path and the reads of sales (pg-writes.ts, pg-sale-reads.ts). */
 export interface PgSaleParts {
   writes: WriteStorage;
   reader: ReaderStorage;
   reconciliation: ReconciliationStorage;
 }
 
-// Loaded by name so that this module builds while the reads are being written; once in, a
-// static import.
-const READS_MODULE = './pg-sale-reads.js';
-
-async function loadSaleParts(pool: pg.Pool, where: string): Promise<PgSaleParts> {
-  const missing = (what: string) => () => {
-    throw new Error(`PostgreSQL : ${what} pas encore disponible dans cette version`);
-  };
-  const load = async <T>(specifier: string): Promise<T | null> => {
-    try {
-      return (await import(specifier)) as T;
-    } catch (error) {
-      if ((error as { code?: unknown }).code === 'ERR_MODULE_NOT_FOUND') return null;
-      throw error;
-    }
-  };
-  const reads = await load<{
-    createPgReader(pool: pg.Pool, where: string): ReaderStorage;
-    createPgReconciliation(pool: pg.Pool, where: string): ReconciliationStorage;
-  }>(READS_MODULE);
-  const unavailable = <T extends object>(what: string): T =>
-    new Proxy({} as T, { get: (_target, key) => (key === 'then' ? undefined : missing(`${what}.${String(key)}`)) });
+export function createPgSaleParts(pool: pg.Pool, where: string): PgSaleParts {
   return {
     writes: createPgWrites(pool, where),
-    reader: reads?.createPgReader(pool, where) ?? unavailable<ReaderStorage>('lecture des ventes'),
-    reconciliation: reads?.createPgReconciliation(pool, where) ?? unavailable<ReconciliationStorage>('rapprochement'),
+    reader: createPgReader(pool, where),
+    reconciliation: createPgReconciliation(pool, where),
   };
 }
 
@@ -70,13 +50,6 @@ export function assemblePgStorage(connection: Pick<PgConnection, 'pool' | 'where
   const changes = changesOn(db);
   const replays = createPgReplayGuard(db);
   let closed = false;
-  const queued = () => {
-    try {
-      return parts.writes.queued();
-    } catch {
-      return 0; // no write path loaded
-    }
-  };
   return {
     kind: 'postgres',
     where,
@@ -102,7 +75,7 @@ export function assemblePgStorage(connection: Pick<PgConnection, 'pool' | 'where
       if (closed) return;
       closed = true;
       // Requests already queued are written before the pool closes.
-      while (queued() > 0) await new Promise((resolve) => setTimeout(resolve, 10));
+      while (parts.writes.queued() > 0) await new Promise((resolve) => setTimeout(resolve, 10));
       await pool.end();
     },
   };
@@ -116,7 +89,7 @@ export async function createPgStorage(url: string): Promise<Storage> {
   const connection = await openPgPool(url);
   try {
     await migratePg(connection.pool, connection.where);
-    return assemblePgStorage(connection, await loadSaleParts(connection.pool, connection.where));
+    return assemblePgStorage(connection, createPgSaleParts(connection.pool, connection.where));
   } catch (error) {
     await connection.close().catch(() => {});
     throw error;

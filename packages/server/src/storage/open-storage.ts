@@ -48,9 +48,13 @@ export function explainStorageError(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-export type OpenStorageResult =
-  | { ok: true; storage: Storage }
-  | { ok: false; code: 'STORAGE_OPEN_FAILED' | 'POSTGRES_UNAVAILABLE' | 'INVALID_DATABASE_URL'; erreur: string };
+/**
+ * Why a database could not be opened: these, or the backend's own code when it said why for a
+ * person already (PostgreSQL: DATABASE_UNREACHABLE, DATABASE_AUTH_FAILED, DATABASE_SCHEMA_TOO_NEW…).
+ */
+export type OpenFailureCode = 'STORAGE_OPEN_FAILED' | 'POSTGRES_UNAVAILABLE' | 'INVALID_DATABASE_URL' | `DATABASE_${string}`;
+
+export type OpenStorageResult = { ok: true; storage: Storage } | { ok: false; code: OpenFailureCode; erreur: string };
 
 export interface OpenStorageOptions {
   /** The HTTP server: a lock held by another process costs a short wait, then 503 (SQLite). */
@@ -94,10 +98,13 @@ export async function openStorage(target: string, options: OpenStorageOptions = 
   try {
     return { ok: true, storage: await createPgStorage(target) };
   } catch (error) {
-    // The driver's message may quote the URL: its password is taken out.
+    // A driver's message may quote the URL: its password is taken out.
     const password = safePassword(target);
     let said = error instanceof Error ? error.message : String(error);
     if (password) said = said.split(password).join('***');
+    // A refusal the backend already said for a person (naming the host) is passed on as it is.
+    const code = (error as { code?: unknown } | null)?.code;
+    if (typeof code === 'string' && code.startsWith('DATABASE_')) return { ok: false, code: code as OpenFailureCode, erreur: said };
     return { ok: false, code: 'STORAGE_OPEN_FAILED', erreur: `PostgreSQL injoignable (${postgresPlace(target)}) : ${said}` };
   }
 }
