@@ -47,8 +47,9 @@ interface StoredRow {
 
 /**
  * Writes sync batches inside the group commit's transaction (see group-commit.ts): the group
- * holds each request in a savepoint, and each sale here gets a savepoint of its own, so a
- * failing sale rolls back alone and the whole group pays one durable commit (an fsync with
+ * holds each request in a savepoint; each sale is decided first by the shared rules
+ * (sale-rules.ts: price, till clock, day total, stock), then written in a savepoint of its
+ * own, so a write that fails rolls back alone and the whole group pays one durable commit (an fsync with
  * synchronous=FULL). A crash before that commit leaves none of the group, so never half a
  * sale. better-sqlite3 runs the group synchronously: no other write interleaves, which is
  * what keeps concurrent terminals from overselling.
