@@ -1,5 +1,4 @@
 import {
-  type Avertissement,
   type Centimes,
   createNumeroGenerator,
   formatMoney,
@@ -16,14 +15,14 @@ import {
   allowsNegativeStock,
   dailyTotalRefusal,
   type DateRemplacee,
-  insufficientStock,
   isRefusal,
   latestTrustedDate,
-  noteShortfall,
   type PricedLigne,
   priceSale,
   saleDates,
   saleDay,
+  type StockStep,
+  takeStock,
   venteCreee,
   type WriteSalesOptions,
   type WriteSalesResult,
@@ -46,17 +45,11 @@ interface StoredRow {
   empreinte: string;
 }
 
-/** Thrown inside a sale's savepoint to undo that sale alone: the line whose stock was short. */
-class StockShort extends Error {
-  constructor(readonly article: ArticleRow) {
-    super(article.nom);
-  }
-}
-
 /**
  * Writes sync batches inside the group commit's transaction (see group-commit.ts): the group
- * holds each request in a savepoint, and each sale here gets a savepoint of its own, so a
- * failing sale rolls back alone and the whole group pays one durable commit (an fsync with
+ * holds each request in a savepoint; each sale is decided first by the shared rules
+ * (sale-rules.ts: price, till clock, day total, stock), then written in a savepoint of its
+ * own, so a write that fails rolls back alone and the whole group pays one durable commit (an fsync with
  * synchronous=FULL). A crash before that commit leaves none of the group, so never half a
  * sale. better-sqlite3 runs the group synchronously: no other write interleaves, which is
  * what keeps concurrent terminals from overselling.
@@ -77,17 +70,10 @@ export function createSaleWriter(db: Db) {
     insertLigne: db.prepare<[number | bigint, number, number, number, number]>(
       'INSERT INTO lignes_vente (vente_id, article_id, quantite, prix_unitaire, sous_total) VALUES (?, ?, ?, ?, ?)',
     ),
-    // The stock check and the decrement are one statement: no row comes back when the stock
-    // would go below zero, and earlier lines of the same sale have already been subtracted.
-    decrementStock: db
-      .prepare<[number, number, number], number>(
-        'UPDATE articles SET quantite_stock = quantite_stock - ? WHERE id = ? AND quantite_stock >= ? RETURNING quantite_stock',
-      )
-      .pluck(),
-    // A sale that happened offline (CONTRACT §7): taken whatever the stock, which may go below zero.
-    forceDecrementStock: db
-      .prepare<[number, number], number>('UPDATE articles SET quantite_stock = quantite_stock - ? WHERE id = ? RETURNING quantite_stock')
-      .pluck(),
+    // The stock after the sale, decided by takeStock (sale-rules.ts, shared with PostgreSQL)
+    // from the stock read inside this transaction: no other write interleaves (better-sqlite3
+    // runs the group synchronously under BEGIN IMMEDIATE), so read and write are one step.
+    setStock: db.prepare<[number, number]>('UPDATE articles SET quantite_stock = ? WHERE id = ?'),
     stockOf: db.prepare<[number], number>('SELECT quantite_stock FROM articles WHERE id = ?').pluck(),
     insertMouvement: db.prepare<[number, number, number, number, string, string, string]>(`
       INSERT INTO mouvements_stock (article_id, type, quantite, stock_avant, stock_apres, reference, terminal_serial, date)
@@ -115,19 +101,20 @@ export function createSaleWriter(db: Db) {
    * Writes one sale; returns its STOCK_NEGATIF warnings (null when the stock sufficed).
    * `allowNegative`: a short stock is taken below zero instead of refusing the sale.
    */
+  /** Writes one sale whose stock steps are decided: the sale, its lines, one SORTIE per line, the stock. */
   const writeOne = db.transaction(
     (
       terminal: TerminalContext,
       vente: VenteNormalisee,
       numero: string,
       lignes: PricedLigne[],
+      steps: StockStep[],
       montant: Centimes,
       empreinte: string,
       receivedAt: string,
       dateVente: string,
       dateCaisse: string | null,
-      allowNegative: boolean,
-    ): Avertissement[] | null => {
+    ): void => {
       const venteId = stmt.insertVente.run(
         terminal.boutique_id,
         numero,
@@ -140,23 +127,15 @@ export function createSaleWriter(db: Db) {
         empreinte,
         dateCaisse,
       ).lastInsertRowid;
-      let avertissements: Avertissement[] | null = null;
-      for (const l of lignes) {
-        let after = stmt.decrementStock.get(l.quantite, l.article.id, l.quantite);
-        if (after === undefined) {
-          if (!allowNegative) throw new StockShort(l.article);
-          after = stmt.forceDecrementStock.get(l.quantite, l.article.id)!;
-          avertissements = noteShortfall(avertissements, lignes, l, after);
-        }
-        stmt.insertLigne.run(venteId, l.article.id, l.quantite, l.prix, l.sousTotal);
-        stmt.insertMouvement.run(l.article.id, l.quantite, after + l.quantite, after, numero, terminal.serial, receivedAt);
+      for (const l of lignes) stmt.insertLigne.run(venteId, l.article.id, l.quantite, l.prix, l.sousTotal);
+      const after = new Map<number, number>();
+      for (const step of steps) {
+        stmt.insertMouvement.run(step.ligne.article.id, step.ligne.quantite, step.stockAvant, step.stockApres, numero, terminal.serial, receivedAt);
+        after.set(step.ligne.article.id, step.stockApres);
       }
-      return avertissements;
+      for (const [id, stock] of after) stmt.setStock.run(stock, id);
     },
   );
-
-  // Read after the savepoint rolled back: the stock as it was before this sale.
-  const stockBefore = (article: ArticleRow) => stmt.stockOf.get(article.id) ?? 0;
 
   function writeBatchSteps(terminal: TerminalContext, items: unknown[], receivedAt: Date, options: WriteSalesOptions): WriteSalesResult {
     const receivedIso = receivedAt.toISOString();
@@ -201,30 +180,16 @@ export function createSaleWriter(db: Db) {
       }
       const tooHigh = dailyTotalRefusal(total.stored + total.montant, priced.montant, jour, vente.mode_paiement);
       if (tooHigh) return tooHigh;
-      let avertissements: Avertissement[] | null;
-      try {
-        avertissements = writeOne(
-          terminal,
-          vente,
-          numero,
-          priced.lignes,
-          priced.montant,
-          empreinte,
-          receivedIso,
-          dateVente,
-          dateCaisse,
-          allowNegative,
-        );
-      } catch (error) {
-        // SQLITE_BUSY or SQLITE_FULL end the outer transaction too: then nothing is saved and
-        // the whole request must fail, not carry on outside any transaction.
-        if (!(error instanceof StockShort) || !db.inTransaction) throw error;
-        return insufficientStock(vente, error.article, stockBefore(error.article));
-      }
+      // The stock as it is now, this request's earlier sales included: read once per article of the sale.
+      const stock = new Map<number, number>();
+      for (const l of priced.lignes) if (!stock.has(l.article.id)) stock.set(l.article.id, stmt.stockOf.get(l.article.id) ?? 0);
+      const taken = takeStock(vente, priced, stock, allowNegative);
+      if (isRefusal(taken)) return taken;
+      writeOne(terminal, vente, numero, priced.lignes, taken.steps, priced.montant, empreinte, receivedIso, dateVente, dateCaisse);
       if (dateCaisse !== null) datesRemplacees.push({ numero_facture: numero, date_vente_caisse: dateCaisse, date_vente: dateVente });
       total.nombre++;
       total.montant += BigInt(priced.montant);
-      return venteCreee(numero, priced, avertissements);
+      return venteCreee(numero, priced, taken.avertissements);
     };
 
     const outcome = processSales(items, { serial: terminal.serial, boutiqueId, receivedAt, numeros }, storage, store);

@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import pg from 'pg';
 import { createCatalogueStore, type TerminalContext } from '../src/catalogue-store.js';
 import type { Db } from '../src/db/open-database.js';
+import { MAX_WRITE_ATTEMPTS, RetryRequest, runWriteTransaction } from '../src/postgres/pg-boutique-tx.js';
 import { createPgWrites } from '../src/postgres/pg-writes.js';
 import { MAX_CHIFFRES_JOUR_CENTIMES } from '../src/sale-rules.js';
 import { createSaleWriter } from '../src/sale-writer.js';
@@ -249,6 +250,18 @@ describe.skipIf(!enabled)('PostgreSQL sales writes', () => {
     expect(result.creees.map((v) => v.numero_facture)).toEqual(['DL-1']);
     expect(writes.stats().retries).toBe(1);
     expect([await count('ventes'), await stock(6), await stock(7)]).toEqual([1, 99, 99]);
+  });
+
+  it('conflicts on every attempt: given up after MAX_WRITE_ATTEMPTS with a 503 error (Retry-After), nothing kept', async () => {
+    let attempts = 0;
+    const failing = runWriteTransaction(pool, where, () => {}, async (client) => {
+      attempts++;
+      await client.query("BEGIN; INSERT INTO chiffres_jour VALUES (2, '2000-01-01', 'CASH', 1, 1)");
+      throw new RetryRequest('conflit simulé');
+    });
+    await expect(failing).rejects.toMatchObject({ ventesyncCode: 'SERVICE_UNAVAILABLE', retryAfterSeconds: 1 });
+    expect(attempts).toBe(MAX_WRITE_ATTEMPTS);
+    expect(await count('chiffres_jour')).toBe(0);
   });
 
   describe('two server instances on one database', () => {

@@ -32,7 +32,7 @@ describe('PostgreSQL write queue', () => {
     expect(q.stats()).toMatchObject({ commits: 3, requests: 4, salesWritten: 4, maxGroupRequests: 2, failedGroups: 0 });
   });
 
-  it('a group bounded by its sales; returns never grouped; a failed transaction fails each request of its group', async () => {
+  it('a group bounded by its sales; returns never grouped nor passed by later sales; a failed transaction fails its requests', async () => {
     const runner = controlledRunner();
     const q = createPgWriteQueue(
       { sales: { run: runner.run, groupable: true }, retours: { run: runner.run, groupable: false } },
@@ -41,18 +41,28 @@ describe('PostgreSQL write queue', () => {
     const first = q.submit<string>(2, 'sales', 100, 10, 's1', () => 100)!;
     const waiting = [q.submit<string>(2, 'sales', 100, 10, 's2', () => 100)!, q.submit<string>(2, 'retours', 1, 10, 'r1', () => 1)!];
     const third = q.submit<string>(2, 'sales', 40, 10, 's3', () => 40)!;
+    const fourth = q.submit<string>(2, 'sales', 120, 10, 's4', () => 120)!;
     runner.groups[0]!.finish();
     await first;
     await settle();
-    expect(runner.groups.map((g) => g.payloads)).toEqual([['s1'], ['s2', 's3']]);
+    // s3 does not pass r1, which came before it.
+    expect(runner.groups.map((g) => g.payloads)).toEqual([['s1'], ['s2']]);
     runner.groups[1]!.fail(new Error('base partie'));
     await expect(waiting[0]).rejects.toThrow('base partie');
-    await expect(third).rejects.toThrow('base partie');
     await settle();
     expect(runner.groups.map((g) => g.payloads)[2]).toEqual(['r1']);
     runner.groups[2]!.finish();
     await waiting[1];
-    expect(q.stats()).toMatchObject({ failedGroups: 1, commits: 2 });
+    await settle();
+    // 40 + 120 sales would pass the group's 150.
+    expect(runner.groups.map((g) => g.payloads)[3]).toEqual(['s3']);
+    runner.groups[3]!.fail(new Error('base partie'));
+    await expect(third).rejects.toThrow('base partie');
+    await settle();
+    expect(runner.groups.map((g) => g.payloads)[4]).toEqual(['s4']);
+    runner.groups[4]!.finish();
+    await fourth;
+    expect(q.stats()).toMatchObject({ failedGroups: 2, commits: 3 });
   });
 
   it('past the waiting bounds a request is turned away (null) and counted; an empty queue takes any size', async () => {

@@ -57,10 +57,27 @@ export class RetryRequest extends Error {
   }
 }
 
+/** Seconds a till should wait after a write given up on conflicts: the next try usually passes. */
+export const WRITE_GAVE_UP_RETRY_AFTER_SECONDS = 1;
+
+/**
+ * Conflicts on every attempt: nothing of the request was kept. Answered 503 with Retry-After
+ * (the error handler reads ventesyncCode), as a busy SQLite: the till sends again, never a 500.
+ */
+export function writeGaveUp(attempts: number, cause: unknown): Error {
+  const error = new Error(
+    `Écriture impossible pour l'instant (${attempts} essais en conflit avec d'autres écritures) : rien n'a été enregistré, réessayez dans ${WRITE_GAVE_UP_RETRY_AFTER_SECONDS} s`,
+  ) as Error & { ventesyncCode: 'SERVICE_UNAVAILABLE'; retryAfterSeconds: number; cause: unknown };
+  error.ventesyncCode = 'SERVICE_UNAVAILABLE';
+  error.retryAfterSeconds = WRITE_GAVE_UP_RETRY_AFTER_SECONDS;
+  error.cause = cause;
+  return error;
+}
+
 /**
  * Runs `attempt` on one connection of the pool and commits; any error rolls back (nothing of
  * the request is kept). A deadlock, serialization failure or RetryRequest runs it again, up to
- * MAX_WRITE_ATTEMPTS; `attempt` receives its number (1…) and opens the transaction itself, so
+ * MAX_WRITE_ATTEMPTS (then writeGaveUp); `attempt` receives its number (1…) and opens the transaction itself, so
  * that BEGIN travels with its first statements. A database gone is thrown as the 503 error
  * (pg-connect's storageErrorOf, through withClient).
  */
@@ -80,10 +97,8 @@ export async function runWriteTransaction<T>(
         // On a dead connection the rollback fails too: the original error is the one to tell.
         await client.query('ROLLBACK').catch(() => {});
         const again = error instanceof RetryRequest || isRetryable(error);
-        if (!again || n >= MAX_WRITE_ATTEMPTS) {
-          if (error instanceof RetryRequest) throw new Error(`Écriture abandonnée après ${n} essais : ${error.message}`);
-          throw error;
-        }
+        if (!again) throw error;
+        if (n >= MAX_WRITE_ATTEMPTS) throw writeGaveUp(n, error);
         onRetry();
       }
     }

@@ -85,7 +85,10 @@ export function createPgWriteQueue(
     if (!runners[first.kind]!.groupable) return group;
     let sales = first.sales;
     for (const w of waiting) {
-      if (w === first || w.key !== first.key || w.kind !== first.kind) continue;
+      if (w === first || w.key !== first.key) continue;
+      // Never past a write of another kind of the same boutique: they stay in arrival order
+      // (a return that came first puts its stock back before the sales after it).
+      if (w.kind !== first.kind) break;
       if (sales + w.sales > limits.maxGroupSales) break;
       group.push(w);
       sales += w.sales;
