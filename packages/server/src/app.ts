@@ -2,43 +2,52 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { buildOpenApiDocument, errorBody, statusOf, SYNC_PATH } from '@ventesync/shared';
 import { type ApiServerOptions, createApiServer, registerTerminalAuth } from '@ventesync/runtime/http';
-import { DAEMON_BUSY_TIMEOUT_MS, setBusyTimeout } from '@ventesync/runtime/sqlite';
+import { DAEMON_BUSY_TIMEOUT_MS } from '@ventesync/runtime/sqlite';
 import type { FastifyInstance } from 'fastify';
-import { createCatalogueStore } from './catalogue-store.js';
-import { type Db, registerMoneySums } from './db/open-database.js';
+import type { Db } from './db/open-database.js';
 import type { Logger } from 'pino';
 import { articlesRoutes } from './routes/articles.js';
 import { historiqueRoutes } from './routes/historique.js';
 import { statistiquesRoutes } from './routes/statistiques.js';
 import { reconciliationRoutes } from './routes/reconciliation.js';
-import { createReconciliationReader } from './reconciliation-reader.js';
 import { syncRoutes } from './routes/sync.js';
 import { retoursRoutes } from './routes/retours.js';
-import { createRetourWriter } from './retour-writer.js';
 import { relaisRoutes } from './routes/relais.js';
 import { relaisEtatRoutes } from './routes/relais-etat.js';
-import { createRelayReports, registerRelayReportMetrics } from './relay-reports.js';
-import { createSaleReader } from './sale-reader.js';
-import { createSaleWriter } from './sale-writer.js';
-import { createGroupCommit, DEFAULT_GROUP_COMMIT_LIMITS, type GroupCommitLimits } from './group-commit.js';
-import { createStorageHealth, probeDiskWrite } from './storage-health.js';
-import { createRelayRegistry } from './relay-registry.js';
+import { registerRelayReportMetrics } from './relay-reports.js';
+import type { GroupCommitLimits } from './group-commit.js';
+import { createStorageHealth } from './storage-health.js';
 import { registerHttpMetrics, registerMetricsRoute, registerReadyRoute } from '@ventesync/runtime/metrics';
 import { createServerMetrics, SERVER_VERSION } from './server-metrics.js';
 import { serverChecks } from './server-readiness.js';
 import { registerRequestSignatures } from './request-signature.js';
+import { createSqliteStorage } from './storage/sqlite-storage.js';
+import type { Storage } from './storage/storage.js';
 
 export type { GroupCommitStats } from './group-commit.js';
 
-export interface AppOptions {
-  db: Db;
+export type AppOptions = AppSettings & (
+  | {
+      /** What the API reads and writes (storage/storage.ts): SQLite or PostgreSQL. */
+      storage: Storage;
+    }
+  | {
+      /**
+       * A SQLite connection, wrapped here in createSqliteStorage: what the tests open. The
+       * caller keeps it and closes it.
+       */
+      db: Db;
+      /** Group commit bounds (tests shorten them); the defaults otherwise. */
+      groupCommit?: Partial<GroupCommitLimits>;
+    }
+);
+
+export interface AppSettings {
   logger?: Logger | false;
   /** The clock, injectable so tests can pin "now". */
   now?: () => Date;
   /** Connection and load limits (tests shorten them); the defaults otherwise. */
   limits?: ApiServerOptions['limits'];
-  /** Group commit bounds (tests shorten them); the defaults otherwise. */
-  groupCommit?: Partial<GroupCommitLimits>;
   /** `serve --require-signatures`: terminals without a secret are refused (CONTRACT §6). */
   requireSignatures?: boolean;
   /** PEM certificate and key: HTTPS instead of HTTP. */
@@ -49,64 +58,46 @@ export interface AppOptions {
   lowDiskWarnBytes?: number;
 }
 
-/**
- * A write that proves the database can write again after a failure: fresh space on its disk
- * (a probe file), then SQLite's own allocation of a page (a table created and rolled back, so
- * nothing stays). Throws as a sale's write would.
- */
-function probeWrite(db: Db): void {
-  if (db.name !== ':memory:' && db.name !== '') probeDiskWrite(db.name);
-  if (db.inTransaction) return;
-  db.exec('BEGIN IMMEDIATE');
-  try {
-    db.exec('CREATE TABLE sonde_ecriture (x)');
-  } finally {
-    db.exec('ROLLBACK');
-  }
-}
-
-/** The whole HTTP API on an open database; tests build it without listening. */
+/** The whole HTTP API on an open storage; tests build it without listening. */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
-  const { db } = options;
-  // The readers' sums need it, whoever opened the connection (tests open their own).
-  registerMoneySums(db);
-  const now = options.now ?? (() => new Date());
   // A write lock held by another process (a CLI command, a backup) costs a short freeze, then
   // 503 + Retry-After; never seconds of a frozen server.
-  setBusyTimeout(db, DAEMON_BUSY_TIMEOUT_MS);
-  const storage = createStorageHealth(db.name, () => probeWrite(db), () => now().getTime());
+  const storage =
+    'storage' in options
+      ? options.storage
+      : createSqliteStorage(options.db, {
+          busyTimeoutMs: DAEMON_BUSY_TIMEOUT_MS,
+          ...(options.groupCommit ? { groupCommit: options.groupCommit } : {}),
+        });
+  const now = options.now ?? (() => new Date());
+  const health = createStorageHealth(storage.health.diskFile ?? '', () => storage.health.probeWrite(), () => now().getTime());
   const app = createApiServer(options.logger, {
     ...(options.limits ? { limits: options.limits } : {}),
     ...(options.tls ? { tls: options.tls } : {}),
     onStorageFailure: (failure, error) => {
-      if (failure !== 'busy') storage.failed(String((error as { code?: unknown }).code), failure);
+      if (failure !== 'busy') health.failed(String((error as { code?: unknown }).code), failure);
     },
   });
   // A sale written is a write that succeeded: the disk takes writes again.
   app.addHook('onResponse', async (request, reply) => {
-    if (reply.statusCode === 201 && request.routeOptions.url === SYNC_PATH) storage.succeeded();
+    if (reply.statusCode === 201 && request.routeOptions.url === SYNC_PATH) health.succeeded();
   });
 
-  const catalogue = createCatalogueStore(db);
-  const writer = createSaleWriter(db);
   // Always counted (a few increments per sync), served only with a token: see README.
-  const metrics = createServerMetrics(db, SERVER_VERSION);
+  const metrics = createServerMetrics(() => storage.health.sizeBytes(), SERVER_VERSION);
+  storage.writes.onCommit(metrics.commitObserved);
   // Every shop's relay seen from the centre: their last reports, as gauges per relay.
-  const relayReports = createRelayReports(db);
-  registerRelayReportMetrics(metrics.registry, relayReports, now);
+  registerRelayReportMetrics(metrics.registry, storage.relays, now);
   registerHttpMetrics(app, metrics.registry);
   if (options.metricsToken !== undefined) registerMetricsRoute(app, metrics.registry, { token: options.metricsToken });
-  const groupCommit = createGroupCommit(db, { ...DEFAULT_GROUP_COMMIT_LIMITS, ...options.groupCommit }, metrics.commitObserved);
-  const reader = createSaleReader(db);
-  // What group commit did since start, for operators and for the bench (fsyncs, group sizes).
+  // What the writes did since start, for operators and for the bench (commits, group sizes).
   app.addHook('onClose', async () => {
-    const stats = groupCommit.stats();
+    const stats = storage.writes.stats();
     app.log.info(
       { ecritures_groupees: stats },
       `Écritures : ${stats.salesWritten} ventes enregistrées, ${stats.requests} requêtes en ${stats.commits} validations sur disque (groupe le plus grand : ${stats.maxGroupRequests} requêtes), ${stats.failedGroups} groupes en échec, ${stats.refused} requêtes refusées (file pleine)`,
     );
   });
-  const ping = db.prepare('SELECT 1').pluck();
 
   const openapi = buildOpenApiDocument('ventesync — serveur central');
   await app.register(swagger, { mode: 'static', specification: { document: openapi as never } });
@@ -121,12 +112,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.get('/health', async (request, reply) => {
     const failing = (error: string) => reply.code(statusOf('DATABASE_FAILING')).send(errorBody('DATABASE_FAILING', error));
     try {
-      ping.get();
+      await storage.health.ping();
     } catch (error) {
       request.log.error({ err: error }, 'base de données injoignable');
       return failing('Base de données en échec : elle ne répond pas');
     }
-    const state = storage.state();
+    const state = await health.state();
     if (!state.ok) return failing(`Base de données en échec : ${state.reason}`);
     return reply.send({ status: 'ok' });
   });
@@ -136,31 +127,29 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     startedAt,
     now: () => now().getTime(),
     checks: serverChecks({
-      db,
-      storage,
-      probeWrite: () => probeWrite(db),
+      storage: storage.health,
+      health,
       now: () => now().getTime(),
       ...(options.lowDiskWarnBytes !== undefined ? { lowDiskWarnBytes: options.lowDiskWarnBytes } : {}),
     }),
   });
 
   const signatureOptions = { requireSignatures: options.requireSignatures ?? false, nowSeconds: () => Math.floor(now().getTime() / 1000) };
-  const relays = createRelayRegistry(db, { requireSignatures: signatureOptions.requireSignatures });
   await app.register(async (api) => {
-    registerTerminalAuth(api, (serial) => catalogue.findActiveTerminal(serial));
+    registerTerminalAuth(api, (serial) => storage.catalogue.findActiveTerminal(serial));
     // After the serial (400/404), before the body: CONTRACT §6's order.
-    registerRequestSignatures(api, db, relays, signatureOptions);
-    syncRoutes(api, writer, groupCommit, now, metrics);
-    retoursRoutes(api, createRetourWriter(db), groupCommit, now);
-    articlesRoutes(api, catalogue);
-    historiqueRoutes(api, reader);
-    statistiquesRoutes(api, reader, now);
-    reconciliationRoutes(api, createReconciliationReader(db));
+    registerRequestSignatures(api, storage, signatureOptions);
+    syncRoutes(api, storage.writes, now, metrics);
+    retoursRoutes(api, storage.writes, now);
+    articlesRoutes(api, storage.catalogue);
+    historiqueRoutes(api, storage.reader);
+    statistiquesRoutes(api, storage.reader, now);
+    reconciliationRoutes(api, storage.reconciliation);
   });
   // For registered relays only (no till named): its own scope, without the serial's check.
   await app.register(async (relais) => {
-    relaisRoutes(relais, db, relays, signatureOptions);
-    relaisEtatRoutes(relais, relayReports, now);
+    relaisRoutes(relais, storage, signatureOptions);
+    relaisEtatRoutes(relais, storage.relays, now);
   });
 
   return app;

@@ -11,15 +11,14 @@ import {
   printList,
   renderAuditTrail,
 } from '@ventesync/runtime/cli';
-import { Command, Help, InvalidArgumentError } from 'commander';
-import { audited as auditedChange, createAuditLog } from '@ventesync/runtime/sqlite';
-import { CatalogueError, createCatalogueStore, type MouvementRow } from './catalogue-store.js';
-import { type Db, openDatabase } from './db/open-database.js';
-import { importFixture, readFixtureFile } from './fixture-import.js';
-import { createRelayRegistry } from './relay-registry.js';
-import { createRelayReports, RELAY_LIST_COLUMNS, relayListNotes, relayListRow } from './relay-reports.js';
-import { createSaleReader, MAX_STOCK_NEGATIF_ARTICLES, MAX_STOCK_NEGATIF_VENTES } from './sale-reader.js';
+import { Command, Help, InvalidArgumentError, Option } from 'commander';
+import { CatalogueError, type MouvementRow } from './catalogue-store.js';
+import { readFixtureFile } from './fixture-import.js';
+import { RELAY_LIST_COLUMNS, relayListNotes, relayListRow } from './relay-reports.js';
+import { MAX_STOCK_NEGATIF_ARTICLES, MAX_STOCK_NEGATIF_VENTES } from './sale-reader.js';
 import { addRapportCommand } from './rapport-command.js';
+import { describeTarget, explainStorageError, openStorage } from './storage/open-storage.js';
+import type { Storage, StorageChanges } from './storage/storage.js';
 
 const DEFAULT_DB = process.env.VENTESYNC_DB ?? './data/ventesync.db';
 /** This command as the person typed it: `pnpm run server` from the repository, else `ventesync-server`. */
@@ -68,16 +67,21 @@ function fail(message: string): void {
   process.exitCode = 1;
 }
 
-/** Opens the database for one command, reports refusals plainly, always closes. */
-async function withDb(file: string, run: (db: Db) => void | Promise<void>): Promise<void> {
-  const db = openDatabase(file);
+/**
+ * Opens the database for one command (a SQLite file or a PostgreSQL URL: open-storage.ts),
+ * reports refusals plainly, always closes.
+ */
+async function withStorage(target: string, run: (storage: Storage) => Promise<void>): Promise<void> {
+  const opened = await openStorage(target);
+  if (!opened.ok) return fail(opened.erreur);
+  const { storage } = opened;
   try {
-    await run(db);
+    await run(storage);
   } catch (error) {
     if (!(error instanceof CatalogueError)) throw error;
     fail(error.message);
   } finally {
-    db.close();
+    await storage.close();
   }
 }
 
@@ -87,8 +91,8 @@ async function withDb(file: string, run: (db: Db) => void | Promise<void>): Prom
  * transaction, so neither is ever kept without the other. `describe` says what changed, in
  * words, never a secret's value; null when nothing changed (no row then).
  */
-function audited<T>(db: Db, change: () => T, describe: (result: T) => string | null): T {
-  return auditedChange(db, auditSource(SERVER), change, describe);
+function audited<T>(storage: Storage, change: (tx: StorageChanges) => Promise<T>, describe: (result: T) => string | null): Promise<T> {
+  return storage.audited(auditSource(SERVER), change, describe);
 }
 
 const program = frenchCommander(new Command(SERVER), Help)
@@ -97,7 +101,8 @@ const program = frenchCommander(new Command(SERVER), Help)
   .addHelpText(
     'after',
     `
-Base de données : --db FICHIER, sinon $VENTESYNC_DB, sinon ./data/ventesync.db (la même pour toutes les commandes).
+Base de données : --db FICHIER (SQLite) ou --db postgres://utilisateur@hôte:port/base (PostgreSQL),
+sinon $VENTESYNC_DB, sinon ./data/ventesync.db (la même pour toutes les commandes).
 
 Exemples :
   $ ${SERVER} serve --demo
@@ -106,12 +111,14 @@ Exemples :
   $ ${SERVER} ventes list --json`,
   );
 
-const dbOption = ['--db <fichier>', 'fichier SQLite', DEFAULT_DB] as const;
+/** `--db`, on every command; its default shown in the help without a password (VENTESYNC_DB may hold one). */
+const dbOption = () =>
+  new Option('--db <fichier|url>', 'fichier SQLite, ou URL postgres://… (PostgreSQL)').default(DEFAULT_DB, describeTarget(DEFAULT_DB) ?? 'VENTESYNC_DB');
 
 program
   .command('serve')
   .description("démarre le serveur HTTP (crée la base si elle n'existe pas)")
-  .option(...dbOption)
+  .addOption(dbOption())
   .option('--host <adresse>', "adresse d'écoute (défaut : 0.0.0.0, toutes les interfaces ; 127.0.0.1 avec --demo)")
   .option('--port <port>', "port d'écoute", integer('port', 0), 8000)
   .option('--demo', 'charge les données du guide dans une base vide (boutique 2, terminal 0a1badae951f8473)', false)
@@ -150,7 +157,7 @@ program
   .command('import')
   .description('charge un fichier de données (boutiques, terminaux, articles) : tout ou rien')
   .argument('<fichier>', 'fichier JSON {boutiques, terminaux, articles}')
-  .option(...dbOption)
+  .addOption(dbOption())
   .addHelpText(
     'after',
     `
@@ -168,10 +175,10 @@ Exemple :
   .action(async (file: string, opts: { db: string }) => {
     const read = readFixtureFile(file);
     if (!read.ok) return fail(`${read.erreur}. Rien n'a été importé.`);
-    await withDb(opts.db, (db) => {
-      const result = audited(
-        db,
-        () => importFixture(db, createCatalogueStore(db), read.content, new Date()),
+    await withStorage(opts.db, async (storage) => {
+      const result = await audited(
+        storage,
+        (tx) => tx.importFixture(read.content, new Date()),
         (r) => (r.ok ? `Import de ${file} : ${r.boutiques} boutique(s), ${r.terminaux} terminal(aux), ${r.articles} article(s) insérés ou mis à jour` : null),
       );
       if (!result.ok) {
@@ -196,13 +203,13 @@ boutique
   .option('--devise <code>', 'devise', 'CDF')
   .option('--fuseau <zone>', 'fuseau horaire IANA : ses journées (ventes du jour, filtres par jour)', fuseau, 'UTC')
   .option('--stock-negatif <choix>', STOCK_NEGATIF_HELP, stockNegatif, 'refuser' as StockNegatif)
-  .option(...dbOption)
+  .addOption(dbOption())
   .addHelpText('after', `\nExemple :\n  $ ${SERVER} boutique add "Boutique Gombe" --id 3`)
   .action(async (nom: string, opts: { id?: number; devise: string; fuseau: string; stockNegatif: StockNegatif; db: string }) =>
-    withDb(opts.db, (db) => {
-      const b = audited(
-        db,
-        () => createCatalogueStore(db).addBoutique(nom, opts.devise, opts.id ?? null, { fuseau: opts.fuseau, stock_negatif: opts.stockNegatif }),
+    withStorage(opts.db, async (storage) => {
+      const b = await audited(
+        storage,
+        (tx) => tx.catalogue.addBoutique(nom, opts.devise, opts.id ?? null, { fuseau: opts.fuseau, stock_negatif: opts.stockNegatif }),
         (b) => `Boutique ${b.id} « ${b.nom} » ajoutée (${b.devise}, fuseau ${b.fuseau}, ${stockNegatifLabel(b.stock_negatif)})`,
       );
       process.stdout.write(printable(`Boutique ${b.id} « ${b.nom} » ajoutée (${b.devise}, fuseau ${b.fuseau}, ${stockNegatifLabel(b.stock_negatif)}).`) + '\n');
@@ -216,7 +223,7 @@ boutique
   .option('--devise <code>', 'devise')
   .option('--fuseau <zone>', 'fuseau horaire IANA ; les totaux par jour sont recalculés pour les nouvelles journées', fuseau)
   .option('--stock-negatif <choix>', STOCK_NEGATIF_HELP, stockNegatif)
-  .option(...dbOption)
+  .addOption(dbOption())
   .addHelpText(
     'after',
     `\nExemples :\n  $ ${SERVER} boutique set 2 --fuseau Africa/Kinshasa\n  $ ${SERVER} boutique set 2 --stock-negatif autoriser`,
@@ -226,11 +233,11 @@ boutique
       if ([opts.nom, opts.devise, opts.fuseau, opts.stockNegatif].every((v) => v === undefined)) {
         return fail('rien à changer : donnez --nom, --devise, --fuseau ou --stock-negatif');
       }
-      await withDb(opts.db, (db) => {
-        const b = audited(
-          db,
-          () =>
-            createCatalogueStore(db).setBoutique(id, {
+      await withStorage(opts.db, async (storage) => {
+        const b = await audited(
+        storage,
+          (tx) =>
+            tx.catalogue.setBoutique(id, {
               ...(opts.nom !== undefined ? { nom: opts.nom } : {}),
               ...(opts.devise !== undefined ? { devise: opts.devise } : {}),
               ...(opts.fuseau !== undefined ? { fuseau: opts.fuseau } : {}),
@@ -262,11 +269,11 @@ boutique
   .command('list')
   .description('liste les boutiques')
   .option('--json', 'sortie JSON', false)
-  .option(...dbOption)
+  .addOption(dbOption())
   .addHelpText('after', `\nExemple :\n  $ ${SERVER} boutique list --json`)
   .action(async (opts: { json: boolean; db: string }) =>
-    withDb(opts.db, (db) => {
-      printList(createCatalogueStore(db).listBoutiques(), opts.json, [
+    withStorage(opts.db, async (storage) => {
+      printList(await storage.catalogue.listBoutiques(), opts.json, [
         ['id', 'ID'],
         ['nom', 'NOM'],
         ['devise', 'DEVISE'],
@@ -286,13 +293,13 @@ terminal
   .argument('<serial>', 'numéro de série envoyé dans X-Device-Serial')
   .argument('<nom>', 'nom affiché')
   .requiredOption('--boutique <id>', 'boutique du terminal', integer('boutique', 1))
-  .option(...dbOption)
+  .addOption(dbOption())
   .addHelpText('after', `\nExemple :\n  $ ${SERVER} terminal add 0a1badae951f8473 "Caisse 1" --boutique 2`)
   .action(async (serial: string, nom: string, opts: { boutique: number; db: string }) =>
-    withDb(opts.db, (db) => {
-      const t = audited(
-        db,
-        () => createCatalogueStore(db).addTerminal(serial, nom, opts.boutique),
+    withStorage(opts.db, async (storage) => {
+      const t = await audited(
+        storage,
+        (tx) => tx.catalogue.addTerminal(serial, nom, opts.boutique),
         (t) => `Terminal ${t.serial} « ${t.nom} » ajouté à la boutique ${t.boutique_id}`,
       );
       process.stdout.write(printable(`Terminal ${t.serial} « ${t.nom} » ajouté à la boutique ${t.boutique_id}.`) + '\n');
@@ -302,11 +309,11 @@ terminal
   .command('list')
   .description('liste les terminaux')
   .option('--json', 'sortie JSON', false)
-  .option(...dbOption)
+  .addOption(dbOption())
   .addHelpText('after', `\nExemple :\n  $ ${SERVER} terminal list`)
   .action(async (opts: { json: boolean; db: string }) =>
-    withDb(opts.db, (db) => {
-      const rows = createCatalogueStore(db).listTerminaux();
+    withStorage(opts.db, async (storage) => {
+      const rows = await storage.catalogue.listTerminaux();
       // SIGNE says which tills still run unsigned (to update before --require-signatures); the
       // secret itself is never listed.
       printList(
@@ -323,7 +330,7 @@ terminal
   .argument('<serial>', 'numéro de série')
   .option('--rotate', "remplace le secret existant : l'ancien cesse aussitôt de marcher", false)
   .option('--json', 'sortie JSON {"serial", "secret"}', false)
-  .option(...dbOption)
+  .addOption(dbOption())
   .addHelpText(
     'after',
     '\nLe secret n’est enregistré que sur ce serveur et n’est plus jamais affiché : copiez-le dans la caisse.\n' +
@@ -331,10 +338,10 @@ terminal
       `\nExemples :\n  $ ${SERVER} terminal secret 0a1badae951f8473\n  $ ${SERVER} terminal secret 0a1badae951f8473 --rotate --json`,
   )
   .action(async (serial: string, opts: { rotate: boolean; json: boolean; db: string }) =>
-    withDb(opts.db, (db) => {
-      const issued = audited(
-        db,
-        () => createCatalogueStore(db).issueTerminalSecret(serial, opts.rotate),
+    withStorage(opts.db, async (storage) => {
+      const issued = await audited(
+        storage,
+        (tx) => tx.catalogue.issueTerminalSecret(serial, opts.rotate),
         // The secret itself is never written here: only that one was issued.
         (i) => `Secret du terminal ${i.serial} émis${opts.rotate ? ' (--rotate : un secret précédent ne marche plus)' : ''}`,
       );
@@ -352,13 +359,13 @@ for (const [name, actif] of [['disable', false], ['enable', true]] as const) {
     .command(name)
     .description(actif ? 'réactive un terminal' : 'désactive un terminal : ses requêtes reçoivent 404 TERMINAL_NOT_FOUND')
     .argument('<serial>', 'numéro de série')
-    .option(...dbOption)
+    .addOption(dbOption())
     .addHelpText('after', `\nExemple :\n  $ ${SERVER} terminal ${name} 0a1badae951f8473`)
     .action(async (serial: string, opts: { db: string }) =>
-      withDb(opts.db, (db) => {
-        const t = audited(
-          db,
-          () => createCatalogueStore(db).setTerminalActif(serial, actif),
+      withStorage(opts.db, async (storage) => {
+        const t = await audited(
+        storage,
+          (tx) => tx.catalogue.setTerminalActif(serial, actif),
           (t) => (t.changed ? `Terminal ${t.serial} ${t.actif ? 'activé' : 'désactivé'}` : null),
         );
         const said = t.changed ? (t.actif ? 'activé' : 'désactivé') : t.actif ? 'déjà actif : rien n’a changé' : 'déjà désactivé : rien n’a changé';
@@ -378,13 +385,13 @@ relais
   .argument('<nom>', 'nom du relais')
   .requiredOption('--boutique <id>', 'boutique desservie (répétable)', boutiqueIds)
   .option('--json', 'sortie JSON {"id", "secret"}', false)
-  .option(...dbOption)
+  .addOption(dbOption())
   .addHelpText('after', `\nExemple :\n  $ ${SERVER} relais add "Relais Gombe" --boutique 3 --boutique 4`)
   .action(async (nom: string, opts: { boutique: number[]; json: boolean; db: string }) =>
-    withDb(opts.db, (db) => {
-      const added = audited(
-        db,
-        () => createRelayRegistry(db).add(nom, opts.boutique),
+    withStorage(opts.db, async (storage) => {
+      const added = await audited(
+        storage,
+        (tx) => tx.relays.add(nom, opts.boutique),
         (r) => `Relais ${r.id} « ${nom.trim()} » enregistré (boutiques ${opts.boutique.join(', ')}), secret émis`,
       );
       if (opts.json) return void process.stdout.write(`${JSON.stringify(added)}\n`);
@@ -398,7 +405,7 @@ relais
   .command('list')
   .description('liste les relais enregistrés avec leur dernier rapport (jamais leur secret) : signale les silencieux et les retards')
   .option('--json', 'sortie JSON', false)
-  .option(...dbOption)
+  .addOption(dbOption())
   .addHelpText(
     'after',
     '\nRAPPORT : heure (de cet ordinateur) du dernier rapport du relais ; ATTENTE : ventes en attente sur le relais ;\n' +
@@ -406,8 +413,8 @@ relais
       `\nExemple :\n  $ ${SERVER} relais list --json`,
   )
   .action(async (opts: { json: boolean; db: string }) =>
-    withDb(opts.db, (db) => {
-      const rows = createRelayReports(db).overview(new Date());
+    withStorage(opts.db, async (storage) => {
+      const rows = await storage.relays.overview(new Date());
       printList(rows, opts.json, RELAY_LIST_COLUMNS, relayListRow);
       if (!opts.json) for (const note of relayListNotes(rows)) process.stdout.write(`${note}\n`);
     }),
@@ -416,11 +423,12 @@ relais
   .command('disable')
   .description('désactive un relais : ses requêtes reçoivent 401 RELAY_NOT_FOUND')
   .argument('<id>', 'id du relais', integer('id', 1))
-  .option(...dbOption)
+  .addOption(dbOption())
   .addHelpText('after', `\nExemple :\n  $ ${SERVER} relais disable 1`)
   .action(async (id: number, opts: { db: string }) =>
-    withDb(opts.db, (db) => {
-      const changed = audited(db, () => createRelayRegistry(db).disable(id), (changed) => (changed ? `Relais ${id} désactivé` : null));
+    withStorage(opts.db, async (storage) => {
+      const changed = await audited(
+        storage, (tx) => tx.relays.disable(id), (changed) => (changed ? `Relais ${id} désactivé` : null));
       process.stdout.write(changed ? `Relais ${id} désactivé.\n` : `Relais ${id} déjà désactivé : rien n’a changé.\n`);
     }),
   );
@@ -430,12 +438,13 @@ relais
   .argument('<id>', 'id du relais', integer('id', 1))
   .option('--rotate', 'obligatoire : confirme le remplacement', false)
   .option('--json', 'sortie JSON {"id", "secret"}', false)
-  .option(...dbOption)
+  .addOption(dbOption())
   .addHelpText('after', `\nExemple :\n  $ ${SERVER} relais secret 1 --rotate`)
   .action(async (id: number, opts: { rotate: boolean; json: boolean; db: string }) => {
     if (!opts.rotate) return fail(`le relais ${id} a déjà un secret : ajoutez --rotate pour le remplacer (l'ancien cessera aussitôt de marcher)`);
-    await withDb(opts.db, (db) => {
-      const rotated = audited(db, () => createRelayRegistry(db).rotate(id), (r) => `Secret du relais ${r.id} remplacé (l’ancien ne marche plus)`);
+    await withStorage(opts.db, async (storage) => {
+      const rotated = await audited(
+        storage, (tx) => tx.relays.rotate(id), (r) => `Secret du relais ${r.id} remplacé (l’ancien ne marche plus)`);
       if (opts.json) return void process.stdout.write(`${JSON.stringify(rotated)}\n`);
       process.stdout.write(`Nouveau secret du relais ${id} (affiché une seule fois) :\n${rotated.secret}\n`);
     });
@@ -453,14 +462,14 @@ article
   .requiredOption('--prix <montant>', 'prix de vente, ex. 40000 ou 19.99', money)
   .option('--stock <quantite>', 'stock initial (mouvement ENTREE)', integer('stock', 0), 0)
   .option('--id <id>', 'identifiant voulu (sinon le suivant)', integer('id', 1))
-  .option(...dbOption)
+  .addOption(dbOption())
   .addHelpText('after', `\nExemple :\n  $ ${SERVER} article add "Samsung S24" --boutique 2 --prix 40000 --stock 10`)
   .action(async (nom: string, opts: { boutique: number; prix: number; stock: number; id?: number; db: string }) =>
-    withDb(opts.db, (db) => {
-      const a = audited(
-        db,
-        () =>
-          createCatalogueStore(db).addArticle(
+    withStorage(opts.db, async (storage) => {
+      const a = await audited(
+        storage,
+        (tx) =>
+          tx.catalogue.addArticle(
             { id: opts.id ?? null, boutique_id: opts.boutique, nom, prix_vente: opts.prix, stock: opts.stock },
             new Date(),
           ),
@@ -474,13 +483,11 @@ article
   .description('liste les articles avec leur stock')
   .option('--boutique <id>', 'une seule boutique', integer('boutique', 1))
   .option('--json', 'sortie JSON', false)
-  .option(...dbOption)
+  .addOption(dbOption())
   .addHelpText('after', `\nExemple :\n  $ ${SERVER} article list --boutique 2 --json`)
   .action(async (opts: { boutique?: number; json: boolean; db: string }) =>
-    withDb(opts.db, (db) => {
-      const rows = createCatalogueStore(db)
-        .listArticles(opts.boutique)
-        .map((a) => ({ ...a, prix_vente: formatMoney(a.prix_vente) }));
+    withStorage(opts.db, async (storage) => {
+      const rows = (await storage.catalogue.listArticles(opts.boutique)).map((a) => ({ ...a, prix_vente: formatMoney(a.prix_vente) }));
       printList(rows, opts.json, [['id', 'ID'], ['boutique_id', 'BOUTIQUE'], ['nom', 'NOM'], ['prix_vente', 'PRIX'], ['quantite_stock', 'STOCK']]);
     }),
   );
@@ -499,11 +506,12 @@ stock
   .argument('<article>', "id de l'article", integer('article', 1))
   .argument('<qte>', 'quantité livrée', integer('quantité', 1))
   .option('--reference <texte>', 'référence du bon de livraison', 'livraison')
-  .option(...dbOption)
+  .addOption(dbOption())
   .addHelpText('after', `\nExemple :\n  $ ${SERVER} stock add 6 20 --reference BL-2025-118`)
   .action(async (articleId: number, qte: number, opts: { reference: string; db: string }) =>
-    withDb(opts.db, (db) => {
-      const m = audited(db, () => createCatalogueStore(db).addStock(articleId, qte, new Date(), opts.reference), stockChange);
+    withStorage(opts.db, async (storage) => {
+      const m = await audited(
+        storage, (tx) => tx.catalogue.addStock(articleId, qte, new Date(), opts.reference), stockChange);
       process.stdout.write(`Stock de ${m.article_nom} : ${m.stock_avant} → ${m.stock_apres} (ENTREE +${m.quantite}).\n`);
     }),
   );
@@ -513,23 +521,24 @@ stock
   .argument('<article>', "id de l'article", integer('article', 1))
   .argument('<qte>', 'quantité comptée', integer('quantité', 0))
   .option('--reference <texte>', "référence de l'inventaire", 'inventaire')
-  .option(...dbOption)
+  .addOption(dbOption())
   .addHelpText('after', `\nExemple :\n  $ ${SERVER} stock set 6 12`)
   .action(async (articleId: number, qte: number, opts: { reference: string; db: string }) =>
-    withDb(opts.db, (db) => {
-      const m = audited(db, () => createCatalogueStore(db).setStock(articleId, qte, new Date(), opts.reference), stockChange);
+    withStorage(opts.db, async (storage) => {
+      const m = await audited(
+        storage, (tx) => tx.catalogue.setStock(articleId, qte, new Date(), opts.reference), stockChange);
       process.stdout.write(`Stock de ${m.article_nom} : ${m.stock_avant} → ${m.stock_apres} (AJUSTEMENT ${m.quantite >= 0 ? '+' : ''}${m.quantite}).\n`);
     }),
   );
 
-addRapportCommand(program, { server: SERVER, dbOption, boutiqueId: integer('boutique', 1), withDb, fail });
+addRapportCommand(program, { server: SERVER, dbOption, boutiqueId: integer('boutique', 1), withStorage, fail });
 
 stock
   .command('negatif')
   .description('liste les articles au stock sous zéro (ventes faites hors ligne), avec les ventes qui les y ont mis')
   .option('--boutique <id>', 'une seule boutique', integer('boutique', 1))
   .option('--json', 'sortie JSON', false)
-  .option(...dbOption)
+  .addOption(dbOption())
   .addHelpText(
     'after',
     `\nUne vente transmise par un relais (ou d'une boutique en --stock-negatif autoriser) est créée même si le stock manque :\n` +
@@ -538,8 +547,8 @@ stock
       `\nExemples :\n  $ ${SERVER} stock negatif\n  $ ${SERVER} stock negatif --boutique 2 --json`,
   )
   .action(async (opts: { boutique?: number; json: boolean; db: string }) =>
-    withDb(opts.db, (db) => {
-      const articles = createSaleReader(db).stockNegatif(opts.boutique ?? null);
+    withStorage(opts.db, async (storage) => {
+      const articles = await storage.reader.stockNegatif(opts.boutique ?? null);
       if (opts.json) return void process.stdout.write(`${JSON.stringify(articles, null, 2)}\n`);
       if (articles.length === 0) return void process.stdout.write('Aucun article sous zéro.\n');
       const lines: string[] = [];
@@ -566,13 +575,11 @@ program
   .option('--boutique <id>', 'une seule boutique', integer('boutique', 1))
   .option('--limit <n>', 'nombre de ventes', integer('limit', 1), 50)
   .option('--json', 'sortie JSON', false)
-  .option(...dbOption)
+  .addOption(dbOption())
   .addHelpText('after', `\nExemple :\n  $ ${SERVER} ventes list --boutique 2 --limit 10`)
   .action(async (opts: { boutique?: number; limit: number; json: boolean; db: string }) =>
-    withDb(opts.db, (db) => {
-      const rows = createSaleReader(db)
-        .recentVentes(opts.boutique ?? null, opts.limit)
-        .map((v) => ({ ...v, montant_total: formatMoney(v.montant_total), paye: v.paye === 1 }));
+    withStorage(opts.db, async (storage) => {
+      const rows = (await storage.reader.recentVentes(opts.boutique ?? null, opts.limit)).map((v) => ({ ...v, montant_total: formatMoney(v.montant_total), paye: v.paye === 1 }));
       printList(
         rows,
         opts.json,
@@ -600,11 +607,11 @@ program
   .option('--article <id>', 'un seul article', integer('article', 1))
   .option('--limit <n>', 'nombre de mouvements', integer('limit', 1), 100)
   .option('--json', 'sortie JSON', false)
-  .option(...dbOption)
+  .addOption(dbOption())
   .addHelpText('after', `\nExemple :\n  $ ${SERVER} mouvements list --article 6`)
   .action(async (opts: { article?: number; limit: number; json: boolean; db: string }) =>
-    withDb(opts.db, (db) => {
-      printList(createCatalogueStore(db).listMouvements(opts.article ?? null, opts.limit), opts.json, [
+    withStorage(opts.db, async (storage) => {
+      printList(await storage.catalogue.listMouvements(opts.article ?? null, opts.limit), opts.json, [
         ['date', 'DATE'],
         ['article_id', 'ARTICLE'],
         ['article_nom', 'NOM'],
@@ -635,11 +642,11 @@ program
     return n;
   }, DEFAULT_AUDIT_LIMIT)
   .option('--json', 'sortie JSON (heures en UTC, ISO 8601)', false)
-  .option(...dbOption)
+  .addOption(dbOption())
   .addHelpText('after', `\nExemples :\n  $ ${SERVER} audit list\n  $ ${SERVER} audit list --depuis 2026-11-01 --limit 20 --json`)
   .action(async (opts: { depuis?: Date; limit: number; json: boolean; db: string }) =>
-    withDb(opts.db, (db) => {
-      const entries = createAuditLog(db).list({ depuis: opts.depuis ?? null, limit: opts.limit });
+    withStorage(opts.db, async (storage) => {
+      const entries = await storage.audit.list({ depuis: opts.depuis ?? null, limit: opts.limit });
       process.stdout.write(`${opts.json ? JSON.stringify(entries, null, 2) : renderAuditTrail(entries)}\n`);
     }),
   );
@@ -652,17 +659,8 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
 
 // Anything else (a database from a newer version, a locked or unreadable file…): the message,
 // with the same prefix, never a stack trace.
-/** SQLite's errors an operator can act on, said plainly; anything else as it comes. */
-function explain(error: unknown): string {
-  const code = String((error as { code?: unknown } | null)?.code ?? '');
-  if (code.startsWith('SQLITE_BUSY')) return 'la base est occupée par un autre programme (le serveur écrit ?) : réessayez dans un instant';
-  if (code === 'SQLITE_FULL' || code === 'ENOSPC') return 'le disque est plein : rien n’a été enregistré';
-  if (code === 'SQLITE_READONLY' || code === 'EACCES') return `écriture refusée (${code}) : vérifiez les droits sur le fichier de la base`;
-  return error instanceof Error ? error.message : String(error);
-}
-
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
-  fail(explain(error));
+  fail(explainStorageError(error));
 }

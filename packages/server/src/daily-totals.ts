@@ -1,7 +1,7 @@
 import { localDayOf } from '@ventesync/shared';
 import type { Db } from './db/open-database.js';
 import { CatalogueError } from './catalogue-rules.js';
-import { MAX_CHIFFRES_JOUR_CENTIMES } from './sale-writer.js';
+import { MAX_CHIFFRES_JOUR_CENTIMES } from './sale-rules.js';
 
 /**
  * `chiffres_jour` holds, per boutique, local day and payment mode, the count and amount of the
@@ -45,25 +45,36 @@ export interface DailyTotal {
  * day boundaries would put more in one day than the sale writer lets in.
  */
 export function dailyTotalsOf(sales: Iterable<DatedSale>, fuseau: string): DailyTotal[] {
+  const totals = dailyTotalsAccumulator(fuseau);
+  for (const v of sales) totals.add(v);
+  return totals.result();
+}
+
+/** The same, fed in pieces: PostgreSQL reads a boutique's sales a page at a time. */
+export function dailyTotalsAccumulator(fuseau: string): { add(sale: DatedSale): void; result(): DailyTotal[] } {
   const totals = new Map<string, DailyTotal>();
-  for (const v of sales) {
-    const jour = localDayOf(v.date_vente, fuseau);
-    const key = `${jour} ${v.mode_paiement}`;
-    const t = totals.get(key);
-    // bigint: a day's row can pass 2^53 centimes (README, money rule).
-    if (t) {
-      t.nombre++;
-      t.montant += BigInt(v.montant_total);
-    } else {
-      totals.set(key, { jour, mode: v.mode_paiement, nombre: 1, montant: BigInt(v.montant_total) });
-    }
-  }
-  for (const t of totals.values()) {
-    // The new day boundaries can put more in one day than the sale writer let in (see there):
-    // the change of zone is refused rather than a total made inexact.
-    if (t.montant > MAX_CHIFFRES_JOUR_CENTIMES) {
-      throw new CatalogueError('INVALID', `Fuseau ${fuseau} refusé : le total du jour ${t.jour} (${t.mode}) y dépasserait ${MAX_CHIFFRES_JOUR_CENTIMES} centimes`);
-    }
-  }
-  return [...totals.values()];
+  return {
+    add(v) {
+      const jour = localDayOf(v.date_vente, fuseau);
+      const key = `${jour} ${v.mode_paiement}`;
+      const t = totals.get(key);
+      // bigint: a day's row can pass 2^53 centimes (README, money rule).
+      if (t) {
+        t.nombre++;
+        t.montant += BigInt(v.montant_total);
+      } else {
+        totals.set(key, { jour, mode: v.mode_paiement, nombre: 1, montant: BigInt(v.montant_total) });
+      }
+    },
+    result() {
+      for (const t of totals.values()) {
+        // The new day boundaries can put more in one day than the sale writer let in (see there):
+        // the change of zone is refused rather than a total made inexact.
+        if (t.montant > MAX_CHIFFRES_JOUR_CENTIMES) {
+          throw new CatalogueError('INVALID', `Fuseau ${fuseau} refusé : le total du jour ${t.jour} (${t.mode}) y dépasserait ${MAX_CHIFFRES_JOUR_CENTIMES} centimes`);
+        }
+      }
+      return [...totals.values()];
+    },
+  };
 }

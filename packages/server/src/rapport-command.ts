@@ -1,14 +1,14 @@
 import { onlyOnce } from '@ventesync/runtime/cli';
-import { type Command, InvalidArgumentError } from 'commander';
-import type { Db } from './db/open-database.js';
-import { createRapportReader, formatRapport } from './rapport.js';
+import { type Command, InvalidArgumentError, type Option } from 'commander';
+import { formatRapport } from './rapport.js';
+import type { Storage } from './storage/storage.js';
 
 /** What the command borrows from the CLI, so that it opens, reports and fails like the others. */
 export interface RapportCliTools {
   server: string;
-  dbOption: readonly [string, string, string];
+  dbOption: () => Option;
   boutiqueId: (text: string) => number;
-  withDb: (file: string, run: (db: Db) => void) => Promise<void>;
+  withStorage: (target: string, run: (storage: Storage) => Promise<void>) => Promise<void>;
   fail: (message: string) => void;
 }
 
@@ -20,7 +20,7 @@ export function addRapportCommand(program: Command, tools: RapportCliTools): voi
     .requiredOption('--boutique <id>', 'boutique', onlyOnce(InvalidArgumentError, tools.boutiqueId))
     .option('--jour <AAAA-MM-JJ>', 'le jour local de la boutique (défaut : aujourd’hui, dans son fuseau)', onlyOnce(InvalidArgumentError))
     .option('--json', 'sortie JSON (montants en texte, "40000.00")', false)
-    .option(...tools.dbOption)
+    .addOption(tools.dbOption())
     .addHelpText(
       'after',
       '\nPar caisse puis pour la boutique : nombre de ventes et de retours, montants par mode de paiement' +
@@ -29,8 +29,8 @@ export function addRapportCommand(program: Command, tools: RapportCliTools): voi
         `\n\nExemples :\n  $ ${tools.server} rapport --boutique 2\n  $ ${tools.server} rapport --boutique 2 --jour 2025-10-29 --json`,
     )
     .action(async (opts: { boutique: number; jour?: string; json: boolean; db: string }) =>
-      tools.withDb(opts.db, (db) => {
-        const result = createRapportReader(db).rapport(opts.boutique, opts.jour, new Date());
+      tools.withStorage(opts.db, async (storage) => {
+        const result = await storage.reader.rapport(opts.boutique, opts.jour, new Date());
         if (!result.ok) return tools.fail(result.erreur);
         process.stdout.write(`${opts.json ? JSON.stringify(result.rapport, null, 2) : formatRapport(result.rapport)}\n`);
       }),

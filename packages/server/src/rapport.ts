@@ -127,6 +127,98 @@ function chiffresOf(s: Sums): RapportChiffres {
   };
 }
 
+export const rapportBoutiqueNotFound = (boutiqueId: number): RapportResult => ({ ok: false, erreur: `Boutique ${boutiqueId} introuvable` });
+
+/** The report's day (`jour` as typed, else today in the boutique's zone) and its instants, or why not. */
+export function rapportDay(jour: string | undefined, now: Date, fuseau: string): { ok: true; jour: string; from: string; to: string } | { ok: false; erreur: string } {
+  let day: string;
+  if (jour === undefined) {
+    day = localDayOf(now.getTime(), fuseau);
+  } else {
+    const parsed = parseDay(jour);
+    if (parsed === null) return { ok: false, erreur: `--jour « ${printable(jour)} » n'est pas une date réelle : AAAA-MM-JJ attendu (ex. 2025-10-29)` };
+    day = parsed;
+  }
+  return { ok: true, jour: day, ...localDayBounds(day, fuseau) };
+}
+
+/** What a backend reads for a report: its day's rows, grouped and bounded as rapport.ts's statements. */
+export interface RapportRows {
+  /** The boutique's active tills, by serial. */
+  terminaux: Array<{ serial: string }>;
+  /** Sales per till, mode and paid flag: count and exact sum (integer text or bigint). */
+  ventes: Array<{ serial: string; mode: ModePaiement; paye: number; n: number; m: string | bigint }>;
+  retours: Array<{ serial: string; mode: ModePaiement; n: number; m: string | bigint }>;
+  /** Each till's first (premier = 1) and last (dernier = 1) sale by time, ties by arrival. */
+  tickets: Array<{ serial: string; numero_facture: string; date_vente: string; premier: number; dernier: number }>;
+  /** The first MAX_RAPPORT_IMPAYEES unpaid sales by time. */
+  impayees: Array<{ numero_facture: string; serial: string; date_vente: string; montant_total: number }>;
+  /** A till's name (its serial when it is gone). */
+  nomOf: (serial: string) => string;
+}
+
+/** The report from its rows: the same on every backend. */
+export function buildRapport(boutique: { id: number; nom: string; devise: string; fuseau: string }, day: string, rows: RapportRows): RapportResult {
+  const fuseau = boutique.fuseau;
+  const { from, to } = localDayBounds(day, fuseau);
+  const caisses = new Map<string, Sums>();
+  const total = emptySums();
+  const sumsOf = (serial: string) => {
+    let s = caisses.get(serial);
+    if (!s) {
+      s = emptySums();
+      caisses.set(serial, s);
+    }
+    return s;
+  };
+  // Every active till is listed, also one that sent nothing: a silent till is what to notice.
+  for (const t of rows.terminaux) sumsOf(t.serial);
+  for (const row of rows.ventes) {
+    for (const s of [sumsOf(row.serial), total]) {
+      add(s.ventes, row.mode, row.n, BigInt(row.m));
+      if (row.paye === 0) {
+        s.impayees.n += row.n;
+        s.impayees.m += BigInt(row.m);
+      }
+    }
+  }
+  for (const row of rows.retours) {
+    for (const s of [sumsOf(row.serial), total]) add(s.retours, row.mode, row.n, BigInt(row.m));
+  }
+  for (const row of rows.tickets) {
+    const ticket = { numero_facture: row.numero_facture, date_vente: row.date_vente, heure_locale: localTime(row.date_vente, fuseau) };
+    const s = sumsOf(row.serial);
+    // A till with one sale: the same row is its first and its last.
+    if (row.premier === 1) s.premier = ticket;
+    if (row.dernier === 1) s.dernier = ticket;
+    if (!total.premier || ticket.date_vente < total.premier.date_vente) total.premier = ticket;
+    if (!total.dernier || ticket.date_vente >= total.dernier.date_vente) total.dernier = ticket;
+  }
+  const impayees = rows.impayees.map((v) => ({
+    numero_facture: v.numero_facture,
+    terminal: rows.nomOf(v.serial),
+    date_vente: v.date_vente,
+    heure_locale: localTime(v.date_vente, fuseau),
+    montant: formatMoney(v.montant_total),
+  }));
+  return {
+    ok: true,
+    rapport: {
+      boutique_id: boutique.id,
+      boutique_nom: boutique.nom,
+      devise: boutique.devise,
+      fuseau,
+      jour: day,
+      debut: from,
+      fin: to,
+      caisses: [...caisses].map(([serial, s]) => ({ serial, terminal: rows.nomOf(serial), ...chiffresOf(s) })),
+      total: chiffresOf(total),
+      ventes_impayees: impayees,
+      ventes_impayees_omises: total.impayees.n - impayees.length,
+    },
+  };
+}
+
 /**
  * The daily close (rapport de caisse) of a boutique: for its local day, per till and for the
  * boutique, sales and returns by payment mode, net of returns, unpaid sales, first and last
@@ -167,84 +259,26 @@ export function createRapportReader(db: Db) {
 
   const read = db.transaction((boutiqueId: number, jour: string | undefined, now: Date): RapportResult => {
     const boutique = stmt.boutique.get(boutiqueId);
-    if (!boutique) return { ok: false, erreur: `Boutique ${boutiqueId} introuvable` };
-    const fuseau = boutique.fuseau;
-    let day: string;
-    if (jour === undefined) {
-      day = localDayOf(now.getTime(), fuseau);
-    } else {
-      const parsed = parseDay(jour);
-      if (parsed === null) return { ok: false, erreur: `--jour « ${printable(jour)} » n'est pas une date réelle : AAAA-MM-JJ attendu (ex. 2025-10-29)` };
-      day = parsed;
-    }
-    const { from, to } = localDayBounds(day, fuseau);
-
-    const caisses = new Map<string, Sums>();
-    const total = emptySums();
-    const sumsOf = (serial: string) => {
-      let s = caisses.get(serial);
-      if (!s) {
-        s = emptySums();
-        caisses.set(serial, s);
-      }
-      return s;
-    };
-    // Every active till is listed, also one that sent nothing: a silent till is what to notice.
-    for (const t of stmt.terminaux.all(boutiqueId)) sumsOf(t.serial);
-    for (const row of stmt.ventes.all(boutiqueId, from, to)) {
-      for (const s of [sumsOf(row.serial), total]) {
-        add(s.ventes, row.mode, row.n, BigInt(row.m));
-        if (row.paye === 0) {
-          s.impayees.n += row.n;
-          s.impayees.m += BigInt(row.m);
-        }
-      }
-    }
-    for (const row of stmt.retours.all(boutiqueId, from, to)) {
-      for (const s of [sumsOf(row.serial), total]) add(s.retours, row.mode, row.n, BigInt(row.m));
-    }
-    for (const row of stmt.tickets.all(boutiqueId, from, to)) {
-      const ticket = { numero_facture: row.numero_facture, date_vente: row.date_vente, heure_locale: localTime(row.date_vente, fuseau) };
-      const s = sumsOf(row.serial);
-      // A till with one sale: the same row is its first and its last.
-      if (row.premier === 1) s.premier = ticket;
-      if (row.dernier === 1) s.dernier = ticket;
-      if (!total.premier || ticket.date_vente < total.premier.date_vente) total.premier = ticket;
-      if (!total.dernier || ticket.date_vente >= total.dernier.date_vente) total.dernier = ticket;
-    }
-
+    if (!boutique) return rapportBoutiqueNotFound(boutiqueId);
+    const day = rapportDay(jour, now, boutique.fuseau);
+    if (!day.ok) return day;
+    const { from, to } = day;
     const noms = new Map<string, string>();
-    const nomOf = (serial: string) => {
-      let nom = noms.get(serial);
-      if (nom === undefined) {
-        nom = stmt.terminalNom.get(serial) ?? serial;
-        noms.set(serial, nom);
-      }
-      return nom;
-    };
-    const impayees = stmt.impayees.all(boutiqueId, from, to, MAX_RAPPORT_IMPAYEES).map((v) => ({
-      numero_facture: v.numero_facture,
-      terminal: nomOf(v.serial),
-      date_vente: v.date_vente,
-      heure_locale: localTime(v.date_vente, fuseau),
-      montant: formatMoney(v.montant_total),
-    }));
-    return {
-      ok: true,
-      rapport: {
-        boutique_id: boutique.id,
-        boutique_nom: boutique.nom,
-        devise: boutique.devise,
-        fuseau,
-        jour: day,
-        debut: from,
-        fin: to,
-        caisses: [...caisses].map(([serial, s]) => ({ serial, terminal: nomOf(serial), ...chiffresOf(s) })),
-        total: chiffresOf(total),
-        ventes_impayees: impayees,
-        ventes_impayees_omises: total.impayees.n - impayees.length,
+    return buildRapport(boutique, day.jour, {
+      terminaux: stmt.terminaux.all(boutiqueId),
+      ventes: stmt.ventes.all(boutiqueId, from, to),
+      retours: stmt.retours.all(boutiqueId, from, to),
+      tickets: stmt.tickets.all(boutiqueId, from, to),
+      impayees: stmt.impayees.all(boutiqueId, from, to, MAX_RAPPORT_IMPAYEES),
+      nomOf: (serial) => {
+        let nom = noms.get(serial);
+        if (nom === undefined) {
+          nom = stmt.terminalNom.get(serial) ?? serial;
+          noms.set(serial, nom);
+        }
+        return nom;
       },
-    };
+    });
   });
 
   return {

@@ -27,11 +27,46 @@ export interface ReconciliationPage {
  * A local day's first and past-last instants as stored dates compare (UTC ISO text, years
  * 0000–9999): a bound outside those years is open on that side.
  */
-function storedBounds(jour: string, fuseau: string): { from: string; to: string } {
+export function storedBounds(jour: string, fuseau: string): { from: string; to: string } {
   const { from, to } = localDayBoundsMs(jour, fuseau);
   return {
     from: from < MIN_DATE_MS ? '0000' : new Date(from).toISOString(),
     to: to > MAX_DATE_MS ? '9999-12-32' : new Date(to).toISOString(),
+  };
+}
+
+/**
+ * A day's count, total and fingerprint, its lines added one by one in UTF-8 byte order of
+ * numero: a backend reads them as a stream or in chunks, any size of day.
+ */
+export function reconciliationAccumulator(fuseau: string) {
+  const empreinte = createEmpreinte();
+  let nombre = 0;
+  let montant = 0n;
+  return {
+    add(numero_facture: string, amount: number | string): void {
+      const line: ReconciliationLine = { numero_facture, centimes: Number(amount) };
+      empreinte.add(line);
+      nombre += 1;
+      montant += BigInt(amount);
+    },
+    day(): ReconciliationDay {
+      return { fuseau, nombre_ventes: nombre, montant_total: montant, empreinte: empreinte.hex() };
+    },
+  };
+}
+
+/** A page from up to `limit + 1` rows [numero, net centimes, returned centimes]: the extra row says a next page exists. */
+export function reconciliationPageOf(rows: ReadonlyArray<readonly [string, number, number]>, limit: number): ReconciliationPage {
+  const shown = rows.slice(0, limit);
+  return {
+    ventes: shown.map(([numero_facture, centimes, retours]) => ({
+      numero_facture,
+      montant_total: formatMoney(centimes),
+      // A relay that did not see the returns (tills send them to the server) still finds the sale it sent.
+      ...(retours > 0 ? { montant_retours: formatMoney(retours) } : {}),
+    })),
+    suite: rows.length > limit ? shown[shown.length - 1]![0] : null,
   };
 }
 
@@ -89,16 +124,9 @@ export function createReconciliationReader(db: Db) {
   function computeDay(boutiqueId: number, serial: string, jour: string): ReconciliationDay {
     const fuseau = fuseauOf(boutiqueId);
     const { from, to } = storedBounds(jour, fuseau);
-    const empreinte = createEmpreinte();
-    let nombre = 0;
-    let montant = 0n;
-    for (const [numero_facture, centimes] of stmt.lines.iterate(boutiqueId, serial, from, to)) {
-      const line: ReconciliationLine = { numero_facture, centimes };
-      empreinte.add(line);
-      nombre += 1;
-      montant += BigInt(centimes);
-    }
-    return { fuseau, nombre_ventes: nombre, montant_total: montant, empreinte: empreinte.hex() };
+    const day = reconciliationAccumulator(fuseau);
+    for (const [numero, centimes] of stmt.lines.iterate(boutiqueId, serial, from, to)) day.add(numero, centimes);
+    return day.day();
   }
 
   return {
@@ -121,17 +149,7 @@ export function createReconciliationReader(db: Db) {
     page(boutiqueId: number, serial: string, jour: string, apres: string | null, limit: number): ReconciliationPage {
       const { from, to } = storedBounds(jour, fuseauOf(boutiqueId));
       // One more than asked tells whether a next page exists; '' sorts before every numero.
-      const rows = stmt.page.all(boutiqueId, serial, from, to, apres ?? '', limit + 1);
-      const shown = rows.slice(0, limit);
-      return {
-        ventes: shown.map(([numero_facture, centimes, retours]) => ({
-          numero_facture,
-          montant_total: formatMoney(centimes),
-          // A relay that did not see the returns (tills send them to the server) still finds the sale it sent.
-          ...(retours > 0 ? { montant_retours: formatMoney(retours) } : {}),
-        })),
-        suite: rows.length > limit ? shown[shown.length - 1]![0] : null,
-      };
+      return reconciliationPageOf(stmt.page.all(boutiqueId, serial, from, to, apres ?? '', limit + 1), limit);
     },
   };
 }

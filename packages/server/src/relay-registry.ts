@@ -25,6 +25,12 @@ export function parseRelayId(text: string): number | null {
   return RELAY_ID_PATTERN.test(text) ? Number(text) : null;
 }
 
+/** The version a relay is told of its terminal list (header X-Relay-Terminals-Version): both backends. */
+export function terminalsVersionOf(requireSignatures: boolean, terminaux: RelaisTerminal[]): string {
+  const text = JSON.stringify({ signatures_requises: requireSignatures, terminaux });
+  return createHash('sha256').update(text).digest('base64url').slice(0, 22);
+}
+
 /**
  * CONTRACT §6 registered relays. Secrets are stored as issued, not hashed: the server computes
  * HMACs with them. They are shown once, by `add` and `rotate`, and never listed or logged.
@@ -78,8 +84,7 @@ export function createRelayRegistry(db: Db, options: { requireSignatures?: boole
     }
     let version = versions.get(relayId);
     if (version === undefined) {
-      const text = JSON.stringify({ signatures_requises: requireSignatures, terminaux: terminalsOf(relayId) });
-      version = createHash('sha256').update(text).digest('base64url').slice(0, 22);
+      version = terminalsVersionOf(requireSignatures, terminalsOf(relayId));
       versions.set(relayId, version);
     }
     return version;

@@ -48,21 +48,27 @@ export function createRelayReports(db: Db) {
     },
     /** Every registered relay with its last report and its flags, as of `now`. */
     overview(now: Date): RelayOverview[] {
-      return stmt.overview.all().map((row) => {
-        const report = row.rapport === null ? null : (JSON.parse(row.rapport) as RelayReport);
-        const actif = row.actif === 1;
-        const silent = row.recu_le === null || now.getTime() - Date.parse(row.recu_le) > SILENT_AFTER_MS;
-        return {
-          id: row.id,
-          nom: row.nom,
-          boutiques: JSON.parse(row.boutiques) as number[],
-          actif,
-          dernier_rapport: report && row.recu_le ? { ...report, recu_le: row.recu_le } : null,
-          silencieux: actif && silent,
-          en_retard: actif && (report?.attente_plus_ancienne_s ?? 0) > STALE_PENDING_AFTER_SECONDS,
-        };
-      });
+      return stmt.overview.all().map((row) => overviewOf({ ...row, boutiques: JSON.parse(row.boutiques) as number[] }, now));
     },
+  };
+}
+
+/** A relay's row with its last report (as stored: JSON text) as operators see it at `now`: both backends. */
+export function overviewOf(
+  row: { id: number; nom: string; actif: number; boutiques: number[]; recu_le: string | null; rapport: string | null },
+  now: Date,
+): RelayOverview {
+  const report = row.rapport === null ? null : (JSON.parse(row.rapport) as RelayReport);
+  const actif = row.actif === 1;
+  const silent = row.recu_le === null || now.getTime() - Date.parse(row.recu_le) > SILENT_AFTER_MS;
+  return {
+    id: row.id,
+    nom: row.nom,
+    boutiques: row.boutiques,
+    actif,
+    dernier_rapport: report && row.recu_le ? { ...report, recu_le: row.recu_le } : null,
+    silencieux: actif && silent,
+    en_retard: actif && (report?.attente_plus_ancienne_s ?? 0) > STALE_PENDING_AFTER_SECONDS,
   };
 }
 
@@ -78,25 +84,29 @@ type Reported = RelayOverview & { dernier_rapport: NonNullable<RelayOverview['de
  * path). Labelled by relay id: a chain's relays are few (bounded by MAX_RELAY_SERIES). A relay
  * disabled, or without a report, has no series.
  */
-export function registerRelayReportMetrics(registry: Registry, reports: RelayReports, now: () => Date): void {
+export function registerRelayReportMetrics(
+  registry: Registry,
+  reports: { overview(now: Date): RelayOverview[] | Promise<RelayOverview[]> },
+  now: () => Date,
+): void {
   // Read once per scrape, not once per gauge: a scraper polling fast costs one small query a
-  // second at most.
+  // second at most. The gauges of one scrape share one read, even while it is under way.
   let readAt = Number.NEGATIVE_INFINITY;
-  let reported: Reported[] = [];
-  const latest = (): Reported[] => {
+  let reported: Promise<Reported[]> = Promise.resolve([]);
+  const latest = (): Promise<Reported[]> => {
     const at = now().getTime();
     if (at - readAt >= METRICS_READ_EVERY_MS || at < readAt) {
-      reported = reports
-        .overview(new Date(at))
-        .filter((r): r is Reported => r.actif && r.dernier_rapport !== null)
-        .slice(0, MAX_RELAY_SERIES);
+      reported = Promise.resolve(reports.overview(new Date(at))).then((rows) =>
+        rows.filter((r): r is Reported => r.actif && r.dernier_rapport !== null).slice(0, MAX_RELAY_SERIES),
+      );
       readAt = at;
     }
     return reported;
   };
-  const each = (gauge: Gauge, set: (r: Reported) => void) => {
+  const each = async (gauge: Gauge, set: (r: Reported) => void) => {
+    const rows = await latest();
     gauge.reset();
-    for (const r of latest()) set(r);
+    for (const r of rows) set(r);
   };
   new Gauge({
     name: `${METRIC_PREFIX}relay_report_timestamp_seconds`,
@@ -104,7 +114,7 @@ export function registerRelayReportMetrics(registry: Registry, reports: RelayRep
     labelNames: ['relay'],
     registers: [registry],
     collect() {
-      each(this, (r) => this.set({ relay: String(r.id) }, Date.parse(r.dernier_rapport.recu_le) / 1000));
+      return each(this, (r) => this.set({ relay: String(r.id) }, Date.parse(r.dernier_rapport.recu_le) / 1000));
     },
   });
   new Gauge({
@@ -113,7 +123,7 @@ export function registerRelayReportMetrics(registry: Registry, reports: RelayRep
     labelNames: ['relay'],
     registers: [registry],
     collect() {
-      each(this, (r) => this.set({ relay: String(r.id) }, r.silencieux ? 1 : 0));
+      return each(this, (r) => this.set({ relay: String(r.id) }, r.silencieux ? 1 : 0));
     },
   });
   new Gauge({
@@ -122,7 +132,7 @@ export function registerRelayReportMetrics(registry: Registry, reports: RelayRep
     labelNames: ['relay', 'state'],
     registers: [registry],
     collect() {
-      each(this, (r) => {
+      return each(this, (r) => {
         for (const state of BACKLOG_STATES) this.set({ relay: String(r.id), state }, r.dernier_rapport.ventes[state]);
       });
     },
@@ -133,7 +143,7 @@ export function registerRelayReportMetrics(registry: Registry, reports: RelayRep
     labelNames: ['relay'],
     registers: [registry],
     collect() {
-      each(this, (r) => this.set({ relay: String(r.id) }, r.dernier_rapport.attente_plus_ancienne_s ?? 0));
+      return each(this, (r) => this.set({ relay: String(r.id) }, r.dernier_rapport.attente_plus_ancienne_s ?? 0));
     },
   });
   new Gauge({
@@ -142,7 +152,7 @@ export function registerRelayReportMetrics(registry: Registry, reports: RelayRep
     labelNames: ['relay'],
     registers: [registry],
     collect() {
-      each(this, (r) => {
+      return each(this, (r) => {
         if (r.dernier_rapport.dernier_succes) this.set({ relay: String(r.id) }, Date.parse(r.dernier_rapport.dernier_succes) / 1000);
       });
     },

@@ -1,14 +1,9 @@
 import { RELAY_ID_HEADER, RELAY_TERMINALS_VERSION_HEADER } from '@ventesync/shared';
-import {
-  createReplayGuard,
-  registerSignatureCheck,
-  SIGNATURE_MESSAGES,
-  type SignatureDemand,
-} from '@ventesync/runtime/http';
+import { type ReplayGuard, registerSignatureCheck, SIGNATURE_MESSAGES, type SignatureDemand } from '@ventesync/runtime/http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TerminalContext } from './catalogue-store.js';
-import type { Db } from './db/open-database.js';
-import { type ActiveRelay, parseRelayId, type RelayRegistry } from './relay-registry.js';
+import { type ActiveRelay, parseRelayId } from './relay-registry.js';
+import type { RelayStorage, Storage } from './storage/storage.js';
 
 export { SIGNATURE_PRUNE_INTERVAL_SECONDS } from '@ventesync/runtime/http';
 
@@ -29,11 +24,14 @@ declare module 'fastify' {
 }
 
 /** The relay named by `X-Relay-Id`, or a 401 RELAY_NOT_FOUND; undefined when there is no such header. */
-function relayOf(request: FastifyRequest, relays: RelayRegistry): ActiveRelay | { code: 'RELAY_NOT_FOUND'; message: string } | undefined {
+async function relayOf(
+  request: FastifyRequest,
+  relays: RelayStorage,
+): Promise<ActiveRelay | { code: 'RELAY_NOT_FOUND'; message: string } | undefined> {
   const header = request.headers[RELAY_ID];
   if (header === undefined) return undefined;
   const id = typeof header === 'string' ? parseRelayId(header.trim()) : null;
-  const relay = id !== null ? relays.findActive(id) : undefined;
+  const relay = id !== null ? await relays.findActive(id) : undefined;
   return relay ?? { code: 'RELAY_NOT_FOUND', message: `Relais inconnu ou désactivé (header ${RELAY_ID_HEADER})` };
 }
 
@@ -41,12 +39,19 @@ function relayOf(request: FastifyRequest, relays: RelayRegistry): ActiveRelay | 
  * Every answer to a request the relay really signed (its HMAC matched), a refusal for a till of
  * another boutique included, says which version of its terminals' list is current, so that a
  * secret rotated (or a boutique moved) on the server reaches the relay at its next contact.
+ * The version is read before the signature is checked (the check itself runs synchronously).
  */
-function markRelay(request: FastifyRequest, relay: ActiveRelay, relays: RelayRegistry) {
+async function markRelay(request: FastifyRequest, relay: ActiveRelay, relays: RelayStorage, options: SignatureOptions) {
+  const version = await relays.terminalsVersion(relay.id, options.requireSignatures);
   return (reply: FastifyReply) => {
     request.relay = relay;
-    reply.header(RELAY_TERMINALS_VERSION_HEADER, relays.terminalsVersion(relay.id));
+    reply.header(RELAY_TERMINALS_VERSION_HEADER, version);
   };
+}
+
+/** The storage's memory of accepted v1s, on this app's clock. */
+function replaysOf(storage: Pick<Storage, 'signatures'>, options: SignatureOptions): ReplayGuard {
+  return { accept: (signature) => storage.signatures.accept(signature, options.nowSeconds()) };
 }
 
 /**
@@ -55,14 +60,15 @@ function markRelay(request: FastifyRequest, relay: ActiveRelay, relays: RelayReg
  * boutiques; a terminal with a secret signs with it; one without is served as the guide says
  * unless signatures are required. Accepted v1s are kept in the database (signatures_vues).
  */
-export function registerRequestSignatures(api: FastifyInstance, db: Db, relays: RelayRegistry, options: SignatureOptions): void {
+export function registerRequestSignatures(api: FastifyInstance, storage: Pick<Storage, 'relays' | 'signatures'>, options: SignatureOptions): void {
+  const { relays } = storage;
   if (!api.hasRequestDecorator('relay')) api.decorateRequest('relay', null);
   registerSignatureCheck(api, {
-    replays: createReplayGuard(db, options.nowSeconds),
+    replays: replaysOf(storage, options),
     nowSeconds: options.nowSeconds,
-    demand(request): SignatureDemand {
+    async demand(request): Promise<SignatureDemand> {
       const terminal = request.terminal as TerminalContext;
-      const relay = relayOf(request, relays);
+      const relay = await relayOf(request, relays);
       if (relay && 'code' in relay) return relay;
       if (relay) {
         return {
@@ -71,7 +77,7 @@ export function registerRequestSignatures(api: FastifyInstance, db: Db, relays: 
             relay.boutiques.has(terminal.boutique_id)
               ? null
               : { code: 'RELAY_FORBIDDEN', message: `Ce relais ne dessert pas la boutique du terminal ${terminal.serial}` },
-          onAuthenticated: markRelay(request, relay, relays),
+          onAuthenticated: await markRelay(request, relay, relays, options),
         };
       }
       if (terminal.secret !== null) return { key: terminal.secret };
@@ -90,15 +96,19 @@ export function registerRequestSignatures(api: FastifyInstance, db: Db, relays: 
  * The relays' own routes (no till named): signed by a registered relay alone, with the same
  * rules, codes and replay memory as every other /api/ request.
  */
-export function registerRelayOnlySignatures(api: FastifyInstance, db: Db, relays: RelayRegistry, options: SignatureOptions): void {
+export function registerRelayOnlySignatures(api: FastifyInstance, storage: Pick<Storage, 'relays' | 'signatures'>, options: SignatureOptions): void {
+  const { relays } = storage;
   if (!api.hasRequestDecorator('relay')) api.decorateRequest('relay', null);
   registerSignatureCheck(api, {
-    replays: createReplayGuard(db, options.nowSeconds),
+    replays: replaysOf(storage, options),
     nowSeconds: options.nowSeconds,
-    demand(request): SignatureDemand {
-      const relay = relayOf(request, relays) ?? { code: 'RELAY_NOT_FOUND' as const, message: `Réservé aux relais enregistrés : header ${RELAY_ID_HEADER} absent` };
+    async demand(request): Promise<SignatureDemand> {
+      const relay = (await relayOf(request, relays)) ?? {
+        code: 'RELAY_NOT_FOUND' as const,
+        message: `Réservé aux relais enregistrés : header ${RELAY_ID_HEADER} absent`,
+      };
       if ('code' in relay) return relay;
-      return { key: relay.secret, onAuthenticated: markRelay(request, relay, relays) };
+      return { key: relay.secret, onAuthenticated: await markRelay(request, relay, relays, options) };
     },
   });
 }

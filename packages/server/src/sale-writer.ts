@@ -1,59 +1,42 @@
 import {
+  type Avertissement,
   type Centimes,
   createNumeroGenerator,
   formatMoney,
-  ligneCreee,
-  localDayOf,
-  multiplyMoney,
   processSales,
-  type SaleErrorCode,
   type SaleRefusal,
-  type SalesOutcome,
   type SaleStorage,
   type StoredSale,
-  type Avertissement,
   type VenteCreee,
   type VenteNormalisee,
 } from '@ventesync/shared';
 import type { ArticleRow, TerminalContext } from './catalogue-store.js';
 import type { Db } from './db/open-database.js';
+import {
+  allowsNegativeStock,
+  dailyTotalRefusal,
+  type DateRemplacee,
+  insufficientStock,
+  isRefusal,
+  latestTrustedDate,
+  noteShortfall,
+  type PricedLigne,
+  priceSale,
+  saleDates,
+  saleDay,
+  venteCreee,
+  type WriteSalesOptions,
+  type WriteSalesResult,
+} from './sale-rules.js';
 
-/**
- * CONTRACT §7, till clocks: a date_vente further ahead of the server's clock than this is not
- * trusted. Ten minutes covers a till's clock drifting between two settings; a date beyond it
- * would file the sale under a day that has not come yet.
- */
-export const MAX_CLOCK_AHEAD_MS = 10 * 60 * 1000;
-
-/**
- * README, money rule: a row of chiffres_jour (a boutique's local day and payment mode) is a
- * SQLite integer, so at most 2^63 - 1 centimes; added past it, SQLite would turn it into an
- * inexact REAL. A sale that would take its row past this is refused (INVALID_SALE): no shop
- * takes 92 million billion units a day, and every total stays exact.
- */
-export const MAX_CHIFFRES_JOUR_CENTIMES = 2n ** 63n - 1n;
-
-/** A sale whose till date was ahead: stored with the reception time, the till's value kept. */
-export interface DateRemplacee {
-  numero_facture: string;
-  /** As the till sent it (in UTC). */
-  date_vente_caisse: string;
-  /** The reception time, now its date_vente. */
-  date_vente: string;
-}
-
-export interface WriteSalesResult extends SalesOutcome {
-  /** For the route's warning lines; empty when every till clock was fine. */
-  datesRemplacees: DateRemplacee[];
-}
-
-export interface WriteSalesOptions {
-  /**
-   * Sent by a registered relay (checked signature): the sales already happened in the shop, so
-   * a short stock does not refuse them (CONTRACT §7).
-   */
-  viaRelay?: boolean;
-}
+// The rules live in sale-rules.ts (shared with PostgreSQL); re-exported for existing callers.
+export {
+  type DateRemplacee,
+  MAX_CHIFFRES_JOUR_CENTIMES,
+  MAX_CLOCK_AHEAD_MS,
+  type WriteSalesOptions,
+  type WriteSalesResult,
+} from './sale-rules.js';
 
 interface StoredRow {
   numero_facture: string;
@@ -63,14 +46,10 @@ interface StoredRow {
   empreinte: string;
 }
 
-/** Thrown inside a sale's savepoint to undo that sale alone. */
-class SaleRejected extends Error {
-  constructor(
-    readonly code: SaleErrorCode,
-    message: string,
-    readonly articleId?: number,
-  ) {
-    super(message);
+/** Thrown inside a sale's savepoint to undo that sale alone: the line whose stock was short. */
+class StockShort extends Error {
+  constructor(readonly article: ArticleRow) {
+    super(article.nom);
   }
 }
 
@@ -132,13 +111,6 @@ export function createSaleWriter(db: Db) {
   // Shared by every request: the k-th sale generated in a second costs one lookup, not k.
   const numeros = createNumeroGenerator();
 
-  interface PricedLigne {
-    article: ArticleRow;
-    quantite: number;
-    prix: Centimes;
-    sousTotal: Centimes;
-  }
-
   /**
    * Writes one sale; returns its STOCK_NEGATIF warnings (null when the stock sufficed).
    * `allowNegative`: a short stock is taken below zero instead of refusing the sale.
@@ -172,7 +144,7 @@ export function createSaleWriter(db: Db) {
       for (const l of lignes) {
         let after = stmt.decrementStock.get(l.quantite, l.article.id, l.quantite);
         if (after === undefined) {
-          if (!allowNegative) throw new SaleRejected('INSUFFICIENT_STOCK', l.article.nom, l.article.id);
+          if (!allowNegative) throw new StockShort(l.article);
           after = stmt.forceDecrementStock.get(l.quantite, l.article.id)!;
           avertissements = noteShortfall(avertissements, lignes, l, after);
         }
@@ -183,71 +155,15 @@ export function createSaleWriter(db: Db) {
     },
   );
 
-  /**
-   * The sale's shortfall on this line's article: what it took that the stock did not have, all
-   * its lines of that article so far counted together (at most that quantity: a stock already
-   * below zero is not this sale's doing). One warning per article, kept up to date line by line.
-   */
-  function noteShortfall(
-    avertissements: Avertissement[] | null,
-    lignes: PricedLigne[],
-    ligne: PricedLigne,
-    after: number,
-  ): Avertissement[] {
-    const list = avertissements ?? [];
-    let taken = 0;
-    for (const l of lignes) {
-      if (l.article.id === ligne.article.id) taken += l.quantite;
-      if (l === ligne) break;
-    }
-    const manque = Math.min(taken, -after);
-    const existing = list.find((a) => a.article_id === ligne.article.id);
-    if (existing) existing.manque = manque;
-    else list.push({ code: 'STOCK_NEGATIF', article_id: ligne.article.id, manque });
-    return list;
-  }
-
-  function price(terminal: TerminalContext, vente: VenteNormalisee, articles: Map<number, ArticleRow | undefined>) {
-    const lignes: PricedLigne[] = [];
-    let montant = 0;
-    for (const [i, l] of vente.lignes.entries()) {
-      let article = articles.get(l.article_id);
-      if (!articles.has(l.article_id)) {
-        article = stmt.article.get(l.article_id, terminal.boutique_id);
-        articles.set(l.article_id, article);
-      }
-      if (!article) {
-        throw new SaleRejected(
-          'ARTICLE_NOT_FOUND',
-          `Ligne ${i + 1} : l'article ${l.article_id} n'existe pas dans la boutique ${terminal.boutique_nom}`,
-        );
-      }
-      const prix = l.prix_unitaire ?? article.prix_vente;
-      const sousTotal = multiplyMoney(prix, l.quantite);
-      montant += sousTotal ?? Number.POSITIVE_INFINITY;
-      if (sousTotal === null || !Number.isSafeInteger(montant)) {
-        throw new SaleRejected('INVALID_SALE', `Ligne ${i + 1} : montant trop élevé`);
-      }
-      lignes.push({ article, quantite: l.quantite, prix, sousTotal });
-    }
-    return { lignes, montant };
-  }
-
   // Read after the savepoint rolled back: the stock as it was before this sale.
-  function insufficientStockMessage(vente: VenteNormalisee, articleId: number, articleNom: string): string {
-    const demande = vente.lignes.filter((l) => l.article_id === articleId).reduce((sum, l) => sum + l.quantite, 0);
-    const disponible = stmt.stockOf.get(articleId) ?? 0;
-    return `Stock insuffisant pour ${articleNom} : demandé ${demande}, disponible ${disponible}`;
-  }
+  const stockBefore = (article: ArticleRow) => stmt.stockOf.get(article.id) ?? 0;
 
   function writeBatchSteps(terminal: TerminalContext, items: unknown[], receivedAt: Date, options: WriteSalesOptions): WriteSalesResult {
     const receivedIso = receivedAt.toISOString();
-    // Dates are UTC ISO text of one length (years 0000–9999): comparing the text compares the instants.
-    const latestTrusted = new Date(receivedAt.getTime() + MAX_CLOCK_AHEAD_MS).toISOString();
+    const latestTrusted = latestTrustedDate(receivedAt);
     const regles = stmt.regles.get(terminal.boutique_id) ?? terminal;
-    const allowNegative = options.viaRelay === true || regles.stock_negatif === 'autoriser';
+    const allowNegative = allowsNegativeStock(options, regles);
     const fuseau = regles.fuseau;
-    const utc = fuseau === 'UTC';
     const datesRemplacees: DateRemplacee[] = [];
     // The running totals of the sales written, per day and mode: one upsert per pair at the end
     // of the request instead of one per sale. Inside the request's transaction or savepoint,
@@ -257,6 +173,12 @@ export function createSaleWriter(db: Db) {
     // Article rows are read once per request; their stock is re-checked by the UPDATE itself.
     const articles = new Map<number, ArticleRow | undefined>();
     const boutiqueId = terminal.boutique_id;
+    const articleOf = (id: number): ArticleRow | undefined => {
+      if (articles.has(id)) return articles.get(id);
+      const article = stmt.article.get(id, boutiqueId);
+      articles.set(id, article);
+      return article;
+    };
     const storage: SaleStorage = {
       findSale(numero): StoredSale | undefined {
         const row = stmt.findVente.get(boutiqueId, numero);
@@ -266,31 +188,21 @@ export function createSaleWriter(db: Db) {
     };
 
     const store = (vente: VenteNormalisee, numero: string, empreinte: string): VenteCreee | SaleRefusal => {
-      let priced: ReturnType<typeof price>;
+      const priced = priceSale(vente, terminal.boutique_nom, articleOf);
+      if (isRefusal(priced)) return priced;
+      const { dateVente, dateCaisse } = saleDates(vente.date_vente, receivedIso, latestTrusted);
+      const jour = saleDay(dateVente, fuseau);
+      const key = `${jour} ${vente.mode_paiement}`;
+      let total = chiffres.get(key);
+      if (!total) {
+        const stored = stmt.chiffresStored.get(boutiqueId, jour, vente.mode_paiement) ?? 0n;
+        total = { jour, mode: vente.mode_paiement, nombre: 0, montant: 0n, stored };
+        chiffres.set(key, total);
+      }
+      const tooHigh = dailyTotalRefusal(total.stored + total.montant, priced.montant, jour, vente.mode_paiement);
+      if (tooHigh) return tooHigh;
       let avertissements: Avertissement[] | null;
       try {
-        priced = price(terminal, vente, articles);
-        // A till date too far ahead is replaced; the fingerprint, made earlier from the sale as
-        // sent, keeps the till's value, so a resend of it is still recognised as this sale.
-        let dateVente = vente.date_vente ?? receivedIso;
-        let dateCaisse: string | null = null;
-        if (dateVente > latestTrusted) {
-          dateCaisse = dateVente;
-          dateVente = receivedIso;
-        }
-        // Stored dates are UTC ISO text: in UTC the day is its first ten characters.
-        const jour = utc ? dateVente.slice(0, 10) : localDayOf(dateVente, fuseau);
-        const key = `${jour} ${vente.mode_paiement}`;
-        let total = chiffres.get(key);
-        if (!total) {
-          const stored = stmt.chiffresStored.get(boutiqueId, jour, vente.mode_paiement) ?? 0n;
-          total = { jour, mode: vente.mode_paiement, nombre: 0, montant: 0n, stored };
-          chiffres.set(key, total);
-        }
-        const montant = BigInt(priced.montant);
-        if (total.stored + total.montant + montant > MAX_CHIFFRES_JOUR_CENTIMES) {
-          throw new SaleRejected('INVALID_SALE', `Total du jour ${jour} (${vente.mode_paiement}) trop élevé`);
-        }
         avertissements = writeOne(
           terminal,
           vente,
@@ -303,24 +215,16 @@ export function createSaleWriter(db: Db) {
           dateCaisse,
           allowNegative,
         );
-        if (dateCaisse !== null) datesRemplacees.push({ numero_facture: numero, date_vente_caisse: dateCaisse, date_vente: dateVente });
-        total.nombre++;
-        total.montant += montant;
       } catch (error) {
         // SQLITE_BUSY or SQLITE_FULL end the outer transaction too: then nothing is saved and
         // the whole request must fail, not carry on outside any transaction.
-        if (!(error instanceof SaleRejected) || !db.inTransaction) throw error;
-        const erreur =
-          error.articleId === undefined ? error.message : insufficientStockMessage(vente, error.articleId, error.message);
-        return { code: error.code, erreur };
+        if (!(error instanceof StockShort) || !db.inTransaction) throw error;
+        return insufficientStock(vente, error.article, stockBefore(error.article));
       }
-      const creee: VenteCreee = {
-        numero_facture: numero,
-        montant_total: formatMoney(priced.montant),
-        lignes: priced.lignes.map((l) => ligneCreee(l.article.nom, l.quantite, l.prix, l.sousTotal)),
-      };
-      if (avertissements) creee.avertissements = avertissements;
-      return creee;
+      if (dateCaisse !== null) datesRemplacees.push({ numero_facture: numero, date_vente_caisse: dateCaisse, date_vente: dateVente });
+      total.nombre++;
+      total.montant += BigInt(priced.montant);
+      return venteCreee(numero, priced, avertissements);
     };
 
     const outcome = processSales(items, { serial: terminal.serial, boutiqueId, receivedAt, numeros }, storage, store);

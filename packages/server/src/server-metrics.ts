@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Counter, createMetricsRegistry, Gauge, Histogram, METRIC_PREFIX, type Registry } from '@ventesync/runtime/metrics';
 import type { SalesOutcome } from '@ventesync/shared';
-import type { Db } from './db/open-database.js';
 
 /**
  * Most boutiques counted each under its own label; sales of any further one are counted under
@@ -19,9 +18,9 @@ export const COMMIT_DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
 /**
  * The server's metrics. On the sync path they cost a few counter increments per request
  * (counts already known from the write's outcome); the database size is read only when
- * scraped (two pragmas, no table read).
+ * scraped (SQLite: two pragmas, no table read).
  */
-export function createServerMetrics(db: Db, version: string) {
+export function createServerMetrics(databaseSizeBytes: () => Promise<number>, version: string) {
   const registry: Registry = createMetricsRegistry(version);
   const received = new Counter({
     name: `${METRIC_PREFIX}sales_received_total`,
@@ -47,14 +46,12 @@ export function createServerMetrics(db: Db, version: string) {
     buckets: COMMIT_DURATION_BUCKETS,
     registers: [registry],
   });
-  const pageCount = db.prepare('PRAGMA page_count').pluck();
-  const pageSize = db.prepare('PRAGMA page_size').pluck();
   new Gauge({
     name: `${METRIC_PREFIX}database_size_bytes`,
-    help: 'Taille de la base (page_count × page_size, hors journal WAL)',
+    help: 'Taille de la base (SQLite : page_count × page_size, hors journal WAL ; PostgreSQL : pg_database_size)',
     registers: [registry],
-    collect() {
-      this.set((pageCount.get() as number) * (pageSize.get() as number));
+    async collect() {
+      this.set(await databaseSizeBytes());
     },
   });
   // Children bound once: the hot path then skips label hashing for the common outcomes.

@@ -1,34 +1,55 @@
-import { cachedProbe, type Check, diskSpaceCheck, LOW_DISK_WARN_BYTES, writeProbeCheck } from '@ventesync/runtime/metrics';
-import type { Db } from './db/open-database.js';
+import { type Check, diskSpaceCheck, LOW_DISK_WARN_BYTES, READY_WRITE_PROBE_INTERVAL_MS, writeFailureCheck } from '@ventesync/runtime/metrics';
 import type { StorageHealth } from './storage-health.js';
+import type { HealthStorage } from './storage/storage.js';
 
 /**
  * The checks of the server's `/ready`. `database`: it answers, no write failed that was not
- * followed by one that worked (storage-health.ts), and a real write (`probeWrite`: fresh disk
- * space, then a page of SQLite's own, rolled back) works, tried at most every few seconds.
- * `disk`: free space, a warning well before it runs out.
+ * followed by one that worked (storage-health.ts), and a real write (`probeWrite`: on SQLite
+ * fresh disk space, then a page of its own, rolled back) works, tried at most every few
+ * seconds. `disk`: free space of the database's disk, a warning well before it runs out (a
+ * database on another machine, PostgreSQL, has none here to watch).
  */
 export function serverChecks(deps: {
-  db: Db;
-  storage: StorageHealth;
-  probeWrite: () => void;
+  storage: HealthStorage;
+  health: StorageHealth;
   now: () => number;
   lowDiskWarnBytes?: number;
-}): () => Record<string, Check> {
-  const { db, storage } = deps;
-  const ping = db.prepare('SELECT 1').pluck();
-  const probe = cachedProbe(() => writeProbeCheck(deps.probeWrite), deps.now);
+}): () => Promise<Record<string, Check>> {
+  const { storage, health } = deps;
+  let probed: { at: number; check: Check } | null = null;
 
-  function database(): Check {
+  // The write probe's answer is kept a few seconds: a load balancer polling /ready often costs
+  // one real write per interval, not one per poll.
+  async function probe(): Promise<Check> {
+    const t = deps.now();
+    if (probed && t - probed.at < READY_WRITE_PROBE_INTERVAL_MS && t >= probed.at) return probed.check;
+    let check: Check;
     try {
-      ping.get();
+      await storage.probeWrite();
+      check = { status: 'pass', message: 'écriture possible' };
+    } catch (error) {
+      check = writeFailureCheck(error);
+    }
+    probed = { at: t, check };
+    return check;
+  }
+
+  async function database(): Promise<Check> {
+    try {
+      await storage.ping();
     } catch (error) {
       return { status: 'fail', message: `la base ne répond pas (${String((error as { code?: unknown }).code ?? error)})` };
     }
-    const state = storage.state();
+    const state = await health.state();
     if (!state.ok) return { status: 'fail', message: state.reason };
     return probe();
   }
 
-  return () => ({ database: database(), disk: diskSpaceCheck(db.name, deps.lowDiskWarnBytes ?? LOW_DISK_WARN_BYTES) });
+  return async () => ({
+    database: await database(),
+    disk:
+      storage.diskFile === null
+        ? { status: 'pass', message: 'base sur un autre serveur : pas de disque local à surveiller' }
+        : diskSpaceCheck(storage.diskFile, deps.lowDiskWarnBytes ?? LOW_DISK_WARN_BYTES),
+  });
 }

@@ -2,10 +2,8 @@ import { closeOnSignals } from '@ventesync/runtime/http';
 import { looselyProtectedDatabase } from '@ventesync/runtime/sqlite';
 import { readFileSync } from 'node:fs';
 import { buildApp } from './app.js';
-import { createCatalogueStore } from './catalogue-store.js';
-import { openDatabase } from './db/open-database.js';
 import { DEMO_FIXTURE } from './demo-data.js';
-import { importFixture } from './fixture-import.js';
+import { openStorage } from './storage/open-storage.js';
 import { createLogger } from '@ventesync/runtime/log';
 import { readMetricsToken } from '@ventesync/runtime/metrics';
 
@@ -32,7 +30,7 @@ export function defaultHost(demo: boolean): string {
   return demo ? '127.0.0.1' : '0.0.0.0';
 }
 
-/** The process entry: open the database, listen, and close both cleanly on SIGINT/SIGTERM. */
+/** The process entry: open the storage, listen, and close both cleanly on SIGINT/SIGTERM. */
 export async function serve(config: Readonly<ServeConfig>): Promise<void> {
   const metricsToken = config.metricsTokenFile === undefined ? undefined : readMetricsToken(config.metricsTokenFile);
   if (metricsToken && !metricsToken.ok) {
@@ -41,12 +39,18 @@ export async function serve(config: Readonly<ServeConfig>): Promise<void> {
     return;
   }
   const logger = createLogger({ pretty: config.pretty });
-  const db = openDatabase(config.db);
-  warnIfReadableByOthers(config.db, logger);
+  // An unreachable or unopenable database stops the start with its name, never a stack.
+  const opened = await openStorage(config.db, { server: true });
+  if (!opened.ok) {
+    process.stderr.write(`Erreur : ${opened.erreur}\n`);
+    process.exitCode = 1;
+    return;
+  }
+  const { storage } = opened;
+  if (storage.kind === 'sqlite') warnIfReadableByOthers(config.db, logger);
   if (config.demo) {
-    const catalogue = createCatalogueStore(db);
-    if (catalogue.isEmpty()) {
-      const result = importFixture(db, catalogue, DEMO_FIXTURE, new Date());
+    if (await storage.catalogue.isEmpty()) {
+      const result = await storage.importFixture(DEMO_FIXTURE, new Date());
       if (!result.ok) throw new Error(result.erreur);
       logger.info('Données de démonstration chargées (boutique 2 « Ma Boutique », terminal 0a1badae951f8473)');
     } else {
@@ -56,18 +60,18 @@ export async function serve(config: Readonly<ServeConfig>): Promise<void> {
   // Read before anything listens: a missing or unreadable file stops the start with its name.
   const tls = config.tlsCert && config.tlsKey ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } : undefined;
   const app = await buildApp({
-    db,
+    storage,
     logger,
     requireSignatures: config.requireSignatures ?? false,
     ...(tls ? { tls } : {}),
     ...(metricsToken?.ok ? { metricsToken: metricsToken.token } : {}),
   });
   const url = await app.listen({ host: config.host, port: config.port });
-  logger.info({ url, host: config.host, db: config.db }, `ventesync serveur à l'écoute sur ${url} (base : ${config.db})`);
+  logger.info({ url, host: config.host, db: storage.where }, `ventesync serveur à l'écoute sur ${url} (base : ${storage.where})`);
 
   closeOnSignals(logger, async () => {
     await app.close();
-    db.close();
+    await storage.close();
     logger.info('Serveur arrêté');
   });
 }

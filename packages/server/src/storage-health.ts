@@ -38,7 +38,7 @@ export function probeDiskWrite(file: string): void {
  * asked, `probeWrite` (a real write: fresh disk space and the database's own). The free space
  * of the disk is also checked on each call, which costs one statfs.
  */
-export function createStorageHealth(file: string, probeWrite: () => void, now: () => number = Date.now) {
+export function createStorageHealth(file: string, probeWrite: () => void | Promise<void>, now: () => number = Date.now) {
   let failure: { at: number; code: string; kind: StorageFailureKind } | null = null;
   let lastAttempt = 0;
   const onDisk = file !== ':memory:' && file !== '';
@@ -51,11 +51,11 @@ export function createStorageHealth(file: string, probeWrite: () => void, now: (
     succeeded(): void {
       failure = null;
     },
-    state(): StorageState {
+    async state(): Promise<StorageState> {
       if (failure && now() - lastAttempt >= WRITE_PROBE_INTERVAL_MS) {
         lastAttempt = now();
         try {
-          probeWrite();
+          await probeWrite();
           failure = null;
         } catch {
           // Still failing: said below.

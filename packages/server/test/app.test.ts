@@ -2,7 +2,10 @@ import { DAEMON_BUSY_TIMEOUT_MS } from '@ventesync/runtime/sqlite';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { tempDir, testApp, vente } from './helpers.js';
+import { buildApp } from '../src/app.js';
+import { createSqliteStorage } from '../src/storage/sqlite-storage.js';
+import { STORAGE_UNAVAILABLE, type Storage } from '../src/storage/storage.js';
+import { openTestDb, SERIAL, SYNC, tempDir, testApp, vente } from './helpers.js';
 
 let tmp: ReturnType<typeof tempDir>;
 beforeEach(() => {
@@ -49,6 +52,40 @@ describe('the OpenAPI document', () => {
       expect(second.body).toBe(first.body);
     } finally {
       await t.close();
+    }
+  });
+});
+
+describe('a storage that cannot reach its database for now (STORAGE_UNAVAILABLE)', () => {
+  it('a sync gets 503 with Retry-After, never a 500; the next one, the database back, goes through', async () => {
+    const file = join(tmp.dir, 'distante.db');
+    const db = openTestDb(file);
+    const sqlite = createSqliteStorage(db);
+    let reachable = false;
+    // A PostgreSQL restarting, as the interface tells it (storage.ts).
+    const gone = () => Promise.reject(Object.assign(new Error('connexion perdue'), { code: STORAGE_UNAVAILABLE }));
+    const storage: Storage = {
+      ...sqlite,
+      writes: { ...sqlite.writes, sales: (...args) => (reachable ? sqlite.writes.sales(...args) : gone()) },
+    };
+    const app = await buildApp({ storage, logger: false });
+    try {
+      const send = (numero: string) =>
+        app.inject({
+          method: 'POST',
+          url: SYNC,
+          headers: { 'content-type': 'application/json', 'x-device-serial': SERIAL },
+          payload: JSON.stringify([vente(numero, [{ article_id: 6 }])]),
+        });
+      const refused = await send('V-1');
+      expect(refused.statusCode).toBe(503);
+      expect(refused.headers['retry-after']).toBeDefined();
+      expect(refused.json()).toMatchObject({ code: 'SERVICE_UNAVAILABLE', error: expect.any(String) });
+      reachable = true;
+      expect((await send('V-1')).statusCode).toBe(201);
+    } finally {
+      await app.close();
+      db.close();
     }
   });
 });

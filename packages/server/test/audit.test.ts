@@ -199,6 +199,18 @@ describe('the audit row’s words', () => {
     );
   });
 
+  it('a PostgreSQL URL keeps its user, host and base but never its password (--db URL or --db=URL)', () => {
+    expect(typedCommand('ventesync-server', ['stock', 'add', '1', '5', '--db', 'postgres://vente:m0t%40passe@db:5432/ventes'])).toBe(
+      "ventesync-server stock add 1 5 --db 'postgres://vente:***@db:5432/ventes'",
+    );
+    expect(typedCommand('ventesync-server', ['boutique', 'list', '--db=postgresql://vente:x@db/ventes'])).toBe(
+      "ventesync-server boutique list '--db=postgresql://vente:***@db/ventes'",
+    );
+    expect(typedCommand('ventesync-server', ['import', 'f.json', '--db', 'postgres://vente@db/ventes'])).toBe(
+      'ventesync-server import f.json --db postgres://vente@db/ventes',
+    );
+  });
+
   it('the OS user: os.userInfo() when it answers, else the environment, else the uid; never a failure', () => {
     expect(operatorName({}, () => ({ username: 'marie' }))).toBe('marie');
     const broken = () => {

@@ -24,6 +24,8 @@ export interface PgCluster {
   /** postgres://postgres:…@127.0.0.1:port/ventesync_test */
   url: string;
   port: number;
+  /** The temporary folder holding the data, the socket and the log; removed by `stop`. */
+  folder: string;
   /** A URL to another database of this cluster. */
   urlOf(database: string): string;
   /** A fresh empty database (CREATE DATABASE … TEMPLATE template0): its URL. */
@@ -32,6 +34,9 @@ export interface PgCluster {
   stop(): Promise<void>;
   /** pg_ctl stop then start on the same port and folder: "the DBA restarted PostgreSQL". */
   restart(): void;
+  /** pg_ctl stop (fast): the database is away until `resume`. */
+  pause(): void;
+  resume(): void;
 }
 
 function binDirs(): string[] {
@@ -60,12 +65,12 @@ export function pgAvailable(): boolean {
  * PostgreSQL it is skipped, saying so; in CI (CI=true) a missing PostgreSQL is a failure, never
  * a silent skip.
  */
-export function pgSuiteEnabled(): boolean {
-  if (pgAvailable()) return true;
-  if (process.env.CI === 'true') {
+export function pgSuiteEnabled(available = pgAvailable(), env: NodeJS.ProcessEnv = process.env, warn: (message: string) => void = console.warn): boolean {
+  if (available) return true;
+  if (env.CI === 'true') {
     throw new Error('PostgreSQL introuvable (ni pg_config --bindir ni /usr/lib/postgresql/*/bin) alors que CI=true : la suite PostgreSQL doit tourner en CI');
   }
-  console.warn('PostgreSQL absent : suite PostgreSQL sautée (installez postgresql pour la lancer)');
+  warn('PostgreSQL absent : suite PostgreSQL sautée (installez postgresql pour la lancer)');
   return false;
 }
 
@@ -98,7 +103,34 @@ function userIds(name: string): { uid: number; gid: number } {
   return { uid, gid };
 }
 
+/**
+ * Clusters not stopped yet. A test process that ends without its afterAll (vitest ends a
+ * worker with SIGTERM, a test crashes) still stops them: no postgres left running, no folder
+ * left behind.
+ */
+const leftRunning = new Set<() => void>();
+let cleanupInstalled = false;
+
+function stopLeftRunning(): void {
+  for (const stop of [...leftRunning]) stop();
+  leftRunning.clear();
+}
+
+function installCleanup(): void {
+  if (cleanupInstalled) return;
+  cleanupInstalled = true;
+  process.once('exit', stopLeftRunning);
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      stopLeftRunning();
+      // Then as the signal would have done without this listener.
+      process.kill(process.pid, signal);
+    });
+  }
+}
+
 export async function startPgCluster(): Promise<PgCluster> {
+  installCleanup();
   const bin = pgBinDir();
   if (!bin) throw new Error('PostgreSQL introuvable : pg_config --bindir ou /usr/lib/postgresql/*/bin');
   const root = mkdtempSync(join(tmpdir(), 'ventesync-pg-'));
@@ -140,18 +172,33 @@ export async function startPgCluster(): Promise<PgCluster> {
   await createDatabase(TEST_DATABASE);
 
   let stopped = false;
+  const onExit = () => {
+    if (stopped) return;
+    stopped = true;
+    try {
+      run(join(bin, 'pg_ctl'), ['stop', '-D', data, '-m', 'immediate', '-w', '-s']);
+    } catch {
+      // already stopped
+    }
+    rmSync(root, { recursive: true, force: true });
+  };
+  leftRunning.add(onExit);
   return {
     url: urlOf(TEST_DATABASE),
     port,
+    folder: root,
     urlOf,
     createDatabase,
     restart() {
       stopServer();
       start();
     },
+    pause: stopServer,
+    resume: start,
     async stop() {
       if (stopped) return;
       stopped = true;
+      leftRunning.delete(onExit);
       try {
         stopServer();
       } finally {

@@ -8,6 +8,7 @@ import {
   parsePgUrl,
   PgConnectError,
   withClient,
+  withRetriedTransaction,
   withTransaction,
 } from '../src/postgres/pg-connect.js';
 import { type PgCluster, pgSuiteEnabled, startPgCluster, TEST_PASSWORD } from './pg-cluster.js';
@@ -60,7 +61,7 @@ describe('a PostgreSQL URL is checked before anything is tried', () => {
 
   it('a database gone becomes a 503 DATABASE_FAILING with Retry-After, naming host:port and never the password', () => {
     const failure = databaseUnavailable(new Error('Connection terminated'), 'postgres://u@db:5432/ventes');
-    expect(failure).toMatchObject({ ventesyncCode: 'DATABASE_FAILING', retryAfterSeconds: 2 });
+    expect(failure).toMatchObject({ code: 'STORAGE_UNAVAILABLE', ventesyncCode: 'DATABASE_FAILING', retryAfterSeconds: 2 });
     expect(failure.message).toBe(
       "Base de données PostgreSQL (db:5432) momentanément injoignable : rien de cette requête n'a été enregistré. Réessayez dans 2 s.",
     );
@@ -142,6 +143,40 @@ describe.skipIf(!pgSuiteEnabled())('connecting to a real PostgreSQL', () => {
       const r = await withClient(pool, where, (c) => c.query<{ n: number }>('SELECT 1 AS n'));
       const answered = r.rows[0]!.n === 1;
       expect(answered).toBe(true);
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('two transactions that deadlock: PostgreSQL picks one, it is run again whole, both end written', async () => {
+    const url = await cluster.createDatabase();
+    const { pool, where } = await openPgPool(url);
+    try {
+      await pool.query('CREATE TABLE compte (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)');
+      await pool.query('INSERT INTO compte VALUES (1, 0), (2, 0)');
+      let attempts = 0;
+      let bothHoldFirst: () => void = () => {};
+      const firstLocks = new Promise<void>((resolve) => {
+        let held = 0;
+        bothHoldFirst = () => (++held === 2 ? resolve() : undefined);
+      });
+      // Each locks its first row, waits for the other to hold its own, then asks for the other's.
+      const crossing = (first: number, second: number) =>
+        withRetriedTransaction(pool, where, async (client) => {
+          attempts++;
+          await client.query('UPDATE compte SET n = n + 1 WHERE id = $1', [first]);
+          if (attempts <= 2) {
+            bothHoldFirst();
+            await firstLocks;
+          }
+          await client.query('UPDATE compte SET n = n + 1 WHERE id = $1', [second]);
+        });
+      await Promise.all([crossing(1, 2), crossing(2, 1)]);
+      expect(attempts).toBe(3);
+      expect((await pool.query('SELECT id, n FROM compte ORDER BY id')).rows).toEqual([
+        { id: 1, n: 2 },
+        { id: 2, n: 2 },
+      ]);
     } finally {
       await pool.end();
     }

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { openPgPool, PgConnectError } from '../src/postgres/pg-connect.js';
-import { migratePg, PG_MIGRATIONS, schemaVersionOf } from '../src/postgres/pg-migrations.js';
+import { IDENTITY_TABLES, migratePg, PG_MIGRATIONS, schemaVersionOf, syncIdentitySequences } from '../src/postgres/pg-migrations.js';
 import { type PgCluster, pgSuiteEnabled, startPgCluster } from './pg-cluster.js';
 
 const enabled = pgSuiteEnabled();
@@ -80,6 +80,29 @@ describe.skipIf(!enabled)('PostgreSQL schema migrations', () => {
       expect((refusal as Error).message).toMatch(/vers la version 2 impossible : division by zero\. Rien n’a été modifié/);
       expect(await tablesOf(pool)).toEqual([]);
       expect(await schemaVersionOf(pool)).toBe(0);
+    });
+  });
+
+  it('rows copied in with their ids (migrate from SQLite): the next row made gets the id after the highest', async () => {
+    const url = await cluster.createDatabase();
+    await withPool(url, async (pool, where) => {
+      await migratePg(pool, where);
+      const identities = await pool.query<{ table_name: string }>(
+        "SELECT table_name FROM information_schema.columns WHERE table_schema = 'public' AND is_identity = 'YES' ORDER BY table_name",
+      );
+      expect(identities.rows.map((r) => r.table_name)).toEqual([...IDENTITY_TABLES].sort());
+      await pool.query("INSERT INTO boutiques (id, nom) VALUES (7, 'A'), (3, 'B')");
+      await pool.query("INSERT INTO relais (id, nom, secret) VALUES (2, 'R', 's')");
+      const client = await pool.connect();
+      try {
+        await syncIdentitySequences(client);
+        await syncIdentitySequences(client);
+      } finally {
+        client.release();
+      }
+      expect((await pool.query("INSERT INTO boutiques (nom) VALUES ('C') RETURNING id::int AS id")).rows).toEqual([{ id: 8 }]);
+      expect((await pool.query("INSERT INTO relais (nom, secret) VALUES ('R2', 's') RETURNING id::int AS id")).rows).toEqual([{ id: 3 }]);
+      expect((await pool.query("INSERT INTO audit (le, utilisateur, commande, changement) VALUES ('x', 'u', 'c', 'd') RETURNING id::int AS id")).rows).toEqual([{ id: 1 }]);
     });
   });
 

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
+import { createSqliteStorage } from '../src/storage/sqlite-storage.js';
 import { READY_WRITE_PROBE_INTERVAL_MS } from '@ventesync/runtime/metrics';
 import { openTestDb, tempDir } from './helpers.js';
 
@@ -88,5 +89,35 @@ describe('server /ready', () => {
     const res = await ready();
     expect(res.statusCode).toBe(200);
     expect(res.json()).toMatchObject({ status: 'warn', checks: { database: { status: 'pass' }, disk: { status: 'warn', message: expect.stringContaining('peu de place') } } });
+  });
+
+  it('a database on another server (PostgreSQL) has no local disk to watch: /ready says so, and a database that stops answering fails', async () => {
+    const db = openTestDb(join(tmp.dir, 'serveur.db'));
+    const sqlite = createSqliteStorage(db);
+    let answering = true;
+    const gone = () => Promise.reject(Object.assign(new Error('connexion perdue'), { code: 'STORAGE_UNAVAILABLE' }));
+    // The same storage as seen from elsewhere: no file of its own here.
+    const remote = {
+      ...sqlite,
+      health: {
+        ...sqlite.health,
+        diskFile: null,
+        ping: () => (answering ? sqlite.health.ping() : gone()),
+        probeWrite: () => (answering ? sqlite.health.probeWrite() : gone()),
+      },
+    };
+    const app = await buildApp({ storage: remote, logger: false, lowDiskWarnBytes: Number.MAX_SAFE_INTEGER });
+    cleanups.push(async () => {
+      await app.close();
+      db.close();
+    });
+    const first = await app.inject({ method: 'GET', url: '/ready' });
+    expect(first.statusCode).toBe(200);
+    expect(first.json()).toMatchObject({ status: 'pass', checks: { database: { status: 'pass' }, disk: { status: 'pass', message: expect.stringContaining('autre serveur') } } });
+    answering = false;
+    const down = await app.inject({ method: 'GET', url: '/ready' });
+    expect(down.statusCode).toBe(503);
+    expect(down.json()).toMatchObject({ checks: { database: { status: 'fail', message: expect.stringContaining('ne répond pas') } } });
+    expect((await app.inject({ method: 'GET', url: '/health' })).statusCode).toBe(503);
   });
 });

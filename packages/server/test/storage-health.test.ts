@@ -65,21 +65,21 @@ describe('a full disk', () => {
     }
   });
 
-  it('a failing disk (I/O error) is reported on /health as such, not as a full disk', () => {
+  it('a failing disk (I/O error) is reported on /health as such, not as a full disk', async () => {
     let clock = 0;
     const probe = { fails: true };
     const storage = createStorageHealth(':memory:', () => {
       if (probe.fails) throw Object.assign(new Error('I/O'), { code: 'EIO' });
     }, () => clock);
     storage.failed('SQLITE_IOERR_WRITE', 'io');
-    expect(storage.state()).toEqual({ ok: false, reason: expect.stringContaining("erreur d'entrée-sortie") });
+    expect(await storage.state()).toEqual({ ok: false, reason: expect.stringContaining("erreur d'entrée-sortie") });
     clock += WRITE_PROBE_INTERVAL_MS;
-    expect(storage.state().ok).toBe(false);
+    expect((await storage.state()).ok).toBe(false);
     probe.fails = false;
     // Tried at most every WRITE_PROBE_INTERVAL_MS: not yet.
-    expect(storage.state().ok).toBe(false);
+    expect((await storage.state()).ok).toBe(false);
     clock += WRITE_PROBE_INTERVAL_MS;
-    expect(storage.state()).toEqual({ ok: true });
+    expect(await storage.state()).toEqual({ ok: true });
   });
 });
 

@@ -46,9 +46,16 @@ export function cut(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
 
+/** `--db postgres://vente:motdepasse@hôte/base`: the password in a URL, anywhere in a word. */
+const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^:@/\s]*):[^@/\s]*@/gi;
+
+export function withoutUrlPassword(word: string): string {
+  return word.replace(URL_PASSWORD, `$1:${REDACTED}@`);
+}
+
 /**
  * The command as the person typed it, each word quoted for a shell where it needs it, with the
- * value of every secret option replaced by `***`.
+ * value of every secret option replaced by `***`, and so is the password of a URL (`--db`).
  */
 export function typedCommand(program: string, args: readonly string[]): string {
   const words: string[] = [];
@@ -69,7 +76,7 @@ export function typedCommand(program: string, args: readonly string[]): string {
       }
       continue;
     }
-    words.push(shellWord(arg));
+    words.push(shellWord(withoutUrlPassword(arg)));
   }
   return cut([program, ...words].join(' '), MAX_AUDIT_COMMAND_CHARS);
 }

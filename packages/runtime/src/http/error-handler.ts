@@ -27,6 +27,8 @@ export function storageFailureOf(error: unknown): StorageFailure | null {
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code !== 'string') return null;
   if (code === 'SQLITE_BUSY' || code.startsWith('SQLITE_BUSY_')) return 'busy';
+  // The server's storage interface says so for a database it cannot reach for now (storage.ts).
+  if (code === 'STORAGE_UNAVAILABLE') return 'busy';
   if (FULL_CODES.has(code)) return 'full';
   if (code === 'SQLITE_IOERR' || code.startsWith('SQLITE_IOERR_') || code === 'EIO') return 'io';
   return null;

@@ -29,9 +29,11 @@ export function bodyBytesOf(request: FastifyRequest): number | undefined {
 /**
  * A check on the body's bytes exactly as received, run before they are decoded or parsed (a
  * request signature covers those bytes: CONTRACT §6). Returns the error to refuse the request
- * with, or null. The buffer is the one the parser gets: nothing is copied.
+ * with, or null. The buffer is the one the parser gets: nothing is copied. A check that needs
+ * an asynchronous database (the server on PostgreSQL) returns a promise of that; a synchronous
+ * one (the relay, SQLite) costs no extra turn.
  */
-export type RawBodyCheck = (body: Buffer) => Error | null;
+export type RawBodyCheck = (body: Buffer) => Error | null | Promise<Error | null>;
 const rawBodyChecks = new WeakMap<FastifyRequest, RawBodyCheck>();
 
 /** Asks the body parser to run `check` on this request's raw bytes before parsing them. */
@@ -59,26 +61,38 @@ export function registerJsonBody(app: FastifyInstance): void {
     receivedBytes.set(request, (body as Buffer).length);
     const check = takeRawBodyCheck(request);
     const refusal = check ? check(body as Buffer) : null;
+    if (refusal instanceof Promise) {
+      refusal.then(
+        (error) => (error ? done(error, undefined) : parseJson(body as Buffer, done)),
+        (error: Error) => done(error, undefined),
+      );
+      return;
+    }
     if (refusal) {
       done(refusal, undefined);
       return;
     }
-    const text = decodeUtf8(body as Buffer);
-    if (text === null) {
-      done(
-        clientError('INVALID_JSON', 'Corps de requête invalide : le texte n’est pas encodé en UTF-8 (accents en Latin-1 ?). Envoyez du JSON en UTF-8.'),
-        undefined,
-      );
-      return;
-    }
-    if (text.trim() === '') {
-      done(clientError('INVALID_JSON', 'Corps de requête vide : un tableau JSON de ventes est attendu'), undefined);
-      return;
-    }
-    try {
-      done(null, JSON.parse(text));
-    } catch {
-      done(clientError('INVALID_JSON', 'Corps de requête invalide : ce n’est pas du JSON valide'), undefined);
-    }
+    parseJson(body as Buffer, done);
   });
+}
+
+/** The body's bytes as JSON, or INVALID_JSON saying why not. */
+function parseJson(body: Buffer, done: (error: Error | null, value: unknown) => void): void {
+  const text = decodeUtf8(body);
+  if (text === null) {
+    done(
+      clientError('INVALID_JSON', 'Corps de requête invalide : le texte n’est pas encodé en UTF-8 (accents en Latin-1 ?). Envoyez du JSON en UTF-8.'),
+      undefined,
+    );
+    return;
+  }
+  if (text.trim() === '') {
+    done(clientError('INVALID_JSON', 'Corps de requête vide : un tableau JSON de ventes est attendu'), undefined);
+    return;
+  }
+  try {
+    done(null, JSON.parse(text));
+  } catch {
+    done(clientError('INVALID_JSON', 'Corps de requête invalide : ce n’est pas du JSON valide'), undefined);
+  }
 }

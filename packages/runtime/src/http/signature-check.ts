@@ -54,8 +54,11 @@ export type SignatureDemand =
     };
 
 export interface ReplayGuard {
-  /** True the first time this v1 is seen within the window (and records it), false for a replay. */
-  accept(signature: ParsedSignature): boolean;
+  /**
+   * True the first time this v1 is seen within the window (and records it), false for a replay.
+   * A promise of it from an asynchronous database; a synchronous answer is used at once.
+   */
+  accept(signature: ParsedSignature): boolean | Promise<boolean>;
 }
 
 export interface SignatureCheckOptions {
@@ -65,6 +68,8 @@ export interface SignatureCheckOptions {
   /** The checker's clock, in Unix seconds. */
   nowSeconds: () => number;
 }
+
+const replayed = () => clientError('SIGNATURE_REPLAYED', SIGNATURE_MESSAGES.SIGNATURE_REPLAYED);
 
 function refuse(reply: FastifyReply, refusal: SignatureRefusal) {
   return reply.code(statusOf(refusal.code)).send(errorBody(refusal.code, refusal.message));
@@ -98,8 +103,10 @@ export function registerSignatureCheck(api: FastifyInstance, options: SignatureC
       } else {
         demand.onAuthenticated?.(reply);
         refusal = demand.afterMatch?.() ?? null;
-        if (!refusal && !options.replays.accept(signature)) {
-          refusal = { code: 'SIGNATURE_REPLAYED', message: SIGNATURE_MESSAGES.SIGNATURE_REPLAYED };
+        if (!refusal) {
+          const accepted = options.replays.accept(signature);
+          if (accepted instanceof Promise) return accepted.then((ok) => (ok ? null : replayed()));
+          if (!accepted) return replayed();
         }
       }
       return refusal && clientError(refusal.code as RequestErrorCode, refusal.message);
@@ -109,7 +116,7 @@ export function registerSignatureCheck(api: FastifyInstance, options: SignatureC
   api.addHook('preValidation', async (request, reply) => {
     const check = takeRawBodyCheck(request);
     if (!check) return;
-    const refusal = check(Buffer.alloc(0)) as (Error & { ventesyncCode?: SignatureCode }) | null;
+    const refusal = (await check(Buffer.alloc(0))) as (Error & { ventesyncCode?: SignatureCode }) | null;
     if (refusal) return refuse(reply, { code: refusal.ventesyncCode!, message: refusal.message });
   });
 }

@@ -68,16 +68,21 @@ export function writeProbeCheck(probe: () => void): Check {
     probe();
     return { status: 'pass', message: 'écriture possible' };
   } catch (error) {
-    const code = String((error as { code?: unknown } | null)?.code ?? 'ERREUR');
-    const failure = storageFailureOf(error);
-    if (failure === 'busy') return { status: 'warn', message: `base occupée par une autre commande (${code}) : écriture non vérifiée`, code };
-    if (failure === 'full') return { status: 'fail', message: `écriture impossible : disque plein (${code})`, code };
-    if (READ_ONLY_CODES.has(code) || code.startsWith('SQLITE_READONLY_')) {
-      return { status: 'fail', message: `écriture impossible : base en lecture seule (${code})`, code };
-    }
-    if (failure === 'io') return { status: 'fail', message: `écriture impossible : erreur d'entrée-sortie, disque défaillant ? (${code})`, code };
-    return { status: 'fail', message: `écriture impossible (${code})`, code };
+    return writeFailureCheck(error);
   }
+}
+
+/** What a failed write probe's error means, for a probe run elsewhere (an asynchronous database). */
+export function writeFailureCheck(error: unknown): Check {
+  const code = String((error as { code?: unknown } | null)?.code ?? 'ERREUR');
+  const failure = storageFailureOf(error);
+  if (failure === 'busy') return { status: 'warn', message: `base occupée par une autre commande (${code}) : écriture non vérifiée`, code };
+  if (failure === 'full') return { status: 'fail', message: `écriture impossible : disque plein (${code})`, code };
+  if (READ_ONLY_CODES.has(code) || code.startsWith('SQLITE_READONLY_')) {
+    return { status: 'fail', message: `écriture impossible : base en lecture seule (${code})`, code };
+  }
+  if (failure === 'io') return { status: 'fail', message: `écriture impossible : erreur d'entrée-sortie, disque défaillant ? (${code})`, code };
+  return { status: 'fail', message: `écriture impossible (${code})`, code };
 }
 
 /**
@@ -100,10 +105,10 @@ export function cachedProbe(probe: () => Check, now: () => number, intervalMs: n
  */
 export function registerReadyRoute(
   app: FastifyInstance,
-  options: { version: string; startedAt: number; now: () => number; checks: () => Record<string, Check> },
+  options: { version: string; startedAt: number; now: () => number; checks: () => Record<string, Check> | Promise<Record<string, Check>> },
 ): void {
   app.get(READY_PATH, { logLevel: 'warn' }, async (_request, reply) => {
-    const checks = options.checks();
+    const checks = await options.checks();
     const body: Readiness = {
       status: worstOf(checks),
       checks,

@@ -1,4 +1,6 @@
 import pg from 'pg';
+import { isPostgresUrl } from '../storage/open-storage.js';
+import { STORAGE_UNAVAILABLE } from '../storage/storage.js';
 
 /**
  * The server's connection to PostgreSQL (issue 13): the URL checked before anything is tried,
@@ -14,6 +16,11 @@ export const PG_POOL_MAX = 10;
 export const PG_CONNECT_TIMEOUT_MS = 5_000;
 /** An idle connection is closed after this long; the pool opens another when needed. */
 export const PG_IDLE_TIMEOUT_MS = 30_000;
+/**
+ * TCP keepalive starts probing an idle connection after this long: a database host gone
+ * silently (a cut cable, no RST) is found by the system's probes rather than after hours.
+ */
+export const PG_KEEPALIVE_DELAY_MS = 10_000;
 /** Seconds a till should wait before sending again while the database is away (503). */
 export const PG_UNAVAILABLE_RETRY_AFTER_SECONDS = 2;
 /** What the server calls itself in pg_stat_activity, so that a DBA sees whose connections they are. */
@@ -51,17 +58,12 @@ export interface PgTarget {
   connectionString: string;
 }
 
-/** Whether `--db` names PostgreSQL rather than a SQLite file. */
-export function isPgUrl(text: string): boolean {
-  return /^postgres(ql)?:\/\//i.test(text);
-}
-
 /** A bracketed IPv6 host keeps its brackets in `where`, so that host:port reads unambiguously. */
 const hostPort = (t: Pick<PgTarget, 'host' | 'port'>) => `${t.host}:${t.port}`;
 
 export function parsePgUrl(text: string): { ok: true; target: PgTarget } | { ok: false; erreur: string } {
   const bad = (why: string) => ({ ok: false as const, erreur: `URL PostgreSQL invalide (${why}) : attendu postgres://utilisateur:motdepasse@hôte:port/base` });
-  if (!isPgUrl(text)) return bad('elle doit commencer par postgres://');
+  if (!isPostgresUrl(text)) return bad('elle doit commencer par postgres://');
   let url: URL;
   try {
     url = new URL(text);
@@ -165,8 +167,12 @@ export function isRetryable(error: unknown): boolean {
   return code === '40P01' || code === '40001';
 }
 
-/** An error the server's error handler answers 503 DATABASE_FAILING with Retry-After. */
+/**
+ * An error the server's error handler answers 503 DATABASE_FAILING with Retry-After; its `code`
+ * is the storage interface's STORAGE_UNAVAILABLE (storage.ts), for callers that branch on it.
+ */
 export interface DatabaseUnavailableError extends Error {
+  code: typeof STORAGE_UNAVAILABLE;
   ventesyncCode: 'DATABASE_FAILING';
   retryAfterSeconds: number;
   cause: { code: string | undefined; message: string };
@@ -177,6 +183,7 @@ export function databaseUnavailable(error: unknown, where: string): DatabaseUnav
   const failure = new Error(
     `Base de données PostgreSQL (${at}) momentanément injoignable : rien de cette requête n'a été enregistré. Réessayez dans ${PG_UNAVAILABLE_RETRY_AFTER_SECONDS} s.`,
   ) as DatabaseUnavailableError;
+  failure.code = STORAGE_UNAVAILABLE;
   failure.ventesyncCode = 'DATABASE_FAILING';
   failure.retryAfterSeconds = PG_UNAVAILABLE_RETRY_AFTER_SECONDS;
   // Only code and message: logged with the request, and pg may hang its client (with the password) on an error.
@@ -221,6 +228,7 @@ export async function openPgPool(url: string, options: OpenPgOptions = {}): Prom
     idleTimeoutMillis: PG_IDLE_TIMEOUT_MS,
     application_name: PG_APPLICATION_NAME,
     keepAlive: true,
+    keepAliveInitialDelayMillis: PG_KEEPALIVE_DELAY_MS,
   });
   // An idle connection whose server went away emits 'error' on the pool; unheard, Node would
   // crash the server. The pool has already dropped that connection and opens a new one on the
@@ -289,6 +297,11 @@ export async function withTransaction<T>(pool: pg.Pool, where: string, fn: (clie
 
 /** Runs `fn` again (a fresh transaction each time) after a deadlock or serialization failure. */
 export const MAX_TRANSACTION_ATTEMPTS = 5;
+/**
+ * Wait before attempt n+1: up to n × this, at random, so that the two transactions that
+ * deadlocked do not meet again at once.
+ */
+export const RETRY_JITTER_MS = 20;
 
 export async function withRetriedTransaction<T>(pool: pg.Pool, where: string, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
@@ -296,6 +309,7 @@ export async function withRetriedTransaction<T>(pool: pg.Pool, where: string, fn
       return await withTransaction(pool, where, fn);
     } catch (error) {
       if (!isRetryable(error) || attempt >= MAX_TRANSACTION_ATTEMPTS) throw error;
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * RETRY_JITTER_MS * attempt));
     }
   }
 }

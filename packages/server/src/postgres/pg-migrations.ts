@@ -271,3 +271,21 @@ export async function schemaVersionOf(pool: pg.Pool): Promise<number> {
   if (exists.rows[0]!.t === null) return 0;
   return (await pool.query<{ version: number }>('SELECT version FROM schema_version WHERE id = 1')).rows[0]?.version ?? 0;
 }
+
+/** Tables whose id is an identity column (PG_MIGRATIONS). */
+export const IDENTITY_TABLES = ['boutiques', 'articles', 'ventes', 'lignes_vente', 'mouvements_stock', 'retours', 'lignes_retour', 'relais', 'audit'] as const;
+
+/**
+ * After rows were copied in with their ids (`migrate --from FILE`): each identity's next value
+ * past the highest id, as SQLite's would be, so that the next row made gets a free id. Never
+ * moves a sequence back. Run inside the copy's transaction.
+ */
+export async function syncIdentitySequences(client: pg.ClientBase): Promise<void> {
+  for (const table of IDENTITY_TABLES) {
+    await client.query(
+      `SELECT setval(s.seq, m.id) FROM (SELECT pg_get_serial_sequence('${table}', 'id')::regclass AS seq) s,
+              (SELECT max(id) AS id FROM ${table}) m
+       WHERE m.id IS NOT NULL AND COALESCE(pg_sequence_last_value(s.seq), 0) < m.id`,
+    );
+  }
+}

@@ -2,9 +2,9 @@ import { errorBody, HISTORIQUE_PATH, type HistoriqueResponse, historiqueBounds, 
 import { terminalOf } from '@ventesync/runtime/http';
 import type { FastifyInstance } from 'fastify';
 import type { TerminalContext } from '../catalogue-store.js';
-import type { SaleReader } from '../sale-reader.js';
+import type { ReaderStorage } from '../storage/storage.js';
 
-export function historiqueRoutes(app: FastifyInstance, reader: SaleReader): void {
+export function historiqueRoutes(app: FastifyInstance, reader: ReaderStorage): void {
   app.get(HISTORIQUE_PATH, async (request, reply) => {
     const terminal = terminalOf<TerminalContext>(request);
     const query = HistoriqueQuerySchema.safeParse(request.query);
@@ -18,7 +18,7 @@ export function historiqueRoutes(app: FastifyInstance, reader: SaleReader): void
     const { limit, offset } = query.data;
     // AAAA-MM-JJ filters are the boutique's local days (CONTRACT §7).
     const { from, to } = historiqueBounds(query.data, terminal.fuseau);
-    const page = reader.historique({ boutiqueId: terminal.boutique_id, limit, offset, from, to });
+    const page = await reader.historique({ boutiqueId: terminal.boutique_id, limit, offset, from, to });
     const body: HistoriqueResponse = { success: true, boutique_id: terminal.boutique_id, limit, offset, ...page };
     return body;
   });

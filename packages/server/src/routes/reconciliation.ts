@@ -10,12 +10,15 @@ import {
 import { terminalOf } from '@ventesync/runtime/http';
 import type { FastifyInstance } from 'fastify';
 import type { TerminalContext } from '../catalogue-store.js';
-import type { ReconciliationDay, ReconciliationReader } from '../reconciliation-reader.js';
+import type { ReconciliationDay } from '../reconciliation-reader.js';
+import type { ReconciliationStorage } from '../storage/storage.js';
 
 /**
  * A day not computed yet costs one synchronous pass over its sales (about 200 ms for 100,000):
  * such days are computed one at a time, each in a turn of the event loop of its own, so a sync
  * request waits behind one at most; beyond this many waiting, 503 OVERLOADED with Retry-After.
+ * (On PostgreSQL the pass runs in the database: the same bound keeps a burst of relays from
+ * holding every connection of the pool.)
  */
 export const MAX_RECONCILIATIONS_WAITING = 4;
 export const RECONCILIATION_RETRY_AFTER_SECONDS = 2;
@@ -28,7 +31,7 @@ function createSerialQueue() {
     get waiting() {
       return waiting;
     },
-    run<T>(job: () => T): Promise<T> {
+    run<T>(job: () => Promise<T>): Promise<T> {
       waiting++;
       const result = tail.then(
         () =>
@@ -53,7 +56,7 @@ function createSerialQueue() {
  * CONTRACT §7: the calling till's sales of one local day of its boutique, as a count, a total
  * and a fingerprint; with `detail=1`, the sales themselves, a bounded page at a time.
  */
-export function reconciliationRoutes(app: FastifyInstance, reader: ReconciliationReader): void {
+export function reconciliationRoutes(app: FastifyInstance, reader: ReconciliationStorage): void {
   const queue = createSerialQueue();
   const computing = new Map<string, Promise<ReconciliationDay>>();
   app.get(RECONCILIATION_PATH, async (request, reply) => {
@@ -67,20 +70,25 @@ export function reconciliationRoutes(app: FastifyInstance, reader: Reconciliatio
       return reply.code(statusOf('INVALID_QUERY')).send(errorBody('INVALID_QUERY', `Paramètre invalide : ${problems}`));
     }
     const { jour, detail, apres } = query.data;
-    // Both reads run in one tick: no write on this connection can come between them, so the
-    // page and the fingerprint describe the same sales.
-    const read = () => ({
-      day: reader.day(terminal.boutique_id, terminal.serial, jour),
-      page: detail === '1' ? reader.page(terminal.boutique_id, terminal.serial, jour, apres ?? null, MAX_RECONCILIATION_DETAIL) : null,
-    });
-    type Answer = ReturnType<typeof read>;
+    // Both reads asked in one turn: on SQLite no write can come between them, so the page and
+    // the fingerprint describe the same sales (storage.ts asks the same of every backend).
+    const read = async () => {
+      const [day, page] = await Promise.all([
+        reader.day(terminal.boutique_id, terminal.serial, jour),
+        detail === '1' ? reader.page(terminal.boutique_id, terminal.serial, jour, apres ?? null, MAX_RECONCILIATION_DETAIL) : null,
+      ]);
+      return { day, page };
+    };
+    type Answer = Awaited<ReturnType<typeof read>>;
     // The same day asked again while it waits to be computed shares that computation (a page
     // needs its own, read in the same turn as its day).
     const key = JSON.stringify([terminal.boutique_id, terminal.serial, jour]);
+    const hit = await reader.cached(terminal.boutique_id, terminal.serial, jour);
+    // Looked up after the await: a request that started the day's computation meanwhile is shared.
     const shared = detail === '1' ? undefined : computing.get(key);
     let answer: Answer;
-    if (reader.cached(terminal.boutique_id, terminal.serial, jour)) {
-      answer = read();
+    if (hit) {
+      answer = await read();
     } else if (shared) {
       answer = { day: await shared, page: null };
     } else if (queue.waiting >= MAX_RECONCILIATIONS_WAITING) {

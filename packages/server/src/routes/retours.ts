@@ -2,28 +2,22 @@ import { buildRetoursAnswer, checkRetoursBatch, RETOURS_PATH } from '@ventesync/
 import { levelEnabled, summarizeRequest, terminalOf } from '@ventesync/runtime/http';
 import type { FastifyInstance } from 'fastify';
 import type { TerminalContext } from '../catalogue-store.js';
-import type { GroupCommit } from '../group-commit.js';
-import type { RetourWriter } from '../retour-writer.js';
+import type { WriteStorage } from '../storage/storage.js';
 import { bodyBytes, refuseQueueFull } from './write-queue.js';
 
 /**
  * `POST …/ventes/retours/`: registered inside the API scope, so the serial and the signature
- * are checked before the body, as for sales. Written through the same group commit as sales:
+ * are checked before the body, as for sales. Written through the same queue as sales:
  * a return listed in `retours_crees` is on disk when the answer leaves.
  */
-export function retoursRoutes(app: FastifyInstance, writer: RetourWriter, groupCommit: GroupCommit, now: () => Date): void {
+export function retoursRoutes(app: FastifyInstance, writes: WriteStorage, now: () => Date): void {
   app.post(RETOURS_PATH, async (request, reply) => {
     const terminal = terminalOf<TerminalContext>(request);
     const batch = checkRetoursBatch(request.body);
     if (!batch.ok) return reply.code(batch.status).send(batch.body);
 
     const receivedAt = now();
-    const written = groupCommit.submit(
-      batch.items.length,
-      bodyBytes(request),
-      () => writer.writeRetoursInSavepoint(terminal, batch.items, receivedAt),
-      (outcome) => outcome.crees.length,
-    );
+    const written = writes.retours(terminal, batch.items, receivedAt, bodyBytes(request));
     if (written === null) {
       return refuseQueueFull(reply, "Serveur surchargé : trop d'écritures en attente, réessayez dans un instant");
     }

@@ -2,9 +2,9 @@ import { STATISTIQUES_PATH, type StatistiquesResponse } from '@ventesync/shared'
 import { terminalOf } from '@ventesync/runtime/http';
 import type { FastifyInstance } from 'fastify';
 import type { TerminalContext } from '../catalogue-store.js';
-import type { SaleReader } from '../sale-reader.js';
+import type { ReaderStorage } from '../storage/storage.js';
 
-export function statistiquesRoutes(app: FastifyInstance, reader: SaleReader, now: () => Date): void {
+export function statistiquesRoutes(app: FastifyInstance, reader: ReaderStorage, now: () => Date): void {
   app.get(STATISTIQUES_PATH, async (request): Promise<StatistiquesResponse> => {
     const terminal = terminalOf<TerminalContext>(request);
     return {
@@ -12,7 +12,7 @@ export function statistiquesRoutes(app: FastifyInstance, reader: SaleReader, now
       boutique_id: terminal.boutique_id,
       boutique_nom: terminal.boutique_nom,
       devise: terminal.devise,
-      statistiques: reader.statistiques(terminal.boutique_id, now(), terminal.fuseau),
+      statistiques: await reader.statistiques(terminal.boutique_id, now(), terminal.fuseau),
     };
   });
 }

@@ -2,15 +2,13 @@ import { buildSyncAnswer, checkSyncBatch, SYNC_PATH } from '@ventesync/shared';
 import { levelEnabled, summarizeRequest, terminalOf } from '@ventesync/runtime/http';
 import type { FastifyInstance } from 'fastify';
 import type { TerminalContext } from '../catalogue-store.js';
-import type { GroupCommit } from '../group-commit.js';
-import type { SaleWriter } from '../sale-writer.js';
+import type { WriteStorage } from '../storage/storage.js';
 import type { ServerMetrics } from '../server-metrics.js';
 import { bodyBytes, refuseQueueFull } from './write-queue.js';
 
 export function syncRoutes(
   app: FastifyInstance,
-  writer: SaleWriter,
-  groupCommit: GroupCommit,
+  writes: WriteStorage,
   now: () => Date,
   metrics?: ServerMetrics,
 ): void {
@@ -23,16 +21,11 @@ export function syncRoutes(
     // Set once a registered relay's signature is checked (request-signature.ts): its sales
     // already happened in the shop, so a short stock does not refuse them (CONTRACT §7).
     const viaRelay = (request as { relay?: object | null }).relay != null;
-    const written = groupCommit.submit(
-      batch.items.length,
-      bodyBytes(request),
-      () => writer.writeSalesInSavepoint(terminal, batch.items, receivedAt, { viaRelay }),
-      (outcome) => outcome.creees.length,
-    );
+    const written = writes.sales(terminal, batch.items, receivedAt, { viaRelay }, bodyBytes(request));
     if (written === null) {
       return refuseQueueFull(reply, "Serveur surchargé : trop de ventes en attente d'écriture, réessayez dans un instant");
     }
-    // Resolves once the group holding this request is committed (on disk).
+    // Resolves once this request's sales are committed (on disk).
     const outcome = await written;
     metrics?.recordSync(terminal.boutique_id, batch.items.length, outcome);
 

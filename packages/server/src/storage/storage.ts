@@ -161,7 +161,8 @@ export interface StorageChanges {
   relays: RelayStorage;
   /**
    * Boutiques, terminals and articles inserted or updated by id / serial, every problem
-   * reported at once; nothing written when any (fixture-import.ts's rules).
+   * reported at once; nothing written when any (fixture-import.ts's rules). All or nothing by
+   * itself (`serve --demo`), or as part of an audited change (`import`).
    */
   importFixture(content: unknown, now: Date): Promise<ImportResult>;
 }

@@ -1,0 +1,57 @@
+import { parseMoney } from '@ventesync/shared';
+import pg from 'pg';
+import type { TerminalContext } from '../src/catalogue-store.js';
+import { migratePg } from '../src/postgres/pg-migrations.js';
+import type { PgCluster } from './pg-cluster.js';
+import { TEST_FIXTURE } from './helpers.js';
+
+/**
+ * A fresh database of the test cluster, migrated, holding the same boutiques, terminals and
+ * articles as SQLite's openTestDb: the same batch can be sent to both and the answers compared.
+ */
+export async function openPgTestDb(cluster: PgCluster): Promise<{ pool: pg.Pool; url: string; where: string }> {
+  const url = await cluster.createDatabase();
+  const pool = new pg.Pool({ connectionString: url, max: 10 });
+  // A test that stops PostgreSQL or kills a session leaves idle connections that error: heard.
+  pool.on('error', () => {});
+  const where = url.replace(/:[^:@/]*@/, '@');
+  await migratePg(pool, where);
+  for (const b of TEST_FIXTURE.boutiques) {
+    await pool.query('INSERT INTO boutiques (id, nom, devise) VALUES ($1, $2, $3)', [b.id, b.nom, b.devise]);
+  }
+  for (const t of TEST_FIXTURE.terminaux) {
+    await pool.query('INSERT INTO terminaux (serial, nom, boutique_id, actif) VALUES ($1, $2, $3, $4)', [t.serial, t.nom, t.boutique_id, t.actif ? 1 : 0]);
+  }
+  for (const a of TEST_FIXTURE.articles) {
+    await pool.query('INSERT INTO articles (id, boutique_id, nom, prix_vente, quantite_stock) VALUES ($1, $2, $3, $4, $5)', [
+      a.id,
+      a.boutique_id,
+      a.nom,
+      parseMoney(a.prix_vente),
+      a.stock,
+    ]);
+  }
+  return { pool, url, where };
+}
+
+/** A terminal as the API hands it to the writers (catalogue-store's findActiveTerminal). */
+export async function pgTerminal(pool: pg.Pool, serial: string): Promise<TerminalContext> {
+  const row = (
+    await pool.query(
+      `SELECT t.serial, t.nom, t.boutique_id::int AS boutique_id, b.nom AS boutique_nom, b.devise, b.fuseau, b.stock_negatif, t.secret
+       FROM terminaux t JOIN boutiques b ON b.id = t.boutique_id WHERE t.serial = $1`,
+      [serial],
+    )
+  ).rows[0];
+  if (!row) throw new Error(`terminal ${serial} absent`);
+  return row as TerminalContext;
+}
+
+export async function pgValue<T = unknown>(pool: pg.Pool | pg.PoolClient, sql: string, values: unknown[] = []): Promise<T> {
+  const row = (await pool.query(sql, values)).rows[0] as Record<string, unknown> | undefined;
+  return (row ? Object.values(row)[0] : undefined) as T;
+}
+
+export async function pgRows<T = Record<string, unknown>>(pool: pg.Pool | pg.PoolClient, sql: string, values: unknown[] = []): Promise<T[]> {
+  return (await pool.query(sql, values)).rows as T[];
+}
