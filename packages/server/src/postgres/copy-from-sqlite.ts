@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { Db } from '../db/open-database.js';
 import { withTransaction } from './pg-connect.js';
+import { syncIdentitySequences } from './pg-migrations.js';
 
 /**
  * `ventesync-server migrate --from FILE --to URL`: a SQLite database copied into an empty
@@ -26,19 +27,6 @@ export const COPIED_TABLES = [
 ] as const;
 
 export type CopiedTable = (typeof COPIED_TABLES)[number];
-
-/** Tables whose rows carry an identity id: the next one PostgreSQL gives must follow the copied ones. */
-const IDENTITY_TABLES: readonly CopiedTable[] = [
-  'boutiques',
-  'articles',
-  'ventes',
-  'lignes_vente',
-  'mouvements_stock',
-  'retours',
-  'lignes_retour',
-  'relais',
-  'audit',
-];
 
 /**
  * PostgreSQL takes at most 65,535 parameters in one statement; rows are sent in chunks below
@@ -124,12 +112,8 @@ export async function copySqliteToPg(source: Db, pool: pg.Pool, where: string): 
     } finally {
       source.exec('COMMIT');
     }
-    for (const table of IDENTITY_TABLES) {
-      // The next id given after the copy follows the largest copied (or 1 on an empty table).
-      await client.query(
-        `SELECT setval(pg_get_serial_sequence('${table}', 'id'), COALESCE((SELECT max(id) FROM ${table}), 1), (SELECT count(*) > 0 FROM ${table}))`,
-      );
-    }
+    // The next id given after the copy follows the largest copied.
+    await syncIdentitySequences(client);
     const after = await countsOf(client);
     const counts = COPIED_TABLES.map((table) => ({ table, sqlite: sqliteCounts.get(table)!, postgres: after.get(table)! }));
     const differ = counts.filter((c) => c.sqlite !== c.postgres);
