@@ -3,7 +3,8 @@ import { Pool } from 'undici';
 
 /** One load run, played by a separate process so that it does not share the server's CPU time slices. */
 export interface LoadJob {
-  url: string;
+  /** One server, or several instances behind no balancer: till k posts to the k-th (round robin). */
+  url: string | string[];
   path: string;
   /**
    * One till per entry: its serial, the two articles of its boutique and, for a till that has
@@ -32,7 +33,8 @@ const REUSSIES = /"reussies":(\d+)/;
 
 /** Each till posts batches of new, valid sales of 2 lines, one request at a time, like a real till. */
 async function runLoad(job: LoadJob): Promise<LoadResult> {
-  const pool = new Pool(job.url, { connections: job.tills.length, keepAliveTimeout: 30_000 });
+  const urls = typeof job.url === 'string' ? [job.url] : job.url;
+  const pools = urls.map((url) => new Pool(url, { connections: job.tills.length, keepAliveTimeout: 30_000 }));
   const latencies: number[] = [];
   let sales = 0;
   let failedSales = 0;
@@ -43,6 +45,7 @@ async function runLoad(job: LoadJob): Promise<LoadResult> {
 
   await Promise.all(
     job.tills.map(async (till, t) => {
+      const pool = pools[t % pools.length]!;
       const limit = job.salesPerTill ?? Number.POSITIVE_INFINITY;
       // The load process shares the machine with the server: it builds bodies from a template
       // and reads only the count it needs from the answer, so that its own CPU time stays small.
@@ -68,7 +71,7 @@ async function runLoad(job: LoadJob): Promise<LoadResult> {
     }),
   );
   const elapsedMs = performance.now() - start;
-  await pool.close();
+  await Promise.all(pools.map((p) => p.close()));
   latencies.sort((a, b) => a - b);
   return { requests: latencies.length, sales, failedSales, failedRequests, elapsedMs, latenciesMs: latencies, firstRefusal };
 }

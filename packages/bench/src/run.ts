@@ -12,11 +12,13 @@ import type { LoadJob, LoadResult } from './load-worker.js';
 import { freePort, RELAY_CLI, RELAY_NODE_FLAGS, runCli, SERVER_CLI, startProcess, type WriteStats } from './processes.js';
 import { percentile, round } from './stats.js';
 import { measureOneCommitPerSaleBound, measureStorageBound } from './storage-bound.js';
+import { measurePgStorageBound } from './storage-bound-pg.js';
+import { pgAvailable, startPgCluster } from '@ventesync/server/pg-cluster';
 
 const quick = process.argv.includes('--quick');
 // --only=relay (or server, bound, growth, relay, signatures; comma-separated) to iterate on one part.
 const onlyArg = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
-const only = new Set(onlyArg ? onlyArg.split(',') : ['server', 'signatures', 'bound', 'growth', 'relay']);
+const only = new Set(onlyArg ? onlyArg.split(',') : ['server', 'signatures', 'bound', 'growth', 'relay', 'postgres']);
 const PLAN = quick
   ? { durationMs: 1_500, boundSales: 20_000, history: 100_000, relayBacklog: 10_000, reads: 30, repeats: 1 }
   : { durationMs: 6_000, boundSales: 50_000, history: 1_000_000, relayBacklog: 100_000, reads: 100, repeats: 3 };
@@ -165,7 +167,12 @@ function pendingInRelay(file: string): number {
 
 async function measureServer(): Promise<ServerFigure[]> {
   const figures: ServerFigure[] = [];
-  const matrix = only.has('server') ? BATCHES.flatMap((b) => TERMINALS.map((t) => [b, t] as const)) : [[100, 4] as const];
+  // PostgreSQL's figures are read beside SQLite's at the same configurations.
+  const matrix = only.has('server')
+    ? BATCHES.flatMap((b) => TERMINALS.map((t) => [b, t] as const))
+    : only.has('postgres')
+      ? [[1, 16] as const, [100, 4] as const]
+      : [[100, 4] as const];
   for (const [batch, terminals] of matrix) {
     // This machine's speed drifts by a quarter from one minute to the next: the configuration
     // the targets judge is run several times and its median kept.
@@ -362,6 +369,70 @@ async function measureRelay() {
   };
 }
 
+/**
+ * PostgreSQL (issue 13): the same load on `serve --db postgres://…`, with one server instance
+ * and with two on the same database (each till posts to one of them, in turn), beside SQLite
+ * at the same configurations; and PostgreSQL's storage bound. A throwaway cluster of our own
+ * (fsync on), started and removed here. The machine's 2 cores hold the load process, the
+ * server(s) and PostgreSQL's backends together: two instances cannot scale here.
+ */
+const PG_CONFIGS = [[1, 16], [100, 4]] as const;
+const PG_INSTANCES = [1, 2] as const;
+/** Target at batch 100 × 4, one instance: at least this share of the SQLite server's sales/s… */
+const PG_SHARE_OF_SQLITE_TARGET = 0.5;
+/** …and of PostgreSQL's own storage bound. */
+const PG_SHARE_OF_BOUND_TARGET = 0.6;
+
+interface PostgresFigure extends ServerFigure {
+  instances: number;
+}
+
+async function measurePostgres(sqlite: ServerFigure[]) {
+  if (!pgAvailable()) {
+    log('  PostgreSQL absent (pg_config --bindir, /usr/lib/postgresql/*/bin) : mesures PostgreSQL sautées');
+    return null;
+  }
+  const started = performance.now();
+  const cluster = await startPgCluster();
+  try {
+    const figures: PostgresFigure[] = [];
+    for (const [batch, terminals] of PG_CONFIGS) {
+      for (const instances of PG_INSTANCES) {
+        const runs: ServerFigure[] = [];
+        for (let r = 0; r < PLAN.repeats; r++) {
+          const url = await cluster.createDatabase();
+          runCli(SERVER_CLI, ['import', fixtureFile, '--db', url]);
+          const servers = await Promise.all(
+            Array.from({ length: instances }, () => startProcess(SERVER_CLI, ['serve', '--db', url, '--host', '127.0.0.1', '--port', '0'])),
+          );
+          const prefix = `PG${instances}i${batch}x${terminals}r${r}`;
+          const result = await runLoad({ url: servers.map((s) => s.url), path: SYNC_PATH, tills: tills.slice(0, terminals), batchSize: batch, durationMs: PLAN.durationMs, prefix });
+          const rss = Math.max(...servers.map((s) => s.peakRssMb()));
+          const cpus = servers.map((s) => s.cpuSeconds());
+          const cpu = cpus.every((c) => c !== null) ? cpus.reduce((sum, c) => sum! + c!, 0) : null;
+          await Promise.all(servers.map((s) => s.stop()));
+          if (result.failedRequests > 0) throw new Error(`${prefix} : ${result.failedRequests} requêtes refusées, la première : ${result.firstRefusal}`);
+          runs.push(figure(batch, terminals, result, rss, instances === 1 ? servers[0]!.writeStats() : null, cpu));
+        }
+        const kept = median(runs);
+        figures.push({ ...kept, instances });
+        log(`  PostgreSQL ${instances} instance${instances > 1 ? 's' : ''}, lot ${batch} × ${terminals} terminaux : ${runs.map((f) => f.sales_per_s).join(', ')} ventes/s`);
+      }
+    }
+    const boundUrl = await cluster.createDatabase();
+    // Any command opens the database and applies the schema.
+    runCli(SERVER_CLI, ['boutique', 'list', '--db', boundUrl]);
+    const boundRuns: number[] = [];
+    for (let r = 0; r < PLAN.repeats; r++) boundRuns.push((await measurePgStorageBound(boundUrl, 100, PLAN.boundSales, 4)).salesPerSecond);
+    const bound100 = Math.round(Math.max(...boundRuns));
+    log(`  borne PostgreSQL (lot 100, 4 écrivains) : ${bound100} ventes/s ; PostgreSQL : ${round((performance.now() - started) / 1000)} s`);
+    const beside = (batch: number, terminals: number) => sqlite.find((f) => f.batch === batch && f.terminals === terminals) ?? null;
+    return { figures, bound100, sqlite: PG_CONFIGS.map(([b, t]) => beside(b, t)).filter((f): f is ServerFigure => f !== null) };
+  } finally {
+    await cluster.stop();
+  }
+}
+
 async function main() {
   const started = performance.now();
   // Other work on the machine moves every figure: its load (1-minute average) is recorded.
@@ -378,6 +449,8 @@ async function main() {
   const ten16 = server.find((f) => f.batch === 10 && f.terminals === 16);
   const growth = only.has('growth') ? await measureGrowth() : null;
   const relay = only.has('relay') ? await measureRelay() : null;
+  const postgres = only.has('postgres') ? await measurePostgres(server) : null;
+  const pg100 = postgres?.figures.find((f) => f.instances === 1 && f.batch === 100 && f.terminals === 4);
 
   const pct = (part: number, whole: number) => round((part / whole) * 100);
   // Every server run counts, the one on a million stored sales included.
@@ -451,6 +524,20 @@ async function main() {
         ]
       : []),
     { cible: 'serveur RSS sous charge ≤ 200 Mo', valeur: `${serverRss} Mo`, ok: serverRss <= 200 },
+    ...(postgres && pg100
+      ? [
+          {
+            cible: `PostgreSQL, 1 instance, lot 100 × 4 terminaux ≥ ${pct(PG_SHARE_OF_SQLITE_TARGET, 1)} % du serveur SQLite`,
+            valeur: `${pct(pg100.sales_per_s, headline.sales_per_s)} %`,
+            ok: pg100.sales_per_s >= PG_SHARE_OF_SQLITE_TARGET * headline.sales_per_s,
+          },
+          {
+            cible: `PostgreSQL, 1 instance, lot 100 × 4 terminaux ≥ ${pct(PG_SHARE_OF_BOUND_TARGET, 1)} % de la borne PostgreSQL`,
+            valeur: `${pct(pg100.sales_per_s, postgres.bound100)} %`,
+            ok: pg100.sales_per_s >= PG_SHARE_OF_BOUND_TARGET * postgres.bound100,
+          },
+        ]
+      : []),
   ];
 
   const results = {
@@ -468,6 +555,7 @@ async function main() {
     server_vs_bound: bound ? round(headline.sales_per_s / bound[100]!, 3) : null,
     growth,
     relay,
+    postgres,
     targets,
     duration_s: round((performance.now() - started) / 1000),
   };
@@ -504,6 +592,20 @@ async function main() {
     ...(relay
       ? [
           `Relais : réception ${relay.ingest_sales_per_s} ventes/s (p99 ${relay.ingest_p99_ms} ms), vidage de ${relay.backlog} ventes à ${relay.drain_sales_per_s} ventes/s, RSS ${relay.ingest_peak_rss_mb} Mo (réception) / ${relay.drain_peak_rss_mb} Mo (vidage)`,
+        ]
+      : []),
+    ...(postgres
+      ? [
+          '',
+          `PostgreSQL (grappe jetable de ce banc, fsync activé) à côté de SQLite ; borne PostgreSQL (lot 100, 4 écrivains en parallèle) : ${postgres.bound100} ventes/s`,
+          '',
+          '| base | instances | lot | terminaux | ventes/s | p50 ms | p99 ms | RSS serveur Mo | CPU serveur µs/vente | % borne PostgreSQL |',
+          '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+          ...postgres.sqlite.map((f) => `| SQLite | 1 | ${f.batch} | ${f.terminals} | ${f.sales_per_s} | ${f.p50_ms} | ${f.p99_ms} | ${f.server_peak_rss_mb} | ${f.server_cpu_us_per_sale ?? '-'} | - |`),
+          ...postgres.figures.map(
+            (f) =>
+              `| PostgreSQL | ${f.instances} | ${f.batch} | ${f.terminals} | ${f.sales_per_s} | ${f.p50_ms} | ${f.p99_ms} | ${f.server_peak_rss_mb} | ${f.server_cpu_us_per_sale ?? '-'} | ${f.batch === 100 ? `${pct(f.sales_per_s, postgres.bound100)} %` : '-'} |`,
+          ),
         ]
       : []),
     '',

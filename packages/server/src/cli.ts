@@ -17,6 +17,7 @@ import { readFixtureFile } from './fixture-import.js';
 import { RELAY_LIST_COLUMNS, relayListNotes, relayListRow } from './relay-reports.js';
 import { MAX_STOCK_NEGATIF_ARTICLES, MAX_STOCK_NEGATIF_VENTES } from './sale-reader.js';
 import { addRapportCommand } from './rapport-command.js';
+import { addMigrateCommand } from './migrate-command.js';
 import { describeTarget, explainStorageError, openStorage } from './storage/open-storage.js';
 import type { Storage, StorageChanges } from './storage/storage.js';
 
@@ -532,6 +533,7 @@ stock
   );
 
 addRapportCommand(program, { server: SERVER, dbOption, boutiqueId: integer('boutique', 1), withStorage, fail });
+addMigrateCommand(program, { server: SERVER, fail });
 
 stock
   .command('negatif')
