@@ -6,7 +6,7 @@ import { copySqliteToPg, COPIED_TABLES } from '../src/postgres/copy-from-sqlite.
 import { openPgPool } from '../src/postgres/pg-connect.js';
 import { migratePg } from '../src/postgres/pg-migrations.js';
 import { SERIAL, tempDir, testApp, vente } from './helpers.js';
-import { type PgCluster, pgSuiteEnabled, startPgCluster } from './pg-cluster.js';
+import { type PgCluster, pgSuiteEnabled, startPgCluster } from '../src/postgres/throwaway-cluster.js';
 
 const enabled = pgSuiteEnabled();
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCliAsync } from './child-server.js';
 import { tempDir, testApp, vente } from './helpers.js';
-import { type PgCluster, pgSuiteEnabled, TEST_PASSWORD, startPgCluster } from './pg-cluster.js';
+import { type PgCluster, pgSuiteEnabled, TEST_PASSWORD, startPgCluster } from '../src/postgres/throwaway-cluster.js';
 
 const enabled = pgSuiteEnabled();
 

@@ -9,7 +9,7 @@ import { clientRunner, type PgRunner } from '../src/postgres/pg-runner.js';
 import { createPgStorage } from '../src/postgres/pg-storage.js';
 import { createSqliteStorage } from '../src/storage/sqlite-storage.js';
 import type { Storage } from '../src/storage/storage.js';
-import { type PgCluster, pgSuiteEnabled, startPgCluster } from './pg-cluster.js';
+import { type PgCluster, pgSuiteEnabled, startPgCluster } from '../src/postgres/throwaway-cluster.js';
 
 const NOW = new Date('2026-11-25T10:00:00.000Z');
 

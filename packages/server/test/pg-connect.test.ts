@@ -11,7 +11,7 @@ import {
   withRetriedTransaction,
   withTransaction,
 } from '../src/postgres/pg-connect.js';
-import { type PgCluster, pgSuiteEnabled, startPgCluster, TEST_PASSWORD } from './pg-cluster.js';
+import { type PgCluster, pgSuiteEnabled, startPgCluster, TEST_PASSWORD } from '../src/postgres/throwaway-cluster.js';
 
 describe('a PostgreSQL URL is checked before anything is tried', () => {
   it('names the host, port and base, and never shows the password', () => {

@@ -2,7 +2,7 @@ import { parseMoney } from '@ventesync/shared';
 import pg from 'pg';
 import type { TerminalContext } from '../src/catalogue-store.js';
 import { migratePg } from '../src/postgres/pg-migrations.js';
-import type { PgCluster } from './pg-cluster.js';
+import type { PgCluster } from '../src/postgres/throwaway-cluster.js';
 import { TEST_FIXTURE } from './helpers.js';
 
 /**

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { openPgPool, PgConnectError } from '../src/postgres/pg-connect.js';
 import { IDENTITY_TABLES, migratePg, PG_MIGRATIONS, schemaVersionOf, syncIdentitySequences } from '../src/postgres/pg-migrations.js';
-import { type PgCluster, pgSuiteEnabled, startPgCluster } from './pg-cluster.js';
+import { type PgCluster, pgSuiteEnabled, startPgCluster } from '../src/postgres/throwaway-cluster.js';
 
 const enabled = pgSuiteEnabled();
 

@@ -6,7 +6,7 @@ import { createPgWrites } from '../src/postgres/pg-writes.js';
 import { createRetourWriter } from '../src/retour-writer.js';
 import { createSaleWriter } from '../src/sale-writer.js';
 import { OTHER_SERIAL, openTestDb, SERIAL } from './helpers.js';
-import { type PgCluster, pgSuiteEnabled, startPgCluster } from './pg-cluster.js';
+import { type PgCluster, pgSuiteEnabled, startPgCluster } from '../src/postgres/throwaway-cluster.js';
 import { openPgTestDb, pgRows, pgTerminal, pgValue } from './pg-fixture.js';
 
 const at = new Date('2025-10-29T10:00:00Z');

@@ -11,7 +11,7 @@ import { createRetourWriter } from '../src/retour-writer.js';
 import { createSaleReader } from '../src/sale-reader.js';
 import { createSaleWriter } from '../src/sale-writer.js';
 import { openTestDb, SECOND_SERIAL, SERIAL } from './helpers.js';
-import { type PgCluster, pgSuiteEnabled, startPgCluster } from './pg-cluster.js';
+import { type PgCluster, pgSuiteEnabled, startPgCluster } from '../src/postgres/throwaway-cluster.js';
 import { openPgTestDb, pgTerminal } from './pg-fixture.js';
 
 const enabled = pgSuiteEnabled();

@@ -8,7 +8,7 @@ import { MAX_CHIFFRES_JOUR_CENTIMES } from '../src/sale-rules.js';
 import { createSaleWriter } from '../src/sale-writer.js';
 import type { WriteSalesOptions } from '../src/sale-rules.js';
 import { OTHER_SERIAL, openTestDb, SERIAL } from './helpers.js';
-import { type PgCluster, pgSuiteEnabled, startPgCluster } from './pg-cluster.js';
+import { type PgCluster, pgSuiteEnabled, startPgCluster } from '../src/postgres/throwaway-cluster.js';
 import { openPgTestDb, pgRows, pgTerminal, pgValue } from './pg-fixture.js';
 
 const at = new Date('2025-10-29T02:45:00Z');

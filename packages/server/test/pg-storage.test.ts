@@ -3,7 +3,7 @@ import pg from 'pg';
 import { PgConnectError } from '../src/postgres/pg-connect.js';
 import { PG_MIGRATIONS } from '../src/postgres/pg-migrations.js';
 import { createPgStorage } from '../src/postgres/pg-storage.js';
-import { type PgCluster, pgSuiteEnabled, startPgCluster } from './pg-cluster.js';
+import { type PgCluster, pgSuiteEnabled, startPgCluster } from '../src/postgres/throwaway-cluster.js';
 
 const NOW = new Date('2026-11-25T10:00:00.000Z');
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe } from 'vitest';
 import { createPgStorage } from '../src/postgres/pg-storage.js';
-import { type PgCluster, pgSuiteEnabled, startPgCluster } from './pg-cluster.js';
+import { type PgCluster, pgSuiteEnabled, startPgCluster } from '../src/postgres/throwaway-cluster.js';
 import { describeStorageContract } from './storage-contract.js';
 
 // The same contract as SQLite's (storage-sqlite.test.ts), on a real PostgreSQL: one throwaway

@@ -3,7 +3,7 @@ import { createConnection } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { pgSuiteEnabled, startPgCluster } from './pg-cluster.js';
+import { pgSuiteEnabled, startPgCluster } from '../src/postgres/throwaway-cluster.js';
 
 describe('whether the PostgreSQL suite runs', () => {
   it('runs wherever PostgreSQL is installed', () => {
