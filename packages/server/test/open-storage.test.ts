@@ -40,8 +40,7 @@ describe('openStorage', () => {
     const opened = await openStorage(UNREACHABLE);
     expect(opened.ok).toBe(false);
     if (opened.ok) return;
-    // Not yet built in (POSTGRES_UNAVAILABLE), or the backend's own refusal.
-    expect(opened.code).toMatch(/^(POSTGRES_UNAVAILABLE|STORAGE_OPEN_FAILED|DATABASE_UNREACHABLE)$/);
+    expect(opened.code).toBe('DATABASE_UNREACHABLE');
     expect(opened.erreur).toContain('127.0.0.1');
     expect(opened.erreur).toMatch(/PostgreSQL/);
     expect(opened.erreur).not.toContain('motdepasse-secret');

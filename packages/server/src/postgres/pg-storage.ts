@@ -82,8 +82,10 @@ export function assemblePgStorage(connection: Pick<PgConnection, 'pool' | 'where
 }
 
 /**
- * storage.ts's CreatePgStorage. An idle connection dropped by PostgreSQL (a restart) is
- * replaced on the next query; the requests that meet the outage are answered 503.
+ * The storage on PostgreSQL, for open-storage.ts: connects, applies the versioned migrations;
+ * rejects with a PgConnectError (French, naming the host) when the database cannot be opened.
+ * An idle connection dropped by PostgreSQL (a restart) is replaced on the next query; the
+ * requests that meet the outage are answered 503.
  */
 export async function createPgStorage(url: string): Promise<Storage> {
   const connection = await openPgPool(url);

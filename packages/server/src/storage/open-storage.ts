@@ -1,7 +1,7 @@
 import { DAEMON_BUSY_TIMEOUT_MS } from '@ventesync/runtime/sqlite';
 import { openDatabase } from '../db/open-database.js';
 import { createSqliteStorage } from './sqlite-storage.js';
-import type { CreatePgStorage, Storage } from './storage.js';
+import type { Storage } from './storage.js';
 
 /** `--db` / VENTESYNC_DB: these prefixes select PostgreSQL; anything else is a SQLite file. */
 const POSTGRES_PREFIXES = ['postgres://', 'postgresql://'] as const;
@@ -52,7 +52,7 @@ export function explainStorageError(error: unknown): string {
  * Why a database could not be opened: these, or the backend's own code when it said why for a
  * person already (PostgreSQL: DATABASE_UNREACHABLE, DATABASE_AUTH_FAILED, DATABASE_SCHEMA_TOO_NEW…).
  */
-export type OpenFailureCode = 'STORAGE_OPEN_FAILED' | 'POSTGRES_UNAVAILABLE' | 'INVALID_DATABASE_URL' | `DATABASE_${string}`;
+export type OpenFailureCode = 'STORAGE_OPEN_FAILED' | 'INVALID_DATABASE_URL' | `DATABASE_${string}`;
 
 export type OpenStorageResult = { ok: true; storage: Storage } | { ok: false; code: OpenFailureCode; erreur: string };
 
@@ -60,10 +60,6 @@ export interface OpenStorageOptions {
   /** The HTTP server: a lock held by another process costs a short wait, then 503 (SQLite). */
   server?: boolean;
 }
-
-// A specifier in a variable: the PostgreSQL module (and its driver) is loaded only when a
-// PostgreSQL URL is given, and this file builds whether or not that module is there yet.
-const PG_STORAGE_MODULE = '../postgres/pg-storage.js';
 
 /**
  * Opens what `--db` names: a `postgres://` or `postgresql://` URL is PostgreSQL, anything else
@@ -83,18 +79,8 @@ export async function openStorage(target: string, options: OpenStorageOptions = 
   if (shown === null) {
     return { ok: false, code: 'INVALID_DATABASE_URL', erreur: 'adresse PostgreSQL invalide (attendu : postgres://utilisateur@hôte:port/base)' };
   }
-  let createPgStorage: CreatePgStorage;
-  try {
-    ({ createPgStorage } = (await import(PG_STORAGE_MODULE)) as { createPgStorage: CreatePgStorage });
-  } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    if (code !== 'ERR_MODULE_NOT_FOUND' && !/Cannot find module|Failed to load url/i.test(String((error as Error).message))) throw error;
-    return {
-      ok: false,
-      code: 'POSTGRES_UNAVAILABLE',
-      erreur: `PostgreSQL pas encore disponible dans cette version (${shown}) : utilisez un fichier SQLite (--db FICHIER)`,
-    };
-  }
+  // Loaded only for a PostgreSQL URL: a SQLite server never loads the driver.
+  const { createPgStorage } = await import('../postgres/pg-storage.js');
   try {
     return { ok: true, storage: await createPgStorage(target) };
   } catch (error) {

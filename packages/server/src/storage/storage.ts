@@ -192,10 +192,3 @@ export interface Storage extends StorageChanges {
 
 /** The `code` of a rejection meaning "the database cannot be reached for now: try again". */
 export const STORAGE_UNAVAILABLE = 'STORAGE_UNAVAILABLE';
-
-/**
- * What `../postgres/pg-storage.ts` exports as `createPgStorage`: connects, applies the
- * versioned migrations, and resolves the storage; rejects when the database cannot be opened
- * (open-storage.ts turns that into a French message naming the host, never a stack).
- */
-export type CreatePgStorage = (url: string) => Promise<Storage>;
