@@ -130,8 +130,8 @@ export function retourCree(retour: RetourNormalise, priced: PricedRetour): Retou
 
 /**
  * The storage step for a return that passed validation and the duplicate rule: `dateRetour`
- * is the date to store (the reception time when the till's was ahead), `dateCaisse` the
- * till's value then (else null).
+ * is the date to store (the reception time when the till's was ahead, its sale's date when the
+ * till's came before it), `dateCaisse` the till's value then (else null).
  */
 export type StoreRetour = (
   retour: RetourNormalise,
@@ -150,6 +150,8 @@ export function processRetours(
   serial: string,
   receivedAt: Date,
   findRetour: (numeroRetour: string) => StoredRetour | undefined,
+  /** The stored sale's date_vente, undefined when there is no such sale (store then refuses it). */
+  saleDateOf: (numeroFacture: string) => string | undefined,
   store: StoreRetour,
 ): WriteRetoursResult {
   const receivedIso = receivedAt.toISOString();
@@ -196,8 +198,16 @@ export function processRetours(
       continue;
     }
     usedInRequest.add(retour.numero_retour);
-    const dateCaisse = retour.date_retour !== null && retour.date_retour > latestTrusted ? retour.date_retour : null;
-    const dateRetour = dateCaisse === null ? (retour.date_retour ?? receivedIso) : receivedIso;
+    let dateCaisse = retour.date_retour !== null && retour.date_retour > latestTrusted ? retour.date_retour : null;
+    let dateRetour = dateCaisse === null ? (retour.date_retour ?? receivedIso) : receivedIso;
+    // A refund cannot come before its sale: a till clock behind, or a relay that stamped the
+    // return on arrival a moment before its sale, would put it on a day the sale did not
+    // exist and change that day's books. It is dated at its sale, the till's value kept.
+    const dateVente = saleDateOf(retour.numero_facture);
+    if (dateVente !== undefined && dateRetour < dateVente) {
+      dateCaisse ??= dateRetour;
+      dateRetour = dateVente;
+    }
     const result = store(retour, empreinte, dateRetour, dateCaisse);
     if (isRetourRefusal(result)) {
       const erreur: RetourErreur = {
@@ -212,7 +222,7 @@ export function processRetours(
     }
     outcome.crees.push(result);
     if (dateCaisse !== null) {
-      outcome.datesRemplacees.push({ numero_retour: retour.numero_retour, date_retour_caisse: dateCaisse, date_retour: receivedIso });
+      outcome.datesRemplacees.push({ numero_retour: retour.numero_retour, date_retour_caisse: dateCaisse, date_retour: dateRetour });
     }
   }
   return outcome;

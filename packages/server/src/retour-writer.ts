@@ -45,6 +45,7 @@ export function createRetourWriter(db: Db) {
     findVente: db.prepare<[number, string], VenteRow>(
       'SELECT id, mode_paiement FROM ventes WHERE boutique_id = ? AND numero_facture = ?',
     ),
+    dateVente: db.prepare<[number, string], string>('SELECT date_vente FROM ventes WHERE boutique_id = ? AND numero_facture = ?').pluck(),
     soldLines: db.prepare<[number], SoldLine>(`
       SELECT l.article_id, a.nom AS article_nom, l.quantite, l.prix_unitaire
       FROM lignes_vente l JOIN articles a ON a.id = l.article_id
@@ -104,6 +105,7 @@ export function createRetourWriter(db: Db) {
       terminal.serial,
       receivedAt,
       (numero) => stmt.findRetour.get(terminal.boutique_id, numero),
+      (numero) => stmt.dateVente.get(terminal.boutique_id, numero),
       (retour, empreinte, dateRetour, dateCaisse) => {
         try {
           return writeOne(terminal, retour, empreinte, dateRetour, receivedIso, dateCaisse);

@@ -11,6 +11,7 @@ import { MIGRATIONS } from '../src/db/migrations.js';
 import { openDatabase } from '../src/db/open-database.js';
 import { buildApp } from '../src/app.js';
 import { allocateReturn } from '../src/retour-writer.js';
+import { createRapportReader } from '../src/rapport.js';
 import { type ChildServer, runCli, startServer } from './child-server.js';
 import { openTestDb, OTHER_SERIAL, SECOND_SERIAL, SERIAL, SYNC, TEST_FIXTURE, tempDir, testApp, vente } from './helpers.js';
 
@@ -210,6 +211,28 @@ describe('POST /api/v2/simple/ventes/retours/', () => {
     const [v9] = (await s.get('/api/v2/simple/ventes/historique/')).json().ventes;
     expect(v9.retours.map((r: { date_retour_caisse?: string }) => r.date_retour_caisse)).toEqual(['2025-10-29T12:00:00.000Z', undefined]);
     expect((await s.retours([ahead])).json().retours_erreurs[0]).toMatchObject({ code: 'DUPLICATE', identique: true });
+  });
+
+  it('a return dated before its sale is dated at the sale (the till’s date kept): no day before the sale gets a refund', async () => {
+    const s = await setup();
+    await s.sync([vente('V-past', [{ article_id: 7, quantite: 2 }], { date_vente: '2025-10-29T09:00:00Z' })]);
+    const early = retour('R-early', 'V-past', [{ article_id: 7 }], { date_retour: '2025-10-26T09:00:00Z' });
+    const after = retour('R-after', 'V-past', [{ article_id: 7 }], { date_retour: '2025-10-29T09:30:00Z' });
+    expect((await s.retours([early, after])).statusCode).toBe(201);
+    const rows = s.db.prepare('SELECT numero_retour, date_retour, date_retour_caisse FROM retours ORDER BY id').all();
+    expect(rows).toEqual([
+      { numero_retour: 'R-early', date_retour: '2025-10-29T09:00:00.000Z', date_retour_caisse: '2025-10-26T09:00:00.000Z' },
+      { numero_retour: 'R-after', date_retour: '2025-10-29T09:30:00.000Z', date_retour_caisse: null },
+    ]);
+    // The day the till named has no refund in its books; the sale's day has both.
+    const retoursDuJour = (jour: string) => {
+      const result = createRapportReader(s.db).rapport(2, jour, NOW);
+      return result.ok ? result.rapport.total.nombre_retours : result.erreur;
+    };
+    expect(retoursDuJour('2025-10-26')).toBe(0);
+    expect(retoursDuJour('2025-10-29')).toBe(2);
+    // A resend of the same return is still recognised as this one.
+    expect((await s.retours([early])).json().retours_erreurs[0]).toMatchObject({ code: 'DUPLICATE', identique: true });
   });
 
   it('allocateReturn takes units after those already returned, and says when too few are left', () => {

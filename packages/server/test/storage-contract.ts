@@ -34,7 +34,7 @@ const REPORT: RelayReport = {
 
 type Ligne = { article_id: number; quantite?: number };
 const vente = (numero: string, lignes: Ligne[], extra: Record<string, unknown> = {}) => ({ numero_facture: numero, lignes, ...extra });
-const retour = (numero: string, facture: string, lignes: Ligne[]) => ({ numero_retour: numero, numero_facture: facture, lignes });
+const retour = (numero: string, facture: string, lignes: Ligne[], extra: Record<string, unknown> = {}) => ({ numero_retour: numero, numero_facture: facture, lignes, ...extra });
 
 /** A rejection's `code` (CatalogueError on every backend), or what it threw when it did not reject. */
 async function codeOf(promise: Promise<unknown>): Promise<unknown> {
@@ -201,6 +201,18 @@ export function describeStorageContract(name: string, makeStorage: MakeStorage):
       expect(replay.erreurs.map((e) => e.code)).toEqual(['DUPLICATE']);
       expect(await stockOf(PHONE)).toBe(9);
       expect((await history()).ventes[0]!.retours).toEqual([expect.objectContaining({ numero_retour: 'R-1' })]);
+    });
+
+    it('a return dated before its sale is dated at the sale, the till’s date kept: the day before has no refund', async () => {
+      const saleAt = new Date(NOW.getTime() - 3_600_000).toISOString();
+      const before = new Date(NOW.getTime() - 3 * 86_400_000).toISOString();
+      await sales([vente('V-1', [{ article_id: PHONE, quantite: 2 }], { date_vente: saleAt })]);
+      const result = await retours([retour('R-1', 'V-1', [{ article_id: PHONE }], { date_retour: before })]);
+      expect(result.datesRemplacees).toEqual([{ numero_retour: 'R-1', date_retour_caisse: before, date_retour: saleAt }]);
+      const [v1] = (await history()).ventes;
+      expect(v1!.retours).toEqual([expect.objectContaining({ numero_retour: 'R-1', date_retour: saleAt, date_retour_caisse: before })]);
+      const jourAvant = await storage.reader.rapport(BOUTIQUE, before.slice(0, 10), NOW);
+      expect(jourAvant.ok && jourAvant.rapport.total.nombre_retours).toBe(0);
     });
 
     it('statistiques, rapport and reconciliation agree with the sales and returns written', async () => {

@@ -35,6 +35,7 @@ interface SaleLineRow {
   vente_id: string;
   numero_facture: string;
   mode_paiement: string;
+  date_vente: string;
   article_id: string;
   article_nom: string;
   quantite: string;
@@ -48,6 +49,7 @@ interface SaleLineRow {
 interface SaleState {
   id: number;
   mode_paiement: string;
+  date_vente: string;
   lines: SoldLine[];
   returned: Map<number, number>;
 }
@@ -70,15 +72,15 @@ const STMT = {
     name: 'vs_ventes_a_rendre',
     text: `
       WITH named AS (
-        SELECT v.id, v.numero_facture, v.mode_paiement
+        SELECT v.id, v.numero_facture, v.mode_paiement, v.date_vente
         FROM unnest($2::text[]) AS u(numero)
-        CROSS JOIN LATERAL (SELECT id, numero_facture, mode_paiement FROM ventes WHERE boutique_id = $1 AND numero_facture = u.numero LIMIT 1) v
+        CROSS JOIN LATERAL (SELECT id, numero_facture, mode_paiement, date_vente FROM ventes WHERE boutique_id = $1 AND numero_facture = u.numero LIMIT 1) v
       ), locked AS (
         SELECT id, quantite_stock FROM articles
         WHERE id IN (SELECT l.article_id FROM lignes_vente l JOIN named ON named.id = l.vente_id)
         ORDER BY id FOR UPDATE
       )
-      SELECT named.id AS vente_id, named.numero_facture, named.mode_paiement, l.article_id, a.nom AS article_nom,
+      SELECT named.id AS vente_id, named.numero_facture, named.mode_paiement, named.date_vente, l.article_id, a.nom AS article_nom,
              l.quantite, l.prix_unitaire, locked.quantite_stock AS stock,
              (SELECT COALESCE(SUM(lr.quantite), 0) FROM lignes_retour lr JOIN retours r ON r.id = lr.retour_id
               WHERE r.vente_id = named.id AND lr.article_id = l.article_id) AS rendu
@@ -164,7 +166,7 @@ export function createPgRetourWrites(pool: pg.Pool, where: string, onRetry: () =
     for (const r of rows) {
       let sale = loaded.sales.get(r.numero_facture);
       if (!sale) {
-        sale = { id: Number(r.vente_id), mode_paiement: r.mode_paiement, lines: [], returned: new Map() };
+        sale = { id: Number(r.vente_id), mode_paiement: r.mode_paiement, date_vente: r.date_vente, lines: [], returned: new Map() };
         loaded.sales.set(r.numero_facture, sale);
       }
       const articleId = Number(r.article_id);
@@ -188,6 +190,10 @@ export function createPgRetourWrites(pool: pg.Pool, where: string, onRetry: () =
       (numero) => {
         if (!loaded.retoursAsked.has(numero)) missing.retours.add(numero);
         return loaded.retours.get(numero);
+      },
+      (numeroFacture) => {
+        if (!loaded.salesAsked.has(numeroFacture)) missing.sales.add(numeroFacture);
+        return loaded.sales.get(numeroFacture)?.date_vente;
       },
       (retour, empreinte, dateRetour, dateCaisse) => {
         if (!loaded.salesAsked.has(retour.numero_facture)) missing.sales.add(retour.numero_facture);

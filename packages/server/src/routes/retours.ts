@@ -32,10 +32,14 @@ export function retoursRoutes(app: FastifyInstance, writes: WriteStorage, now: (
     }
     if (outcome.datesRemplacees.length > 0 && levelEnabled(log, 'warn')) {
       for (const d of outcome.datesRemplacees) {
-        const avanceMinutes = Math.round((Date.parse(d.date_retour_caisse) - Date.parse(d.date_retour)) / 60_000);
+        const ecartMinutes = Math.round((Date.parse(d.date_retour_caisse) - Date.parse(d.date_retour)) / 60_000);
+        // Ahead: dated at reception. Before its sale (a clock behind): dated at its sale.
+        const ahead = ecartMinutes > 0;
         log.warn(
-          { numero_retour: d.numero_retour, code: 'HORLOGE_EN_AVANCE', date_retour_caisse: d.date_retour_caisse, date_retour: d.date_retour },
-          `⏰ Retour ${d.numero_retour} : l'horloge de la caisse ${terminal.nom} est en avance de ${avanceMinutes} min ; le retour est daté de sa réception`,
+          { numero_retour: d.numero_retour, code: ahead ? 'HORLOGE_EN_AVANCE' : 'RETOUR_AVANT_VENTE', date_retour_caisse: d.date_retour_caisse, date_retour: d.date_retour },
+          ahead
+            ? `⏰ Retour ${d.numero_retour} : l'horloge de la caisse ${terminal.nom} est en avance de ${ecartMinutes} min ; le retour est daté de sa réception`
+            : `⏰ Retour ${d.numero_retour} : daté avant sa vente par la caisse ${terminal.nom} ; il est daté de la vente`,
         );
       }
     }
