@@ -130,7 +130,7 @@ describe('POST /api/v2/simple/ventes/retours/', () => {
 
   it('a resend is DUPLICATE identique true; the same numero with other content, or from another till, is identique false; nothing written', async () => {
     const s = await setup();
-    await s.sync([vente('V-3', [{ article_id: 7, quantite: 5 }])]);
+    await s.sync([vente('V-3', [{ article_id: 7, quantite: 5 }], { date_vente: '2025-10-29T07:00:00Z' })]);
     const first = retour('R-1', 'V-3', [{ article_id: 7, quantite: 1 }], { date_retour: '2025-10-29T09:00:00+01:00' });
     expect((await s.retours([first])).statusCode).toBe(201);
     const stock = s.stock(7);
