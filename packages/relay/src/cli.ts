@@ -28,7 +28,16 @@ import { montantOf, publicVente, renderReceipt, saleRecord } from './receipt.js'
 import { createRelayStore, type HeldStatut, type HeldVente, type RelayStore } from './relay-store.js';
 import { renderStatus, statusReport } from './status-report.js';
 import { retourLine, retourRecord, retryRetours } from './retour-view.js';
-import { discardRefusalWords, discardSale, MAX_DISCARD_REASON_CHARS, retryAllSales, retryRefusalWords, retrySales } from './sale-decisions.js';
+import {
+  ambiguousWords,
+  discardRefusalWords,
+  discardRetour,
+  discardSale,
+  MAX_DISCARD_REASON_CHARS,
+  retryAllSales,
+  retryRefusalWords,
+  retrySales,
+} from './sale-decisions.js';
 
 const DEFAULT_DB = process.env.VENTESYNC_RELAY_DB ?? './data/relay.db';
 /** Set once the options are read: suggested commands then keep the `--db` the person typed. */
@@ -363,8 +372,19 @@ program
       // A return's numero: the return, as it will be sent and where it stands.
       const retours = sales.length === 0 ? store.retours.byNumero(numero) : [];
       if (retours.length > 0) {
-        if (opts.json) return out(JSON.stringify(retours.length === 1 ? retourRecord(retours[0]!) : retours.map(retourRecord), null, 2));
-        return out(retours.map((r) => retourLine(store, r, timeStyle(opts))).join('\n'));
+        // With every send and what came of it, as a sale's receipt lists them.
+        const records = retours.map((r) => ({ ...retourRecord(r), envois: store.retours.tentatives(r.id) }));
+        if (opts.json) return out(JSON.stringify(records.length === 1 ? records[0] : records, null, 2));
+        return out(
+          retours
+            .map((r, i) =>
+              [
+                `${retourLine(store, r, timeStyle(opts))} (caisse ${r.serial})`,
+                ...records[i]!.envois.map((t) => `  envoi ${formatWhen(t.le, timeStyle(opts))} : ${t.resultat}${t.code ? ` ${t.code}` : ''}${t.message ? ` — ${t.message}` : ''}`),
+              ].join('\n'),
+            )
+            .join('\n'),
+        );
       }
       if (sales.length === 0) return fail(`aucune vente ${numero} dans le relais (voir ${again('pending')}, ou rejected)`);
       if (opts.json) {
@@ -382,9 +402,10 @@ program
   .description('renvoie des ventes rejetées, abandonnées, ou en attente après un refus de stock, sans attendre')
   .argument('[numeros...]', 'numeros à renvoyer')
   .option('--all', 'toutes les ventes rejetées et celles en attente de stock', false)
+  .option('--caisse <serial>', "seulement la vente (ou le retour) de cette caisse, quand plusieurs caisses ont le même numero")
   .option(...dbOption)
   .addHelpText('after', `\nExemples :\n  $ ${COMMANDS.relay} retry VENTE-001 VENTE-002\n  $ ${COMMANDS.relay} retry --all`)
-  .action(async (numeros: string[], opts: { all: boolean; db: string }) =>
+  .action(async (numeros: string[], opts: { all: boolean; caisse?: string; db: string }) =>
     withStore(opts.db, async (store, db) => {
       if (!opts.all && numeros.length === 0) return fail('donnez au moins un numero, ou --all');
       let count: number;
@@ -400,7 +421,8 @@ program
         retours = all.retours;
         if (retours.length > 0) out(`${retours.length} retour(s) refusé(s) faute de vente remis en attente, après leur vente : ${retours.join(', ')}`);
       } else {
-        const outcome = audited(db, () => retrySales(store, numeros), (o) => {
+        const serial = opts.caisse ?? null;
+        const outcome = audited(db, () => retrySales(store, numeros, new Date(), serial), (o) => {
           const done = numeros.filter((n) => !o.sending.includes(n) && !o.missing.includes(n));
           return o.count > 0
             ? `${o.count} vente(s) remise(s) en attente : ${done.join(', ')}` +
@@ -411,10 +433,17 @@ program
           out(`${outcome.retours.length} retour(s) refusé(s) faute de vente remis en attente, après leur vente : ${outcome.retours.join(', ')}`);
         }
         // Numeros that are no sale may be returns (refused or discarded ones go back to waiting).
-        const asRetours = outcome.missing.length > 0 ? audited(db, () => retryRetours(store, outcome.missing), (r) => (r.length > 0 ? `${r.length} retour(s) remis en attente : ${r.join(', ')}` : null)) : [];
+        const asRetourOutcome =
+          outcome.missing.length > 0
+            ? audited(db, () => retryRetours(store, outcome.missing, serial), (r) => (r.done.length > 0 ? `${r.done.length} retour(s) remis en attente : ${r.done.join(', ')}` : null))
+            : { done: [], ambiguous: [] };
+        const asRetours = asRetourOutcome.done;
         if (asRetours.length > 0) out(`${asRetours.length} retour(s) remis en attente.`);
         retours = [...outcome.retours, ...asRetours];
-        const refused = retryRefusalWords({ ...outcome, missing: outcome.missing.filter((n) => !asRetours.includes(n)) });
+        const retourAmbiguous = asRetourOutcome.ambiguous[0];
+        const refused = retourAmbiguous
+          ? ambiguousWords('retour', retourAmbiguous.numero, retourAmbiguous.caisses, again(`retry ${retourAmbiguous.numero}`))
+          : retryRefusalWords({ ...outcome, missing: outcome.missing.filter((n) => !asRetours.includes(n)) }, again);
         if (refused) fail(refused);
         count = outcome.count;
       }
@@ -426,23 +455,27 @@ program
 program
   .command('discard')
   .description("abandonne une vente (décision d'une personne, gardée dans le dossier) : elle ne sera plus envoyée")
-  .argument('<numero>', 'numero_facture')
+  .argument('<numero>', 'numero_facture (ou numero_retour)')
   .requiredOption('--reason <texte>', 'pourquoi (gardé avec la vente)')
+  .option('--caisse <serial>', 'seulement la vente (ou le retour) de cette caisse, quand plusieurs caisses ont le même numero')
   .option(...dbOption)
   .addHelpText('after', `\nExemple :\n  $ ${COMMANDS.relay} discard VENTE-001 --reason "vente annulée, client remboursé"`)
-  .action(async (numero: string, opts: { reason: string; db: string }) =>
+  .action(async (numero: string, opts: { reason: string; caisse?: string; db: string }) =>
     withStore(opts.db, (store, db) => {
       if (opts.reason.trim() === '') return fail('--reason ne doit pas être vide');
       if (opts.reason.length > MAX_DISCARD_REASON_CHARS) return fail(`--reason : ${MAX_DISCARD_REASON_CHARS} caractères au plus`);
       if (hasUnprintable(opts.reason)) return fail(`--reason ${UNPRINTABLE_MESSAGE}`);
-      const outcome = audited(db, () => discardSale(store, numero, opts.reason), (o) => (o.ok ? `Vente ${numero} abandonnée : ${opts.reason}` : null));
-      if (outcome.ok) return out(`Vente ${numero} abandonnée : ${opts.reason}`);
-      // No such sale: maybe a return (refused, or waiting and not being sent).
-      if (outcome.refusal === 'INTROUVABLE') {
-        const changed = audited(db, () => store.retours.discard(numero, opts.reason, new Date()), (n) => (n > 0 ? `Retour ${numero} abandonné : ${opts.reason}` : null));
-        if (changed > 0) return out(`Retour ${numero} abandonné : ${opts.reason}`);
-      }
-      fail(discardRefusalWords(outcome.refusal, numero, { show: again(`show ${numero}`), sync: again('sync') }));
+      const serial = opts.caisse ?? null;
+      const which = serial === null ? '' : ` (caisse ${serial})`;
+      const commands = { show: again(`show ${numero}`), sync: again('sync'), discard: again(`discard ${numero} --reason ${shellWord(opts.reason)}`) };
+      const outcome = audited(db, () => discardSale(store, numero, opts.reason, new Date(), serial), (o) => (o.ok ? `Vente ${numero}${which} abandonnée : ${opts.reason}` : null));
+      if (outcome.ok) return out(`Vente ${numero}${which} abandonnée : ${opts.reason}`);
+      if (outcome.refusal !== 'INTROUVABLE') return fail(discardRefusalWords(outcome.refusal, numero, commands, { caisses: outcome.caisses }));
+      // No such sale: maybe a return (refused, or waiting), with the same rules.
+      const asRetour = audited(db, () => discardRetour(store, numero, opts.reason, new Date(), serial), (o) => (o.ok ? `Retour ${numero}${which} abandonné : ${opts.reason}` : null));
+      if (asRetour.ok) return out(`Retour ${numero}${which} abandonné : ${opts.reason}`);
+      const anyRetour = store.retours.candidates(numero, serial).length > 0;
+      fail(discardRefusalWords(asRetour.refusal, numero, commands, { genre: anyRetour ? 'retour' : 'vente', caisses: asRetour.caisses }));
     }),
   );
 

@@ -711,18 +711,29 @@ export function createForwarder(deps: {
           store.retours.countAttempt(ids);
           outcome.retours.forEach((r, i) => {
             const held = batch[i]!;
-            if (r.kind === 'synced') store.retours.markSynced(held.id, r.montant, at);
-            else if (r.kind === 'rejected') {
+            // Each outcome goes into the return's history too: a send with no clear answer
+            // keeps a person from discarding a return the server may have (as for sales).
+            if (r.kind === 'synced') {
+              store.retours.markSynced(held.id, r.montant, at);
+              store.retours.recordAttempt(held.id, at, 'SYNCHRONISEE', null, r.montant === null ? null : `montant ${r.montant}`);
+            } else if (r.kind === 'rejected') {
               store.retours.markRejected(held.id, r.code, r.erreur);
+              store.retours.recordAttempt(held.id, at, 'REJETEE', r.code, r.erreur);
               refused.push({ numero_retour: held.numero_retour, code: r.code, erreur: r.erreur });
             } else if (r.kind === 'missing') {
               if (store.retours.blockingSale(held.id) !== undefined) {
-                store.retours.noteWaiting(held.id, 'SALE_NOT_FOUND', `${r.erreur} (la vente attend encore sur le relais)`);
+                const erreur = `${r.erreur} (la vente attend encore sur le relais)`;
+                store.retours.noteWaiting(held.id, 'SALE_NOT_FOUND', erreur);
+                store.retours.recordAttempt(held.id, at, 'ATTENTE_VENTE', 'SALE_NOT_FOUND', erreur);
               } else {
                 store.retours.markRejected(held.id, 'SALE_NOT_FOUND', r.erreur);
+                store.retours.recordAttempt(held.id, at, 'REJETEE', 'SALE_NOT_FOUND', r.erreur);
                 refused.push({ numero_retour: held.numero_retour, code: 'SALE_NOT_FOUND', erreur: r.erreur });
               }
-            } else unmentioned++;
+            } else {
+              store.retours.recordAttempt(held.id, at, 'SANS_REPONSE', null, 'Absent de la réponse du serveur');
+              unmentioned++;
+            }
           });
           // The answer names the boutique and the till, as a sync's does: a till that only
           // ever sent returns is known from now on (its returns' boutique filled, its name shown).
@@ -762,8 +773,9 @@ export function createForwarder(deps: {
     }
 
     const reason = outcome.reason;
+    const unsure = (outcome.kind === 'retry' || outcome.kind === 'failed') && outcome.unsure;
     const noteFailure = () => {
-      store.retours.countAttempt(ids);
+      store.retours.countAttempt(ids, { at, reason, unsure });
       if (outcome.kind === 'terminal-unknown') markUnknown(serial, at);
       store.recordTerminalError(serial, reason, at);
       store.recordServerAnswered(answer.kind === 'response', at);

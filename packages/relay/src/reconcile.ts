@@ -23,9 +23,10 @@ import type { RelayStore, TerminalInfo } from './relay-store.js';
 export type TillInfo = Pick<TerminalInfo, 'serial' | 'statut' | 'terminal_nom' | 'boutique_nom'>;
 
 // Reconciliation (CONTRACT §7), the relay's side: for each till, the server's account of a
-// shop-local day against the sales this relay holds as SYNCHRONISEE for that day. A sale still
-// waiting here (EN_ATTENTE) is pending, never a disagreement, even when the server already has
-// it (a send whose answer was lost).
+// shop-local day against the sales this relay holds as SYNCHRONISEE for that day, net of the
+// returns of them it forwarded (SYNCHRONISEE too): the server counts each sale net of its
+// returns. A sale still waiting here (EN_ATTENTE) is pending, never a disagreement, even when
+// the server already has it (a send whose answer was lost).
 
 /** Most pages of `detail=1` read for one till and day: 1,000 pages of 1,000 sales. */
 export const MAX_DETAIL_PAGES = 1000;
@@ -80,8 +81,11 @@ export type TillReconciliation =
       fuseau: string;
       /** As the server counts them: net of returns; `retours_centimes`, what its returns took off. */
       serveur: { nombre_ventes: number; montant_centimes: SumCentimes; retours_centimes: SumCentimes };
-      /** The relay's synced sales at the amounts the server confirmed (before any return). */
-      relais: { nombre_ventes: number; montant_centimes: SumCentimes };
+      /**
+       * The relay's synced sales at the amounts the server confirmed (before any return);
+       * `retours_centimes`: the returns of them it forwarded, which the server has confirmed.
+       */
+      relais: { nombre_ventes: number; montant_centimes: SumCentimes; retours_centimes: SumCentimes };
       /** Sales of the day still waiting on the relay: not compared. */
       en_attente: string[];
       /** Relay SYNCHRONISEE, absent from the server. */
@@ -90,8 +94,14 @@ export type TillReconciliation =
       absentes_du_relais: string[];
       montants_differents: AmountDifference[];
       /**
-       * Server minus relay, in centimes, over the compared sales (pending ones left out), the
-       * server's returns added back: tills send returns to the server, the relay never sees them.
+       * Returns the relay forwarded (SYNCHRONISEE) of this day's synced sales that the server does
+       * not hold (its detail does not name them, or its sale is missing there).
+       */
+      retours_absents_du_serveur: string[];
+      /**
+       * Server minus relay, in centimes, net of returns, over the compared sales (pending ones
+       * left out). Returns the server holds that did not pass through this relay (a till that
+       * sent them to the server itself) are not a gap: only those the relay forwarded count.
        */
       ecart_centimes: SumCentimes;
     })
@@ -122,6 +132,11 @@ export function yesterdayLocal(now: Date): string {
   return `${String(d.getFullYear()).padStart(4, '0')}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
 }
 
+interface HeldRetourLine {
+  numero_retour: string;
+  centimes: bigint;
+}
+
 interface HeldRow {
   numero_facture: string;
   statut: 'SYNCHRONISEE' | 'EN_ATTENTE';
@@ -139,7 +154,26 @@ export function createReconcileBooks(db: Db) {
   const stmt = db.prepare<[string, string, string], { numero_facture: string; statut: HeldRow['statut']; montant_total: number; montant_serveur: string | null; date_utc: string | null }>(`
     SELECT numero_facture, statut, montant_total, montant_serveur, ${DATE} AS date_utc FROM ventes
     WHERE serial = ? AND statut IN ('SYNCHRONISEE', 'EN_ATTENTE') AND ${DATE} >= ? AND ${DATE} < ?`);
+  // The returns this relay forwarded of the till's synced sales of those days: the till's own
+  // returns of them, or any till's of the same boutique (a return goes to its sale's boutique).
+  const V_DATE = "strftime('%Y-%m-%dT%H:%M:%fZ', COALESCE(json_extract(v.contenu, '$.date_vente'), v.recue_le))";
+  const retoursStmt = db.prepare<[string, string, string], { numero_facture: string; numero_retour: string; montant_total: number; montant_serveur: string | null }>(`
+    SELECT v.numero_facture, r.numero_retour, r.montant_total, r.montant_serveur FROM ventes v
+      JOIN retours r ON r.numero_facture = v.numero_facture AND r.statut = 'SYNCHRONISEE' AND (r.serial = v.serial OR r.boutique_id = v.boutique_id)
+    WHERE v.serial = ? AND v.statut = 'SYNCHRONISEE' AND ${V_DATE} >= ? AND ${V_DATE} < ?
+    ORDER BY r.id`);
   return {
+    /** Per sale numero, the returns of it the relay forwarded and the server confirmed (same days as `around`). */
+    retoursAround(serial: string, jour: string): Map<string, HeldRetourLine[]> {
+      const byVente = new Map<string, HeldRetourLine[]>();
+      const from = `${previousDay(jour)}T00:00:00.000Z`;
+      const to = `${nextDay(nextDay(jour))}T00:00:00.000Z`;
+      for (const r of retoursStmt.all(serial, from, to)) {
+        const line = { numero_retour: r.numero_retour, centimes: (r.montant_serveur === null ? null : centimesOf(r.montant_serveur)) ?? BigInt(r.montant_total) };
+        byVente.set(r.numero_facture, [...(byVente.get(r.numero_facture) ?? []), line]);
+      }
+      return byVente;
+    },
     /**
      * The till's synced and waiting sales dated from the UTC day before `jour` to the UTC day
      * after it: local day `jour` lies inside in any zone (offsets run from −12 h to +14 h). The
@@ -202,10 +236,11 @@ async function ask(upstream: ReconcileUpstream, till: TillBase, query: string): 
   return { ok: true, body: parsed.data };
 }
 
-/** A sale as the server counts it: net of its returns, and what they took off. */
+/** A sale as the server counts it: net of its returns, and what they took off; their numeros when listed. */
 interface ServerSale {
   net: bigint;
   retours: bigint;
+  numeros_retours: ReadonlySet<string> | null;
 }
 
 /** The server's sales of the day, page after page (`apres` = the previous page's `suite`). */
@@ -216,7 +251,11 @@ async function serverSales(upstream: ReconcileUpstream, till: TillBase, jour: st
     const asked = await ask(upstream, till, `jour=${jour}&detail=1${apres === null ? '' : `&apres=${encodeURIComponent(apres)}`}`);
     if (!asked.ok) return asked;
     for (const v of asked.body.ventes ?? []) {
-      sales.set(v.numero_facture, { net: centimesOf(v.montant_total) ?? 0n, retours: v.montant_retours === undefined ? 0n : (centimesOf(v.montant_retours) ?? 0n) });
+      sales.set(v.numero_facture, {
+        net: centimesOf(v.montant_total) ?? 0n,
+        retours: v.montant_retours === undefined ? 0n : (centimesOf(v.montant_retours) ?? 0n),
+        numeros_retours: v.retours === undefined ? null : new Set(v.retours),
+      });
     }
     apres = asked.body.suite ?? null;
     if (apres === null) return { ok: true, sales };
@@ -235,6 +274,7 @@ const sum = (values: Iterable<bigint>): bigint => {
 export async function reconcileTill(upstream: ReconcileUpstream, books: ReconcileBooks, info: TillInfo, jour: string): Promise<TillReconciliation> {
   const till: TillBase = { serial: info.serial, terminal: info.terminal_nom, boutique: info.boutique_nom };
   const held = books.around(info.serial, jour);
+  const retoursHeld = books.retoursAround(info.serial, jour);
   const asked = await ask(upstream, till, `jour=${jour}`);
   if (!asked.ok) return asked.outcome;
   const zone = checkFuseau(asked.body.fuseau);
@@ -244,15 +284,21 @@ export async function reconcileTill(upstream: ReconcileUpstream, books: Reconcil
   const synced = new Map(ofDay.filter((r) => r.statut === 'SYNCHRONISEE').map((r) => [r.numero_facture, r.centimes]));
   const waiting = new Set(ofDay.filter((r) => r.statut === 'EN_ATTENTE' && !synced.has(r.numero_facture)).map((r) => r.numero_facture));
 
+  const retoursOf = (numero: string): HeldRetourLine[] => retoursHeld.get(numero) ?? [];
+  const returnedOf = (numero: string): bigint => sum(retoursOf(numero).map((r) => r.centimes));
+
   const empreinte = createEmpreinte();
-  // One sale's amount is a safe integer (the relay and the server refuse larger ones): exact as a number.
-  for (const numero of sortUtf8(synced.keys())) empreinte.add({ numero_facture: numero, centimes: Number(synced.get(numero)!) });
+  // As the server counts a sale: net of its returns (here, those this relay forwarded). One
+  // sale's amount is a safe integer (the relay and the server refuse larger ones): exact as a number.
+  for (const numero of sortUtf8(synced.keys())) empreinte.add({ numero_facture: numero, centimes: Number(synced.get(numero)! - returnedOf(numero)) });
   const relaisSum = sum(synced.values());
-  const relais = { nombre_ventes: synced.size, montant_centimes: exactCentimes(relaisSum) };
+  const relaisRetours = sum([...synced.keys()].map(returnedOf));
+  const relais = { nombre_ventes: synced.size, montant_centimes: exactCentimes(relaisSum), retours_centimes: exactCentimes(relaisRetours) };
   const serveurTotal: { nombre_ventes: number; montant_centimes: SumCentimes; retours_centimes: SumCentimes } = {
     nombre_ventes: asked.body.nombre_ventes,
     montant_centimes: exactCentimes(centimesOf(asked.body.montant_total) ?? 0n),
-    retours_centimes: 0,
+    // Equal fingerprints: the server took off what the relay's returns did.
+    retours_centimes: exactCentimes(relaisRetours),
   };
   const agreed = (server: typeof serveurTotal): TillReconciliation => ({
     ...till,
@@ -264,11 +310,12 @@ export async function reconcileTill(upstream: ReconcileUpstream, books: Reconcil
     absentes_du_serveur: [],
     absentes_du_relais: [],
     montants_differents: [],
+    retours_absents_du_serveur: [],
     ecart_centimes: 0,
   });
   if (empreinte.hex() === asked.body.empreinte) return agreed(serveurTotal);
 
-  // The fingerprints differ (or a sale has returns, which the relay never sees): the server's list says where.
+  // The fingerprints differ (or a sale has returns that did not pass through this relay): the server's list says where.
   const listed = await serverSales(upstream, till, jour);
   if (!listed.ok) return listed.outcome;
   const server = listed.sales;
@@ -278,6 +325,19 @@ export async function reconcileTill(upstream: ReconcileUpstream, books: Reconcil
     .filter(([n, c]) => server.has(n) && server.get(n)!.net + server.get(n)!.retours !== c)
     .map(([n, c]) => ({ numero_facture: n, relais_centimes: exactCentimes(c), serveur_centimes: exactCentimes(server.get(n)!.net + server.get(n)!.retours) }))
     .sort((a, b) => compareUtf8(a.numero_facture, b.numero_facture));
+  // Returns this relay forwarded that the server does not hold: named by the server's list of
+  // the sale's returns; a server that lists none for it (an older one, or too many returns)
+  // is judged by their amount: all of the sale's are named when it holds less than they make.
+  const retoursAbsents: HeldRetourLine[] = [];
+  for (const numero of synced.keys()) {
+    const mine = retoursOf(numero);
+    if (mine.length === 0) continue;
+    const theirs = server.get(numero);
+    if (theirs === undefined) retoursAbsents.push(...mine);
+    else if (theirs.numeros_retours !== null) retoursAbsents.push(...mine.filter((r) => !theirs.numeros_retours!.has(r.numero_retour)));
+    else if (theirs.retours < sum(mine.map((r) => r.centimes))) retoursAbsents.push(...mine);
+  }
+  const retoursAbsentsDuServeur = sortUtf8(retoursAbsents.map((r) => r.numero_retour));
   // Sales still waiting here are left out on both sides, also when the server has them.
   const compared = [...server.entries()].filter(([n]) => !waiting.has(n));
   const serveurNet = sum(compared.map(([, c]) => c.net));
@@ -287,7 +347,9 @@ export async function reconcileTill(upstream: ReconcileUpstream, books: Reconcil
     montant_centimes: exactCentimes(serveurNet),
     retours_centimes: exactCentimes(serveurRetours),
   };
-  if (absentesDuServeur.length + absentesDuRelais.length + montantsDifferents.length === 0) return agreed(serveurCompare);
+  if (absentesDuServeur.length + absentesDuRelais.length + montantsDifferents.length + retoursAbsentsDuServeur.length === 0) {
+    return agreed(serveurCompare);
+  }
   return {
     ...till,
     statut: 'DESACCORD',
@@ -298,7 +360,9 @@ export async function reconcileTill(upstream: ReconcileUpstream, books: Reconcil
     absentes_du_serveur: absentesDuServeur,
     absentes_du_relais: absentesDuRelais,
     montants_differents: montantsDifferents,
-    ecart_centimes: exactCentimes(serveurNet + serveurRetours - relaisSum),
+    retours_absents_du_serveur: retoursAbsentsDuServeur,
+    // The sales' gap, and the relay's returns the server lacks (it holds that much more, net).
+    ecart_centimes: exactCentimes(serveurNet + serveurRetours - relaisSum + sum(retoursAbsents.map((r) => r.centimes))),
   };
 }
 
@@ -323,7 +387,11 @@ export async function reconcile(
   const results: TillReconciliation[] = [];
   for (const info of tills) results.push(await reconcileTill(upstream, books, info, jour));
   const numeros = results.reduce(
-    (n, r) => n + (r.statut === 'DESACCORD' ? r.absentes_du_serveur.length + r.absentes_du_relais.length + r.montants_differents.length : 0),
+    (n, r) =>
+      n +
+      (r.statut === 'DESACCORD'
+        ? r.absentes_du_serveur.length + r.absentes_du_relais.length + r.montants_differents.length + r.retours_absents_du_serveur.length
+        : 0),
     0,
   );
   const nonVerifies = results.filter((r) => r.statut === 'INJOIGNABLE' || r.statut === 'REFUSE').length;
@@ -404,7 +472,8 @@ function reconciliationLines(report: ReconciliationReport): string[] {
       lines.push(
         `  DÉSACCORD${zone} : serveur ${t.serveur.nombre_ventes} vente(s), ${money(BigInt(t.serveur.montant_centimes) + BigInt(t.serveur.retours_centimes))}` +
           `${BigInt(t.serveur.retours_centimes) > 0n ? ` avant retours (${money(t.serveur.retours_centimes)} rendus)` : ''} ; ` +
-          `relais ${t.relais.nombre_ventes} vente(s) synchronisée(s), ${money(t.relais.montant_centimes)}`,
+          `relais ${t.relais.nombre_ventes} vente(s) synchronisée(s), ${money(t.relais.montant_centimes)}` +
+          `${BigInt(t.relais.retours_centimes) > 0n ? `, ${money(t.relais.retours_centimes)} de retours transmis` : ''}`,
       );
       lines.push(`  écart (serveur − relais) : ${signed(t.ecart_centimes)} centimes (${money(t.ecart_centimes)})`);
       if (t.absentes_du_serveur.length > 0) {
@@ -412,6 +481,9 @@ function reconciliationLines(report: ReconciliationReport): string[] {
       }
       if (t.absentes_du_relais.length > 0) {
         lines.push(`  absentes du relais (${t.absentes_du_relais.length}) : ${numeroList(t.absentes_du_relais)}`);
+      }
+      if (t.retours_absents_du_serveur.length > 0) {
+        lines.push(`  retours transmis absents du serveur (${t.retours_absents_du_serveur.length}) : ${numeroList(t.retours_absents_du_serveur)}`);
       }
       for (const d of t.montants_differents.slice(0, NUMEROS_SHOWN)) {
         lines.push(`  montant différent : ${d.numero_facture} : relais ${money(d.relais_centimes)}, serveur ${money(d.serveur_centimes)}`);

@@ -207,24 +207,35 @@ export function createRelayStore(db: Db) {
     // One numero (an abandoned sale too), or every one (@numero NULL: rejected and stock-waiting
     // sales only). Never a sale in flight: its answer would be judged against the counters
     // this resets (a stock refusal counted from the old tentatives_stock).
-    retry: db.prepare<[{ numero: string | null; stale: string }]>(`
+    retry: db.prepare<[{ numero: string | null; stale: string; serial: string | null }]>(`
       UPDATE ventes SET statut = 'EN_ATTENTE', tentatives_stock = 0, prochaine_tentative = NULL, decision = NULL, decision_le = NULL,
         code_erreur = NULL, erreur = NULL
-      WHERE (@numero IS NULL OR numero_facture = @numero)
+      WHERE (@numero IS NULL OR numero_facture = @numero) AND (@serial IS NULL OR serial = @serial)
         AND (statut = 'REJETEE' OR (statut = 'ABANDONNEE' AND @numero IS NOT NULL)
           OR (statut = 'EN_ATTENTE' AND prochaine_tentative IS NOT NULL AND (en_vol IS NULL OR en_vol < @stale)))`),
     // `sync`: a person asks for everything to go now, stock refusals included.
     dueNow: db.prepare(`UPDATE ventes SET prochaine_tentative = NULL WHERE statut = 'EN_ATTENTE' AND prochaine_tentative IS NOT NULL`),
-    discard: db.prepare<[string, string, string, string]>(`
+    discard: db.prepare<[string, string, string, string | null, string | null, string]>(`
       UPDATE ventes SET statut = 'ABANDONNEE', decision = ?, decision_le = ?, prochaine_tentative = NULL
-      WHERE numero_facture = ? AND statut IN ('REJETEE', 'EN_ATTENTE') AND (en_vol IS NULL OR en_vol < ?)
+      WHERE numero_facture = ? AND (? IS NULL OR serial = ?) AND statut IN ('REJETEE', 'EN_ATTENTE') AND (en_vol IS NULL OR en_vol < ?)
         AND NOT ${VERDICT_UNKNOWN}`),
     verdictUnknown: db
-      .prepare<[string], number>(`SELECT 1 FROM ventes WHERE numero_facture = ? AND statut IN ('REJETEE', 'EN_ATTENTE') AND ${VERDICT_UNKNOWN} LIMIT 1`)
+      .prepare<[string, string | null, string | null], number>(`
+        SELECT 1 FROM ventes WHERE numero_facture = ? AND (? IS NULL OR serial = ?) AND statut IN ('REJETEE', 'EN_ATTENTE') AND ${VERDICT_UNKNOWN} LIMIT 1`)
       .pluck(),
     inFlight: db
-      .prepare<[string, string], number>(`
-        SELECT 1 FROM ventes WHERE numero_facture = ? AND statut = 'EN_ATTENTE' AND en_vol IS NOT NULL AND en_vol >= ? LIMIT 1`)
+      .prepare<[string, string | null, string | null, string], number>(`
+        SELECT 1 FROM ventes WHERE numero_facture = ? AND (? IS NULL OR serial = ?) AND statut = 'EN_ATTENTE' AND en_vol IS NOT NULL AND en_vol >= ? LIMIT 1`)
+      .pluck(),
+    // The tills whose sale of this numero a person's decision could mean (a numero is unique per
+    // till or boutique only): more than one, the decision needs the till.
+    discardableTills: db
+      .prepare<[string], string>(`SELECT DISTINCT serial FROM ventes WHERE numero_facture = ? AND statut IN ('REJETEE', 'EN_ATTENTE') ORDER BY serial`)
+      .pluck(),
+    retryableTills: db
+      .prepare<[string], string>(`
+        SELECT DISTINCT serial FROM ventes WHERE numero_facture = ?
+          AND (statut IN ('REJETEE', 'ABANDONNEE') OR (statut = 'EN_ATTENTE' AND prochaine_tentative IS NOT NULL)) ORDER BY serial`)
       .pluck(),
     purge: db.prepare<[string]>(`DELETE FROM ventes WHERE statut = 'SYNCHRONISEE' AND synchronisee_le < ?`),
     summary: db.prepare<[], SerialSummary>(`
@@ -382,7 +393,7 @@ export function createRelayStore(db: Db) {
       db
         .transaction(() => {
           stmt.noteInterrupted.run(now.toISOString(), "Envoi interrompu (le relais s'est arrêté pendant l'envoi)");
-          retours.releaseAll();
+          retours.releaseAll(now);
           return stmt.releaseAll.run().changes;
         })
         .immediate(),
@@ -440,21 +451,31 @@ export function createRelayStore(db: Db) {
     countStatut: (statut: HeldStatut, serial: string | null = null) => stmt.countStatut.get(statut, serial, serial) ?? 0,
     summary: () => stmt.summary.all(),
     waitingReason: (serial: string) => stmt.waitingReason.get(serial),
-    /** Back to EN_ATTENTE: a person corrected the cause (stock, catalogue) and wants it sent again. */
-    retry: (numeros: string[], now: Date = new Date()) => {
+    /**
+     * Back to EN_ATTENTE: a person corrected the cause (stock, catalogue) and wants it sent again.
+     * `serial`: only that till's sale of each numero (null: every till's; see retryableTills).
+     */
+    retry: (numeros: string[], now: Date = new Date(), serial: string | null = null) => {
       const stale = new Date(now.getTime() - CLAIM_STALE_MS).toISOString();
-      return db.transaction(() => numeros.map((numero) => stmt.retry.run({ numero, stale }).changes)).immediate();
+      return db.transaction(() => numeros.map((numero) => stmt.retry.run({ numero, stale, serial }).changes)).immediate();
     },
     retryAllRejected: (now: Date = new Date()) =>
-      stmt.retry.run({ numero: null, stale: new Date(now.getTime() - CLAIM_STALE_MS).toISOString() }).changes,
+      stmt.retry.run({ numero: null, stale: new Date(now.getTime() - CLAIM_STALE_MS).toISOString(), serial: null }).changes,
+    /** Tills holding a sale of this numero that a discard could mean. */
+    discardableTills: (numero: string) => stmt.discardableTills.all(numero),
+    /** Tills holding a sale of this numero that a retry could mean. */
+    retryableTills: (numero: string) => stmt.retryableTills.all(numero),
     makeAllDue: () => stmt.dueNow.run().changes,
-    /** 0 when no such sale can be discarded, including one being sent right now (see `inFlight`). */
-    discard: (numero: string, reason: string, now: Date) =>
-      stmt.discard.run(reason, now.toISOString(), numero, new Date(now.getTime() - CLAIM_STALE_MS).toISOString()).changes,
+    /**
+     * 0 when no such sale can be discarded, including one being sent right now (see `inFlight`).
+     * `serial`: only that till's sale (null: any till's; the decision checks discardableTills first).
+     */
+    discard: (numero: string, reason: string, now: Date, serial: string | null = null) =>
+      stmt.discard.run(reason, now.toISOString(), numero, serial, serial, new Date(now.getTime() - CLAIM_STALE_MS).toISOString()).changes,
     /** Sent without a clear answer since: the server may have it, so it cannot be discarded yet. */
-    verdictUnknown: (numero: string) => stmt.verdictUnknown.get(numero) !== undefined,
-    inFlight: (numero: string, now: Date) =>
-      stmt.inFlight.get(numero, new Date(now.getTime() - CLAIM_STALE_MS).toISOString()) !== undefined,
+    verdictUnknown: (numero: string, serial: string | null = null) => stmt.verdictUnknown.get(numero, serial, serial) !== undefined,
+    inFlight: (numero: string, now: Date, serial: string | null = null) =>
+      stmt.inFlight.get(numero, serial, serial, new Date(now.getTime() - CLAIM_STALE_MS).toISOString()) !== undefined,
     purgeSynced: (before: Date) => stmt.purge.run(before.toISOString()).changes,
 
     terminal: (serial: string) => stmt.terminal.get(serial),

@@ -127,7 +127,7 @@ export function createRetourIntake(store: RelayStore) {
               refusal =
                 soldQty === 0
                   ? `La vente ${retour.numero_facture} ne contient pas l'article ${asked.article_id}`
-                  : `Retour de ${asked.quantite} ${nom} refusé : la vente ${retour.numero_facture} en a vendu ${soldQty}, déjà rendu(s) ${already}, reste ${soldQty - already}`;
+                  : `Retour de ${asked.quantite} ${nom} refusé : la vente ${retour.numero_facture} en a vendu ${soldQty}, déjà rendu(s) ${already}, reste ${Math.max(0, soldQty - already)}`;
               break;
             }
             for (const part of parts) {

@@ -60,11 +60,52 @@ export function saleInReach(v: string, serial: string, boutique: string): string
  * Order after the sale: a return waits while a sale in its reach (see saleInReach) is still
  * waiting on this relay, the server not knowing it yet; also while the server refused the sale
  * and a person has not decided (retry or discard): sent now, the return could only be refused
- * SALE_NOT_FOUND.
+ * SALE_NOT_FOUND. Two exceptions, or one till's trouble would hold the returns of others:
+ * - its sale is on the server already (SYNCHRONISEE, the return's own till or its known
+ *   boutique): the numero is unique there, so another till's waiting sale of that numero is
+ *   not the one the return means;
+ * - the sale is another till's, one the server refused as unknown (TERMINAL_NOT_FOUND): it
+ *   leaves only once a person registers that till, and a return of it sent meanwhile is
+ *   refused SALE_NOT_FOUND, which a person sees and retries with the sale.
  */
-const SALE_STILL_HELD = `EXISTS (
-  SELECT 1 FROM ventes v WHERE v.numero_facture = retours.numero_facture AND v.statut IN ('EN_ATTENTE', 'REJETEE')
-    AND ${saleInReach('v', 'retours.serial', 'retours.boutique_id')})`;
+function holdsReturn(v: string): string {
+  return `${v}.numero_facture = retours.numero_facture AND ${v}.statut IN ('EN_ATTENTE', 'REJETEE')
+    AND ${saleInReach(v, 'retours.serial', 'retours.boutique_id')}
+    AND (${v}.serial = retours.serial OR NOT EXISTS (SELECT 1 FROM terminaux t WHERE t.serial = ${v}.serial AND t.statut = 'INCONNU'))
+    AND NOT EXISTS (SELECT 1 FROM ventes s WHERE s.numero_facture = retours.numero_facture AND s.statut = 'SYNCHRONISEE'
+      AND (s.serial = retours.serial OR s.boutique_id = retours.boutique_id))`;
+}
+const SALE_STILL_HELD = `EXISTS (SELECT 1 FROM ventes v WHERE ${holdsReturn('v')})`;
+
+/** The code of a send after which the server may have the return (as NO_VERDICT for sales). */
+const NO_VERDICT = 'SANS_VERDICT';
+
+/**
+ * A send of the return may have reached the server (no clear answer: reset, timeout, an
+ * answer that did not read or did not name it) and no answer has told since whether it has it.
+ */
+const RETOUR_VERDICT_UNKNOWN = `EXISTS (
+  SELECT 1 FROM retour_tentatives u WHERE u.retour_id = retours.id
+    AND (u.resultat = 'SANS_REPONSE' OR (u.resultat = 'ECHEC' AND u.code = '${NO_VERDICT}'))
+    AND u.id > COALESCE((SELECT MAX(c.id) FROM retour_tentatives c
+      WHERE c.retour_id = retours.id AND c.resultat IN ('SYNCHRONISEE', 'REJETEE', 'ATTENTE_VENTE')), 0))`;
+
+/** One send of a return and what came of it (schema 7). */
+export type RetourTentativeResultat = 'SYNCHRONISEE' | 'REJETEE' | 'ATTENTE_VENTE' | 'SANS_REPONSE' | 'ECHEC';
+export interface RetourTentative {
+  le: string;
+  resultat: RetourTentativeResultat;
+  code: string | null;
+  message: string | null;
+}
+
+/** A return a person's decision may act on: one row, or several tills' rows of the same numero. */
+export interface RetourCandidate {
+  id: number;
+  serial: string;
+  statut: HeldStatut;
+  en_vol: string | null;
+}
 
 export interface RetourSummary {
   en_attente: number;
@@ -96,19 +137,23 @@ export function createRetourStore(db: Db) {
       WHERE numero_retour = ? AND statut <> 'ABANDONNEE' AND ((? IS NOT NULL AND boutique_id = ?) OR serial = ?)
       LIMIT 1`),
     // Units already given back of a held sale (its till, its boutique) by the returns held here
-    // that may refer to it (saleInReach); refused or discarded ones gave nothing back.
-    returnedOfSale: db.prepare<[string, string, number | null], { article_id: number; quantite: number }>(`
+    // that may refer to it (saleInReach); refused or discarded ones gave nothing back. A return
+    // whose own till or known boutique holds another sale of that numero is that sale's, not
+    // this one's (counted here, it made a valid return refused with "reste -1").
+    returnedOfSale: db.prepare<[string, string, number | null, number], { article_id: number; quantite: number }>(`
       SELECT json_extract(l.value, '$.article_id') AS article_id, SUM(json_extract(l.value, '$.quantite')) AS quantite
       FROM retours, json_each(retours.contenu, '$.lignes') l,
-        (SELECT ? AS numero_facture, ? AS serial, ? AS boutique_id) v
+        (SELECT ? AS numero_facture, ? AS serial, ? AS boutique_id, ? AS id) v
       WHERE retours.numero_facture = v.numero_facture AND retours.statut IN ('EN_ATTENTE', 'SYNCHRONISEE')
         AND ${saleInReach('v', 'retours.serial', 'retours.boutique_id')}
+        AND (v.serial = retours.serial OR (retours.boutique_id IS NOT NULL AND v.boutique_id = retours.boutique_id)
+          OR NOT EXISTS (SELECT 1 FROM ventes s WHERE s.numero_facture = retours.numero_facture AND s.id <> v.id AND s.statut <> 'ABANDONNEE'
+            AND (s.serial = retours.serial OR (retours.boutique_id IS NOT NULL AND s.boutique_id = retours.boutique_id))))
       GROUP BY article_id`),
     // The sale a waiting return waits for, if any: one the server refused first (a person must decide).
     blockingSale: db.prepare<[number], { numero_facture: string; statut: HeldStatut }>(`
       SELECT v.numero_facture, v.statut FROM retours, ventes v
-      WHERE retours.id = ? AND v.numero_facture = retours.numero_facture AND v.statut IN ('EN_ATTENTE', 'REJETEE')
-        AND ${saleInReach('v', 'retours.serial', 'retours.boutique_id')}
+      WHERE retours.id = ? AND ${holdsReturn('v')}
       ORDER BY v.statut = 'REJETEE' DESC LIMIT 1`),
     serialsDue: db
       .prepare<[], string>(`SELECT DISTINCT serial FROM retours WHERE statut = 'EN_ATTENTE' AND NOT ${SALE_STILL_HELD} ORDER BY serial`)
@@ -127,6 +172,17 @@ export function createRetourStore(db: Db) {
     claim: db.prepare<[string, number]>("UPDATE retours SET en_vol = ? WHERE id = ? AND statut = 'EN_ATTENTE'"),
     release: db.prepare<[number]>('UPDATE retours SET en_vol = NULL WHERE id = ?'),
     releaseAll: db.prepare('UPDATE retours SET en_vol = NULL WHERE en_vol IS NOT NULL'),
+    // A send cut short by the relay's end: the server may have the returns.
+    noteInterrupted: db.prepare<[string, string]>(`
+      INSERT INTO retour_tentatives (retour_id, le, resultat, code, message)
+      SELECT id, ?, 'ECHEC', '${NO_VERDICT}', ? FROM retours WHERE en_vol IS NOT NULL AND statut = 'EN_ATTENTE'`),
+    insertTentative: db.prepare<[number, string, RetourTentativeResultat, string | null, string | null]>(
+      'INSERT INTO retour_tentatives (retour_id, le, resultat, code, message) VALUES (?, ?, ?, ?, ?)',
+    ),
+    tentatives: db.prepare<[number], RetourTentative>('SELECT le, resultat, code, message FROM retour_tentatives WHERE retour_id = ? ORDER BY id'),
+    verdictUnknown: db.prepare<[number], number>(`SELECT 1 FROM retours WHERE id = ? AND ${RETOUR_VERDICT_UNKNOWN}`).pluck(),
+    candidates: db.prepare<[string, string | null, string | null], RetourCandidate>(`
+      SELECT id, serial, statut, en_vol FROM retours WHERE numero_retour = ? AND (? IS NULL OR serial = ?) ORDER BY id`),
     countAttempt: db.prepare<[number]>('UPDATE retours SET tentatives = tentatives + 1 WHERE id = ?'),
     failedAlone: db.prepare<[number], number>('UPDATE retours SET echecs_seul = echecs_seul + 1 WHERE id = ? RETURNING echecs_seul').pluck(),
     // The server's word wins over a person's discard, as for sales.
@@ -144,9 +200,9 @@ export function createRetourStore(db: Db) {
     countStatut: db
       .prepare<[string, string | null, string | null], number>('SELECT COUNT(*) FROM retours WHERE statut = ? AND (? IS NULL OR serial = ?)')
       .pluck(),
-    retry: db.prepare<[string]>(`
+    retry: db.prepare<[number]>(`
       UPDATE retours SET statut = 'EN_ATTENTE', echecs_seul = 0, code_erreur = NULL, erreur = NULL, decision = NULL, decision_le = NULL
-      WHERE numero_retour = ? AND statut IN ('REJETEE', 'ABANDONNEE')`),
+      WHERE id = ? AND statut IN ('REJETEE', 'ABANDONNEE')`),
     // Returns refused SALE_NOT_FOUND whose sale waits here again (a person retried it): back to
     // waiting, behind their sale (SALE_STILL_HELD). One sale's numero, or every one (NULL).
     retryAfterSale: db
@@ -157,9 +213,10 @@ export function createRetourStore(db: Db) {
             AND ${saleInReach('v', 'retours.serial', 'retours.boutique_id')})
         RETURNING numero_retour`)
       .pluck(),
-    discard: db.prepare<[string, string, string]>(`
+    // Never one being sent, nor one whose last send had no clear answer (the server may have it).
+    discard: db.prepare<[string, string, number, string]>(`
       UPDATE retours SET statut = 'ABANDONNEE', decision = ?, decision_le = ?
-      WHERE numero_retour = ? AND statut IN ('REJETEE', 'EN_ATTENTE') AND en_vol IS NULL`),
+      WHERE id = ? AND statut IN ('REJETEE', 'EN_ATTENTE') AND (en_vol IS NULL OR en_vol < ?) AND NOT ${RETOUR_VERDICT_UNKNOWN}`),
     summary: db.prepare<[], RetourSummary>(`
       SELECT COALESCE(SUM(statut = 'EN_ATTENTE'), 0) AS en_attente,
         COALESCE(SUM(statut = 'SYNCHRONISEE'), 0) AS synchronises,
@@ -179,6 +236,8 @@ export function createRetourStore(db: Db) {
       WHERE boutique_id = ? AND statut IN ('EN_ATTENTE', 'REJETEE') AND montant_total = 0 AND montant_serveur IS NULL`),
     catalogPrice: db.prepare<[number, number], number>('SELECT prix_vente FROM catalogue WHERE boutique_id = ? AND article_id = ?').pluck(),
     setMontant: db.prepare<[number, number]>('UPDATE retours SET montant_total = ? WHERE id = ? AND montant_serveur IS NULL'),
+    purgeTentatives: db.prepare<[string]>(`
+      DELETE FROM retour_tentatives WHERE retour_id IN (SELECT id FROM retours WHERE statut = 'SYNCHRONISEE' AND synchronisee_le < ?)`),
     purge: db.prepare<[string]>(`DELETE FROM retours WHERE statut = 'SYNCHRONISEE' AND synchronisee_le < ?`),
   };
 
@@ -196,8 +255,8 @@ export function createRetourStore(db: Db) {
       stmt.insert.get(r.serial, r.boutique_id, r.numero_retour, r.numero_facture, r.contenu, r.empreinte, r.montant_total, r.recue_le)!.id,
     heldInScope: (numero: string, boutiqueId: number | null, serial: string) => stmt.heldInScope.get(numero, boutiqueId, boutiqueId, serial),
     /** Per article, the units of a held sale already given back by the returns held here. */
-    returnedOfSale: (sale: { numero_facture: string; serial: string; boutique_id: number | null }) =>
-      new Map(stmt.returnedOfSale.all(sale.numero_facture, sale.serial, sale.boutique_id).map((r) => [r.article_id, r.quantite])),
+    returnedOfSale: (sale: { id: number; numero_facture: string; serial: string; boutique_id: number | null }) =>
+      new Map(stmt.returnedOfSale.all(sale.numero_facture, sale.serial, sale.boutique_id, sale.id).map((r) => [r.article_id, r.quantite])),
     /** The held sale a waiting return still waits for (not sent yet, or refused and not decided on). */
     blockingSale: (retourId: number) => stmt.blockingSale.get(retourId),
     /** Tills with returns that can go now (their sale is no longer waiting here). */
@@ -211,8 +270,28 @@ export function createRetourStore(db: Db) {
     /** One return set aside, sent alone: if it still waits and is not in flight. */
     claimById: (id: number, now: Date): HeldRetour[] => db.transaction(() => claim(now, stmt.claimableById.all(id))).immediate(),
     release: (ids: readonly number[]) => ids.forEach((id) => stmt.release.run(id)),
-    releaseAll: () => stmt.releaseAll.run().changes,
-    countAttempt: (ids: readonly number[]) => ids.forEach((id) => stmt.countAttempt.run(id)),
+    /** At start: claims left by a relay that died are void; their send may have reached the server (noted). */
+    releaseAll: (now: Date = new Date()) => {
+      stmt.noteInterrupted.run(now.toISOString(), "Envoi interrompu (le relais s'est arrêté pendant l'envoi)");
+      return stmt.releaseAll.run().changes;
+    },
+    /**
+     * Counts a send of these returns. With `failure`, the send taught nothing of them (network,
+     * 5xx, an unreadable answer): kept in their history, `unsure` when the server may have them.
+     */
+    countAttempt: (ids: readonly number[], failure?: { at: Date; reason: string; unsure?: boolean }) =>
+      ids.forEach((id) => {
+        stmt.countAttempt.run(id);
+        if (failure) stmt.insertTentative.run(id, failure.at.toISOString(), 'ECHEC', failure.unsure ? NO_VERDICT : null, failure.reason);
+      }),
+    /** One send's outcome for one return, in its history (`show`). */
+    recordAttempt: (id: number, at: Date, resultat: RetourTentativeResultat, code: string | null, message: string | null) =>
+      void stmt.insertTentative.run(id, at.toISOString(), resultat, code, message),
+    tentatives: (id: number) => stmt.tentatives.all(id),
+    /** Sent without a clear answer since: the server may have it, so it cannot be discarded yet. */
+    verdictUnknown: (id: number) => stmt.verdictUnknown.get(id) !== undefined,
+    /** Every held return of this numero (one till's when `serial` is given), oldest first. */
+    candidates: (numero: string, serial: string | null = null) => stmt.candidates.all(numero, serial, serial),
     /** One more send of this return alone failed; the count so far. */
     failedAlone: (id: number): number => stmt.failedAlone.get(id) ?? 0,
     markSynced: (id: number, montantServeur: string | null, now: Date) => stmt.markSynced.run(montantServeur, now.toISOString(), id).changes,
@@ -224,21 +303,27 @@ export function createRetourStore(db: Db) {
     byStatut: (statut: HeldStatut, serial: string | null = null, limit = 10_000, offset = 0) =>
       stmt.byStatut.all(statut, serial, serial, Math.max(0, limit), offset),
     countStatut: (statut: HeldStatut, serial: string | null = null) => stmt.countStatut.get(statut, serial, serial) ?? 0,
-    /** Back to EN_ATTENTE (a refused or discarded return): a person corrected the cause. */
-    retry: (numero: string) => stmt.retry.run(numero).changes,
+    /** Back to EN_ATTENTE (a refused or discarded return, by id: see sale-decisions' retryRetour). */
+    retry: (id: number) => stmt.retry.run(id).changes,
     /**
      * After a person retried a sale (`numero`, or every retried sale: null): its returns the
      * server refused SALE_NOT_FOUND wait again, to go after it. Their numeros.
      */
     retryAfterSale: (numero: string | null): string[] => stmt.retryAfterSale.all(numero, numero),
-    /** 0 when no such return can be discarded (already synced, or being sent right now). */
-    discard: (numero: string, reason: string, now: Date) => stmt.discard.run(reason, now.toISOString(), numero).changes,
+    /**
+     * One return (by id: see sale-decisions' discardRetour); 0 when it cannot be discarded
+     * (already synced, being sent since after `stale`, or sent without a clear answer since).
+     */
+    discard: (id: number, reason: string, now: Date, stale: Date) => stmt.discard.run(reason, now.toISOString(), id, stale.toISOString()).changes,
     summary: () => stmt.summary.get()!,
     /** Per till with returns waiting or refused. */
     summaryBySerial: () => stmt.summaryBySerial.all(),
     /** Returns taken before their till's boutique was known get it, once (see the store's saveTerminal). */
     fillBoutique: (boutiqueId: number, serial: string) => void stmt.fillBoutique.run(boutiqueId, serial),
-    purgeSynced: (before: Date) => stmt.purge.run(before.toISOString()).changes,
+    purgeSynced: (before: Date) => {
+      stmt.purgeTentatives.run(before.toISOString());
+      return stmt.purge.run(before.toISOString()).changes;
+    },
     /**
      * Prices the boutique's waiting returns taken at 0.00 (the till's first requests came
      * before the catalogue did) at the catalogue's prices, once every article of the return is

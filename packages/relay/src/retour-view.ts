@@ -2,6 +2,7 @@ import { formatMoney } from '@ventesync/shared';
 import { formatWhen, type TimeStyle } from './format-time.js';
 import type { RelayStore } from './relay-store.js';
 import type { HeldRetour } from './retour-store.js';
+import { retryRetour } from './sale-decisions.js';
 
 /**
  * Held returns as people see them (the CLI's pending, rejected, show) and a person's decisions
@@ -48,9 +49,25 @@ export function retourLine(store: RelayStore, r: HeldRetour, style: TimeStyle): 
   return `${r.numero_retour} (vente ${r.numero_facture}) ${r.montant_serveur ?? formatMoney(r.montant_total)}, reçu ${formatWhen(r.recue_le, style)}, ${r.statut}${why ? ` — ${why}` : ''}`;
 }
 
-/** `retry NUMERO`: numeros that are no sale may be returns; those put back to waiting. */
-export function retryRetours(store: RelayStore, numeros: readonly string[]): string[] {
-  return store.transaction(() => numeros.filter((numero) => store.retours.retry(numero) > 0));
+/**
+ * `retry NUMERO`: numeros that are no sale may be returns; those put back to waiting (`done`),
+ * one till's each: a numero several tills hold is left for the person to name the till.
+ */
+export function retryRetours(
+  store: RelayStore,
+  numeros: readonly string[],
+  serial: string | null = null,
+): { done: string[]; ambiguous: Array<{ numero: string; caisses: string[] }> } {
+  return store.transaction(() => {
+    const done: string[] = [];
+    const ambiguous: Array<{ numero: string; caisses: string[] }> = [];
+    for (const numero of numeros) {
+      const outcome = retryRetour(store, numero, serial);
+      if (outcome.ok) done.push(numero);
+      else if (outcome.refusal === 'AMBIGU') ambiguous.push({ numero, caisses: outcome.caisses });
+    }
+    return { done, ambiguous };
+  });
 }
 
 /** What a person does about a return the server refused, in words (the shop page, by its code). */

@@ -72,14 +72,20 @@ export function createSaleIntake(store: RelayStore) {
 
       const hold = (vente: VenteNormalisee, numero: string, empreinte: string, generated: boolean) => {
         // An estimate for the till's receipt; the server's own amount is kept once it has the sale.
+        // The server's rule (sale-writer's price): a line's amount, and the sum up to each line,
+        // must stay exact (2^53 centimes), else INVALID_SALE naming the line. A line the relay
+        // cannot price yet (no price sent, no catalogue) counts 0 here: the server judges it.
         let montant = 0;
-        const lignes = vente.lignes.map((l) => {
+        const lignes: Array<ReturnType<typeof ligneCreee>> = [];
+        for (const [i, l] of vente.lignes.entries()) {
           const { nom, prix } = price(terminal.boutique_id, l.article_id, l.prix_unitaire);
-          const sousTotal = prix === null ? 0 : (multiplyMoney(prix, l.quantite) ?? 0);
-          montant += sousTotal;
-          return ligneCreee(nom, l.quantite, prix ?? 0, sousTotal);
-        });
-        if (!Number.isSafeInteger(montant)) return { code: 'INVALID_SALE' as const, erreur: 'Montant trop élevé' };
+          const sousTotal = prix === null ? 0 : multiplyMoney(prix, l.quantite);
+          montant += sousTotal ?? Number.POSITIVE_INFINITY;
+          if (sousTotal === null || !Number.isSafeInteger(montant)) {
+            return { code: 'INVALID_SALE' as const, erreur: `Ligne ${i + 1} : montant trop élevé` };
+          }
+          lignes.push(ligneCreee(nom, l.quantite, prix ?? 0, sousTotal));
+        }
         store.insertVente({
           serial: terminal.serial,
           boutique_id: terminal.boutique_id,

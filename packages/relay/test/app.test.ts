@@ -99,6 +99,20 @@ describe('relay: the till side speaks the server protocol', () => {
     expect(store.summary()).toEqual([]);
   });
 
+  it('a body over 5 MiB is 413 naming what to send in batches: sales on the sales endpoint, returns on the returns one', async () => {
+    const padding = 'x'.repeat(5 * 1024 * 1024);
+    const tooBig = (url: string) =>
+      app.inject({ method: 'POST', url, headers: { 'content-type': 'application/json', 'x-device-serial': SERIAL }, payload: JSON.stringify([{ padding }]) });
+    const ventes = await tooBig(SYNC);
+    expect([ventes.statusCode, ventes.json().code]).toEqual([413, 'PAYLOAD_TOO_LARGE']);
+    expect(ventes.json().error).toContain('Envoyez les ventes par lots.');
+    const retours = await tooBig('/api/v2/simple/ventes/retours/');
+    expect([retours.statusCode, retours.json().code]).toEqual([413, 'PAYLOAD_TOO_LARGE']);
+    expect(retours.json().error).toContain('Envoyez les retours par lots.');
+    expect(store.summary()).toEqual([]);
+    expect(store.retours.summary().en_attente).toBe(0);
+  });
+
   it('a terminal the server does not know is 404 TERMINAL_NOT_FOUND', async () => {
     const res = await post([{ lignes: [{ article_id: 6 }] }], 'inconnu');
     expect(res.statusCode).toBe(404);

@@ -638,4 +638,42 @@ describe('ventesync-relay CLI and held returns (issue 10)', () => {
     expect(page.stderr).toContain('--offset 2');
     expect(JSON.parse(relay('pending', '--json', '--offset', '2').stdout)).toEqual([expect.objectContaining({ type: 'retour', numero_retour: 'RET-2' })]);
   });
+
+  it('discard and retry of a return numero two tills hold change nothing without --caisse and name the tills; with it, that till only; a return being sent is said so', () => {
+    withStore((store) => {
+      const take = createRetourIntake(store).take;
+      take({ serial: 'caisse-1', boutique_id: 2 }, [{ numero_retour: 'DUPN', numero_facture: 'X-1', lignes: [{ article_id: 6 }] }], new Date());
+      take({ serial: 'caisse-C', boutique_id: 3 }, [{ numero_retour: 'DUPN', numero_facture: 'X-9', lignes: [{ article_id: 6 }] }], new Date());
+      take({ serial: 'caisse-1', boutique_id: 2 }, [{ numero_retour: 'FLY1', numero_facture: 'X-2', lignes: [{ article_id: 6 }] }], new Date());
+      store.retours.markRejected(store.retours.byNumero('DUPN')[1]!.id, 'SALE_NOT_FOUND', 'Vente X-9 introuvable');
+    });
+    const statuts = () => withStore((store) => store.retours.byNumero('DUPN').map((r) => [r.serial, r.statut]));
+    const both = relay('discard', 'DUPN', '--reason', 'doublon');
+    expect(both.code).toBe(1);
+    expect(both.stderr.replace(/\s+/g, ' ')).toContain("plusieurs caisses ont des retours DUPN (caisse-1, caisse-C) : rien n'a été fait ; ajoutez --caisse SERIAL");
+    expect(statuts()).toEqual([['caisse-1', 'EN_ATTENTE'], ['caisse-C', 'REJETEE']]);
+    const one = relay('discard', 'DUPN', '--reason', 'doublon', '--caisse', 'caisse-C');
+    expect(one.stdout).toContain('Retour DUPN (caisse caisse-C) abandonné : doublon');
+    expect(statuts()).toEqual([['caisse-1', 'EN_ATTENTE'], ['caisse-C', 'ABANDONNEE']]);
+    relay('discard', 'DUPN', '--reason', 'doublon');
+    expect(relay('retry', 'DUPN').stderr.replace(/\s+/g, ' ')).toContain('plusieurs caisses ont des retours DUPN (caisse-1, caisse-C)');
+    expect(statuts()).toEqual([['caisse-1', 'ABANDONNEE'], ['caisse-C', 'ABANDONNEE']]);
+    expect(relay('retry', 'DUPN', '--caisse', 'caisse-1').code).toBe(0);
+    expect(statuts()).toEqual([['caisse-1', 'EN_ATTENTE'], ['caisse-C', 'ABANDONNEE']]);
+
+    withStore((store) => store.retours.claimById(store.retours.byNumero('FLY1')[0]!.id, new Date()));
+    const flying = relay('discard', 'FLY1', '--reason', 'doublon');
+    expect(flying.code).toBe(1);
+    expect(flying.stderr).toContain("le retour FLY1 est en cours d'envoi au serveur : réessayez dans un instant");
+    withStore((store) => {
+      const id = store.retours.byNumero('FLY1')[0]!.id;
+      store.transaction(() => {
+        store.retours.countAttempt([id], { at: new Date(), reason: "Délai d'attente dépassé", unsure: true });
+        store.retours.release([id]);
+      });
+    });
+    expect(relay('discard', 'FLY1', '--reason', 'doublon').stderr).toContain('le retour FLY1 a été envoyé au serveur sans réponse claire');
+    expect(relay('show', 'FLY1').stdout).toContain('ECHEC SANS_VERDICT');
+    expect(json('show', 'FLY1').envois).toEqual([expect.objectContaining({ resultat: 'ECHEC', code: 'SANS_VERDICT' })]);
+  });
 });

@@ -4,6 +4,7 @@ import { openDatabase } from '../src/db/open-database.js';
 import { createForwarder, type ForwarderConfig, POISON_MAX_ALONE_FAILURES } from '../src/forwarder.js';
 import { createRelayStore, type RelayStore } from '../src/relay-store.js';
 import { createRetourIntake } from '../src/retour-intake.js';
+import { discardRetour } from '../src/sale-decisions.js';
 import { createSaleIntake } from '../src/sale-intake.js';
 import type { Upstream } from '../src/upstream.js';
 
@@ -27,24 +28,30 @@ let db: ReturnType<typeof openDatabase>;
 let store: RelayStore;
 let sent: Array<{ path: 'sync' | 'retours'; numeros: string[] }>;
 /** What the scripted server does with one return (by numero); created when not said. */
-let retourFate: (numero: string, batchSize: number) => 'created' | 'SALE_NOT_FOUND' | '413' | '500' | 'away';
+let retourFate: (numero: string, batchSize: number) => 'created' | 'SALE_NOT_FOUND' | '413' | '500' | 'away' | 'timeout';
+/** Tills the scripted server does not know (404 TERMINAL_NOT_FOUND). */
+let unknownTills: Set<string>;
+const tillUnknown = () => response(404, { error: 'Terminal inconnu', code: 'TERMINAL_NOT_FOUND' });
 
 const response = (status: number, body: unknown): UpstreamAnswer => ({ kind: 'response', status, body, retryAfterMs: null });
 
 const fake: Upstream = {
   baseUrl: 'http://fake',
   signed: false,
-  postSync: async (_serial: string, body: string) => {
+  postSync: async (serial: string, body: string) => {
+    if (unknownTills.has(serial)) return tillUnknown();
     const ventes = JSON.parse(body) as Array<{ numero_facture: string }>;
     sent.push({ path: 'sync', numeros: ventes.map((v) => v.numero_facture) });
     const ventes_creees = ventes.map((v) => ({ numero_facture: v.numero_facture, montant_total: '10.00', lignes: [] }));
     return response(201, { success: true, message: '', ...WHO, statistiques: { total_envoyees: ventes.length, reussies: ventes.length, erreurs: 0 }, ventes_creees, ventes_erreurs: null });
   },
-  postRetours: async (_serial: string, body: string) => {
+  postRetours: async (serial: string, body: string) => {
+    if (unknownTills.has(serial)) return tillUnknown();
     const retours = JSON.parse(body) as Array<{ numero_retour: string; numero_facture: string }>;
     sent.push({ path: 'retours', numeros: retours.map((r) => r.numero_retour) });
     const fates = retours.map((r) => retourFate(r.numero_retour, retours.length));
     if (fates.includes('away')) return { kind: 'network-error', reason: 'Serveur injoignable (ECONNREFUSED)', maybeReceived: false };
+    if (fates.includes('timeout')) return { kind: 'network-error', reason: "Délai d'attente dépassé", maybeReceived: true };
     if (fates.includes('413')) return response(413, { error: 'Trop gros', code: 'PAYLOAD_TOO_LARGE' });
     if (fates.includes('500')) return response(500, { error: 'Erreur interne', code: 'INTERNAL' });
     const crees = retours.filter((_, i) => fates[i] === 'created').map((r) => ({ numero_retour: r.numero_retour, numero_facture: r.numero_facture, montant_total: '10.00', lignes: [] }));
@@ -75,6 +82,7 @@ beforeEach(() => {
   sent = [];
   logs.length = 0;
   retourFate = () => 'created';
+  unknownTills = new Set();
   forwarder = createForwarder({ store, upstream: fake, config: CONFIG, logger });
 });
 afterEach(async () => {
@@ -153,5 +161,36 @@ describe('the forwarder sends returns after their sale', () => {
     await forwarder.runOnce();
     expect(retour('R-y')).toMatchObject({ statut: 'EN_ATTENTE', code_erreur: 'SALE_NOT_FOUND' });
     expect(store.retours.hasDue(SERIAL)).toBe(false);
+  });
+
+  it('a return sent without a clear answer (timeout) cannot be discarded until an answer comes; show lists its sends', async () => {
+    give(['NV1', 'X-1']);
+    retourFate = () => 'timeout';
+    await forwarder.runOnce();
+    expect(retour('NV1')).toMatchObject({ statut: 'EN_ATTENTE', tentatives: 1 });
+    expect(discardRetour(store, 'NV1', 'client parti')).toEqual({ ok: false, refusal: 'SANS_VERDICT' });
+    expect(retour('NV1').statut).toBe('EN_ATTENTE');
+    retourFate = () => 'SALE_NOT_FOUND';
+    await passUntil(() => retour('NV1').statut === 'REJETEE');
+    expect(store.retours.tentatives(retour('NV1').id).map((t) => [t.resultat, t.code])).toEqual([
+      ['ECHEC', 'SANS_VERDICT'],
+      ['REJETEE', 'SALE_NOT_FOUND'],
+    ]);
+    expect(discardRetour(store, 'NV1', 'client parti')).toEqual({ ok: true });
+    expect(retour('NV1').statut).toBe('ABANDONNEE');
+  });
+
+  it("a till the server does not know holds no other till's returns: they go, and a till that only sent returns becomes known with its boutique", async () => {
+    sell('42');
+    await forwarder.runOnce();
+    unknownTills.add('caisse-C');
+    // caisse-C came while the server was away: its boutique unknown, its sale "42" waits.
+    createSaleIntake(store).take({ serial: 'caisse-C', boutique_id: null }, [{ numero_facture: '42', lignes: [{ article_id: 6, quantite: 1, prix_unitaire: 10 }] }], new Date());
+    give(['X1', '42']);
+    createRetourIntake(store).take({ serial: 'caisse-B', boutique_id: null }, [{ numero_retour: 'X2', numero_facture: '42', lignes: [{ article_id: 6 }] }], new Date());
+    await passUntil(() => retour('X1').statut === 'SYNCHRONISEE' && retour('X2').statut === 'SYNCHRONISEE');
+    expect(store.terminal('caisse-C')?.statut).toBe('INCONNU');
+    expect(store.terminal('caisse-B')).toMatchObject({ statut: 'CONNU', boutique_id: 2, terminal_nom: 'Caisse 1' });
+    expect(store.byNumero('42').map((v) => [v.serial, v.statut])).toEqual([[SERIAL, 'SYNCHRONISEE'], ['caisse-C', 'EN_ATTENTE']]);
   });
 });

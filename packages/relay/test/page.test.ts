@@ -190,6 +190,38 @@ describe('the page for the shop', () => {
     expect((await decide('/etat/renvoyer', { numero: 'R-2', genre: 'retour' }, { remoteAddress: '192.168.1.20' })).status).toBe(403);
   });
 
+  it('a return numero two tills hold: the page acts on the till it shows (caisse), never on both; a return being sent is a 503 like a sale; a genre that is no word is a 400', async () => {
+    const take = (serial: string, boutique: number) =>
+      createRetourIntake(store).take({ serial, boutique_id: boutique }, [{ numero_retour: 'DUPN', numero_facture: 'X-1', lignes: [{ article_id: 6 }] }], new Date());
+    take(SERIAL, 2);
+    take('caisse-C', 3);
+    for (const r of store.retours.byNumero('DUPN')) store.retours.markRejected(r.id, 'SALE_NOT_FOUND', 'Vente X-1 introuvable');
+    const shown = (await state()).body.retours_refuses.map((r) => [r.numero_retour, r.caisse]);
+    expect(shown).toEqual([['DUPN', SERIAL], ['DUPN', 'caisse-C']]);
+    const statuts = () => store.retours.byNumero('DUPN').map((r) => r.statut);
+
+    const both = await decide('/etat/abandonner', { numero: 'DUPN', raison: 'doublon', genre: 'retour' });
+    expect(both.status).toBe(400);
+    expect(both.body.error).toBe(`plusieurs caisses ont des retours DUPN (${SERIAL}, caisse-C) : rien n'a été fait ; précisez la caisse`);
+    expect(statuts()).toEqual(['REJETEE', 'REJETEE']);
+    expect((await decide('/etat/abandonner', { numero: 'DUPN', raison: 'doublon', genre: 'retour', caisse: 'caisse-C' })).status).toBe(200);
+    expect(statuts()).toEqual(['REJETEE', 'ABANDONNEE']);
+    expect((await decide('/etat/renvoyer', { numero: 'DUPN', genre: 'retour', caisse: 'caisse-C' })).status).toBe(200);
+    expect(statuts()).toEqual(['REJETEE', 'EN_ATTENTE']);
+
+    // Being sent: try again in a moment, as for a sale.
+    await forwarder.syncNow();
+    db.prepare("UPDATE retours SET en_vol = ? WHERE serial = 'caisse-C'").run(new Date().toISOString());
+    const sending = await decide('/etat/abandonner', { numero: 'DUPN', raison: 'doublon', genre: 'retour', caisse: 'caisse-C' });
+    expect(sending).toEqual({ status: 503, body: { code: 'SERVICE_UNAVAILABLE', error: "le retour DUPN est en cours d'envoi au serveur : réessayez dans un instant" } });
+
+    for (const genre of [['retour'], 'Retour', 7]) {
+      const odd = await decide('/etat/abandonner', { numero: 'A', raison: 'doublon', genre });
+      expect(odd.status, JSON.stringify(genre)).toBe(400);
+    }
+    expect(store.byNumero('A')[0]!.statut).toBe('REJETEE');
+  });
+
   it('refuses a discard reason with control characters (ESC, BEL, C1, bidi override): nothing kept, nothing audited', async () => {
     for (const raison of ['doublon\u001b]0;pwned\u0007', 'doublon\u009b2J', 'doublon\u202eerèirra']) {
       const res = await decide('/etat/abandonner', { numero: 'A', raison });

@@ -21,6 +21,7 @@ import {
 } from '../src/reconcile.js';
 import { relayUpstream, runReconcileCommand } from '../src/reconcile-command.js';
 import { createRelayStore, type RelayStore } from '../src/relay-store.js';
+import { createRetourIntake } from '../src/retour-intake.js';
 import { createSaleIntake } from '../src/sale-intake.js';
 import { renderStatus, statusReport } from '../src/status-report.js';
 import { createTerminalDirectory } from '../src/terminal-directory.js';
@@ -210,6 +211,53 @@ describe('reconcile: returns, which tills send to the server directly', () => {
     // A sale gone from the server is still named, returns or not.
     removeOnServer('V-1');
     expect(till(await run())).toMatchObject({ statut: 'DESACCORD', absentes_du_serveur: ['V-1'], montants_differents: [], ecart_centimes: -1000 });
+  });
+});
+
+describe('reconcile: returns the relay forwarded', () => {
+  it('agrees after a day with a return sent through the relay; names the return deleted from the server by hand, with the gap; exit 1', async () => {
+    take([sale('V-1', '2025-10-29T08:00:00Z', 10), { numero_facture: 'V-2', date_vente: '2025-10-29T09:00:00Z', lignes: [{ article_id: 7, quantite: 2, prix_unitaire: 25000 }] }]);
+    createRetourIntake(store).take({ serial: SERIAL, boutique_id: 2 }, [{ numero_retour: 'RET-R', numero_facture: 'V-2', lignes: [{ article_id: 7, quantite: 1 }] }], new Date('2025-10-30T08:00:00Z'));
+    await forward();
+    expect(store.retours.byNumero('RET-R')[0]!.statut).toBe('SYNCHRONISEE');
+
+    expect(till(await run())).toMatchObject({
+      statut: 'ACCORD',
+      relais: { nombre_ventes: 2, montant_centimes: 5001000, retours_centimes: 2500000 },
+      serveur: { montant_centimes: 2501000, retours_centimes: 2500000 },
+      retours_absents_du_serveur: [],
+    });
+    expect((await command()).status).toBe(0);
+
+    server.db.prepare("DELETE FROM lignes_retour WHERE retour_id = (SELECT id FROM retours WHERE numero_retour = 'RET-R')").run();
+    server.db.prepare("DELETE FROM retours WHERE numero_retour = 'RET-R'").run();
+    const report = await run();
+    expect(report).toMatchObject({ accord: false, numeros_differents: 1 });
+    expect(till(report)).toMatchObject({
+      statut: 'DESACCORD',
+      absentes_du_serveur: [],
+      montants_differents: [],
+      retours_absents_du_serveur: ['RET-R'],
+      // The server holds the sale whole: 25000.00 more than the relay's books, net.
+      ecart_centimes: 2500000,
+    });
+    const { status, out } = await command();
+    expect(status).toBe(1);
+    expect(out).toContain('retours transmis absents du serveur (1) : RET-R');
+    expect(out).toContain('écart (serveur − relais) : +2500000 centimes (25000.00)');
+  });
+
+  it('a return a till sent to the server itself (not through the relay) is no disagreement', async () => {
+    take([{ numero_facture: 'V-2', date_vente: '2025-10-29T09:00:00Z', lignes: [{ article_id: 7, quantite: 2, prix_unitaire: 25000 }] }]);
+    createRetourIntake(store).take({ serial: SERIAL, boutique_id: 2 }, [{ numero_retour: 'RET-R', numero_facture: 'V-2', lignes: [{ article_id: 7, quantite: 1 }] }], new Date('2025-10-30T08:00:00Z'));
+    await forward();
+    const res = await fetch(`${server.url}/api/v2/simple/ventes/retours/`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-device-serial': SERIAL },
+      body: JSON.stringify([{ numero_retour: 'RET-DIRECT', numero_facture: 'V-2', lignes: [{ article_id: 7, quantite: 1 }] }]),
+    });
+    expect(res.status).toBe(201);
+    expect(till(await run())).toMatchObject({ statut: 'ACCORD', retours_absents_du_serveur: [], serveur: { retours_centimes: 5000000 } });
   });
 });
 
@@ -405,7 +453,7 @@ describe('reconcile: the default day and the exit status', () => {
 
   it('exits 1 on any disagreement, else 2 when a till could not be checked, else 0', () => {
     const base = { serial: 's', terminal: null, boutique: null };
-    const agreed = { ...base, statut: 'ACCORD' as const, fuseau: 'UTC', serveur: { nombre_ventes: 0, montant_centimes: 0, retours_centimes: 0 }, relais: { nombre_ventes: 0, montant_centimes: 0 }, en_attente: [], absentes_du_serveur: [], absentes_du_relais: [], montants_differents: [], ecart_centimes: 0 };
+    const agreed = { ...base, statut: 'ACCORD' as const, fuseau: 'UTC', serveur: { nombre_ventes: 0, montant_centimes: 0, retours_centimes: 0 }, relais: { nombre_ventes: 0, montant_centimes: 0, retours_centimes: 0 }, en_attente: [], absentes_du_serveur: [], absentes_du_relais: [], montants_differents: [], retours_absents_du_serveur: [], ecart_centimes: 0 };
     const report = (terminaux: TillReconciliation[]): ReconciliationReport => ({
       jour: JOUR,
       le: '',

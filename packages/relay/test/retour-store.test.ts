@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase } from '../src/db/open-database.js';
 import { createRelayStore, type RelayStore } from '../src/relay-store.js';
 import { createRetourIntake } from '../src/retour-intake.js';
+import { discardRetour, discardSale, retryRetour, retrySales } from '../src/sale-decisions.js';
 import { createSaleIntake } from '../src/sale-intake.js';
 import type { Db } from '../src/db/open-database.js';
 
@@ -50,9 +51,9 @@ describe('held returns wait for their sale', () => {
     expect(give('caisse-1', 'R-4b', 'V-4', 1).erreurs).toEqual([expect.objectContaining({ code: 'RETURN_EXCEEDS_SALE' })]);
     store.retours.markRejected(store.retours.byNumero('R-4a')[0]!.id, 'INVALID_RETURN', 'refusé');
     expect(give('caisse-1', 'R-4b', 'V-4', 1).crees).toHaveLength(1);
-    expect(store.retours.retry('R-4a')).toBe(1);
+    expect(retryRetour(store, 'R-4a')).toEqual({ ok: true });
     expect(store.retours.byNumero('R-4a')[0]).toMatchObject({ statut: 'EN_ATTENTE', code_erreur: null });
-    expect(store.retours.discard('R-4a', 'client parti', AT)).toBe(1);
+    expect(discardRetour(store, 'R-4a', 'client parti', AT)).toEqual({ ok: true });
     expect(store.retours.byNumero('R-4a')[0]).toMatchObject({ statut: 'ABANDONNEE', decision: 'client parti' });
   });
 
@@ -117,5 +118,99 @@ describe('held returns wait for their sale', () => {
     createRetourIntake(store).take({ serial: 'caisse-8', boutique_id: null }, [{ numero_retour: 'R-11', numero_facture: 'X-11', lignes: [{ article_id: 6, quantite: 1 }] }], AT);
     store.saveTerminal('caisse-8', 'CONNU', { boutique_id: 2, boutique_nom: 'Ma Boutique', terminal_nom: 'Caisse 8' }, AT);
     expect(store.retours.byNumero('R-11')[0]!.montant_total).toBe(5000);
+  });
+});
+
+describe("a person's decision acts on one till's return or sale", () => {
+  const sellAt = (serial: string, boutique: number | null, numero: string) =>
+    createSaleIntake(store).take({ serial, boutique_id: boutique }, [{ numero_facture: numero, lignes: [{ article_id: 6, quantite: 1, prix_unitaire: 10 }] }], AT);
+  const statuts = (numero: string) => store.retours.byNumero(numero).map((r) => [r.serial, r.statut]);
+
+  it('discarding or retrying a return numero two tills hold does nothing and names both tills; with the till, that one only', () => {
+    give('caisse-A', 'DUPN', 'X-1', 1);
+    createRetourIntake(store).take({ serial: 'caisse-C', boutique_id: 3 }, [{ numero_retour: 'DUPN', numero_facture: 'X-9', lignes: [{ article_id: 6 }] }], AT);
+    store.retours.markRejected(store.retours.byNumero('DUPN')[1]!.id, 'SALE_NOT_FOUND', 'Vente X-9 introuvable');
+    expect(discardRetour(store, 'DUPN', 'erreur de caisse', AT)).toEqual({ ok: false, refusal: 'AMBIGU', caisses: ['caisse-A', 'caisse-C'] });
+    expect(statuts('DUPN')).toEqual([['caisse-A', 'EN_ATTENTE'], ['caisse-C', 'REJETEE']]);
+    expect(discardRetour(store, 'DUPN', 'erreur de caisse', AT, 'caisse-C')).toEqual({ ok: true });
+    expect(statuts('DUPN')).toEqual([['caisse-A', 'EN_ATTENTE'], ['caisse-C', 'ABANDONNEE']]);
+    // One till's return is open now: the numero alone means it.
+    expect(discardRetour(store, 'DUPN', 'client parti', AT)).toEqual({ ok: true });
+    expect(statuts('DUPN')).toEqual([['caisse-A', 'ABANDONNEE'], ['caisse-C', 'ABANDONNEE']]);
+    expect(retryRetour(store, 'DUPN')).toEqual({ ok: false, refusal: 'AMBIGU', caisses: ['caisse-A', 'caisse-C'] });
+    expect(retryRetour(store, 'DUPN', 'caisse-A')).toEqual({ ok: true });
+    expect(statuts('DUPN')).toEqual([['caisse-A', 'EN_ATTENTE'], ['caisse-C', 'ABANDONNEE']]);
+  });
+
+  it('the same for a sale numero two boutiques use: neither is discarded or retried without the till', () => {
+    sellAt('caisse-A', 2, 'V-DUP');
+    sellAt('caisse-C', 3, 'V-DUP');
+    const ids = store.byNumero('V-DUP').map((v) => v.id);
+    store.markRejected(ids[1]!, 'ARTICLE_NOT_FOUND', 'article inconnu', AT);
+    expect(discardSale(store, 'V-DUP', 'annulée', AT)).toEqual({ ok: false, refusal: 'AMBIGU', caisses: ['caisse-A', 'caisse-C'] });
+    expect(store.byNumero('V-DUP').map((v) => v.statut)).toEqual(['EN_ATTENTE', 'REJETEE']);
+    expect(discardSale(store, 'V-DUP', 'annulée', AT, 'caisse-C')).toEqual({ ok: true });
+    expect(store.byNumero('V-DUP').map((v) => v.statut)).toEqual(['EN_ATTENTE', 'ABANDONNEE']);
+    store.markRejected(ids[0]!, 'ARTICLE_NOT_FOUND', 'article inconnu', AT);
+    expect(retrySales(store, ['V-DUP'], AT)).toMatchObject({ count: 0, ambiguous: [{ numero: 'V-DUP', caisses: ['caisse-A', 'caisse-C'] }] });
+    expect(store.byNumero('V-DUP').map((v) => v.statut)).toEqual(['REJETEE', 'ABANDONNEE']);
+    expect(retrySales(store, ['V-DUP'], AT, 'caisse-A')).toMatchObject({ count: 1, ambiguous: [] });
+    expect(store.byNumero('V-DUP').map((v) => v.statut)).toEqual(['EN_ATTENTE', 'ABANDONNEE']);
+  });
+
+  it('a return whose last send had no clear answer cannot be discarded (the server may have it) until an answer says', () => {
+    give('caisse-1', 'NV1', 'X-1', 1);
+    const id = store.retours.byNumero('NV1')[0]!.id;
+    store.retours.claimBatch('caisse-1', AT, 10);
+    expect(discardRetour(store, 'NV1', 'client parti', AT)).toEqual({ ok: false, refusal: 'EN_COURS_D_ENVOI' });
+    store.transaction(() => {
+      store.retours.countAttempt([id], { at: AT, reason: "Délai dépassé", unsure: true });
+      store.retours.release([id]);
+    });
+    expect(discardRetour(store, 'NV1', 'client parti', AT)).toEqual({ ok: false, refusal: 'SANS_VERDICT' });
+    expect(store.retours.byNumero('NV1')[0]!.statut).toBe('EN_ATTENTE');
+    expect(store.retours.tentatives(id)).toEqual([expect.objectContaining({ resultat: 'ECHEC', code: 'SANS_VERDICT' })]);
+    // The server answers: it lacks the sale, which waits here; the return may now be discarded.
+    store.retours.recordAttempt(id, AT, 'ATTENTE_VENTE', 'SALE_NOT_FOUND', 'Vente X-1 introuvable');
+    expect(discardRetour(store, 'NV1', 'client parti', AT)).toEqual({ ok: true });
+    expect(store.retours.byNumero('NV1')[0]!.statut).toBe('ABANDONNEE');
+  });
+
+  it('a send cut short by the relay stopping counts as no clear answer', () => {
+    give('caisse-1', 'NV2', 'X-1', 1);
+    store.retours.claimBatch('caisse-1', AT, 10);
+    store.releaseAllClaims(AT);
+    expect(discardRetour(store, 'NV2', 'client parti', AT)).toEqual({ ok: false, refusal: 'SANS_VERDICT' });
+  });
+});
+
+describe("one till's trouble does not hold another till's returns", () => {
+  it("a sale of a till the server refused as unknown holds no return of another till; a return whose sale is on the server waits for no other till's sale of that numero", () => {
+    sell('caisse-A', '42', 2);
+    store.markSynced(store.byNumero('42')[0]!.id, '20.00', AT);
+    createSaleIntake(store).take({ serial: 'caisse-C', boutique_id: null }, [{ numero_facture: '42', lignes: [{ article_id: 6, quantite: 1, prix_unitaire: 10 }] }], AT);
+    give('caisse-A', 'X1', '42', 1);
+    createRetourIntake(store).take({ serial: 'caisse-B', boutique_id: null }, [{ numero_retour: 'X2', numero_facture: '42', lignes: [{ article_id: 6 }] }], AT);
+    // X1: its own till's sale 42 is on the server. X2 still waits behind caisse-C's sale.
+    expect(store.retours.serialsDue()).toEqual(['caisse-A']);
+    expect(store.retours.blockingSale(store.retours.byNumero('X1')[0]!.id)).toBeUndefined();
+    store.saveTerminal('caisse-C', 'INCONNU', { boutique_id: null, boutique_nom: null, terminal_nom: null }, AT);
+    expect(store.retours.serialsDue()).toEqual(['caisse-A', 'caisse-B']);
+    expect(store.retours.summary().attendent_la_vente).toBe(0);
+  });
+
+  it("a return of another till's sale of the same numero is not counted against this one (no valid return refused, no \"reste -1\")", () => {
+    sell('caisse-A', '42', 1);
+    store.markSynced(store.byNumero('42')[0]!.id, '10.00', AT);
+    createSaleIntake(store).take({ serial: 'caisse-C', boutique_id: null }, [{ numero_facture: '42', lignes: [{ article_id: 6, quantite: 1, prix_unitaire: 10 }] }], AT);
+    const fromC = createRetourIntake(store).take({ serial: 'caisse-C', boutique_id: null }, [{ numero_retour: 'X3', numero_facture: '42', lignes: [{ article_id: 6 }] }], AT);
+    expect(fromC.crees).toHaveLength(1);
+    // caisse-C's own return of its own sale waits for it.
+    expect(store.retours.blockingSale(store.retours.byNumero('X3')[0]!.id)).toMatchObject({ statut: 'EN_ATTENTE' });
+    expect(give('caisse-A', 'X1', '42', 1).crees).toHaveLength(1);
+    const over = give('caisse-A', 'X4', '42', 1).erreurs[0]!;
+    expect(over).toMatchObject({ code: 'RETURN_EXCEEDS_SALE' });
+    expect(over.erreur).toContain('reste 0');
+    expect(store.retours.byNumero('X1')[0]!.statut).toBe('EN_ATTENTE');
   });
 });

@@ -20,7 +20,7 @@ beforeEach(() => {
 describe('a person’s decision on held sales, for the CLI and the page alike', () => {
   it('retries a rejected sale, and says which numeros had nothing to retry', () => {
     const outcome = retrySales(store, ['A', 'B', 'Z'], now);
-    expect(outcome).toEqual({ count: 1, sending: [], missing: ['B', 'Z'], retours: [] });
+    expect(outcome).toEqual({ count: 1, sending: [], missing: ['B', 'Z'], ambiguous: [], retours: [] });
     expect(store.byNumero('A')[0]!.statut).toBe('EN_ATTENTE');
     expect(retryRefusalWords(outcome)).toBe('pas de vente rejetée, abandonnée ou en attente de stock : B, Z');
     expect(retryRefusalWords({ sending: [], missing: [] })).toBeNull();
@@ -30,7 +30,7 @@ describe('a person’s decision on held sales, for the CLI and the page alike', 
     store.scheduleStockRetry(store.byNumero('B')[0]!.id, 'Stock insuffisant', new Date(now.getTime() - 1), now);
     store.claimBatch('caisse-1', now, new Date(now.getTime() + 86_400_000), 10);
     const outcome = retrySales(store, ['B', 'Z'], now);
-    expect(outcome).toEqual({ count: 0, sending: ['B'], missing: ['Z'], retours: [] });
+    expect(outcome).toEqual({ count: 0, sending: ['B'], missing: ['Z'], ambiguous: [], retours: [] });
     expect(retryRefusalWords(outcome)).toBe("en cours d'envoi au serveur, réessayez dans un instant : B");
   });
 
@@ -55,5 +55,23 @@ describe('a person’s decision on held sales, for the CLI and the page alike', 
     );
     expect(discardRefusalWords('SANS_VERDICT', 'B', commands)).toContain('ou lancez « ventesync-relay sync »');
     expect(discardRefusalWords('INTROUVABLE', 'Z')).toBe('pas de vente Z en attente ou rejetée');
+  });
+
+  it('says a return being sent, without a verdict, or missing as a return; a numero several tills hold names them and how to choose', () => {
+    expect(discardRefusalWords('EN_COURS_D_ENVOI', 'FLY1', undefined, { genre: 'retour' })).toBe(
+      "le retour FLY1 est en cours d'envoi au serveur : réessayez dans un instant",
+    );
+    expect(discardRefusalWords('SANS_VERDICT', 'NV1', undefined, { genre: 'retour' })).toBe(
+      "le retour NV1 a été envoyé au serveur sans réponse claire : il l'a peut-être reçu. Attendez le prochain envoi, puis réessayez s'il est encore en attente",
+    );
+    expect(discardRefusalWords('INTROUVABLE', 'R9', undefined, { genre: 'retour' })).toBe('pas de retour R9 en attente ou rejeté');
+    expect(
+      discardRefusalWords('AMBIGU', 'DUPN', { show: 's', sync: 'y', discard: 'ventesync-relay discard DUPN --reason x' }, { genre: 'retour', caisses: ['caisse-A', 'caisse-C'] }),
+    ).toBe(
+      "plusieurs caisses ont des retours DUPN (caisse-A, caisse-C) : rien n'a été fait ; ajoutez --caisse SERIAL (ex. ventesync-relay discard DUPN --reason x --caisse caisse-A)",
+    );
+    expect(retryRefusalWords({ sending: [], missing: [], ambiguous: [{ numero: 'V', caisses: ['a', 'b'] }] })).toBe(
+      "plusieurs caisses ont des ventes V (a, b) : rien n'a été fait ; précisez la caisse",
+    );
   });
 });

@@ -115,6 +115,30 @@ describe('the relay and the server agree on identique', () => {
     ['same till, a date where there was none', {}, TILL_A, { date_vente: '2025-10-29T01:00:00Z' }],
   ];
 
+  it('a sale whose amount passes 2^53 centimes (one line, or the lines together) is INVALID_SALE on both, naming the line, never held by the relay', async () => {
+    const post = (sale: unknown) =>
+      fetch(`${server.url}/api/v2/simple/ventes/sync/`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-device-serial': TILL_A },
+        body: JSON.stringify([sale]),
+      }).then((r) => r.json() as Promise<{ ventes_erreurs: Array<{ code: string; erreur: string }> | null }>);
+    const oneLine = fac({ numero_facture: 'HUGE-1', lignes: [{ article_id: 6, quantite: 10_000, prix_unitaire: '9999999999999.99' }] });
+    const twoLines = fac({
+      numero_facture: 'HUGE-2',
+      lignes: [
+        { article_id: 6, quantite: 9, prix_unitaire: '9999999999999.99' },
+        { article_id: 6, quantite: 1, prix_unitaire: '9999999999999.99' },
+      ],
+    });
+    for (const [sale, ligne] of [[oneLine, 1], [twoLines, 2]] as const) {
+      const onServer = (await post(sale)).ventes_erreurs?.[0];
+      expect(onServer).toMatchObject({ code: 'INVALID_SALE', erreur: `Ligne ${ligne} : montant trop élevé` });
+      const onRelay = take([sale]).erreurs[0];
+      expect(onRelay).toMatchObject({ code: onServer!.code, erreur: onServer!.erreur });
+    }
+    expect(held()).toEqual([]);
+  });
+
   it.each(cases)('%s', async (label, first, till, second) => {
     const numero = `AGREE-${cases.findIndex((c) => c[0] === label)}`;
     const post = (serial: string, sale: unknown) =>

@@ -3,6 +3,7 @@ import {
   DEFAULT_FUSEAU,
   formatMoney,
   localDayBoundsMs,
+  MAX_RECONCILIATION_RETOURS_PER_VENTE,
   MAX_DATE_MS,
   MIN_DATE_MS,
   type ReconciliationLine,
@@ -18,7 +19,7 @@ export interface ReconciliationDay {
 }
 
 export interface ReconciliationPage {
-  ventes: Array<{ numero_facture: string; montant_total: string; montant_retours?: string }>;
+  ventes: Array<{ numero_facture: string; montant_total: string; montant_retours?: string; retours?: string[] }>;
   /** The numero to continue after; null when this page ends the day. */
   suite: string | null;
 }
@@ -56,15 +57,24 @@ export function reconciliationAccumulator(fuseau: string) {
   };
 }
 
-/** A page from up to `limit + 1` rows [numero, net centimes, returned centimes]: the extra row says a next page exists. */
-export function reconciliationPageOf(rows: ReadonlyArray<readonly [string, number, number]>, limit: number): ReconciliationPage {
+/**
+ * A page from up to `limit + 1` rows [numero, net centimes, returned centimes, its return
+ * numeros (up to MAX_RECONCILIATION_RETOURS_PER_VENTE + 1, in byte order)]: the extra row says
+ * a next page exists.
+ */
+export function reconciliationPageOf(
+  rows: ReadonlyArray<readonly [string, number, number, readonly string[]]>,
+  limit: number,
+): ReconciliationPage {
   const shown = rows.slice(0, limit);
   return {
-    ventes: shown.map(([numero_facture, centimes, retours]) => ({
+    ventes: shown.map(([numero_facture, centimes, retours, numeros]) => ({
       numero_facture,
       montant_total: formatMoney(centimes),
-      // A relay that did not see the returns (tills send them to the server) still finds the sale it sent.
+      // A relay that did not see the returns (a till sent them to the server) still finds the sale it sent.
       ...(retours > 0 ? { montant_retours: formatMoney(retours) } : {}),
+      // A relay that forwarded returns names one the server no longer has; a sale with more lists none.
+      ...(numeros.length > 0 && numeros.length <= MAX_RECONCILIATION_RETOURS_PER_VENTE ? { retours: [...numeros] } : {}),
     })),
     suite: rows.length > limit ? shown[shown.length - 1]![0] : null,
   };
@@ -76,6 +86,9 @@ export function reconciliationPageOf(rows: ReadonlyArray<readonly [string, numbe
 // lines, and of the `apres` cursor, is UTF-8 byte order, never JavaScript's UTF-16 order.
 const RETURNED = 'COALESCE((SELECT SUM(r.montant_total) FROM retours r WHERE r.vente_id = v.id), 0)';
 const NET_AMOUNT = `v.montant_total - ${RETURNED}`;
+// The sale's return numeros (JSON text), one more than listed: a sale with more lists none.
+const RETURN_NUMEROS = `(SELECT json_group_array(numero_retour) FROM (
+  SELECT r.numero_retour FROM retours r WHERE r.vente_id = v.id ORDER BY r.numero_retour COLLATE BINARY LIMIT ${MAX_RECONCILIATION_RETOURS_PER_VENTE + 1}))`;
 const DAY_SALES = `
   FROM ventes v
   WHERE v.boutique_id = ? AND v.terminal_serial = ? AND v.date_vente >= ? AND v.date_vente < ?`;
@@ -103,8 +116,8 @@ export function createReconciliationReader(db: Db) {
       )
       .raw(),
     page: db
-      .prepare<[number, string, string, string, string, number], [string, number, number]>(
-        `SELECT v.numero_facture, ${NET_AMOUNT}, ${RETURNED} ${DAY_SALES}
+      .prepare<[number, string, string, string, string, number], [string, number, number, string]>(
+        `SELECT v.numero_facture, ${NET_AMOUNT}, ${RETURNED}, ${RETURN_NUMEROS} ${DAY_SALES}
            AND v.numero_facture > ? COLLATE BINARY
          ORDER BY v.numero_facture COLLATE BINARY LIMIT ?`,
       )
@@ -149,7 +162,11 @@ export function createReconciliationReader(db: Db) {
     page(boutiqueId: number, serial: string, jour: string, apres: string | null, limit: number): ReconciliationPage {
       const { from, to } = storedBounds(jour, fuseauOf(boutiqueId));
       // One more than asked tells whether a next page exists; '' sorts before every numero.
-      return reconciliationPageOf(stmt.page.all(boutiqueId, serial, from, to, apres ?? '', limit + 1), limit);
+      const rows = stmt.page.all(boutiqueId, serial, from, to, apres ?? '', limit + 1);
+      return reconciliationPageOf(
+        rows.map(([numero, net, rendu, numeros]) => [numero, net, rendu, JSON.parse(numeros) as string[]] as const),
+        limit,
+      );
     },
   };
 }

@@ -110,9 +110,18 @@ describe('GET reconciliation: one till, one day', () => {
     const body = (await day('2025-10-29', '&detail=1')).json();
     expect(body).toMatchObject({ nombre_ventes: 2, montant_total: '25010.00', empreinte: empreinteOf([['FAC-R', 2500000], ['FAC-S', 1000]]) });
     expect(body.ventes).toEqual([
-      { numero_facture: 'FAC-R', montant_total: '25000.00', montant_retours: '50000.00' },
+      { numero_facture: 'FAC-R', montant_total: '25000.00', montant_retours: '50000.00', retours: ['RET-1', 'RET-2'] },
       { numero_facture: 'FAC-S', montant_total: '10.00' },
     ]);
+    // A return deleted by hand: the sale's detail no longer names it (a relay that forwarded it can say which).
+    t.db.prepare("DELETE FROM lignes_retour WHERE retour_id = (SELECT id FROM retours WHERE numero_retour = 'RET-1')").run();
+    t.db.prepare("DELETE FROM retours WHERE numero_retour = 'RET-1'").run();
+    expect((await day('2025-10-29', '&detail=1')).json().ventes[0]).toEqual({
+      numero_facture: 'FAC-R',
+      montant_total: '50000.00',
+      montant_retours: '25000.00',
+      retours: ['RET-2'],
+    });
   });
 
   it('no longer counts a sale deleted from the database by hand, and its detail no longer names it', async () => {

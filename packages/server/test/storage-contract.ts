@@ -242,7 +242,7 @@ export function describeStorageContract(name: string, makeStorage: MakeStorage):
       expect(day.empreinte).toMatch(/^[0-9a-f]+$/);
       // Net of its returns, as the day's total counts it; what was returned said beside.
       const page = await storage.reconciliation.page(BOUTIQUE, SERIAL, JOUR, null, 1);
-      expect(page).toEqual({ ventes: [{ numero_facture: 'V-1', montant_total: '40000.00', montant_retours: '40000.00' }], suite: 'V-1' });
+      expect(page).toEqual({ ventes: [{ numero_facture: 'V-1', montant_total: '40000.00', montant_retours: '40000.00', retours: ['R-1'] }], suite: 'V-1' });
       expect(await storage.reconciliation.page(BOUTIQUE, SERIAL, JOUR, 'V-1', 1)).toEqual({
         ventes: [{ numero_facture: 'V-2', montant_total: '2500.00' }],
         suite: null,

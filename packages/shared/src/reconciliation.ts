@@ -16,6 +16,12 @@ export const RECONCILIATION_PATH = '/api/v2/simple/reconciliation/';
  */
 export const MAX_RECONCILIATION_DETAIL = 1000;
 
+/**
+ * Most return numeros listed with one sale of a `detail=1` page: a sale with more has none
+ * listed (its `montant_retours` still says what they took off), so a page stays bounded.
+ */
+export const MAX_RECONCILIATION_RETOURS_PER_VENTE = 100;
+
 const JOUR_RULE = 'jour réel AAAA-MM-JJ attendu (ex. 2025-10-29), une seule fois';
 const DETAIL_RULE = '1 (avec la liste des ventes) ou 0 attendu, une seule fois';
 const APRES_RULE = `numéro de vente de 1 à ${MAX_NUMERO_LENGTH} caractères attendu, une seule fois (la valeur de « suite » de la page précédente)`;
@@ -60,6 +66,13 @@ export const ReconciliationVenteSchema = z
     montant_retours: MoneyStringSchema.optional().meta({
       description: '(ajouté) présent seulement quand la vente a des retours : leur montant, déjà déduit de montant_total',
     }),
+    retours: z
+      .array(z.string())
+      .max(MAX_RECONCILIATION_RETOURS_PER_VENTE)
+      .optional()
+      .meta({
+        description: `(ajouté) présent seulement quand la vente a des retours, ${MAX_RECONCILIATION_RETOURS_PER_VENTE} au plus : leurs numero_retour (ordre des octets UTF-8), pour que le relais nomme un retour qu'il a transmis et que le serveur n'a plus ; absent au-delà`,
+      }),
   })
   .meta({ id: 'RapprochementVente' });
 

@@ -153,4 +153,19 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX retours_numero ON retours(numero_retour);
   CREATE INDEX retours_vente ON retours(numero_facture);
   `,
+  `
+  -- Issue 10: every send of a return and what came of it, as tentatives for sales. A return
+  -- whose last send had no clear answer (the server may have it) cannot be discarded until an
+  -- answer says; show lists the sends. ATTENTE_VENTE: the server lacks the sale, which still
+  -- waits here (the return goes after it).
+  CREATE TABLE retour_tentatives (
+    id        INTEGER PRIMARY KEY,
+    retour_id INTEGER NOT NULL,
+    le        TEXT NOT NULL,
+    resultat  TEXT NOT NULL CHECK (resultat IN ('SYNCHRONISEE', 'REJETEE', 'ATTENTE_VENTE', 'SANS_REPONSE', 'ECHEC')),
+    code      TEXT,
+    message   TEXT
+  );
+  CREATE INDEX retour_tentatives_retour ON retour_tentatives(retour_id, id);
+  `,
 ];

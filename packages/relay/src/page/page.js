@@ -93,14 +93,15 @@
    */
   function refusedCard(v, actions, retour) {
     var numero = retour ? v.numero_retour : v.numero_facture;
-    var key = (retour ? 'retour:' : 'vente:') + numero;
+    var key = (retour ? 'retour:' : 'vente:') + v.caisse + ':' + numero;
     var card = el('div', retour ? 'refusee retour' : 'refusee');
     card.setAttribute('data-numero', numero);
     card.appendChild(el('p', 'numero', retour ? 'Retour ' + numero : numero));
     card.appendChild(el('p', null, retour
       ? 'Vente ' + v.numero_facture + ' — ' + v.terminal + ' — ' + v.montant + ' — reçu ' + v.recu
       : v.terminal + ' — ' + v.montant + ' — reçue ' + v.recue));
-    var extra = retour ? { genre: 'retour' } : {};
+    // The till it shows: the decision acts on that one when tills share a numero.
+    var extra = retour ? { genre: 'retour', caisse: v.caisse } : { caisse: v.caisse };
     var reason = el('p');
     reason.appendChild(el('strong', null, 'Raison : '));
     reason.appendChild(document.createTextNode(v.raison));

@@ -9,7 +9,17 @@ import { audited } from '@ventesync/runtime/sqlite';
 import type { Db } from '../db/open-database.js';
 import type { Forwarder } from '../forwarder.js';
 import type { RelayStore } from '../relay-store.js';
-import { discardRefusalWords, discardSale, MAX_DISCARD_REASON_CHARS, retryRefusalWords, retrySales } from '../sale-decisions.js';
+import {
+  ambiguousWords,
+  discardRefusalWords,
+  discardRetour,
+  discardSale,
+  MAX_DISCARD_REASON_CHARS,
+  type Refusal,
+  retryRefusalWords,
+  retryRetour,
+  retrySales,
+} from '../sale-decisions.js';
 import { SERVER_AWAY_ALERT_MS, type ShopView, shopView } from './shop-view.js';
 
 export const PAGE_STATE_PATH = '/etat';
@@ -148,8 +158,33 @@ export function registerShopPage(app: FastifyInstance, options: ShopPageOptions)
     return typeof numero === 'string' && numero.length > 0 && numero.length <= MAX_NUMERO_LENGTH ? numero : null;
   };
 
-  /** A decision on a return (`genre: "retour"`) rather than a sale: their numeros are apart. */
-  const isRetour = (body: unknown) => (body as { genre?: unknown } | null)?.genre === 'retour';
+  /**
+   * A decision on a return (`genre: "retour"`) rather than a sale (`"vente"` or none): their
+   * numeros are apart. Anything else is a mistake, never taken for a sale. null: not valid.
+   */
+  const genreOf = (body: unknown): 'vente' | 'retour' | null => {
+    const genre = (body as { genre?: unknown } | null)?.genre;
+    if (genre === undefined || genre === 'vente') return 'vente';
+    return genre === 'retour' ? 'retour' : null;
+  };
+  const BAD_GENRE = 'genre attendu : « vente » ou « retour »';
+  /**
+   * The till the page shows the sale or return under (`caisse`: its serial), so that a decision
+   * acts on that one when tills share a numero. Absent: the numero alone, if one till has it.
+   */
+  const caisseOf = (body: unknown): { ok: true; serial: string | null } | { ok: false } => {
+    const caisse = (body as { caisse?: unknown } | null)?.caisse;
+    if (caisse === undefined || caisse === null) return { ok: true, serial: null };
+    return typeof caisse === 'string' && caisse.length > 0 && caisse.length <= MAX_NUMERO_LENGTH ? { ok: true, serial: caisse } : { ok: false };
+  };
+  const BAD_CAISSE = `caisse attendue : le numéro de série de la caisse, texte de 1 à ${MAX_NUMERO_LENGTH} caractères`;
+  /** A refused decision, with the same status for a sale and a return. */
+  const refuseDecision = (reply: FastifyReply, refusal: Refusal, words: string) => {
+    if (refusal === 'INTROUVABLE') return refuse(reply, 'NOT_FOUND', words);
+    if (refusal === 'AMBIGU') return refuse(reply, 'BAD_REQUEST', words);
+    // In flight: a moment. No clear verdict yet: until the next send, whenever that is.
+    return refuse(reply, 'SERVICE_UNAVAILABLE', words, refusal === 'EN_COURS_D_ENVOI' ? TRY_AGAIN_SECONDS : undefined);
+  };
 
   app.get('/', { logLevel: 'warn' }, async (_request, reply) =>
     reply.headers(SECURITY_HEADERS).type('text/html; charset=utf-8').send(html),
@@ -188,14 +223,20 @@ export function registerShopPage(app: FastifyInstance, options: ShopPageOptions)
     if (refused) return refused;
     const numero = numeroOf(request.body);
     if (!numero) return refuse(reply, 'BAD_REQUEST', `numero attendu : texte de 1 à ${MAX_NUMERO_LENGTH} caractères`);
-    if (isRetour(request.body)) {
-      const count = decided(
+    const genre = genreOf(request.body);
+    if (genre === null) return refuse(reply, 'BAD_REQUEST', BAD_GENRE);
+    const caisse = caisseOf(request.body);
+    if (!caisse.ok) return refuse(reply, 'BAD_REQUEST', BAD_CAISSE);
+    const serial = caisse.serial;
+    if (genre === 'retour') {
+      const done = decided(
         request,
-        `Renvoyer le retour ${numero}`,
-        () => store.retours.retry(numero),
-        (n) => (n > 0 ? `${n} retour(s) remis en attente : ${numero}` : null),
+        `Renvoyer le retour ${numero}${serial ? ` (caisse ${serial})` : ''}`,
+        () => retryRetour(store, numero, serial),
+        (o) => (o.ok ? `1 retour(s) remis en attente : ${numero}` : null),
       );
-      if (count === 0) return refuse(reply, 'NOT_FOUND', `pas de retour rejeté ou abandonné : ${numero}`);
+      if (!done.ok && done.refusal === 'AMBIGU') return refuse(reply, 'BAD_REQUEST', ambiguousWords('retour', numero, done.caisses, null));
+      if (!done.ok) return refuse(reply, 'NOT_FOUND', `pas de retour rejeté ou abandonné : ${numero}`);
       reused = null;
       request.log.info({ numero_retour: numero }, `Retour ${numero} remis en attente depuis la page du relais`);
       void forwarder.syncNow().catch(() => {});
@@ -204,7 +245,7 @@ export function registerShopPage(app: FastifyInstance, options: ShopPageOptions)
     const outcome = decided(
       request,
       `Renvoyer ${numero}`,
-      () => retrySales(store, [numero], now()),
+      () => retrySales(store, [numero], now(), serial),
       (o) =>
         o.count > 0
           ? `${o.count} vente(s) remise(s) en attente : ${numero}` +
@@ -212,6 +253,7 @@ export function registerShopPage(app: FastifyInstance, options: ShopPageOptions)
           : null,
     );
     const words = retryRefusalWords(outcome);
+    if (outcome.ambiguous.length > 0) return refuse(reply, 'BAD_REQUEST', words!);
     if (outcome.sending.length > 0) return refuse(reply, 'SERVICE_UNAVAILABLE', words!, TRY_AGAIN_SECONDS);
     if (words) return refuse(reply, 'NOT_FOUND', words);
     reused = null;
@@ -233,16 +275,19 @@ export function registerShopPage(app: FastifyInstance, options: ShopPageOptions)
     // Kept with the sale, then shown by the CLI and in the audit: plain text only.
     if (hasUnprintable(raison)) return refuse(reply, 'BAD_REQUEST', `La raison ${UNPRINTABLE_MESSAGE}`);
     const reason = raison.trim();
-    if (isRetour(request.body)) {
-      const count = decided(
+    const genre = genreOf(request.body);
+    if (genre === null) return refuse(reply, 'BAD_REQUEST', BAD_GENRE);
+    const caisse = caisseOf(request.body);
+    if (!caisse.ok) return refuse(reply, 'BAD_REQUEST', BAD_CAISSE);
+    const serial = caisse.serial;
+    if (genre === 'retour') {
+      const done = decided(
         request,
-        `Abandonner le retour ${numero} : ${reason}`,
-        () => store.retours.discard(numero, reason, now()),
-        (n) => (n > 0 ? `Retour ${numero} abandonné : ${reason}` : null),
+        `Abandonner le retour ${numero}${serial ? ` (caisse ${serial})` : ''} : ${reason}`,
+        () => discardRetour(store, numero, reason, now(), serial),
+        (o) => (o.ok ? `Retour ${numero} abandonné : ${reason}` : null),
       );
-      if (count === 0) {
-        return refuse(reply, 'NOT_FOUND', `pas de retour refusé ou en attente à abandonner : ${numero} (déjà reçu par le serveur, ou en cours d’envoi)`);
-      }
+      if (!done.ok) return refuseDecision(reply, done.refusal, discardRefusalWords(done.refusal, numero, undefined, { genre: 'retour', caisses: done.caisses }));
       reused = null;
       request.log.info({ numero_retour: numero, raison: reason }, `Retour ${numero} abandonné depuis la page du relais`);
       return { success: true, message: `Retour ${numero} abandonné : ${reason}` };
@@ -250,15 +295,10 @@ export function registerShopPage(app: FastifyInstance, options: ShopPageOptions)
     const outcome = decided(
       request,
       `Abandonner ${numero} : ${reason}`,
-      () => discardSale(store, numero, reason, now()),
+      () => discardSale(store, numero, reason, now(), serial),
       (o) => (o.ok ? `Vente ${numero} abandonnée : ${reason}` : null),
     );
-    if (!outcome.ok) {
-      const words = discardRefusalWords(outcome.refusal, numero);
-      if (outcome.refusal === 'INTROUVABLE') return refuse(reply, 'NOT_FOUND', words);
-      // In flight: a moment. No clear verdict yet: until the next send, whenever that is.
-      return refuse(reply, 'SERVICE_UNAVAILABLE', words, outcome.refusal === 'EN_COURS_D_ENVOI' ? TRY_AGAIN_SECONDS : undefined);
-    }
+    if (!outcome.ok) return refuseDecision(reply, outcome.refusal, discardRefusalWords(outcome.refusal, numero, undefined, { caisses: outcome.caisses }));
     reused = null;
     request.log.info({ numero, raison }, `Vente ${numero} abandonnée depuis la page du relais`);
     return { success: true, message: `Vente ${numero} abandonnée : ${raison.trim()}` };

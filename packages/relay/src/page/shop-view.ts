@@ -202,6 +202,8 @@ export function shopView(
     refusees: refused.map((v) => ({
       numero_facture: v.numero_facture,
       terminal: tillName(v.serial),
+      /** The till's serial: a decision names it, as numeros are unique per till or boutique only. */
+      caisse: v.serial,
       montant: montantOf(v),
       recue: when(v.recue_le),
       raison: describeError(v.erreur) || v.code_erreur || 'refusée par le serveur',
@@ -212,6 +214,7 @@ export function shopView(
       numero_retour: r.numero_retour,
       numero_facture: r.numero_facture,
       terminal: tillName(r.serial),
+      caisse: r.serial,
       montant: r.montant_serveur ?? formatMoney(r.montant_total),
       recu: when(r.recue_le),
       raison: describeError(r.erreur) || r.code_erreur || 'refusé par le serveur',

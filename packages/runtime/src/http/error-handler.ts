@@ -48,19 +48,23 @@ interface KnownError {
   extra?: Record<string, unknown>;
 }
 
+/** What a batch request carries, for the words of its errors: returns on the returns endpoint. */
+export type BatchItems = 'ventes' | 'retours';
+const itemsOf = (url: string): BatchItems => (/\/retours\/?$/.test(url.split('?')[0] ?? url) ? 'retours' : 'ventes');
+
 /**
  * The one mapping from errors raised by fastify or Node (by their `code`) to the contract's
  * codes, in French. Node's `HPE_*` parser errors not named here are BAD_REQUEST.
  */
-function knownErrors(maxBodyBytes: number): Record<string, KnownError> {
+function knownErrors(maxBodyBytes: number, items: BatchItems = 'ventes'): Record<string, KnownError> {
   return {
     FST_ERR_CTP_BODY_TOO_LARGE: {
       code: 'PAYLOAD_TOO_LARGE',
-      message: `Requête trop volumineuse : ${maxBodyBytes} octets au maximum (5 Mio). Envoyez les ventes par lots.`,
+      message: `Requête trop volumineuse : ${maxBodyBytes} octets au maximum (5 Mio). Envoyez les ${items} par lots.`,
       extra: { limit: maxBodyBytes },
     },
     FST_ERR_CTP_INVALID_MEDIA_TYPE: { code: 'UNSUPPORTED_MEDIA_TYPE', message: 'Type de contenu non pris en charge : envoyez du JSON' },
-    FST_ERR_CTP_EMPTY_JSON_BODY: { code: 'INVALID_JSON', message: 'Corps de requête vide : un tableau JSON de ventes est attendu' },
+    FST_ERR_CTP_EMPTY_JSON_BODY: { code: 'INVALID_JSON', message: `Corps de requête vide : un tableau JSON de ${items} est attendu` },
     FST_ERR_CTP_INVALID_CONTENT_LENGTH: { code: 'INVALID_JSON', message: 'Corps de requête incomplet (Content-Length incorrect)' },
     FST_ERR_BAD_URL: { code: 'BAD_REQUEST', message: 'Adresse invalide : elle contient un encodage incorrect' },
     FST_ERR_MAX_PARAM_LENGTH: { code: 'URI_TOO_LONG', message: 'Adresse trop longue' },
@@ -110,6 +114,7 @@ export function answerOf(
   maxBodyBytes: number,
   fallback: KnownError = { code: 'INTERNAL_ERROR', message: 'Erreur interne du serveur' },
   wording: StorageWording = SERVER_STORAGE_WORDING,
+  items: BatchItems = 'ventes',
 ): ErrorAnswer {
   const e = (error ?? {}) as { code?: unknown; ventesyncCode?: RequestErrorCode; statusCode?: unknown; message?: unknown; retryAfterSeconds?: unknown };
   const answer = (known: KnownError, more: Partial<ErrorAnswer> = {}): ErrorAnswer => ({
@@ -123,7 +128,7 @@ export function answerOf(
     return answer({ code: e.ventesyncCode, message: String(e.message) }, retry);
   }
   const code = typeof e.code === 'string' ? e.code : '';
-  const known = knownErrors(maxBodyBytes)[code];
+  const known = knownErrors(maxBodyBytes, items)[code];
   if (known) return answer(known);
   if (code.startsWith('HPE_')) return answer({ code: 'BAD_REQUEST', message: 'Requête HTTP mal formée' });
   const storage = storageFailureOf(error);
@@ -185,7 +190,7 @@ export function registerErrorHandling(app: FastifyInstance, options: ErrorHandli
   });
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    const answer = answerOf(error, options.maxBodyBytes, undefined, options.storageWording);
+    const answer = answerOf(error, options.maxBodyBytes, undefined, options.storageWording, itemsOf(request.url));
     if (answer.storage) {
       options.onStorageFailure?.(answer.storage, error);
       if (answer.storage === 'busy') request.log.warn({ err: error }, 'base de données occupée');

@@ -1,4 +1,4 @@
-import { DEFAULT_FUSEAU, type ModePaiement } from '@ventesync/shared';
+import { DEFAULT_FUSEAU, MAX_RECONCILIATION_RETOURS_PER_VENTE, type ModePaiement } from '@ventesync/shared';
 import type pg from 'pg';
 import { buildRapport, MAX_RAPPORT_IMPAYEES, rapportBoutiqueNotFound, rapportDay, type RapportResult } from '../rapport.js';
 import {
@@ -182,7 +182,9 @@ const STMT = {
   },
   reconciliationPage: {
     name: 'vs_l_rapprochement_page',
-    text: `SELECT v.numero_facture, (v.montant_total - ${RETURNED})::text AS net, (${RETURNED})::text AS rendu ${DAY_SALES}
+    text: `SELECT v.numero_facture, (v.montant_total - ${RETURNED})::text AS net, (${RETURNED})::text AS rendu,
+             ARRAY(SELECT r.numero_retour FROM retours r WHERE r.vente_id = v.id ORDER BY r.numero_retour
+                   LIMIT ${MAX_RECONCILIATION_RETOURS_PER_VENTE + 1}) AS retours ${DAY_SALES}
              AND v.numero_facture > $5 ORDER BY v.numero_facture LIMIT $6`,
   },
 } as const;
@@ -402,7 +404,7 @@ export function createPgReconciliation(pool: pg.Pool, where: string): Reconcilia
         // One more than asked tells whether a next page exists.
         const rows = await rowsOf(client, STMT.reconciliationPage, [boutiqueId, serial, from, to, apres ?? '', limit + 1]);
         return reconciliationPageOf(
-          rows.map((r) => [String(r.numero_facture), n(r.net), n(r.rendu)] as const),
+          rows.map((r) => [String(r.numero_facture), n(r.net), n(r.rendu), r.retours as string[]] as const),
           limit,
         );
       }),
