@@ -1,5 +1,6 @@
 import { cachedProbe, type Check, diskSpaceCheck, LOW_DISK_WARN_BYTES, writeProbeCheck } from '@ventesync/runtime/metrics';
 import { performance } from 'node:perf_hooks';
+import { probeSqliteWrite } from '@ventesync/runtime/sqlite';
 import type { Db } from './db/open-database.js';
 import type { DiskReserve } from './disk-reserve.js';
 import type { QueueSnapshot } from './relay-metrics.js';
@@ -28,13 +29,7 @@ export const BACKLOG_WARN_AGE_S = 15 * 60;
  */
 function probeWrite(db: Db, reserve: DiskReserve | undefined): void {
   if (reserve && !reserve.ensure()) throw Object.assign(new Error('réserve de place impossible à reprendre'), { code: 'ENOSPC' });
-  if (db.inTransaction) return;
-  db.exec('BEGIN IMMEDIATE');
-  try {
-    db.exec('CREATE TABLE sonde_ecriture (x)');
-  } finally {
-    db.exec('ROLLBACK');
-  }
+  probeSqliteWrite(db);
 }
 
 /**

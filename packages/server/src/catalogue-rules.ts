@@ -7,7 +7,7 @@ import {
   TerminalEntrySchema,
   UNPRINTABLE_MESSAGE,
 } from '@ventesync/shared';
-import type { BoutiqueChanges, BoutiqueEntry, BoutiqueRow } from './catalogue-store.js';
+import type { ArticleRow, BoutiqueChanges, BoutiqueEntry, BoutiqueRow, MouvementRow, MouvementType } from './catalogue-store.js';
 
 /**
  * The catalogue's rules and their French messages, with no database: both backends
@@ -170,4 +170,28 @@ export function checkNewRelay(nom: string, boutiques: readonly number[]): string
   if (nom.trim() === '') throw new CatalogueError('INVALID', 'Le nom du relais ne doit pas être vide');
   if (boutiques.length === 0) throw new CatalogueError('INVALID', 'Au moins une boutique (--boutique ID) est nécessaire');
   return nom.trim();
+}
+
+/** The movement a delivery or a count wrote (`stock add|set`), as both backends answer it: no till. */
+export function stockMovement(
+  id: number,
+  article: Pick<ArticleRow, 'id' | 'nom'>,
+  type: MouvementType,
+  quantite: number,
+  after: number,
+  reference: string | null,
+  date: string,
+): MouvementRow {
+  return {
+    id,
+    article_id: article.id,
+    article_nom: article.nom,
+    type,
+    quantite,
+    stock_avant: after - quantite,
+    stock_apres: after,
+    reference,
+    terminal_serial: null,
+    date,
+  };
 }

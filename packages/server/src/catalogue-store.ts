@@ -15,6 +15,7 @@ import {
   checkNewTerminal,
   checkShift,
   checkStockAfter,
+  stockMovement,
   DEFAULT_REFERENCES,
   importedBoutique,
   negativeStock,
@@ -207,18 +208,7 @@ export function createCatalogueStore(db: Db) {
       const before = after - quantite;
       const date = now.toISOString();
       const info = stmt.insertMouvement.run(articleId, type, quantite, before, after, reference, null, date);
-      return {
-        id: Number(info.lastInsertRowid),
-        article_id: articleId,
-        article_nom: article.nom,
-        type,
-        quantite,
-        stock_avant: before,
-        stock_apres: after,
-        reference,
-        terminal_serial: null,
-        date,
-      } satisfies MouvementRow;
+      return stockMovement(Number(info.lastInsertRowid), article, type, quantite, after, reference, date);
     },
   );
   const shiftStock = (...args: Parameters<typeof shiftStockTx>): MouvementRow => shiftStockTx.immediate(...args);

@@ -39,6 +39,23 @@ export const DEFAULT_GROUP_COMMIT_LIMITS: Readonly<GroupCommitLimits> = Object.f
   maxQueuedBytes: MAX_QUEUED_BYTES,
 });
 
+/**
+ * Whether a request of `sales` and `bytes` is turned away by a queue holding `queued` (the
+ * same rule for SQLite's group commit and PostgreSQL's queue). An empty queue takes any
+ * request: one batch alone is bounded by the body limit.
+ */
+export function queueFull(
+  limits: Pick<GroupCommitLimits, 'maxQueuedRequests' | 'maxQueuedBytes' | 'maxQueuedSales'>,
+  queued: { requests: number; bytes: number; sales: number },
+  sales: number,
+  bytes: number,
+): boolean {
+  return (
+    queued.requests >= limits.maxQueuedRequests ||
+    (queued.requests > 0 && (queued.bytes + bytes > limits.maxQueuedBytes || queued.sales + sales > limits.maxQueuedSales))
+  );
+}
+
 /** What the writer counted since it started: the bench reads it, operators see it at shutdown. */
 export interface GroupCommitStats {
   /** Commits that wrote at least one sale: one fsync of the WAL each (synchronous=FULL). */
@@ -214,11 +231,7 @@ export function createGroupCommit(
      * the write's result how many sales it wrote, for the counters.
      */
     submit<T>(sales: number, bytes: number, write: () => T, written: (result: T) => number = () => 0): Promise<T> | null {
-      // An empty queue takes any request: one batch alone is bounded by the body limit.
-      const full =
-        queue.length >= limits.maxQueuedRequests ||
-        (queue.length > 0 && (queuedBytes + bytes > limits.maxQueuedBytes || queuedSales + sales > limits.maxQueuedSales));
-      if (full) {
+      if (queueFull(limits, { requests: queue.length, bytes: queuedBytes, sales: queuedSales }, sales, bytes)) {
         stats.refused++;
         return null;
       }

@@ -73,3 +73,18 @@ export function openSqlite<D extends SqliteLike>(open: (file: string) => D, file
   prepareDatabase(db, migrations);
   return db;
 }
+
+/**
+ * A write that proves SQLite can allocate again (after a full disk or an I/O error): a table
+ * created and rolled back, so nothing stays. Throws as a real write would. Inside an open
+ * transaction it does nothing (that transaction's own write will tell).
+ */
+export function probeSqliteWrite(db: { inTransaction: boolean; exec(source: string): unknown }): void {
+  if (db.inTransaction) return;
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    db.exec('CREATE TABLE sonde_ecriture (x)');
+  } finally {
+    db.exec('ROLLBACK');
+  }
+}

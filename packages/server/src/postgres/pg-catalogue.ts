@@ -19,6 +19,7 @@ import {
   negativeStock,
   sameBoutique,
   secretExists,
+  stockMovement,
   terminalExists,
   terminalNotFound,
 } from '../catalogue-rules.js';
@@ -220,18 +221,7 @@ export function createPgCatalogue(db: PgRunner): PgCatalogue {
     const before = after - quantite;
     const date = now.toISOString();
     const inserted = await tx.query<{ id: string }>(SQL.insertMouvement, [articleId, type, quantite, before, after, reference, date]);
-    return {
-      id: int(inserted.rows[0]!.id),
-      article_id: articleId,
-      article_nom: article.nom,
-      type,
-      quantite,
-      stock_avant: before,
-      stock_apres: after,
-      reference,
-      terminal_serial: null,
-      date,
-    };
+    return stockMovement(int(inserted.rows[0]!.id), article, type, quantite, after, reference, date);
   }
 
   /** An article with its first stock, in one transaction: never an article without its ENTREE. */

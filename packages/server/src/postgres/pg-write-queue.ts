@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { MAX_GROUP_SALES, MAX_QUEUED_BYTES, MAX_QUEUED_REQUESTS, MAX_QUEUED_SALES } from '../group-commit.js';
+import { MAX_GROUP_SALES, MAX_QUEUED_BYTES, MAX_QUEUED_REQUESTS, MAX_QUEUED_SALES, queueFull } from '../group-commit.js';
 import type { GroupCommitStats } from '../group-commit.js';
 
 /**
@@ -151,11 +151,7 @@ export function createPgWriteQueue(
      * sales or returns it wrote, for the counters.
      */
     submit<R>(key: number, kind: string, sales: number, bytes: number, payload: unknown, written: (result: R) => number): Promise<R> | null {
-      // An empty queue takes any request: one batch alone is bounded by the body limit.
-      const full =
-        waiting.length >= limits.maxQueuedRequests ||
-        (waiting.length > 0 && (queuedBytes + bytes > limits.maxQueuedBytes || queuedSales + sales > limits.maxQueuedSales));
-      if (full) {
+      if (queueFull(limits, { requests: waiting.length, bytes: queuedBytes, sales: queuedSales }, sales, bytes)) {
         stats.refused++;
         return null;
       }

@@ -1,5 +1,5 @@
 import { createReplayGuard } from '@ventesync/runtime/http';
-import { createAuditLog, setBusyTimeout } from '@ventesync/runtime/sqlite';
+import { createAuditLog, probeSqliteWrite, setBusyTimeout } from '@ventesync/runtime/sqlite';
 import { createCatalogueStore } from '../catalogue-store.js';
 import { type Db, registerMoneySums } from '../db/open-database.js';
 import { importFixture } from '../fixture-import.js';
@@ -180,13 +180,7 @@ export function createSqliteStorage(db: Db, options: SqliteStorageOptions = {}):
       // page (a table created and rolled back, so nothing stays).
       probeWrite: async () => {
         if (db.name !== ':memory:' && db.name !== '') probeDiskWrite(db.name);
-        if (db.inTransaction) return;
-        db.exec('BEGIN IMMEDIATE');
-        try {
-          db.exec('CREATE TABLE sonde_ecriture (x)');
-        } finally {
-          db.exec('ROLLBACK');
-        }
+        probeSqliteWrite(db);
       },
       sizeBytes: async () => (statements().pageCount.get() as number) * (statements().pageSize.get() as number),
     },
