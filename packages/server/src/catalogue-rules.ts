@@ -2,6 +2,8 @@ import {
   checkFuseau,
   DEFAULT_FUSEAU,
   hasUnprintable,
+  MAX_DEVISE_LENGTH,
+  MAX_NOM_LENGTH,
   STOCK_NEGATIF_CHOICES,
   type StockNegatif,
   TerminalEntrySchema,
@@ -57,27 +59,27 @@ export function validStockNegatif(value: string): StockNegatif {
   );
 }
 
+/**
+ * A name or currency typed at the CLI, under the import file's rules (fixture-schema): not
+ * blank, no control or invisible character, at most `max` characters. `label` starts the
+ * message ("Le nom de la boutique").
+ */
+function checkText(label: string, text: string, max: number): void {
+  if (text.trim() === '') throw new CatalogueError('INVALID', `${label} ne doit pas être vide`);
+  if (hasUnprintable(text)) throw new CatalogueError('INVALID', `${label} ${UNPRINTABLE_MESSAGE}`);
+  if (text.trim().length > max) throw new CatalogueError('INVALID', `${label} fait plus de ${max} caractères`);
+}
+
 /** `boutique add`: what is checked before the database is asked anything. */
 export function checkNewBoutique(nom: string, options: { fuseau?: string; stock_negatif?: string }): { fuseau: string; stock_negatif: StockNegatif } {
-  if (nom.trim() === '') throw new CatalogueError('INVALID', 'Le nom de la boutique ne doit pas être vide');
-  if (hasUnprintable(nom)) throw new CatalogueError('INVALID', `Le nom de la boutique ${UNPRINTABLE_MESSAGE}`);
+  checkText('Le nom de la boutique', nom, MAX_NOM_LENGTH);
   return { fuseau: validFuseau(options.fuseau ?? DEFAULT_FUSEAU), stock_negatif: validStockNegatif(options.stock_negatif ?? 'refuser') };
 }
 
 /** `boutique set`: the boutique as it would become, each field given checked. */
 export function changedBoutique(current: BoutiqueRow, changes: BoutiqueChanges): BoutiqueRow {
-  if (changes.nom !== undefined && changes.nom.trim() === '') {
-    throw new CatalogueError('INVALID', 'Le nom de la boutique ne doit pas être vide');
-  }
-  if (changes.nom !== undefined && hasUnprintable(changes.nom)) {
-    throw new CatalogueError('INVALID', `Le nom de la boutique ${UNPRINTABLE_MESSAGE}`);
-  }
-  if (changes.devise !== undefined && hasUnprintable(changes.devise)) {
-    throw new CatalogueError('INVALID', `La devise ${UNPRINTABLE_MESSAGE}`);
-  }
-  if (changes.devise !== undefined && changes.devise.trim() === '') {
-    throw new CatalogueError('INVALID', 'La devise ne doit pas être vide');
-  }
+  if (changes.nom !== undefined) checkText('Le nom de la boutique', changes.nom, MAX_NOM_LENGTH);
+  if (changes.devise !== undefined) checkText('La devise', changes.devise, MAX_DEVISE_LENGTH);
   return {
     id: current.id,
     nom: changes.nom?.trim() ?? current.nom,
@@ -107,14 +109,13 @@ export function importedBoutique(b: BoutiqueEntry, current: BoutiqueRow | undefi
 export function checkNewTerminal(rawSerial: string, nom: string): { serial: string; nom: string } {
   const serial = TerminalEntrySchema.shape.serial.safeParse(rawSerial);
   if (!serial.success) throw new CatalogueError('INVALID', `Numéro de série invalide : ${serial.error.issues[0]!.message}`);
-  if (nom.trim() === '') throw new CatalogueError('INVALID', 'Le nom du terminal ne doit pas être vide');
-  if (hasUnprintable(nom)) throw new CatalogueError('INVALID', `Le nom du terminal ${UNPRINTABLE_MESSAGE}`);
+  checkText('Le nom du terminal', nom, MAX_NOM_LENGTH);
   return { serial: serial.data, nom: nom.trim() };
 }
 
 /** `article add`, after its boutique was found: the name. */
 export function checkArticleName(nom: string): void {
-  if (nom.trim() === '') throw new CatalogueError('INVALID', "Le nom de l'article ne doit pas être vide");
+  checkText("Le nom de l'article", nom, MAX_NOM_LENGTH);
 }
 
 /** `article add`, after the id was found free: the first stock. */

@@ -1,8 +1,9 @@
 import { onlyOnce, printList } from '@ventesync/runtime/cli';
 import { type Command, InvalidArgumentError } from 'commander';
+import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
 import { openDatabase } from './db/open-database.js';
-import { copySqliteToPg } from './postgres/copy-from-sqlite.js';
+import { CopyRefused, copySqliteToPg } from './postgres/copy-from-sqlite.js';
 import { openPgPool, PgConnectError } from './postgres/pg-connect.js';
 import { migratePg } from './postgres/pg-migrations.js';
 import { explainStorageError, isPostgresUrl } from './storage/open-storage.js';
@@ -36,6 +37,8 @@ export function addMigrateCommand(program: Command, tools: MigrateCliTools): voi
       if (!isPostgresUrl(opts.to)) return tools.fail(`--to attend une URL postgres://… (reçu « ${opts.to} »)`);
       // openDatabase would make an empty file: a mistyped path must not copy nothing successfully.
       if (!existsSync(opts.from)) return tools.fail(`le fichier ${opts.from} n’existe pas`);
+      const notVentesync = notAVentesyncDatabase(opts.from);
+      if (notVentesync !== null) return tools.fail(notVentesync);
       let connection: Awaited<ReturnType<typeof openPgPool>>;
       try {
         connection = await openPgPool(opts.to);
@@ -63,13 +66,32 @@ export function addMigrateCommand(program: Command, tools: MigrateCliTools): voi
           ['postgres', 'POSTGRESQL'],
         ]);
         const rows = result.counts.reduce((sum, c) => sum + c.postgres, 0);
-        process.stdout.write(`Copie terminée : ${rows} lignes, les mêmes nombres des deux côtés. Démarrez le serveur avec --db ${connection.where}\n`);
+        process.stdout.write(`Copie terminée : ${rows} lignes, les mêmes nombres des deux côtés. Démarrez le serveur avec --db et l’URL donnée à --to.\n`);
       } catch (error) {
-        if (error instanceof PgConnectError) return tools.fail(error.message);
+        if (error instanceof PgConnectError || error instanceof CopyRefused) return tools.fail(error.message);
         throw error;
       } finally {
         source?.close();
         await connection.close();
       }
     });
+}
+
+/**
+ * Why `file` is not a ventesync SQLite database (a 0-byte file, another program's database, a
+ * text file), or null when it is one: read only, nothing written. An empty copy announced as a
+ * success would let an operator believe the chain moved.
+ */
+function notAVentesyncDatabase(file: string): string | null {
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(file, { readonly: true, fileMustExist: true });
+    const version = db.pragma('user_version', { simple: true }) as number;
+    const hasSales = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'ventes'").get() !== undefined;
+    return version > 0 && hasSales ? null : `${file} n’est pas une base ventesync (aucune table de ventes) : rien n’a été copié`;
+  } catch (error) {
+    return `base ${file} : ${explainStorageError(error)}`;
+  } finally {
+    db?.close();
+  }
 }

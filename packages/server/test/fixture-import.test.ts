@@ -175,4 +175,32 @@ describe('names and serials', () => {
     ]);
     expect(snapshot(db)).toEqual(before);
   });
+
+  it('control characters, NUL and over-long names or currencies import nothing, as the CLI refuses them', () => {
+    const db = openDatabase(':memory:');
+    const catalogue = createCatalogueStore(db);
+    const before = snapshot(db);
+    const result = importFixture(
+      db,
+      catalogue,
+      {
+        boutiques: [
+          { id: 2, nom: 'a\u0000b' },
+          { id: 3, nom: 'Gombe', devise: 'C'.repeat(17) },
+        ],
+        terminaux: [{ serial: 'ok-1', nom: 'Caisse\u001b[2J', boutique_id: 3 }],
+        articles: [{ id: 6, boutique_id: 3, nom: 'x'.repeat(201), prix_vente: '1.00', stock: 1 }],
+      },
+      NOW,
+    );
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.problemes).toEqual([
+      'boutiques[0].nom : ne doit contenir ni caractère de contrôle ni caractère invisible',
+      'boutiques[1].devise : 16 caractères au maximum',
+      'terminaux[0].nom : ne doit contenir ni caractère de contrôle ni caractère invisible',
+      'articles[0].nom : 200 caractères au maximum',
+    ]);
+    expect(snapshot(db)).toEqual(before);
+  });
 });

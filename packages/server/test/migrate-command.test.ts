@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { copyFileSync, existsSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCliAsync } from './child-server.js';
@@ -51,6 +52,20 @@ describe.skipIf(!enabled)('ventesync-server migrate --from FILE --to URL', () =>
     expect(ventes).toHaveLength(2);
   });
 
+  it('a row PostgreSQL refuses (a NUL byte in a name) names its table, and nothing is copied', async () => {
+    const url = await cluster.createDatabase();
+    const withNul = join(dir.dir, 'nul.db');
+    copyFileSync(file, withNul);
+    const db = new Database(withNul);
+    db.prepare("UPDATE articles SET nom = 'Sa' || char(0) || 'von' WHERE id = 9").run();
+    db.close();
+    const copy = await runCliAsync(['migrate', '--from', withNul, '--to', url]);
+    expect(copy.code).toBe(1);
+    expect(copy.stderr).toMatch(/^Erreur : Copie annulée : PostgreSQL refuse une ligne de la table articles .*Aucune donnée n'a été copiée\.\n$/);
+    const ventes = JSON.parse((await runCliAsync(['ventes', 'list', '--json', '--db', url])).stdout) as unknown[];
+    expect(ventes).toEqual([]);
+  });
+
   it('a mistyped file, a file as target or a wrong password: a French refusal, no stack, nothing made', async () => {
     const url = await cluster.createDatabase();
     const missing = join(dir.dir, 'absent.db');
@@ -58,6 +73,14 @@ describe.skipIf(!enabled)('ventesync-server migrate --from FILE --to URL', () =>
     expect(noFile).toMatchObject({ code: 1, stdout: '' });
     expect(noFile.stderr).toBe(`Erreur : le fichier ${missing} n’existe pas\n`);
     expect(existsSync(missing)).toBe(false);
+
+    // An empty file (or any file that is not a ventesync database) is not an empty chain.
+    const empty = join(dir.dir, 'vide.db');
+    writeFileSync(empty, '');
+    const fromEmpty = await runCliAsync(['migrate', '--from', empty, '--to', url]);
+    expect(fromEmpty.code).toBe(1);
+    expect(fromEmpty.stderr).toBe(`Erreur : ${empty} n’est pas une base ventesync (aucune table de ventes) : rien n’a été copié\n`);
+    expect(statSync(empty).size).toBe(0);
 
     const swapped = await runCliAsync(['migrate', '--from', file, '--to', join(dir.dir, 'autre.db')]);
     expect(swapped.code).toBe(1);

@@ -42,7 +42,7 @@ describe('a PostgreSQL URL is checked before anything is tried', () => {
   it('an unknown host name and a connection timeout each get their own message, naming host:port', () => {
     const target = (parsePgUrl('postgres://u:p@nulle-part.invalid:5432/b') as { ok: true; target: never }).target;
     expect(connectErrorOf(Object.assign(new Error('getaddrinfo ENOTFOUND'), { code: 'ENOTFOUND' }), target).message).toBe(
-      "PostgreSQL injoignable à nulle-part.invalid:5432 : nom d'hôte « nulle-part.invalid » inconnu (vérifiez l'URL de --db)",
+      "PostgreSQL injoignable à nulle-part.invalid:5432 : nom d'hôte « nulle-part.invalid » inconnu (vérifiez l'URL de la base)",
     );
     expect(connectErrorOf(new Error('Connection terminated due to connection timeout'), target)).toMatchObject({
       code: 'DATABASE_UNREACHABLE',
@@ -90,15 +90,32 @@ describe.skipIf(!pgSuiteEnabled())('connecting to a real PostgreSQL', () => {
     const refusal = await refusalOf(`postgres://postgres:mauvais@127.0.0.1:${cluster.port}/ventesync_test`);
     expect(refusal).toBeInstanceOf(PgConnectError);
     expect(refusal.code).toBe('DATABASE_AUTH_FAILED');
-    expect(refusal.message).toBe(`PostgreSQL à 127.0.0.1:${cluster.port} refuse le mot de passe de l'utilisateur postgres : vérifiez l'URL de --db`);
+    expect(refusal.message).toBe(`PostgreSQL à 127.0.0.1:${cluster.port} refuse le mot de passe de l'utilisateur postgres : vérifiez l'URL de la base`);
     expect(refusal.stack).not.toContain('mauvais');
+  });
+
+  it('a URL without password, where one is asked: said so, with how to give it (URL or PGPASSWORD)', async () => {
+    const saved = process.env.PGPASSWORD;
+    delete process.env.PGPASSWORD;
+    try {
+      const refusal = await refusalOf(`postgres://postgres@127.0.0.1:${cluster.port}/ventesync_test`);
+      expect(refusal.code).toBe('DATABASE_AUTH_FAILED');
+      expect(refusal.message).toMatch(new RegExp(`^PostgreSQL à 127\\.0\\.0\\.1:${cluster.port} demande un mot de passe pour l'utilisateur postgres : .*PGPASSWORD$`));
+    } finally {
+      if (saved !== undefined) process.env.PGPASSWORD = saved;
+    }
+  });
+
+  it('sslmode=require against a server without SSL: said in French', async () => {
+    const refusal = await refusalOf(`postgres://postgres:${TEST_PASSWORD}@127.0.0.1:${cluster.port}/ventesync_test?sslmode=require`);
+    expect(refusal.message).toBe(`PostgreSQL à 127.0.0.1:${cluster.port} n'accepte pas de connexion chiffrée (SSL) : retirez sslmode de l'URL, ou activez ssl sur ce serveur`);
   });
 
   it('a database that does not exist is named, with how to create it', async () => {
     const refusal = await refusalOf(cluster.urlOf('absente'));
     expect(refusal.code).toBe('DATABASE_NOT_FOUND');
     expect(refusal.message).toBe(
-      `La base « absente » n'existe pas sur PostgreSQL à 127.0.0.1:${cluster.port} : créez-la (createdb absente) ou corrigez l'URL de --db`,
+      `La base « absente » n'existe pas sur PostgreSQL à 127.0.0.1:${cluster.port} : créez-la (createdb absente) ou corrigez l'URL de la base`,
     );
   });
 

@@ -235,6 +235,9 @@ describe('GET reconciliation: bad requests', () => {
     ['apres without detail', 'jour=2025-10-29&apres=FAC-1'],
     ['an empty apres', 'jour=2025-10-29&detail=1&apres='],
     ['an apres longer than a numero', `jour=2025-10-29&detail=1&apres=${'X'.repeat(65)}`],
+    // No numero holds one; PostgreSQL's text cannot carry a NUL at all (it answered 500).
+    ['an apres holding a NUL byte', 'jour=2025-10-29&detail=1&apres=A%00'],
+    ['an apres holding a control character', 'jour=2025-10-29&detail=1&apres=A%1B'],
   ])('%s: 400 INVALID_QUERY naming the parameter', async (_case, query) => {
     const res = await t.get(`${PATH}?${query}`);
     expect(res.statusCode).toBe(400);

@@ -1,11 +1,21 @@
 import { z } from 'zod';
 import { checkFuseau } from './local-day.js';
 import { parseMoney } from './money.js';
-import { isWellFormed } from './vente-schema.js';
+import { hasUnprintable, isWellFormed, UNPRINTABLE_MESSAGE } from './vente-schema.js';
 
 const ILL_FORMED = { error: 'contient des caractères invalides (texte Unicode mal formé)' };
 const Id = z.int({ error: 'doit être un entier positif' }).min(1, { error: 'doit être un entier positif' });
-const Nom = z.string({ error: 'doit être un texte' }).trim().min(1, { error: 'ne doit pas être vide' }).refine(isWellFormed, ILL_FORMED);
+/** A currency code (CDF, USD): a few letters; the bound keeps a mistaken file from storing a page. */
+export const MAX_DEVISE_LENGTH = 16;
+/** A boutique's, terminal's or article's name: what `boutique|terminal|article add` accept, no more. */
+export const MAX_NOM_LENGTH = 200;
+const Nom = z
+  .string({ error: 'doit être un texte' })
+  .trim()
+  .min(1, { error: 'ne doit pas être vide' })
+  .max(MAX_NOM_LENGTH, { error: `${MAX_NOM_LENGTH} caractères au maximum` })
+  .refine(isWellFormed, ILL_FORMED)
+  .refine((text) => !hasUnprintable(text), { error: UNPRINTABLE_MESSAGE });
 
 /**
  * A serial as sent in X-Device-Serial: visible ASCII only, no surrounding blanks (the header is
@@ -43,7 +53,14 @@ export const BoutiqueEntrySchema = z.strictObject(
   {
     id: Id,
     nom: Nom,
-    devise: z.string({ error: 'doit être un texte' }).trim().min(1, { error: 'ne doit pas être vide' }).refine(isWellFormed, ILL_FORMED).default('CDF'),
+    devise: z
+      .string({ error: 'doit être un texte' })
+      .trim()
+      .min(1, { error: 'ne doit pas être vide' })
+      .max(MAX_DEVISE_LENGTH, { error: `${MAX_DEVISE_LENGTH} caractères au maximum` })
+      .refine(isWellFormed, ILL_FORMED)
+      .refine((text) => !hasUnprintable(text), { error: UNPRINTABLE_MESSAGE })
+      .default('CDF'),
     // Absent: a new boutique gets UTC and 'refuser', an existing one keeps its own.
     fuseau: Fuseau.optional(),
     stock_negatif: z

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { MAX_NUMERO_LENGTH } from './limits.js';
 import { parseDay } from './local-day.js';
 import { MoneyStringSchema } from './response-schemas.js';
+import { hasUnprintable, isWellFormed } from './vente-schema.js';
 
 // Reconciliation (CONTRACT §7): the server's account of one till's local day, in a form the
 // relay can compare with its own books: a count, a total, and a fingerprint of every
@@ -46,6 +47,9 @@ export const ReconciliationQuerySchema = z
       .string({ error: APRES_RULE })
       .min(1, { error: APRES_RULE })
       .max(MAX_NUMERO_LENGTH, { error: APRES_RULE })
+      // No stored numero holds these (vente-schema refuses them), and PostgreSQL's text cannot
+      // even carry a NUL: refused here, the same on both backends.
+      .refine((text) => isWellFormed(text) && !hasUnprintable(text), { error: APRES_RULE })
       .optional()
       .meta({
         description:

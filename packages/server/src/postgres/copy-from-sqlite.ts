@@ -67,7 +67,25 @@ async function insertChunk(client: pg.PoolClient, table: CopiedTable, columns: r
     });
     return `(${placeholders.join(', ')})`;
   });
-  await client.query(`INSERT INTO ${table} (${columns.join(', ')}) OVERRIDING SYSTEM VALUE VALUES ${tuples.join(', ')}`, values);
+  try {
+    await client.query(`INSERT INTO ${table} (${columns.join(', ')}) OVERRIDING SYSTEM VALUE VALUES ${tuples.join(', ')}`, values);
+  } catch (error) {
+    // PostgreSQL's words name neither the table nor the row: the operator must find the line.
+    if (typeof (error as { code?: unknown }).code !== 'string' || (error as { code: string }).code.startsWith('08')) throw error;
+    throw new CopyRefused(table, rows[0]?.[0], (error as Error).message);
+  }
+}
+
+/** A row PostgreSQL refuses (a NUL in a text, a broken constraint): named, so that it can be mended in the file. */
+export class CopyRefused extends Error {
+  constructor(
+    readonly table: CopiedTable,
+    firstKey: unknown,
+    reason: string,
+  ) {
+    super(`Copie annulée : PostgreSQL refuse une ligne de la table ${table} (lot commençant à ${String(firstKey)}) : ${reason}. Aucune donnée n'a été copiée.`);
+    this.name = 'CopyRefused';
+  }
 }
 
 /**

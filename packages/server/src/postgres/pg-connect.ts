@@ -103,7 +103,7 @@ export function connectErrorOf(error: unknown, target: PgTarget): PgConnectError
   const at = hostPort(target);
   const user = target.user ?? '(utilisateur par défaut)';
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
-    return new PgConnectError('DATABASE_UNREACHABLE', `PostgreSQL injoignable à ${at} : nom d'hôte « ${target.host} » inconnu (vérifiez l'URL de --db)`);
+    return new PgConnectError('DATABASE_UNREACHABLE', `PostgreSQL injoignable à ${at} : nom d'hôte « ${target.host} » inconnu (vérifiez l'URL de la base)`);
   }
   if (code === 'ECONNREFUSED') {
     return new PgConnectError(
@@ -118,13 +118,24 @@ export function connectErrorOf(error: unknown, target: PgTarget): PgConnectError
     );
   }
   if (code === '28P01') {
-    return new PgConnectError('DATABASE_AUTH_FAILED', `PostgreSQL à ${at} refuse le mot de passe de l'utilisateur ${user} : vérifiez l'URL de --db`);
+    return new PgConnectError('DATABASE_AUTH_FAILED', `PostgreSQL à ${at} refuse le mot de passe de l'utilisateur ${user} : vérifiez l'URL de la base`);
   }
   if (code === '3D000') {
     return new PgConnectError(
       'DATABASE_NOT_FOUND',
-      `La base « ${target.database} » n'existe pas sur PostgreSQL à ${at} : créez-la (createdb ${target.database}) ou corrigez l'URL de --db`,
+      `La base « ${target.database} » n'existe pas sur PostgreSQL à ${at} : créez-la (createdb ${target.database}) ou corrigez l'URL de la base`,
     );
+  }
+  // The driver's own words when the URL has no password and PGPASSWORD is not set.
+  if (/client password must be a string/i.test(message)) {
+    return new PgConnectError(
+      'DATABASE_AUTH_FAILED',
+      `PostgreSQL à ${at} demande un mot de passe pour l'utilisateur ${user} : mettez-le dans l'URL ` +
+        `(postgres://${user}:MOT_DE_PASSE@…, caractères spéciaux encodés : @ → %40, : → %3A, / → %2F) ou dans la variable PGPASSWORD`,
+    );
+  }
+  if (/does not support SSL/i.test(message)) {
+    return new PgConnectError('DATABASE_REFUSED', `PostgreSQL à ${at} n'accepte pas de connexion chiffrée (SSL) : retirez sslmode de l'URL, ou activez ssl sur ce serveur`);
   }
   if (code === '57P03') {
     return new PgConnectError('DATABASE_UNREACHABLE', `PostgreSQL à ${at} démarre ou s'arrête : réessayez dans un instant`);
