@@ -35,6 +35,17 @@ function integer(label: string, min: number) {
   };
 }
 
+/** Most sales `ventes list` prints: a listing, not an export (reconciliation and history page). */
+const MAX_VENTES_LIST = 10_000;
+
+function atMost(parse: (text: string) => number, max: number) {
+  return (text: string): number => {
+    const n = parse(text);
+    if (n > max) throw new InvalidArgumentError(`${max} au plus (reçu ${n})`);
+    return n;
+  };
+}
+
 /** --fuseau: an IANA zone, refused here (nothing written) when the zone database lacks it. */
 function fuseau(text: string): string {
   const check = checkFuseau(text);
@@ -550,6 +561,8 @@ stock
   )
   .action(async (opts: { boutique?: number; json: boolean; db: string }) =>
     withStorage(opts.db, async (storage) => {
+      // An unknown boutique is a mistake to say, not "nothing below zero".
+      if (opts.boutique !== undefined) await storage.catalogue.getBoutique(opts.boutique);
       const articles = await storage.reader.stockNegatif(opts.boutique ?? null);
       if (opts.json) return void process.stdout.write(`${JSON.stringify(articles, null, 2)}\n`);
       if (articles.length === 0) return void process.stdout.write('Aucun article sous zéro.\n');
@@ -575,7 +588,7 @@ program
   .command('list')
   .description('les dernières ventes reçues, les plus récentes en premier')
   .option('--boutique <id>', 'une seule boutique', integer('boutique', 1))
-  .option('--limit <n>', 'nombre de ventes', integer('limit', 1), 50)
+  .option('--limit <n>', `nombre de ventes (au plus ${MAX_VENTES_LIST})`, atMost(integer('limit', 1), MAX_VENTES_LIST), 50)
   .option('--json', 'sortie JSON', false)
   .addOption(dbOption())
   .addHelpText('after', `\nExemple :\n  $ ${SERVER} ventes list --boutique 2 --limit 10`)

@@ -134,6 +134,15 @@ describe('ventesync-server CLI', () => {
     expect(cli('stock', 'negatif').stdout).toBe('Aucun article sous zéro.\n');
   });
 
+  it('stock negatif for a boutique that does not exist says so, and ventes list refuses a limit past 10,000', () => {
+    expect(cli('boutique', 'add', 'Gombe', '--id', '3').code).toBe(0);
+    expect(cli('stock', 'negatif', '--boutique', '77')).toMatchObject({ code: 1, stdout: '', stderr: 'Erreur : Boutique 77 introuvable\n' });
+    expect(cli('stock', 'negatif', '--boutique', '3')).toMatchObject({ code: 0, stdout: 'Aucun article sous zéro.\n' });
+    const tooMany = cli('ventes', 'list', '--limit', '10001');
+    expect(tooMany.code).toBe(1);
+    expect(tooMany.stderr).toMatch(/^Erreur : l'option « --limit <n> » : 10000 au plus \(reçu 10001\)/);
+  });
+
   it(`stock negatif says how many sales beyond the ${MAX_STOCK_NEGATIF_VENTES} oldest it leaves out, in the table and in --json`, () => {
     const setup = openDatabase(db);
     const catalogue = createCatalogueStore(setup);
