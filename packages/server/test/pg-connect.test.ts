@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServer, type Server } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import {
   connectErrorOf,
   databaseUnavailable,
@@ -67,6 +67,43 @@ describe('a PostgreSQL URL is checked before anything is tried', () => {
     );
   });
 });
+
+/**
+ * A TCP relay to PostgreSQL whose link can go silent: bytes dropped both ways while the sockets
+ * stay open (a cut cable, a frozen firewall: no RST, nothing for either side to notice).
+ */
+async function silentLink(targetPort: number) {
+  let silent = false;
+  const pairs: Socket[][] = [];
+  const server = createServer((inbound) => {
+    const outbound = connect(targetPort, '127.0.0.1');
+    pairs.push([inbound, outbound]);
+    for (const socket of [inbound, outbound]) socket.on('error', () => {});
+    inbound.on('data', (bytes) => (silent ? undefined : outbound.write(bytes)));
+    outbound.on('data', (bytes) => (silent ? undefined : inbound.write(bytes)));
+    inbound.on('close', () => outbound.destroy());
+    outbound.on('close', () => inbound.destroy());
+  });
+  const port = await new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)));
+  const cutAll = () => {
+    for (const pair of pairs.splice(0)) for (const socket of pair) socket.destroy();
+  };
+  return {
+    port,
+    goSilent: () => {
+      silent = true;
+    },
+    /** The link back; the connections that lost bytes meanwhile are broken for good (as TCP would end them). */
+    restore: () => {
+      silent = false;
+      cutAll();
+    },
+    close: () => {
+      cutAll();
+      server.close();
+    },
+  };
+}
 
 describe.skipIf(!pgSuiteEnabled())('connecting to a real PostgreSQL', () => {
   let cluster: PgCluster;
@@ -179,6 +216,31 @@ describe.skipIf(!pgSuiteEnabled())('connecting to a real PostgreSQL', () => {
       ]);
     } finally {
       await pool.end();
+    }
+  });
+
+  it('a network gone silent in the middle of a transaction: given up after the query timeout, answered 503, nothing kept, served again after', async () => {
+    const url = await cluster.createDatabase();
+    const link = await silentLink(cluster.port);
+    const name = url.replace(/^.*\//, '');
+    const { pool, where } = await openPgPool(`postgres://postgres:${TEST_PASSWORD}@127.0.0.1:${link.port}/${name}`, { queryTimeoutMs: 1_000 });
+    try {
+      await pool.query('CREATE TABLE t (x INTEGER)');
+      // Without a query timeout the second INSERT waited for an answer that never comes (until
+      // the system gives up on the socket, a quarter of an hour later): the test timed out.
+      const failure = await withTransaction(pool, where, async (client) => {
+        await client.query('INSERT INTO t VALUES (1)');
+        link.goSilent();
+        await client.query('INSERT INTO t VALUES (2)');
+      }).catch((error: unknown) => error);
+      expect(failure).toMatchObject({ ventesyncCode: 'DATABASE_FAILING', retryAfterSeconds: 2 });
+      // While silent, a new connection is refused after the connect timeout: 503 too.
+      await expect(withClient(pool, where, (c) => c.query('SELECT 1'))).rejects.toMatchObject({ ventesyncCode: 'DATABASE_FAILING' });
+      link.restore();
+      expect((await withClient(pool, where, (c) => c.query<{ n: number }>('SELECT count(*)::int AS n FROM t'))).rows[0]!.n).toBe(0);
+    } finally {
+      await pool.end();
+      link.close();
     }
   });
 

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { isRetryable, withClient } from './pg-connect.js';
+import { isDatabaseGone, isRetryable, withClient } from './pg-connect.js';
 
 /**
  * Most times one write request is run (a fresh transaction each time) after a deadlock (40P01),
@@ -94,7 +94,9 @@ export async function runWriteTransaction<T>(
         await client.query('COMMIT');
         return result;
       } catch (error) {
-        // On a dead connection the rollback fails too: the original error is the one to tell.
+        // A connection gone is dropped by withClient and PostgreSQL rolls back by itself; a
+        // ROLLBACK there would only wait behind a query given up on (PG_QUERY_TIMEOUT_MS).
+        if (isDatabaseGone(error)) throw error;
         await client.query('ROLLBACK').catch(() => {});
         const again = error instanceof RetryRequest || isRetryable(error);
         if (!again) throw error;

@@ -14,6 +14,14 @@ import { STORAGE_UNAVAILABLE } from '../storage/storage.js';
 export const PG_POOL_MAX = 10;
 /** A connection not made in this time counts as "unreachable" (a firewall that drops packets). */
 export const PG_CONNECT_TIMEOUT_MS = 5_000;
+/**
+ * A query not answered in this time is given up and its connection dropped (the request is
+ * answered 503 DATABASE_FAILING). A network that silently drops packets (a cut link, a frozen
+ * firewall: no RST) otherwise holds the request, its connection and its boutique's write slot
+ * until the system gives up on the socket, a quarter of an hour later. Far above any query of
+ * ours: a write transaction waits on its boutique lock for other short transactions only.
+ */
+export const PG_QUERY_TIMEOUT_MS = 30_000;
 /** An idle connection is closed after this long; the pool opens another when needed. */
 export const PG_IDLE_TIMEOUT_MS = 30_000;
 /**
@@ -147,7 +155,8 @@ const GONE_CODES = new Set([
   '57P03', // cannot_connect_now: starting up or shutting down
   '53300', // too_many_connections
 ]);
-const GONE_MESSAGES = /Connection terminated|connection error and is not queryable|Client was closed|timeout exceeded when trying to connect|Connection ended|server closed the connection/i;
+const GONE_MESSAGES =
+  /Connection terminated|connection error and is not queryable|Client was closed|timeout exceeded when trying to connect|Connection ended|server closed the connection|Query read timeout/i;
 
 /**
  * Whether `error` means "the database is not there right now" (restarted, network cut,
@@ -211,6 +220,8 @@ export interface OpenPgOptions {
    * Only the code and message: pg hangs the client on the error, and with it the password.
    */
   onIdleError?: (error: { code: string | undefined; message: string }) => void;
+  /** PG_QUERY_TIMEOUT_MS unless said (tests). */
+  queryTimeoutMs?: number;
 }
 
 /**
@@ -226,6 +237,7 @@ export async function openPgPool(url: string, options: OpenPgOptions = {}): Prom
     max: options.max ?? PG_POOL_MAX,
     connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS,
     idleTimeoutMillis: PG_IDLE_TIMEOUT_MS,
+    query_timeout: options.queryTimeoutMs ?? PG_QUERY_TIMEOUT_MS,
     application_name: PG_APPLICATION_NAME,
     keepAlive: true,
     keepAliveInitialDelayMillis: PG_KEEPALIVE_DELAY_MS,
@@ -288,8 +300,9 @@ export async function withTransaction<T>(pool: pg.Pool, where: string, fn: (clie
       await client.query('COMMIT');
       return result;
     } catch (error) {
-      // A rollback on a dead connection fails too: the original error is the one to tell.
-      await client.query('ROLLBACK').catch(() => {});
+      // A connection gone is dropped by withClient and PostgreSQL rolls back by itself; a
+      // ROLLBACK there would only wait behind a query given up on (PG_QUERY_TIMEOUT_MS).
+      if (!isDatabaseGone(error)) await client.query('ROLLBACK').catch(() => {});
       throw error;
     }
   });

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { PgConnectError, withClient } from './pg-connect.js';
+import { isDatabaseGone, PgConnectError, withClient } from './pg-connect.js';
 
 /**
  * The PostgreSQL schema, versioned like SQLite's (db/migrations.ts): applied in order at start,
@@ -257,7 +257,7 @@ export async function migratePg(
     } catch (error) {
       // On a dead connection the rollback fails too (withClient then drops the connection):
       // the original error is the one to tell.
-      await client.query('ROLLBACK').catch(() => {});
+      if (!isDatabaseGone(error)) await client.query('ROLLBACK').catch(() => {});
       throw error;
     }
   });
