@@ -73,13 +73,14 @@ describe('a PostgreSQL URL is checked before anything is tried', () => {
  * stay open (a cut cable, a frozen firewall: no RST, nothing for either side to notice).
  */
 async function silentLink(targetPort: number) {
-  let silent = false;
+  // 'answers': only PostgreSQL's answers are lost (what it receives, it still does).
+  let silent: false | 'both' | 'answers' = false;
   const pairs: Socket[][] = [];
   const server = createServer((inbound) => {
     const outbound = connect(targetPort, '127.0.0.1');
     pairs.push([inbound, outbound]);
     for (const socket of [inbound, outbound]) socket.on('error', () => {});
-    inbound.on('data', (bytes) => (silent ? undefined : outbound.write(bytes)));
+    inbound.on('data', (bytes) => (silent === 'both' ? undefined : outbound.write(bytes)));
     outbound.on('data', (bytes) => (silent ? undefined : inbound.write(bytes)));
     inbound.on('close', () => outbound.destroy());
     outbound.on('close', () => inbound.destroy());
@@ -90,8 +91,8 @@ async function silentLink(targetPort: number) {
   };
   return {
     port,
-    goSilent: () => {
-      silent = true;
+    goSilent: (what: 'both' | 'answers' = 'both') => {
+      silent = what;
     },
     /** The link back; the connections that lost bytes meanwhile are broken for good (as TCP would end them). */
     restore: () => {
@@ -238,6 +239,35 @@ describe.skipIf(!pgSuiteEnabled())('connecting to a real PostgreSQL', () => {
       await expect(withClient(pool, where, (c) => c.query('SELECT 1'))).rejects.toMatchObject({ ventesyncCode: 'DATABASE_FAILING' });
       link.restore();
       expect((await withClient(pool, where, (c) => c.query<{ n: number }>('SELECT count(*)::int AS n FROM t'))).rows[0]!.n).toBe(0);
+    } finally {
+      await pool.end();
+      link.close();
+    }
+  });
+
+  it('the answer to COMMIT lost: 503 saying the record is not confirmed (never "nothing recorded"), and it was written', async () => {
+    const url = await cluster.createDatabase();
+    const link = await silentLink(cluster.port);
+    const name = url.replace(/^.*\//, '');
+    const { pool, where } = await openPgPool(`postgres://postgres:${TEST_PASSWORD}@127.0.0.1:${link.port}/${name}`, { queryTimeoutMs: 1_000 });
+    try {
+      await pool.query('CREATE TABLE t (x INTEGER)');
+      const failure = await withTransaction(pool, where, async (client) => {
+        await client.query('INSERT INTO t VALUES (1)');
+        // The COMMIT reaches PostgreSQL, its answer never comes back.
+        link.goSilent('answers');
+      }).then(
+        () => new Error('validée sans erreur'),
+        (error: unknown) => error as Error,
+      );
+      expect(failure).toMatchObject({ ventesyncCode: 'DATABASE_FAILING', retryAfterSeconds: 2 });
+      expect(failure.message).toMatch(/enregistrement non confirmé.*doublon identique/);
+      expect(failure.message).not.toMatch(/rien de cette requête/);
+      link.restore();
+      const deadline = Date.now() + 20_000;
+      let rows = 0;
+      while (rows === 0 && Date.now() < deadline) rows = (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM t')).rows[0]!.n;
+      expect(rows).toBe(1);
     } finally {
       await pool.end();
       link.close();

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { isDatabaseGone, isRetryable, withClient } from './pg-connect.js';
+import { commitOrUnconfirmed, isDatabaseGone, isRetryable, withClient } from './pg-connect.js';
 
 /**
  * Most times one write request is run (a fresh transaction each time) after a deadlock (40P01),
@@ -91,7 +91,7 @@ export async function runWriteTransaction<T>(
     for (let n = 1; ; n++) {
       try {
         const result = await attempt(client, n);
-        await client.query('COMMIT');
+        await commitOrUnconfirmed(client, where);
         return result;
       } catch (error) {
         // A connection gone is dropped by withClient and PostgreSQL rolls back by itself; a

@@ -166,6 +166,8 @@ const GONE_MESSAGES =
 export function isDatabaseGone(error: unknown): boolean {
   const e = (error ?? {}) as { code?: unknown; message?: unknown };
   const code = typeof e.code === 'string' ? e.code : '';
+  // Our own 503 error (databaseUnavailable), already made from such an error.
+  if (code === STORAGE_UNAVAILABLE) return true;
   if (GONE_CODES.has(code) || code.startsWith('08')) return true;
   return typeof e.message === 'string' && GONE_MESSAGES.test(e.message);
 }
@@ -187,10 +189,17 @@ export interface DatabaseUnavailableError extends Error {
   cause: { code: string | undefined; message: string };
 }
 
-export function databaseUnavailable(error: unknown, where: string): DatabaseUnavailableError {
+/**
+ * `unconfirmed`: the connection went away during COMMIT. PostgreSQL may have committed before
+ * its answer was lost, so "nothing was recorded" would be false: the till's resend is answered
+ * DUPLICATE identique if it was, never written twice.
+ */
+export function databaseUnavailable(error: unknown, where: string, commit: 'none' | 'unconfirmed' = 'none'): DatabaseUnavailableError {
   const at = where.replace(/^postgres:\/\/([^@/]*@)?/, '').replace(/\/.*$/, '');
   const failure = new Error(
-    `Base de données PostgreSQL (${at}) momentanément injoignable : rien de cette requête n'a été enregistré. Réessayez dans ${PG_UNAVAILABLE_RETRY_AFTER_SECONDS} s.`,
+    commit === 'none'
+      ? `Base de données PostgreSQL (${at}) momentanément injoignable : rien de cette requête n'a été enregistré. Réessayez dans ${PG_UNAVAILABLE_RETRY_AFTER_SECONDS} s.`
+      : `Base de données PostgreSQL (${at}) injoignable pendant la validation : enregistrement non confirmé. Renvoyez la même requête dans ${PG_UNAVAILABLE_RETRY_AFTER_SECONDS} s : ce qui a été enregistré sera reconnu (doublon identique), jamais compté deux fois.`,
   ) as DatabaseUnavailableError;
   failure.code = STORAGE_UNAVAILABLE;
   failure.ventesyncCode = 'DATABASE_FAILING';
@@ -203,7 +212,17 @@ export function databaseUnavailable(error: unknown, where: string): DatabaseUnav
 
 /** `error` as it should leave the storage layer: a database gone becomes the 503 above. */
 export function storageErrorOf(error: unknown, where: string): unknown {
+  if ((error as { code?: unknown } | null)?.code === STORAGE_UNAVAILABLE) return error;
   return isDatabaseGone(error) ? databaseUnavailable(error, where) : error;
+}
+
+/** COMMIT; the connection lost meanwhile is the 503 error saying the outcome is unknown. */
+export async function commitOrUnconfirmed(client: pg.ClientBase, where: string): Promise<void> {
+  try {
+    await client.query('COMMIT');
+  } catch (error) {
+    throw isDatabaseGone(error) ? databaseUnavailable(error, where, 'unconfirmed') : error;
+  }
 }
 
 export interface PgConnection {
@@ -297,7 +316,7 @@ export async function withTransaction<T>(pool: pg.Pool, where: string, fn: (clie
     await client.query('BEGIN');
     try {
       const result = await fn(client);
-      await client.query('COMMIT');
+      await commitOrUnconfirmed(client, where);
       return result;
     } catch (error) {
       // A connection gone is dropped by withClient and PostgreSQL rolls back by itself; a
