@@ -1,11 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { DEFAULT_HTTP_LIMITS } from '@ventesync/runtime/http';
 import {
   connectErrorOf,
   databaseUnavailable,
   isDatabaseGone,
   openPgPool,
   parsePgUrl,
+  PG_CONNECT_TIMEOUT_MS,
+  PG_QUERY_TIMEOUT_MS,
   PgConnectError,
   withClient,
   withRetriedTransaction,
@@ -57,6 +60,13 @@ describe('a PostgreSQL URL is checked before anything is tried', () => {
     expect(isDatabaseGone(Object.assign(new Error('x'), { code: '08006' }))).toBe(true);
     expect(isDatabaseGone(Object.assign(new Error('duplicate key'), { code: '23505' }))).toBe(false);
     expect(isDatabaseGone(Object.assign(new Error('deadlock detected'), { code: '40P01' }))).toBe(false);
+  });
+
+  it('a request meeting a silent database is answered 503 before its HTTP connection is closed for idleness', () => {
+    // Queued behind its boutique's stalled transaction (given up after the query timeout), then
+    // its own: a stale connection (the query timeout again) or a new one (the connect timeout).
+    const worst = PG_QUERY_TIMEOUT_MS + Math.max(PG_QUERY_TIMEOUT_MS, PG_CONNECT_TIMEOUT_MS);
+    expect(worst).toBeLessThan(DEFAULT_HTTP_LIMITS.socketIdleTimeoutMs);
   });
 
   it('a database gone becomes a 503 DATABASE_FAILING with Retry-After, naming host:port and never the password', () => {

@@ -19,9 +19,11 @@ export const PG_CONNECT_TIMEOUT_MS = 5_000;
  * answered 503 DATABASE_FAILING). A network that silently drops packets (a cut link, a frozen
  * firewall: no RST) otherwise holds the request, its connection and its boutique's write slot
  * until the system gives up on the socket, a quarter of an hour later. Far above any query of
- * ours: a write transaction waits on its boutique lock for other short transactions only.
+ * ours (a write transaction waits on its boutique lock for other short transactions only), and
+ * short enough that a request queued behind a stalled one is still answered, 503, before the
+ * HTTP connection's idle timeout (30 s, socketIdleTimeoutMs) closes it without an answer.
  */
-export const PG_QUERY_TIMEOUT_MS = 30_000;
+export const PG_QUERY_TIMEOUT_MS = 10_000;
 /** An idle connection is closed after this long; the pool opens another when needed. */
 export const PG_IDLE_TIMEOUT_MS = 30_000;
 /**
