@@ -284,6 +284,28 @@ describe.skipIf(!pgSuiteEnabled())('connecting to a real PostgreSQL', () => {
     }
   });
 
+  it('a connection killed before its COMMIT was sent: "nothing recorded", since nothing was', async () => {
+    const url = await cluster.createDatabase();
+    const { pool, where } = await openPgPool(url);
+    try {
+      await pool.query('CREATE TABLE t (x INTEGER)');
+      const failure = await withTransaction(pool, where, async (client) => {
+        await client.query('INSERT INTO t VALUES (1)');
+        const ended = new Promise((resolve) => client.once('end', resolve));
+        await pool.query('SELECT pg_terminate_backend($1)', [(client as unknown as { processID: number }).processID]);
+        await ended;
+      }).then(
+        () => new Error('validée sans erreur'),
+        (error: unknown) => error as Error,
+      );
+      expect(failure).toMatchObject({ ventesyncCode: 'DATABASE_FAILING' });
+      expect(failure.message).toMatch(/rien de cette requête n'a été enregistré/);
+      expect((await pool.query('SELECT count(*)::int AS n FROM t')).rows[0].n).toBe(0);
+    } finally {
+      await pool.end();
+    }
+  });
+
   it('a connection killed inside a transaction: the transaction is answered 503 and nothing of it is kept', async () => {
     const url = await cluster.createDatabase();
     const { pool, where } = await openPgPool(url);

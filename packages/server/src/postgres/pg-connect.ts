@@ -218,12 +218,17 @@ export function storageErrorOf(error: unknown, where: string): unknown {
   return isDatabaseGone(error) ? databaseUnavailable(error, where) : error;
 }
 
+/** pg's refusal to send on a connection already known broken: nothing left, nothing committed. */
+const NOT_SENT = /not queryable/i;
+
 /** COMMIT; the connection lost meanwhile is the 503 error saying the outcome is unknown. */
 export async function commitOrUnconfirmed(client: pg.ClientBase, where: string): Promise<void> {
   try {
     await client.query('COMMIT');
   } catch (error) {
-    throw isDatabaseGone(error) ? databaseUnavailable(error, where, 'unconfirmed') : error;
+    if (!isDatabaseGone(error)) throw error;
+    const sent = !NOT_SENT.test(String((error as { message?: unknown } | null)?.message));
+    throw databaseUnavailable(error, where, sent ? 'unconfirmed' : 'none');
   }
 }
 
