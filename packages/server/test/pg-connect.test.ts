@@ -306,6 +306,30 @@ describe.skipIf(!pgSuiteEnabled())('connecting to a real PostgreSQL', () => {
     }
   });
 
+  it.each([
+    ['a query cancelled (statement_timeout, as pg_cancel_backend)', "SET LOCAL statement_timeout = 1; SELECT pg_sleep(1)", /requête annulée/],
+    ['a database gone read-only (a standby after a failover)', 'SET TRANSACTION READ ONLY; INSERT INTO t VALUES (2)', /lecture seule/],
+  ])('%s: 503 to send again (never a 500), nothing kept, the connection still serving', async (_what, sql, why) => {
+    const url = await cluster.createDatabase();
+    const { pool, where } = await openPgPool(url, { max: 1 });
+    try {
+      await pool.query('CREATE TABLE t (x INTEGER)');
+      const failure = await withTransaction(pool, where, async (client) => {
+        await client.query('INSERT INTO t VALUES (1)');
+        await client.query(sql);
+      }).then(
+        () => new Error('validée sans erreur'),
+        (error: unknown) => error as Error,
+      );
+      expect(failure).toMatchObject({ ventesyncCode: 'DATABASE_FAILING', retryAfterSeconds: 2 });
+      expect(failure.message).toMatch(why);
+      const pid = await withClient(pool, where, async (c) => (await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid);
+      expect((await pool.query('SELECT count(*)::int AS n, pg_backend_pid() AS pid FROM t')).rows[0]).toEqual({ n: 0, pid });
+    } finally {
+      await pool.end();
+    }
+  });
+
   it('a connection killed inside a transaction: the transaction is answered 503 and nothing of it is kept', async () => {
     const url = await cluster.createDatabase();
     const { pool, where } = await openPgPool(url);

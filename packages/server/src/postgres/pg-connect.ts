@@ -174,6 +174,29 @@ export function isDatabaseGone(error: unknown): boolean {
   return typeof e.message === 'string' && GONE_MESSAGES.test(e.message);
 }
 
+/**
+ * SQLSTATEs where PostgreSQL refuses this request for now, its connection still sound: the
+ * transaction was rolled back whole and the till may send again (503), never a 500. What each
+ * says, for the answer.
+ */
+const REFUSED_NOW: Record<string, string> = {
+  '57014': 'requête annulée (pg_cancel_backend ou statement_timeout)',
+  '55P03': 'verrou indisponible (lock_timeout)',
+  '25006': 'base en lecture seule (serveur de secours après une bascule ?)',
+};
+/** Class 53: insufficient resources (disk full, out of memory, too many connections); 58: system error. */
+const REFUSED_NOW_CLASSES: Record<string, string> = {
+  '53': 'ressources épuisées sur le serveur PostgreSQL',
+  '58': 'erreur système du serveur PostgreSQL',
+};
+
+/** What PostgreSQL refusing this request for now means (see REFUSED_NOW), or null. */
+export function refusedNowReason(error: unknown): string | null {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return null;
+  return REFUSED_NOW[code] ?? REFUSED_NOW_CLASSES[code.slice(0, 2)] ?? null;
+}
+
 /** 40P01 deadlock, 40001 serialization failure: the transaction was rolled back whole; run it again. */
 export function isRetryable(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
@@ -198,8 +221,11 @@ export interface DatabaseUnavailableError extends Error {
  */
 export function databaseUnavailable(error: unknown, where: string, commit: 'none' | 'unconfirmed' = 'none'): DatabaseUnavailableError {
   const at = where.replace(/^postgres:\/\/([^@/]*@)?/, '').replace(/\/.*$/, '');
+  const refused = refusedNowReason(error);
   const failure = new Error(
-    commit === 'none'
+    refused !== null
+      ? `Base de données PostgreSQL (${at}) : ${refused}. Rien de cette requête n'a été enregistré. Réessayez dans ${PG_UNAVAILABLE_RETRY_AFTER_SECONDS} s.`
+      : commit === 'none'
       ? `Base de données PostgreSQL (${at}) momentanément injoignable : rien de cette requête n'a été enregistré. Réessayez dans ${PG_UNAVAILABLE_RETRY_AFTER_SECONDS} s.`
       : `Base de données PostgreSQL (${at}) injoignable pendant la validation : enregistrement non confirmé. Renvoyez la même requête dans ${PG_UNAVAILABLE_RETRY_AFTER_SECONDS} s : ce qui a été enregistré sera reconnu (doublon identique), jamais compté deux fois.`,
   ) as DatabaseUnavailableError;
@@ -215,7 +241,7 @@ export function databaseUnavailable(error: unknown, where: string, commit: 'none
 /** `error` as it should leave the storage layer: a database gone becomes the 503 above. */
 export function storageErrorOf(error: unknown, where: string): unknown {
   if ((error as { code?: unknown } | null)?.code === STORAGE_UNAVAILABLE) return error;
-  return isDatabaseGone(error) ? databaseUnavailable(error, where) : error;
+  return isDatabaseGone(error) || refusedNowReason(error) !== null ? databaseUnavailable(error, where) : error;
 }
 
 /** pg's refusal to send on a connection already known broken: nothing left, nothing committed. */
