@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import pino from 'pino';
 import { codeOfStatus } from '@ventesync/shared';
 import { answerOf, storageFailureOf } from '../src/http/index.js';
 import { listening, rawRequest } from './http-test-server.js';
@@ -95,5 +96,26 @@ describe('one mapping from errors to codes', () => {
   it('a database gone away (PostgreSQL restarting) is 503 with the Retry-After its storage layer gives', () => {
     const gone = Object.assign(new Error('Base de données PostgreSQL momentanément injoignable'), { ventesyncCode: 'DATABASE_FAILING', retryAfterSeconds: 2 });
     expect(answerOf(gone, 10)).toMatchObject({ status: 503, retryAfterSeconds: 2, body: { code: 'DATABASE_FAILING' } });
+  });
+
+  it('a database gone away is logged as a warning with its cause, not as an unexpected error with a stack', async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) });
+    const { port } = await listening({}, logger, (server) =>
+      server.get('/pg', async () => {
+        throw Object.assign(new Error('Base de données PostgreSQL momentanément injoignable'), {
+          ventesyncCode: 'DATABASE_FAILING',
+          retryAfterSeconds: 2,
+          cause: { code: '57P01', message: 'terminating connection due to administrator command' },
+        });
+      }),
+    );
+    const answer = await rawRequest(port, 'GET /pg HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect(answer.status).toBe(503);
+    const said = lines.filter((l) => (l.level as number) >= 40);
+    expect(said).toEqual([
+      expect.objectContaining({ level: 40, msg: 'Base de données PostgreSQL momentanément injoignable', code: 'DATABASE_FAILING', cause: { code: '57P01', message: 'terminating connection due to administrator command' } }),
+    ]);
+    expect(JSON.stringify(said)).not.toContain('stack');
   });
 });

@@ -1,11 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServer, type Server } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { DEFAULT_HTTP_LIMITS } from '@ventesync/runtime/http';
 import {
   connectErrorOf,
   databaseUnavailable,
   isDatabaseGone,
   openPgPool,
   parsePgUrl,
+  PG_CONNECT_TIMEOUT_MS,
+  PG_QUERY_TIMEOUT_MS,
   PgConnectError,
   withClient,
   withRetriedTransaction,
@@ -59,6 +62,13 @@ describe('a PostgreSQL URL is checked before anything is tried', () => {
     expect(isDatabaseGone(Object.assign(new Error('deadlock detected'), { code: '40P01' }))).toBe(false);
   });
 
+  it('a request meeting a silent database is answered 503 before its HTTP connection is closed for idleness', () => {
+    // Queued behind its boutique's stalled transaction (given up after the query timeout), then
+    // its own: a stale connection (the query timeout again) or a new one (the connect timeout).
+    const worst = PG_QUERY_TIMEOUT_MS + Math.max(PG_QUERY_TIMEOUT_MS, PG_CONNECT_TIMEOUT_MS);
+    expect(worst).toBeLessThan(DEFAULT_HTTP_LIMITS.socketIdleTimeoutMs);
+  });
+
   it('a database gone becomes a 503 DATABASE_FAILING with Retry-After, naming host:port and never the password', () => {
     const failure = databaseUnavailable(new Error('Connection terminated'), 'postgres://u@db:5432/ventes');
     expect(failure).toMatchObject({ code: 'STORAGE_UNAVAILABLE', ventesyncCode: 'DATABASE_FAILING', retryAfterSeconds: 2 });
@@ -67,6 +77,44 @@ describe('a PostgreSQL URL is checked before anything is tried', () => {
     );
   });
 });
+
+/**
+ * A TCP relay to PostgreSQL whose link can go silent: bytes dropped both ways while the sockets
+ * stay open (a cut cable, a frozen firewall: no RST, nothing for either side to notice).
+ */
+async function silentLink(targetPort: number) {
+  // 'answers': only PostgreSQL's answers are lost (what it receives, it still does).
+  let silent: false | 'both' | 'answers' = false;
+  const pairs: Socket[][] = [];
+  const server = createServer((inbound) => {
+    const outbound = connect(targetPort, '127.0.0.1');
+    pairs.push([inbound, outbound]);
+    for (const socket of [inbound, outbound]) socket.on('error', () => {});
+    inbound.on('data', (bytes) => (silent === 'both' ? undefined : outbound.write(bytes)));
+    outbound.on('data', (bytes) => (silent ? undefined : inbound.write(bytes)));
+    inbound.on('close', () => outbound.destroy());
+    outbound.on('close', () => inbound.destroy());
+  });
+  const port = await new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)));
+  const cutAll = () => {
+    for (const pair of pairs.splice(0)) for (const socket of pair) socket.destroy();
+  };
+  return {
+    port,
+    goSilent: (what: 'both' | 'answers' = 'both') => {
+      silent = what;
+    },
+    /** The link back; the connections that lost bytes meanwhile are broken for good (as TCP would end them). */
+    restore: () => {
+      silent = false;
+      cutAll();
+    },
+    close: () => {
+      cutAll();
+      server.close();
+    },
+  };
+}
 
 describe.skipIf(!pgSuiteEnabled())('connecting to a real PostgreSQL', () => {
   let cluster: PgCluster;
@@ -194,6 +242,106 @@ describe.skipIf(!pgSuiteEnabled())('connecting to a real PostgreSQL', () => {
         { id: 1, n: 2 },
         { id: 2, n: 2 },
       ]);
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('a network gone silent in the middle of a transaction: given up after the query timeout, answered 503, nothing kept, served again after', async () => {
+    const url = await cluster.createDatabase();
+    const link = await silentLink(cluster.port);
+    const name = url.replace(/^.*\//, '');
+    const { pool, where } = await openPgPool(`postgres://postgres:${TEST_PASSWORD}@127.0.0.1:${link.port}/${name}`, { queryTimeoutMs: 1_000 });
+    try {
+      await pool.query('CREATE TABLE t (x INTEGER)');
+      // Without a query timeout the second INSERT waited for an answer that never comes (until
+      // the system gives up on the socket, a quarter of an hour later): the test timed out.
+      const failure = await withTransaction(pool, where, async (client) => {
+        await client.query('INSERT INTO t VALUES (1)');
+        link.goSilent();
+        await client.query('INSERT INTO t VALUES (2)');
+      }).catch((error: unknown) => error);
+      expect(failure).toMatchObject({ ventesyncCode: 'DATABASE_FAILING', retryAfterSeconds: 2 });
+      // While silent, a new connection is refused after the connect timeout: 503 too.
+      await expect(withClient(pool, where, (c) => c.query('SELECT 1'))).rejects.toMatchObject({ ventesyncCode: 'DATABASE_FAILING' });
+      link.restore();
+      expect((await withClient(pool, where, (c) => c.query<{ n: number }>('SELECT count(*)::int AS n FROM t'))).rows[0]!.n).toBe(0);
+    } finally {
+      await pool.end();
+      link.close();
+    }
+  });
+
+  it('the answer to COMMIT lost: 503 saying the record is not confirmed (never "nothing recorded"), and it was written', async () => {
+    const url = await cluster.createDatabase();
+    const link = await silentLink(cluster.port);
+    const name = url.replace(/^.*\//, '');
+    const { pool, where } = await openPgPool(`postgres://postgres:${TEST_PASSWORD}@127.0.0.1:${link.port}/${name}`, { queryTimeoutMs: 1_000 });
+    try {
+      await pool.query('CREATE TABLE t (x INTEGER)');
+      const failure = await withTransaction(pool, where, async (client) => {
+        await client.query('INSERT INTO t VALUES (1)');
+        // The COMMIT reaches PostgreSQL, its answer never comes back.
+        link.goSilent('answers');
+      }).then(
+        () => new Error('validée sans erreur'),
+        (error: unknown) => error as Error,
+      );
+      expect(failure).toMatchObject({ ventesyncCode: 'DATABASE_FAILING', retryAfterSeconds: 2 });
+      expect(failure.message).toMatch(/enregistrement non confirmé.*doublon identique/);
+      expect(failure.message).not.toMatch(/rien de cette requête/);
+      link.restore();
+      const deadline = Date.now() + 20_000;
+      let rows = 0;
+      while (rows === 0 && Date.now() < deadline) rows = (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM t')).rows[0]!.n;
+      expect(rows).toBe(1);
+    } finally {
+      await pool.end();
+      link.close();
+    }
+  });
+
+  it('a connection killed before its COMMIT was sent: "nothing recorded", since nothing was', async () => {
+    const url = await cluster.createDatabase();
+    const { pool, where } = await openPgPool(url);
+    try {
+      await pool.query('CREATE TABLE t (x INTEGER)');
+      const failure = await withTransaction(pool, where, async (client) => {
+        await client.query('INSERT INTO t VALUES (1)');
+        const ended = new Promise((resolve) => client.once('end', resolve));
+        await pool.query('SELECT pg_terminate_backend($1)', [(client as unknown as { processID: number }).processID]);
+        await ended;
+      }).then(
+        () => new Error('validée sans erreur'),
+        (error: unknown) => error as Error,
+      );
+      expect(failure).toMatchObject({ ventesyncCode: 'DATABASE_FAILING' });
+      expect(failure.message).toMatch(/rien de cette requête n'a été enregistré/);
+      expect((await pool.query('SELECT count(*)::int AS n FROM t')).rows[0].n).toBe(0);
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it.each([
+    ['a query cancelled (statement_timeout, as pg_cancel_backend)', "SET LOCAL statement_timeout = 1; SELECT pg_sleep(1)", /requête annulée/],
+    ['a database gone read-only (a standby after a failover)', 'SET TRANSACTION READ ONLY; INSERT INTO t VALUES (2)', /lecture seule/],
+  ])('%s: 503 to send again (never a 500), nothing kept, the connection still serving', async (_what, sql, why) => {
+    const url = await cluster.createDatabase();
+    const { pool, where } = await openPgPool(url, { max: 1 });
+    try {
+      await pool.query('CREATE TABLE t (x INTEGER)');
+      const failure = await withTransaction(pool, where, async (client) => {
+        await client.query('INSERT INTO t VALUES (1)');
+        await client.query(sql);
+      }).then(
+        () => new Error('validée sans erreur'),
+        (error: unknown) => error as Error,
+      );
+      expect(failure).toMatchObject({ ventesyncCode: 'DATABASE_FAILING', retryAfterSeconds: 2 });
+      expect(failure.message).toMatch(why);
+      const pid = await withClient(pool, where, async (c) => (await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid);
+      expect((await pool.query('SELECT count(*)::int AS n, pg_backend_pid() AS pid FROM t')).rows[0]).toEqual({ n: 0, pid });
     } finally {
       await pool.end();
     }

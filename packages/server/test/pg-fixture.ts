@@ -55,3 +55,36 @@ export async function pgValue<T = unknown>(pool: pg.Pool | pg.PoolClient, sql: s
 export async function pgRows<T = Record<string, unknown>>(pool: pg.Pool | pg.PoolClient, sql: string, values: unknown[] = []): Promise<T[]> {
   return (await pool.query(sql, values)).rows as T[];
 }
+
+/**
+ * A session of the test's own (another program, a DBA) on one connection of `pool`. An error
+ * event on it (its backend killed, the cluster stopped at the end of the file) is heard here,
+ * never an uncaught exception; if `fn` fails the connection is dropped rather than returned,
+ * so that a transaction it left open neither holds its locks nor keeps `pool.end()` waiting.
+ */
+export async function withPgSession<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  const onError = (error: Error) => {
+    broken = error;
+  };
+  client.on('error', onError);
+  try {
+    return await fn(client);
+  } catch (error) {
+    broken ??= error instanceof Error ? error : new Error(String(error));
+    throw error;
+  } finally {
+    client.removeListener('error', onError);
+    client.release(broken);
+  }
+}
+
+/** Waits until `probe` says yes, or fails after `ms` (a busy machine is slow, never a fixed sleep). */
+export async function waitFor(what: string, probe: () => Promise<boolean>, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`attendu en vain : ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

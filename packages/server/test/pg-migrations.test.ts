@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { openPgPool, PgConnectError } from '../src/postgres/pg-connect.js';
-import { IDENTITY_TABLES, migratePg, PG_MIGRATIONS, schemaVersionOf, syncIdentitySequences } from '../src/postgres/pg-migrations.js';
+import { IDENTITY_TABLES, migratePg, PG_MIGRATION_LOCK_KEY, PG_MIGRATIONS, schemaVersionOf, syncIdentitySequences } from '../src/postgres/pg-migrations.js';
 import { type PgCluster, pgSuiteEnabled, startPgCluster } from '../src/postgres/throwaway-cluster.js';
 
 const enabled = pgSuiteEnabled();
@@ -80,6 +80,42 @@ describe.skipIf(!enabled)('PostgreSQL schema migrations', () => {
       expect((refusal as Error).message).toMatch(/vers la version 2 impossible : division by zero\. Rien n’a été modifié/);
       expect(await tablesOf(pool)).toEqual([]);
       expect(await schemaVersionOf(pool)).toBe(0);
+    });
+  });
+
+  it('the migration’s connection killed by a DBA while it waits: refused as "database failing", nothing applied, no crash', async () => {
+    const url = await cluster.createDatabase();
+    await withPool(url, async (pool, where) => {
+      // Another session holds the migration lock: the migration waits on it, inside its transaction.
+      const holder = await pool.connect();
+      holder.on('error', () => {});
+      try {
+        await holder.query('BEGIN');
+        await holder.query(`SELECT pg_advisory_xact_lock(${PG_MIGRATION_LOCK_KEY})`);
+        const migrating = migratePg(pool, where).then(
+          () => null,
+          (error: unknown) => error,
+        );
+        const deadline = Date.now() + 20_000;
+        let pid: number | undefined;
+        while (pid === undefined && Date.now() < deadline) {
+          pid = (
+            await pool.query<{ pid: number }>(
+              "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND wait_event = 'advisory'",
+            )
+          ).rows[0]?.pid;
+        }
+        expect(pid).toBeDefined();
+        await holder.query('SELECT pg_terminate_backend($1)', [pid]);
+        // Without a listener on the migration's connection, the connection's end was an uncaught
+        // 'error' event: the process (the server starting) crashed with a stack.
+        expect(await migrating).toMatchObject({ ventesyncCode: 'DATABASE_FAILING' });
+        await holder.query('COMMIT');
+      } finally {
+        holder.release();
+      }
+      expect(await tablesOf(pool)).toEqual([]);
+      expect(await migratePg(pool, where)).toEqual({ from: 0, to: PG_MIGRATIONS.length });
     });
   });
 

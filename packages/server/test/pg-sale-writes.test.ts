@@ -2,14 +2,14 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import pg from 'pg';
 import { createCatalogueStore, type TerminalContext } from '../src/catalogue-store.js';
 import type { Db } from '../src/db/open-database.js';
-import { MAX_WRITE_ATTEMPTS, RetryRequest, runWriteTransaction } from '../src/postgres/pg-boutique-tx.js';
+import { BOUTIQUE_LOCK_SPACE, boutiqueLockKey, MAX_WRITE_ATTEMPTS, RetryRequest, runWriteTransaction } from '../src/postgres/pg-boutique-tx.js';
 import { createPgWrites } from '../src/postgres/pg-writes.js';
 import { MAX_CHIFFRES_JOUR_CENTIMES } from '../src/sale-rules.js';
 import { createSaleWriter } from '../src/sale-writer.js';
 import type { WriteSalesOptions } from '../src/sale-rules.js';
 import { OTHER_SERIAL, openTestDb, SERIAL } from './helpers.js';
 import { type PgCluster, pgSuiteEnabled, startPgCluster } from '../src/postgres/throwaway-cluster.js';
-import { openPgTestDb, pgRows, pgTerminal, pgValue } from './pg-fixture.js';
+import { openPgTestDb, pgRows, pgTerminal, pgValue, waitFor, withPgSession } from './pg-fixture.js';
 
 const at = new Date('2025-10-29T02:45:00Z');
 const enabled = pgSuiteEnabled();
@@ -202,26 +202,34 @@ describe.skipIf(!enabled)('PostgreSQL sales writes', () => {
     expect([await stock(10), await count('ventes')]).toEqual([0, 4]);
   });
 
+  /** Backends of this test's database waiting on a lock of `kind` ('advisory', 'transactionid'…). */
+  const waitingOn = (kind: string) =>
+    pgValue<number>(pool, "SELECT count(*)::int FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND wait_event = $1", [
+      kind,
+    ]);
+  const boutiqueLock = () => `SELECT pg_advisory_xact_lock(${BOUTIQUE_LOCK_SPACE}, ${boutiqueLockKey(pgTerm.boutique_id)})`;
+
   it('the database gone mid-request: the request fails whole with the 503 error, nothing written, the next one works', async () => {
     // Another session holds the boutique's lock: the write waits inside its transaction.
-    const holder = await pool.connect();
-    await holder.query('BEGIN');
-    await holder.query('SELECT pg_advisory_xact_lock(22085, 2)');
-    const pending = writes.sales(pgTerm, [{ numero_facture: 'G-1', lignes: [{ article_id: 6 }] }], at, {}, 0)!;
-    const deadline = Date.now() + 10_000;
-    let pid: number | undefined;
-    while (pid === undefined && Date.now() < deadline) {
-      // Asked on another connection: inside the holder's transaction the view keeps its first snapshot.
-      pid = await pgValue<number | undefined>(
-        pool,
-        "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event = 'advisory' AND pid <> pg_backend_pid()",
+    await withPgSession(pool, async (holder) => {
+      await holder.query('BEGIN');
+      await holder.query(boutiqueLock());
+      // Its failure caught at once: it may come before the terminating query's own answer, and a
+      // rejection left unheard meanwhile is reported by vitest as an unhandled error.
+      const pending = writes.sales(pgTerm, [{ numero_facture: 'G-1', lignes: [{ article_id: 6 }] }], at, {}, 0)!.then(
+        () => null,
+        (error: unknown) => error,
       );
-    }
-    expect(pid).toBeDefined();
-    await holder.query('SELECT pg_terminate_backend($1)', [pid]);
-    await expect(pending).rejects.toMatchObject({ ventesyncCode: 'DATABASE_FAILING', retryAfterSeconds: 2 });
-    await holder.query('COMMIT');
-    holder.release();
+      await waitFor('la vente attend le verrou de la boutique', async () => (await waitingOn('advisory')) === 1);
+      // Asked on another connection: inside the holder's transaction the view keeps its first snapshot.
+      const pid = await pgValue<number>(
+        pool,
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND wait_event = 'advisory'",
+      );
+      await holder.query('SELECT pg_terminate_backend($1)', [pid]);
+      expect(await pending).toMatchObject({ ventesyncCode: 'DATABASE_FAILING', retryAfterSeconds: 2 });
+      await holder.query('COMMIT');
+    });
     expect(await count('ventes')).toBe(0);
     const again = await writes.sales(pgTerm, [{ numero_facture: 'G-1', lignes: [{ article_id: 6 }] }], at, {}, 0)!;
     expect(again.creees.map((v) => v.numero_facture)).toEqual(['G-1']);
@@ -229,25 +237,29 @@ describe.skipIf(!enabled)('PostgreSQL sales writes', () => {
   });
 
   it('a deadlock with another session (40P01) rolls the request back and runs it again: answered once, written once', async () => {
-    const other = await pool.connect();
-    await other.query('BEGIN');
-    await other.query('SELECT 1 FROM articles WHERE id = 7 FOR UPDATE');
-    // The write takes the boutique lock, then article 6, then waits for 7.
-    const pending = writes.sales(pgTerm, [{ numero_facture: 'DL-1', lignes: [{ article_id: 6 }, { article_id: 7 }] }], at, {}, 0)!;
-    const deadline = Date.now() + 10_000;
-    let waiting = false;
-    while (!waiting && Date.now() < deadline) {
-      waiting = (await pgValue<number>(pool, "SELECT count(*)::int FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event = 'transactionid'")) > 0;
-    }
-    expect(waiting).toBe(true);
-    // Now the other session asks for article 6: a cycle. The write, waiting longer, is the one
-    // PostgreSQL's deadlock check rolls back; the other session goes on and commits.
-    const otherLock = other.query('SELECT 1 FROM articles WHERE id = 6 FOR UPDATE');
-    await otherLock;
-    await other.query('COMMIT');
-    other.release();
-    const result = await pending;
-    expect(result.creees.map((v) => v.numero_facture)).toEqual(['DL-1']);
+    // The cycle is closed by the write's own wait, and the other session never runs the deadlock
+    // check in time (deadlock_timeout 1 min): PostgreSQL rolls back the write, whatever the load.
+    // (Closed by the other session instead, whichever check fired first picked the victim: under
+    // load the other session, whose failure left its connection open and the test file hanging.)
+    await withPgSession(pool, async (holder) => {
+      await withPgSession(pool, async (other) => {
+        await holder.query('BEGIN');
+        await holder.query(boutiqueLock());
+        // The write waits for the boutique lock, holding nothing yet.
+        const pending = writes.sales(pgTerm, [{ numero_facture: 'DL-1', lignes: [{ article_id: 6 }, { article_id: 7 }] }], at, {}, 0)!;
+        await waitFor('la vente attend le verrou de la boutique', async () => (await waitingOn('advisory')) === 1);
+        // The other session takes article 7, then queues for the boutique lock behind the write.
+        await other.query("BEGIN; SET LOCAL deadlock_timeout = '1min'; SELECT 1 FROM articles WHERE id = 7 FOR UPDATE");
+        const otherLock = other.query(boutiqueLock());
+        await waitFor("l'autre session attend elle aussi le verrou", async () => (await waitingOn('advisory')) === 2);
+        // The write gets the boutique lock, takes article 6, waits for 7: the cycle; it is the victim.
+        await holder.query('COMMIT');
+        await otherLock;
+        await other.query('COMMIT');
+        const result = await pending;
+        expect(result.creees.map((v) => v.numero_facture)).toEqual(['DL-1']);
+      });
+    });
     expect(writes.stats().retries).toBe(1);
     expect([await count('ventes'), await stock(6), await stock(7)]).toEqual([1, 99, 99]);
   });
@@ -268,6 +280,7 @@ describe.skipIf(!enabled)('PostgreSQL sales writes', () => {
     let second: { pool: pg.Pool; writes: ReturnType<typeof createPgWrites> };
     beforeEach(() => {
       const otherPool = new pg.Pool({ connectionString: url, max: 10 });
+      otherPool.on('error', () => {});
       second = { pool: otherPool, writes: createPgWrites(otherPool, where) };
     });
     afterEach(async () => {

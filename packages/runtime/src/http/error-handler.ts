@@ -195,6 +195,11 @@ export function registerErrorHandling(app: FastifyInstance, options: ErrorHandli
       options.onStorageFailure?.(answer.storage, error);
       if (answer.storage === 'busy') request.log.warn({ err: error }, 'base de données occupée');
       else request.log.error({ err: error }, answer.storage === 'full' ? 'disque plein : écriture impossible' : 'erreur disque : écriture impossible');
+    } else if (answer.status === 503 && answer.retryAfterSeconds !== undefined) {
+      // Said and to be sent again (PostgreSQL restarting, writes given up on conflicts): expected
+      // during an outage, one per request, so a warning with its cause, not an "unexpected" stack.
+      const cause = (error as { cause?: unknown }).cause;
+      request.log.warn({ code: answer.body.code, cause }, String(error.message));
     } else if (answer.status >= 500) {
       request.log.error({ err: error }, 'erreur inattendue');
     }

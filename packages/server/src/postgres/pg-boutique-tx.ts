@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { isRetryable, withClient } from './pg-connect.js';
+import { commitOrUnconfirmed, isDatabaseGone, isRetryable, withClient } from './pg-connect.js';
 
 /**
  * Most times one write request is run (a fresh transaction each time) after a deadlock (40P01),
@@ -91,10 +91,12 @@ export async function runWriteTransaction<T>(
     for (let n = 1; ; n++) {
       try {
         const result = await attempt(client, n);
-        await client.query('COMMIT');
+        await commitOrUnconfirmed(client, where);
         return result;
       } catch (error) {
-        // On a dead connection the rollback fails too: the original error is the one to tell.
+        // A connection gone is dropped by withClient and PostgreSQL rolls back by itself; a
+        // ROLLBACK there would only wait behind a query given up on (PG_QUERY_TIMEOUT_MS).
+        if (isDatabaseGone(error)) throw error;
         await client.query('ROLLBACK').catch(() => {});
         const again = error instanceof RetryRequest || isRetryable(error);
         if (!again) throw error;

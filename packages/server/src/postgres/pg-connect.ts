@@ -14,6 +14,16 @@ import { STORAGE_UNAVAILABLE } from '../storage/storage.js';
 export const PG_POOL_MAX = 10;
 /** A connection not made in this time counts as "unreachable" (a firewall that drops packets). */
 export const PG_CONNECT_TIMEOUT_MS = 5_000;
+/**
+ * A query not answered in this time is given up and its connection dropped (the request is
+ * answered 503 DATABASE_FAILING). A network that silently drops packets (a cut link, a frozen
+ * firewall: no RST) otherwise holds the request, its connection and its boutique's write slot
+ * until the system gives up on the socket, a quarter of an hour later. Far above any query of
+ * ours (a write transaction waits on its boutique lock for other short transactions only), and
+ * short enough that a request queued behind a stalled one is still answered, 503, before the
+ * HTTP connection's idle timeout (30 s, socketIdleTimeoutMs) closes it without an answer.
+ */
+export const PG_QUERY_TIMEOUT_MS = 10_000;
 /** An idle connection is closed after this long; the pool opens another when needed. */
 export const PG_IDLE_TIMEOUT_MS = 30_000;
 /**
@@ -158,7 +168,8 @@ const GONE_CODES = new Set([
   '57P03', // cannot_connect_now: starting up or shutting down
   '53300', // too_many_connections
 ]);
-const GONE_MESSAGES = /Connection terminated|connection error and is not queryable|Client was closed|timeout exceeded when trying to connect|Connection ended|server closed the connection/i;
+const GONE_MESSAGES =
+  /Connection terminated|connection error and is not queryable|Client was closed|timeout exceeded when trying to connect|Connection ended|server closed the connection|Query read timeout/i;
 
 /**
  * Whether `error` means "the database is not there right now" (restarted, network cut,
@@ -168,8 +179,33 @@ const GONE_MESSAGES = /Connection terminated|connection error and is not queryab
 export function isDatabaseGone(error: unknown): boolean {
   const e = (error ?? {}) as { code?: unknown; message?: unknown };
   const code = typeof e.code === 'string' ? e.code : '';
+  // Our own 503 error (databaseUnavailable), already made from such an error.
+  if (code === STORAGE_UNAVAILABLE) return true;
   if (GONE_CODES.has(code) || code.startsWith('08')) return true;
   return typeof e.message === 'string' && GONE_MESSAGES.test(e.message);
+}
+
+/**
+ * SQLSTATEs where PostgreSQL refuses this request for now, its connection still sound: the
+ * transaction was rolled back whole and the till may send again (503), never a 500. What each
+ * says, for the answer.
+ */
+const REFUSED_NOW: Record<string, string> = {
+  '57014': 'requête annulée (pg_cancel_backend ou statement_timeout)',
+  '55P03': 'verrou indisponible (lock_timeout)',
+  '25006': 'base en lecture seule (serveur de secours après une bascule ?)',
+};
+/** Class 53: insufficient resources (disk full, out of memory, too many connections); 58: system error. */
+const REFUSED_NOW_CLASSES: Record<string, string> = {
+  '53': 'ressources épuisées sur le serveur PostgreSQL',
+  '58': 'erreur système du serveur PostgreSQL',
+};
+
+/** What PostgreSQL refusing this request for now means (see REFUSED_NOW), or null. */
+export function refusedNowReason(error: unknown): string | null {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return null;
+  return REFUSED_NOW[code] ?? REFUSED_NOW_CLASSES[code.slice(0, 2)] ?? null;
 }
 
 /** 40P01 deadlock, 40001 serialization failure: the transaction was rolled back whole; run it again. */
@@ -189,10 +225,20 @@ export interface DatabaseUnavailableError extends Error {
   cause: { code: string | undefined; message: string };
 }
 
-export function databaseUnavailable(error: unknown, where: string): DatabaseUnavailableError {
+/**
+ * `unconfirmed`: the connection went away during COMMIT. PostgreSQL may have committed before
+ * its answer was lost, so "nothing was recorded" would be false: the till's resend is answered
+ * DUPLICATE identique if it was, never written twice.
+ */
+export function databaseUnavailable(error: unknown, where: string, commit: 'none' | 'unconfirmed' = 'none'): DatabaseUnavailableError {
   const at = where.replace(/^postgres:\/\/([^@/]*@)?/, '').replace(/\/.*$/, '');
+  const refused = refusedNowReason(error);
   const failure = new Error(
-    `Base de données PostgreSQL (${at}) momentanément injoignable : rien de cette requête n'a été enregistré. Réessayez dans ${PG_UNAVAILABLE_RETRY_AFTER_SECONDS} s.`,
+    refused !== null
+      ? `Base de données PostgreSQL (${at}) : ${refused}. Rien de cette requête n'a été enregistré. Réessayez dans ${PG_UNAVAILABLE_RETRY_AFTER_SECONDS} s.`
+      : commit === 'none'
+      ? `Base de données PostgreSQL (${at}) momentanément injoignable : rien de cette requête n'a été enregistré. Réessayez dans ${PG_UNAVAILABLE_RETRY_AFTER_SECONDS} s.`
+      : `Base de données PostgreSQL (${at}) injoignable pendant la validation : enregistrement non confirmé. Renvoyez la même requête dans ${PG_UNAVAILABLE_RETRY_AFTER_SECONDS} s : ce qui a été enregistré sera reconnu (doublon identique), jamais compté deux fois.`,
   ) as DatabaseUnavailableError;
   failure.code = STORAGE_UNAVAILABLE;
   failure.ventesyncCode = 'DATABASE_FAILING';
@@ -205,7 +251,22 @@ export function databaseUnavailable(error: unknown, where: string): DatabaseUnav
 
 /** `error` as it should leave the storage layer: a database gone becomes the 503 above. */
 export function storageErrorOf(error: unknown, where: string): unknown {
-  return isDatabaseGone(error) ? databaseUnavailable(error, where) : error;
+  if ((error as { code?: unknown } | null)?.code === STORAGE_UNAVAILABLE) return error;
+  return isDatabaseGone(error) || refusedNowReason(error) !== null ? databaseUnavailable(error, where) : error;
+}
+
+/** pg's refusal to send on a connection already known broken: nothing left, nothing committed. */
+const NOT_SENT = /not queryable/i;
+
+/** COMMIT; the connection lost meanwhile is the 503 error saying the outcome is unknown. */
+export async function commitOrUnconfirmed(client: pg.ClientBase, where: string): Promise<void> {
+  try {
+    await client.query('COMMIT');
+  } catch (error) {
+    if (!isDatabaseGone(error)) throw error;
+    const sent = !NOT_SENT.test(String((error as { message?: unknown } | null)?.message));
+    throw databaseUnavailable(error, where, sent ? 'unconfirmed' : 'none');
+  }
 }
 
 export interface PgConnection {
@@ -222,6 +283,8 @@ export interface OpenPgOptions {
    * Only the code and message: pg hangs the client on the error, and with it the password.
    */
   onIdleError?: (error: { code: string | undefined; message: string }) => void;
+  /** PG_QUERY_TIMEOUT_MS unless said (tests). */
+  queryTimeoutMs?: number;
 }
 
 /**
@@ -237,6 +300,7 @@ export async function openPgPool(url: string, options: OpenPgOptions = {}): Prom
     max: options.max ?? PG_POOL_MAX,
     connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS,
     idleTimeoutMillis: PG_IDLE_TIMEOUT_MS,
+    query_timeout: options.queryTimeoutMs ?? PG_QUERY_TIMEOUT_MS,
     application_name: PG_APPLICATION_NAME,
     keepAlive: true,
     keepAliveInitialDelayMillis: PG_KEEPALIVE_DELAY_MS,
@@ -296,11 +360,12 @@ export async function withTransaction<T>(pool: pg.Pool, where: string, fn: (clie
     await client.query('BEGIN');
     try {
       const result = await fn(client);
-      await client.query('COMMIT');
+      await commitOrUnconfirmed(client, where);
       return result;
     } catch (error) {
-      // A rollback on a dead connection fails too: the original error is the one to tell.
-      await client.query('ROLLBACK').catch(() => {});
+      // A connection gone is dropped by withClient and PostgreSQL rolls back by itself; a
+      // ROLLBACK there would only wait behind a query given up on (PG_QUERY_TIMEOUT_MS).
+      if (!isDatabaseGone(error)) await client.query('ROLLBACK').catch(() => {});
       throw error;
     }
   });

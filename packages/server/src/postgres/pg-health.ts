@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { HealthStorage } from '../storage/storage.js';
-import { storageErrorOf, withTransaction } from './pg-connect.js';
+import { refusedNowReason, storageErrorOf, withTransaction } from './pg-connect.js';
 
 /**
  * `/health`, `/ready` and `/metrics` on PostgreSQL. The data is on the database server's disks:
@@ -28,7 +28,12 @@ export function createPgHealth(pool: pg.Pool, where: string): HealthStorage {
         await client.query('CREATE TABLE sonde_ecriture (x INTEGER)');
         throw ROLLED_BACK;
       }).catch((error: unknown) => {
-        if (error !== ROLLED_BACK) throw error;
+        if (error === ROLLED_BACK) return;
+        // A refusal (read-only, disk full) is told by PostgreSQL's own SQLSTATE, which /ready
+        // words for people ("base en lecture seule"); the requests get it as a 503 to resend.
+        const cause = (error as { cause?: { code?: unknown; message?: unknown } } | null)?.cause;
+        if (refusedNowReason(cause) !== null) throw Object.assign(new Error(String(cause?.message)), { code: cause?.code });
+        throw error;
       }),
     sizeBytes: async () => Number((await query('SELECT pg_database_size(current_database()) AS n')).rows[0].n),
   };

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { PgConnectError } from './pg-connect.js';
+import { isDatabaseGone, PgConnectError, withClient } from './pg-connect.js';
 
 /**
  * The PostgreSQL schema, versioned like SQLite's (db/migrations.ts): applied in order at start,
@@ -216,9 +216,9 @@ export async function migratePg(
   migrations: readonly string[] = PG_MIGRATIONS,
   now: () => Date = () => new Date(),
 ): Promise<MigrationOutcome> {
-  const client = await pool.connect();
-  let broken: Error | undefined;
-  try {
+  // withClient: a connection killed meanwhile (a DBA, a restart) is heard there rather than
+  // crashing the process with an uncaught 'error' event, and comes out as DATABASE_FAILING.
+  return withClient(pool, where, async (client) => {
     await client.query('BEGIN');
     try {
       await client.query(`SELECT pg_advisory_xact_lock(${PG_MIGRATION_LOCK_KEY})`);
@@ -255,14 +255,12 @@ export async function migratePg(
       await client.query('COMMIT');
       return { from, to: migrations.length };
     } catch (error) {
-      await client.query('ROLLBACK').catch((rollbackError: Error) => {
-        broken = rollbackError;
-      });
+      // On a dead connection the rollback fails too (withClient then drops the connection):
+      // the original error is the one to tell.
+      if (!isDatabaseGone(error)) await client.query('ROLLBACK').catch(() => {});
       throw error;
     }
-  } finally {
-    client.release(broken);
-  }
+  });
 }
 
 /** The schema version of a database (0: none yet), for tests and `migrate`. */

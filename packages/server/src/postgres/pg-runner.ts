@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { storageErrorOf, withRetriedTransaction } from './pg-connect.js';
+import { isDatabaseGone, storageErrorOf, withRetriedTransaction } from './pg-connect.js';
 
 /**
  * One SQL statement, written out once: pg prepares a named statement on each connection the
@@ -67,7 +67,7 @@ export function clientRunner(client: pg.ClientBase, where: string): PgRunner {
         await client.query(`RELEASE SAVEPOINT ${savepoint}`);
         return result;
       } catch (error) {
-        await client.query(`ROLLBACK TO SAVEPOINT ${savepoint}`).catch(() => {});
+        if (!isDatabaseGone(error)) await client.query(`ROLLBACK TO SAVEPOINT ${savepoint}`).catch(() => {});
         throw error;
       } finally {
         depth--;

@@ -27,7 +27,7 @@ import {
 } from '../sale-read-shapes.js';
 import type { RecentVenteRow } from '../sale-reader.js';
 import type { ReaderStorage, ReconciliationStorage } from '../storage/storage.js';
-import { withClient } from './pg-connect.js';
+import { isDatabaseGone, withClient } from './pg-connect.js';
 
 /**
  * The reads of sales on PostgreSQL (storage.ts's ReaderStorage and ReconciliationStorage): the
@@ -201,7 +201,8 @@ async function inSnapshot<T>(client: pg.PoolClient, fn: () => Promise<T>): Promi
     await client.query('COMMIT');
     return result;
   } catch (error) {
-    await client.query('ROLLBACK').catch(() => {});
+    // A connection gone is dropped by withClient: no ROLLBACK to wait for behind a query given up on.
+    if (!isDatabaseGone(error)) await client.query('ROLLBACK').catch(() => {});
     throw error;
   }
 }
