@@ -82,13 +82,16 @@ const NO_VERDICT = 'SANS_VERDICT';
 
 /**
  * A send of the return may have reached the server (no clear answer: reset, timeout, an
- * answer that did not read or did not name it) and no answer has told since whether it has it.
+ * answer that did not read or did not name it) and no answer has told since whether it has it;
+ * also a claim with no outcome written since (a relay killed mid-send: see VERDICT_UNKNOWN).
  */
-const RETOUR_VERDICT_UNKNOWN = `EXISTS (
+const RETOUR_VERDICT_UNKNOWN = `(EXISTS (
   SELECT 1 FROM retour_tentatives u WHERE u.retour_id = retours.id
     AND (u.resultat = 'SANS_REPONSE' OR (u.resultat = 'ECHEC' AND u.code = '${NO_VERDICT}'))
     AND u.id > COALESCE((SELECT MAX(c.id) FROM retour_tentatives c
-      WHERE c.retour_id = retours.id AND c.resultat IN ('SYNCHRONISEE', 'REJETEE', 'ATTENTE_VENTE')), 0))`;
+      WHERE c.retour_id = retours.id AND c.resultat IN ('SYNCHRONISEE', 'REJETEE', 'ATTENTE_VENTE')), 0))
+  OR (retours.en_vol IS NOT NULL
+    AND NOT EXISTS (SELECT 1 FROM retour_tentatives o WHERE o.retour_id = retours.id AND o.le >= retours.en_vol)))`;
 
 /** One send of a return and what came of it (schema 7). */
 export type RetourTentativeResultat = 'SYNCHRONISEE' | 'REJETEE' | 'ATTENTE_VENTE' | 'SANS_REPONSE' | 'ECHEC';

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase } from '../src/db/open-database.js';
-import { createRelayStore, type RelayStore } from '../src/relay-store.js';
+import { CLAIM_STALE_MS, createRelayStore, type RelayStore } from '../src/relay-store.js';
 import { createRetourIntake } from '../src/retour-intake.js';
 import { discardRetour, discardSale, retryRetour, retrySales } from '../src/sale-decisions.js';
 import { createSaleIntake } from '../src/sale-intake.js';
@@ -174,6 +174,21 @@ describe("a person's decision acts on one till's return or sale", () => {
     store.retours.recordAttempt(id, AT, 'ATTENTE_VENTE', 'SALE_NOT_FOUND', 'Vente X-1 introuvable');
     expect(discardRetour(store, 'NV1', 'client parti', AT)).toEqual({ ok: true });
     expect(store.retours.byNumero('NV1')[0]!.statut).toBe('ABANDONNEE');
+  });
+
+  it('a return whose send was cut by a kill -9 (a claim left, no outcome) cannot be discarded once the claim is old, relay not restarted', () => {
+    give('caisse-1', 'NV3', 'X-1', 1);
+    const id = store.retours.byNumero('NV3')[0]!.id;
+    store.retours.claimBatch('caisse-1', AT, 10);
+    const later = new Date(AT.getTime() + CLAIM_STALE_MS + 60_000);
+    expect(discardRetour(store, 'NV3', 'client parti', later)).toEqual({ ok: false, refusal: 'SANS_VERDICT' });
+    expect(store.retours.byNumero('NV3')[0]).toMatchObject({ statut: 'EN_ATTENTE', decision: null });
+    // Once the send's outcome is written (the server lacks the sale), a person may decide.
+    store.transaction(() => {
+      store.retours.recordAttempt(id, later, 'ATTENTE_VENTE', 'SALE_NOT_FOUND', 'Vente X-1 introuvable');
+      store.retours.release([id]);
+    });
+    expect(discardRetour(store, 'NV3', 'client parti', later)).toEqual({ ok: true });
   });
 
   it('a send cut short by the relay stopping counts as no clear answer', () => {
