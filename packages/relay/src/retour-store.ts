@@ -152,6 +152,9 @@ export function createRetourStore(db: Db) {
         AND (v.serial = retours.serial OR (retours.boutique_id IS NOT NULL AND v.boutique_id = retours.boutique_id)
           OR NOT EXISTS (SELECT 1 FROM ventes s WHERE s.numero_facture = retours.numero_facture AND s.id <> v.id AND s.statut <> 'ABANDONNEE'
             AND (s.serial = retours.serial OR (retours.boutique_id IS NOT NULL AND s.boutique_id = retours.boutique_id))))
+        -- Another till's returns that the server refused as unknown give nothing back: they
+        -- cannot reach it until a person registers that till, and must not use up the sale.
+        AND (retours.serial = v.serial OR NOT EXISTS (SELECT 1 FROM terminaux t WHERE t.serial = retours.serial AND t.statut = 'INCONNU'))
       GROUP BY article_id`),
     // The sale a waiting return waits for, if any: one the server refused first (a person must decide).
     blockingSale: db.prepare<[number], { numero_facture: string; statut: HeldStatut }>(`

@@ -200,6 +200,18 @@ describe("a person's decision acts on one till's return or sale", () => {
 });
 
 describe("one till's trouble does not hold another till's returns", () => {
+  it("a return of a till the server refused as unknown does not use up the sale: a real return at a known till of the shop is taken", () => {
+    sell('caisse-A', 'V-9', 2);
+    store.markSynced(store.byNumero('V-9')[0]!.id, '20.00', AT);
+    expect(give('caisse-X', 'R-X', 'V-9', 2).erreurs).toEqual([]);
+    store.saveTerminal('caisse-X', 'INCONNU', { boutique_id: null, boutique_nom: null, terminal_nom: null }, AT);
+    expect(give('caisse-A', 'R-A', 'V-9', 1).erreurs).toEqual([]);
+    expect(store.retours.byNumero('R-A')[0]).toMatchObject({ statut: 'EN_ATTENTE', serial: 'caisse-A' });
+    // The sale's own till's returns still count: no more than it sold.
+    expect(give('caisse-A', 'R-A2', 'V-9', 2).erreurs).toEqual([expect.objectContaining({ code: 'RETURN_EXCEEDS_SALE' })]);
+    expect(store.retours.byNumero('R-A2')).toEqual([]);
+  });
+
   it("a sale of a till the server refused as unknown holds no return of another till; a return whose sale is on the server waits for no other till's sale of that numero", () => {
     sell('caisse-A', '42', 2);
     store.markSynced(store.byNumero('42')[0]!.id, '20.00', AT);
