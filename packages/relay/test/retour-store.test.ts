@@ -199,6 +199,24 @@ describe("a person's decision acts on one till's return or sale", () => {
   });
 });
 
+describe('a return whose till is not known yet (server away)', () => {
+  it("is not refused for a held sale of that numero from another boutique: it is held and the server judges it", () => {
+    createSaleIntake(store).take({ serial: 'caisse-K', boutique_id: 5 }, [{ numero_facture: 'Z-2', lignes: [{ article_id: 6, quantite: 1, prix_unitaire: 10 }] }], AT);
+    const taken = createRetourIntake(store).take(
+      { serial: 'caisse-N', boutique_id: null },
+      [{ numero_retour: 'RN-1', numero_facture: 'Z-2', lignes: [{ article_id: 8, quantite: 1 }] }],
+      AT,
+    );
+    expect(taken.erreurs).toEqual([]);
+    expect(store.retours.byNumero('RN-1')[0]).toMatchObject({ statut: 'EN_ATTENTE', serial: 'caisse-N', boutique_id: null });
+    // The same till's own sale is still checked: a return beyond it is refused.
+    createSaleIntake(store).take({ serial: 'caisse-N', boutique_id: null }, [{ numero_facture: 'N-1', lignes: [{ article_id: 6, quantite: 1, prix_unitaire: 10 }] }], AT);
+    const beyond = createRetourIntake(store).take({ serial: 'caisse-N', boutique_id: null }, [{ numero_retour: 'RN-2', numero_facture: 'N-1', lignes: [{ article_id: 8, quantite: 1 }] }], AT);
+    expect(beyond.erreurs).toEqual([expect.objectContaining({ code: 'RETURN_EXCEEDS_SALE' })]);
+    expect(store.retours.byNumero('RN-2')).toEqual([]);
+  });
+});
+
 describe("one till's trouble does not hold another till's returns", () => {
   it("a return of a till the server refused as unknown does not use up the sale: a real return at a known till of the shop is taken", () => {
     sell('caisse-A', 'V-9', 2);
