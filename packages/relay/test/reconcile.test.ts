@@ -269,6 +269,13 @@ describe('reconcile: returns the relay forwarded', () => {
     expect(out).toContain('retours abandonnés sur le relais mais enregistrés au serveur (1) : RET-K');
   });
 
+  it('names a sale discarded on the relay that the server holds all the same as absent from the relay', async () => {
+    take([sale('V-1', '2025-10-29T08:00:00Z', 10), sale('V-K', '2025-10-29T09:00:00Z', 20)]);
+    await forward();
+    db.prepare("UPDATE ventes SET statut = 'ABANDONNEE', decision = 'annulée' WHERE numero_facture = 'V-K'").run();
+    expect(till(await run())).toMatchObject({ statut: 'DESACCORD', absentes_du_relais: ['V-K'], absentes_du_serveur: [], ecart_centimes: 2000 });
+  });
+
   it('a return a till sent to the server itself (not through the relay) is no disagreement', async () => {
     take([{ numero_facture: 'V-2', date_vente: '2025-10-29T09:00:00Z', lignes: [{ article_id: 7, quantite: 2, prix_unitaire: 25000 }] }]);
     createRetourIntake(store).take({ serial: SERIAL, boutique_id: 2 }, [{ numero_retour: 'RET-R', numero_facture: 'V-2', lignes: [{ article_id: 7, quantite: 1 }] }], new Date('2025-10-30T08:00:00Z'));
