@@ -154,7 +154,7 @@ export async function buildRelayApp(options: RelayAppOptions): Promise<FastifyIn
         }
       });
     }
-    registerTerminalAuth(api, (serial) => directory.find(serial));
+    registerTerminalAuth(api, (serial, request) => directory.find(serial, { read: request.method === 'GET' || request.method === 'HEAD' }));
     // The same rules, codes and order as the server: serial, signature, then the body.
     if (trust) {
       registerSignatureCheck(api, {

@@ -22,6 +22,7 @@ import { probeDaemon } from './daemon-probe.js';
 import { type Db, openDatabase } from './db/open-database.js';
 import { describeError } from './describe-error.js';
 import { parseDuration } from './duration.js';
+import { MAX_ANSWER_DEADLINE_MS } from './upstream.js';
 import { type Column, commandLines, fitTable, SCREEN_COLUMNS, wrap } from './fit-table.js';
 import { formatWhen, type TimeStyle } from './format-time.js';
 import { montantOf, publicVente, renderReceipt, saleRecord } from './receipt.js';
@@ -60,6 +61,21 @@ function duration(text: string): number {
   const ms = parseDuration(text);
   if (ms === null || ms <= 0) throw new InvalidArgumentError(`durée invalide « ${text} » (ex. 30s, 5m, 2h, 30d)`);
   return ms;
+}
+
+/**
+ * `start`'s periodic send, at most once a day: Node's timers fire at once past about 24.8
+ * days, so a larger value would send in a tight loop instead of rarely.
+ */
+const MAX_INTERVAL_MS = 24 * 3_600_000;
+
+/** A duration of at most `maxMs` (`max`: the same in words). */
+function durationUpTo(maxMs: number, max: string): (text: string) => number {
+  return (text) => {
+    const ms = duration(text);
+    if (ms > maxMs) throw new InvalidArgumentError(`au plus ${max} (« ${text} » est trop long)`);
+    return ms;
+  };
 }
 
 /** How the relay's file is chosen, for a person who named one that does not exist. */
@@ -204,8 +220,12 @@ program
   .option('--host <adresse>', "adresse d'écoute", '0.0.0.0')
   .option('--port <port>', "port d'écoute", integer('port', 0, 65535), 8001)
   .option('--batch-size <n>', 'ventes par envoi au serveur (1 à 500)', integer('batch-size', 1, 500), 100)
-  .addOption(new Option('--interval <durée>', 'envoi périodique, ex. 30s, 5m').argParser(duration).default(30_000, '30s'))
-  .addOption(new Option('--timeout <durée>', "durée maximale d'un envoi au serveur, réponse entière comprise").argParser(duration).default(30_000, '30s'))
+  .addOption(new Option('--interval <durée>', `envoi périodique, ex. 30s, 5m (au plus ${MAX_INTERVAL_MS / 3_600_000}h)`).argParser(durationUpTo(MAX_INTERVAL_MS, `${MAX_INTERVAL_MS / 3_600_000}h`)).default(30_000, '30s'))
+  .addOption(
+    new Option('--timeout <durée>', `durée maximale d'un envoi au serveur, réponse entière comprise (au plus ${MAX_ANSWER_DEADLINE_MS / 60_000}m)`)
+      .argParser(durationUpTo(MAX_ANSWER_DEADLINE_MS, `${MAX_ANSWER_DEADLINE_MS / 60_000}m`))
+      .default(30_000, '30s'),
+  )
   .option('--stock-retries <n>', 'envois d\'une vente refusée pour stock avant de la rejeter (1 à 100)', integer('stock-retries', 1, 100), 5)
   .option('--pretty', 'journaux lisibles par une personne au lieu de JSON', false)
   .option('--relay-id <id>', 'relais enregistré sur le serveur (ventesync-server relais add), sinon $VENTESYNC_RELAY_ID')

@@ -99,6 +99,11 @@ export type TillReconciliation =
        */
       retours_absents_du_serveur: string[];
       /**
+       * Returns a person discarded here (ABANDONNEE) that the server holds all the same (a send
+       * whose answer was lost, e.g. the relay killed mid-send): the books here leave them out.
+       */
+      retours_abandonnes_au_serveur: string[];
+      /**
        * Server minus relay, in centimes, net of returns, over the compared sales (pending ones
        * left out). Returns the server holds that did not pass through this relay (a till that
        * sent them to the server itself) are not a gap: only those the relay forwarded count.
@@ -135,6 +140,8 @@ export function yesterdayLocal(now: Date): string {
 interface HeldRetourLine {
   numero_retour: string;
   centimes: bigint;
+  /** Discarded here by a person (ABANDONNEE), not forwarded as far as the relay knows. */
+  abandonne: boolean;
 }
 
 interface HeldRow {
@@ -157,19 +164,24 @@ export function createReconcileBooks(db: Db) {
   // The returns this relay forwarded of the till's synced sales of those days: the till's own
   // returns of them, or any till's of the same boutique (a return goes to its sale's boutique).
   const V_DATE = "strftime('%Y-%m-%dT%H:%M:%fZ', COALESCE(json_extract(v.contenu, '$.date_vente'), v.recue_le))";
-  const retoursStmt = db.prepare<[string, string, string], { numero_facture: string; numero_retour: string; montant_total: number; montant_serveur: string | null }>(`
-    SELECT v.numero_facture, r.numero_retour, r.montant_total, r.montant_serveur FROM ventes v
-      JOIN retours r ON r.numero_facture = v.numero_facture AND r.statut = 'SYNCHRONISEE' AND (r.serial = v.serial OR r.boutique_id = v.boutique_id)
+  // Discarded ones too: the server may hold one all the same (its send's answer lost).
+  const retoursStmt = db.prepare<[string, string, string], { numero_facture: string; numero_retour: string; montant_total: number; montant_serveur: string | null; statut: string }>(`
+    SELECT v.numero_facture, r.numero_retour, r.montant_total, r.montant_serveur, r.statut FROM ventes v
+      JOIN retours r ON r.numero_facture = v.numero_facture AND r.statut IN ('SYNCHRONISEE', 'ABANDONNEE') AND (r.serial = v.serial OR r.boutique_id = v.boutique_id)
     WHERE v.serial = ? AND v.statut = 'SYNCHRONISEE' AND ${V_DATE} >= ? AND ${V_DATE} < ?
     ORDER BY r.id`);
   return {
-    /** Per sale numero, the returns of it the relay forwarded and the server confirmed (same days as `around`). */
+    /** Per sale numero, the returns of it the relay forwarded and the server confirmed, and those discarded here (same days as `around`). */
     retoursAround(serial: string, jour: string): Map<string, HeldRetourLine[]> {
       const byVente = new Map<string, HeldRetourLine[]>();
       const from = `${previousDay(jour)}T00:00:00.000Z`;
       const to = `${nextDay(nextDay(jour))}T00:00:00.000Z`;
       for (const r of retoursStmt.all(serial, from, to)) {
-        const line = { numero_retour: r.numero_retour, centimes: (r.montant_serveur === null ? null : centimesOf(r.montant_serveur)) ?? BigInt(r.montant_total) };
+        const line = {
+          numero_retour: r.numero_retour,
+          centimes: (r.montant_serveur === null ? null : centimesOf(r.montant_serveur)) ?? BigInt(r.montant_total),
+          abandonne: r.statut === 'ABANDONNEE',
+        };
         byVente.set(r.numero_facture, [...(byVente.get(r.numero_facture) ?? []), line]);
       }
       return byVente;
@@ -284,7 +296,8 @@ export async function reconcileTill(upstream: ReconcileUpstream, books: Reconcil
   const synced = new Map(ofDay.filter((r) => r.statut === 'SYNCHRONISEE').map((r) => [r.numero_facture, r.centimes]));
   const waiting = new Set(ofDay.filter((r) => r.statut === 'EN_ATTENTE' && !synced.has(r.numero_facture)).map((r) => r.numero_facture));
 
-  const retoursOf = (numero: string): HeldRetourLine[] => retoursHeld.get(numero) ?? [];
+  const retoursOf = (numero: string): HeldRetourLine[] => (retoursHeld.get(numero) ?? []).filter((r) => !r.abandonne);
+  const abandonnesOf = (numero: string): HeldRetourLine[] => (retoursHeld.get(numero) ?? []).filter((r) => r.abandonne);
   const returnedOf = (numero: string): bigint => sum(retoursOf(numero).map((r) => r.centimes));
 
   const empreinte = createEmpreinte();
@@ -311,6 +324,7 @@ export async function reconcileTill(upstream: ReconcileUpstream, books: Reconcil
     absentes_du_relais: [],
     montants_differents: [],
     retours_absents_du_serveur: [],
+    retours_abandonnes_au_serveur: [],
     ecart_centimes: 0,
   });
   if (empreinte.hex() === asked.body.empreinte) return agreed(serveurTotal);
@@ -338,6 +352,17 @@ export async function reconcileTill(upstream: ReconcileUpstream, books: Reconcil
     else if (theirs.retours < sum(mine.map((r) => r.centimes))) retoursAbsents.push(...mine);
   }
   const retoursAbsentsDuServeur = sortUtf8(retoursAbsents.map((r) => r.numero_retour));
+  // Returns discarded here that the server holds: named by its list; a server that lists none
+  // is judged by amount (it took off more than the returns forwarded make).
+  const abandonnesHeld: HeldRetourLine[] = [];
+  for (const numero of synced.keys()) {
+    const dropped = abandonnesOf(numero);
+    const theirs = server.get(numero);
+    if (dropped.length === 0 || theirs === undefined) continue;
+    if (theirs.numeros_retours !== null) abandonnesHeld.push(...dropped.filter((r) => theirs.numeros_retours!.has(r.numero_retour)));
+    else if (theirs.retours > returnedOf(numero)) abandonnesHeld.push(...dropped);
+  }
+  const retoursAbandonnesAuServeur = sortUtf8(abandonnesHeld.map((r) => r.numero_retour));
   // Sales still waiting here are left out on both sides, also when the server has them.
   const compared = [...server.entries()].filter(([n]) => !waiting.has(n));
   const serveurNet = sum(compared.map(([, c]) => c.net));
@@ -347,7 +372,7 @@ export async function reconcileTill(upstream: ReconcileUpstream, books: Reconcil
     montant_centimes: exactCentimes(serveurNet),
     retours_centimes: exactCentimes(serveurRetours),
   };
-  if (absentesDuServeur.length + absentesDuRelais.length + montantsDifferents.length + retoursAbsentsDuServeur.length === 0) {
+  if (absentesDuServeur.length + absentesDuRelais.length + montantsDifferents.length + retoursAbsentsDuServeur.length + retoursAbandonnesAuServeur.length === 0) {
     return agreed(serveurCompare);
   }
   return {
@@ -361,8 +386,12 @@ export async function reconcileTill(upstream: ReconcileUpstream, books: Reconcil
     absentes_du_relais: absentesDuRelais,
     montants_differents: montantsDifferents,
     retours_absents_du_serveur: retoursAbsentsDuServeur,
-    // The sales' gap, and the relay's returns the server lacks (it holds that much more, net).
-    ecart_centimes: exactCentimes(serveurNet + serveurRetours - relaisSum + sum(retoursAbsents.map((r) => r.centimes))),
+    retours_abandonnes_au_serveur: retoursAbandonnesAuServeur,
+    // The sales' gap, the relay's returns the server lacks (it holds that much more, net), and
+    // the returns discarded here it holds (that much less).
+    ecart_centimes: exactCentimes(
+      serveurNet + serveurRetours - relaisSum + sum(retoursAbsents.map((r) => r.centimes)) - sum(abandonnesHeld.map((r) => r.centimes)),
+    ),
   };
 }
 
@@ -390,7 +419,8 @@ export async function reconcile(
     (n, r) =>
       n +
       (r.statut === 'DESACCORD'
-        ? r.absentes_du_serveur.length + r.absentes_du_relais.length + r.montants_differents.length + r.retours_absents_du_serveur.length
+        ? r.absentes_du_serveur.length + r.absentes_du_relais.length + r.montants_differents.length + r.retours_absents_du_serveur.length +
+          r.retours_abandonnes_au_serveur.length
         : 0),
     0,
   );
@@ -484,6 +514,11 @@ function reconciliationLines(report: ReconciliationReport): string[] {
       }
       if (t.retours_absents_du_serveur.length > 0) {
         lines.push(`  retours transmis absents du serveur (${t.retours_absents_du_serveur.length}) : ${numeroList(t.retours_absents_du_serveur)}`);
+      }
+      if (t.retours_abandonnes_au_serveur.length > 0) {
+        lines.push(
+          `  retours abandonnés sur le relais mais enregistrés au serveur (${t.retours_abandonnes_au_serveur.length}) : ${numeroList(t.retours_abandonnes_au_serveur)}`,
+        );
       }
       for (const d of t.montants_differents.slice(0, NUMEROS_SHOWN)) {
         lines.push(`  montant différent : ${d.numero_facture} : relais ${money(d.relais_centimes)}, serveur ${money(d.serveur_centimes)}`);

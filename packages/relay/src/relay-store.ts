@@ -96,12 +96,17 @@ export const NO_VERDICT = 'SANS_VERDICT';
 /**
  * A send of the sale may have reached the server (no clear answer: reset, timeout, an answer
  * that did not read or did not name it) and no answer has told since whether the server has it.
+ * A claim with no outcome written since it was taken is such a send too: every send writes its
+ * outcome in the transaction that releases the claim, so a claim left without one is a relay
+ * killed mid-send (kill -9, power cut) whose history says nothing until it restarts.
  */
-const VERDICT_UNKNOWN = `EXISTS (
+const VERDICT_UNKNOWN = `(EXISTS (
   SELECT 1 FROM tentatives u WHERE u.vente_id = ventes.id
     AND (u.resultat = 'SANS_REPONSE' OR (u.resultat = 'ECHEC' AND u.code = '${NO_VERDICT}'))
     AND u.id > COALESCE((SELECT MAX(c.id) FROM tentatives c
-      WHERE c.vente_id = ventes.id AND c.resultat IN ('SYNCHRONISEE', 'REJETEE', 'REFUS_STOCK')), 0))`;
+      WHERE c.vente_id = ventes.id AND c.resultat IN ('SYNCHRONISEE', 'REJETEE', 'REFUS_STOCK')), 0))
+  OR (ventes.en_vol IS NOT NULL
+    AND NOT EXISTS (SELECT 1 FROM tentatives o WHERE o.vente_id = ventes.id AND o.le >= ventes.en_vol)))`;
 
 const VENTE_COLUMNS = `id, serial, boutique_id, numero_facture, numero_genere, contenu, empreinte, montant_total, statut,
   recue_le, tentatives, tentatives_stock, prochaine_tentative, code_erreur, erreur, montant_serveur, synchronisee_le,

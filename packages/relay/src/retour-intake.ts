@@ -102,39 +102,50 @@ export function createRetourIntake(store: RelayStore) {
           usedInRequest.add(retour.numero_retour);
 
           const sale = store.saleOfRetour(retour.numero_facture, boutiqueId, serial);
-          const sold = sale ? soldLines(sale) : null;
           const returned = sale ? store.retours.returnedOfSale(sale) : new Map<number, number>();
-          const lignes: ReturnType<typeof ligneCreee>[] = [];
-          let montant = 0;
-          let refusal: string | null = null;
-          for (const asked of mergeLignesRetour(retour.lignes)) {
-            const cached = catalogue(boutiqueId ?? sale?.boutique_id ?? null, asked.article_id);
-            const nom = cached?.nom ?? `Article ${asked.article_id}`;
-            if (sold === null) {
-              // The sale is not here: the server checks it; the amount is an estimate for the receipt.
-              const prix = cached?.prix_vente ?? 0;
-              montant += prix * asked.quantite;
-              lignes.push(ligneCreee(nom, asked.quantite, prix, prix * asked.quantite));
-              continue;
+          // Checked against the held sale; null: the sale is not here, the server checks it.
+          const check = (sold: SoldLine[] | null) => {
+            const lignes: ReturnType<typeof ligneCreee>[] = [];
+            let montant = 0;
+            let refusal: string | null = null;
+            for (const asked of mergeLignesRetour(retour.lignes)) {
+              const cached = catalogue(boutiqueId ?? sale?.boutique_id ?? null, asked.article_id);
+              const nom = cached?.nom ?? `Article ${asked.article_id}`;
+              if (sold === null) {
+                // The sale is not here: the server checks it; the amount is an estimate for the receipt.
+                const prix = cached?.prix_vente ?? 0;
+                montant += prix * asked.quantite;
+                lignes.push(ligneCreee(nom, asked.quantite, prix, prix * asked.quantite));
+                continue;
+              }
+              const lines = sold
+                .filter((l) => l.article_id === asked.article_id)
+                .map((l) => ({ quantite: l.quantite, prix: parseMoney(l.prix_unitaire) ?? cached?.prix_vente ?? 0 }));
+              const soldQty = lines.reduce((sum, l) => sum + l.quantite, 0);
+              const already = returned.get(asked.article_id) ?? 0;
+              const parts = allocateReturn(lines, already, asked.quantite);
+              if (parts === null) {
+                refusal =
+                  soldQty === 0
+                    ? `La vente ${retour.numero_facture} ne contient pas l'article ${asked.article_id}`
+                    : `Retour de ${asked.quantite} ${nom} refusé : la vente ${retour.numero_facture} en a vendu ${soldQty}, déjà rendu(s) ${already}, reste ${Math.max(0, soldQty - already)}`;
+                break;
+              }
+              for (const part of parts) {
+                montant += part.prix * part.quantite;
+                lignes.push(ligneCreee(nom, part.quantite, part.prix, part.prix * part.quantite));
+              }
             }
-            const lines = sold
-              .filter((l) => l.article_id === asked.article_id)
-              .map((l) => ({ quantite: l.quantite, prix: parseMoney(l.prix_unitaire) ?? cached?.prix_vente ?? 0 }));
-            const soldQty = lines.reduce((sum, l) => sum + l.quantite, 0);
-            const already = returned.get(asked.article_id) ?? 0;
-            const parts = allocateReturn(lines, already, asked.quantite);
-            if (parts === null) {
-              refusal =
-                soldQty === 0
-                  ? `La vente ${retour.numero_facture} ne contient pas l'article ${asked.article_id}`
-                  : `Retour de ${asked.quantite} ${nom} refusé : la vente ${retour.numero_facture} en a vendu ${soldQty}, déjà rendu(s) ${already}, reste ${Math.max(0, soldQty - already)}`;
-              break;
-            }
-            for (const part of parts) {
-              montant += part.prix * part.quantite;
-              lignes.push(ligneCreee(nom, part.quantite, part.prix, part.prix * part.quantite));
-            }
-          }
+            return { lignes, montant, refusal };
+          };
+          let { lignes, montant, refusal } = check(sale ? soldLines(sale) : null);
+          // Another till's sale of a known boutique, in reach only because the return's till's
+          // boutique is not known yet: the server looks in the till's own boutique, which may
+          // hold another sale of that numero, so this one never refuses the return; the server
+          // judges it once it is sent. (Both boutiques unknown, tills new while the server was
+          // away: the shop's sale, checked as before.)
+          const otherBoutique = sale !== undefined && sale.serial !== serial && boutiqueId === null && sale.boutique_id !== null;
+          if (refusal !== null && otherBoutique) ({ lignes, montant, refusal } = check(null));
           if (refusal !== null) {
             result.erreurs.push({ index, numero_retour: retour.numero_retour, numero_facture: retour.numero_facture, erreur: refusal, code: 'RETURN_EXCEEDS_SALE' });
             return;

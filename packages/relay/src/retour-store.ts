@@ -82,13 +82,16 @@ const NO_VERDICT = 'SANS_VERDICT';
 
 /**
  * A send of the return may have reached the server (no clear answer: reset, timeout, an
- * answer that did not read or did not name it) and no answer has told since whether it has it.
+ * answer that did not read or did not name it) and no answer has told since whether it has it;
+ * also a claim with no outcome written since (a relay killed mid-send: see VERDICT_UNKNOWN).
  */
-const RETOUR_VERDICT_UNKNOWN = `EXISTS (
+const RETOUR_VERDICT_UNKNOWN = `(EXISTS (
   SELECT 1 FROM retour_tentatives u WHERE u.retour_id = retours.id
     AND (u.resultat = 'SANS_REPONSE' OR (u.resultat = 'ECHEC' AND u.code = '${NO_VERDICT}'))
     AND u.id > COALESCE((SELECT MAX(c.id) FROM retour_tentatives c
-      WHERE c.retour_id = retours.id AND c.resultat IN ('SYNCHRONISEE', 'REJETEE', 'ATTENTE_VENTE')), 0))`;
+      WHERE c.retour_id = retours.id AND c.resultat IN ('SYNCHRONISEE', 'REJETEE', 'ATTENTE_VENTE')), 0))
+  OR (retours.en_vol IS NOT NULL
+    AND NOT EXISTS (SELECT 1 FROM retour_tentatives o WHERE o.retour_id = retours.id AND o.le >= retours.en_vol)))`;
 
 /** One send of a return and what came of it (schema 7). */
 export type RetourTentativeResultat = 'SYNCHRONISEE' | 'REJETEE' | 'ATTENTE_VENTE' | 'SANS_REPONSE' | 'ECHEC';
@@ -149,6 +152,9 @@ export function createRetourStore(db: Db) {
         AND (v.serial = retours.serial OR (retours.boutique_id IS NOT NULL AND v.boutique_id = retours.boutique_id)
           OR NOT EXISTS (SELECT 1 FROM ventes s WHERE s.numero_facture = retours.numero_facture AND s.id <> v.id AND s.statut <> 'ABANDONNEE'
             AND (s.serial = retours.serial OR (retours.boutique_id IS NOT NULL AND s.boutique_id = retours.boutique_id))))
+        -- Another till's returns that the server refused as unknown give nothing back: they
+        -- cannot reach it until a person registers that till, and must not use up the sale.
+        AND (retours.serial = v.serial OR NOT EXISTS (SELECT 1 FROM terminaux t WHERE t.serial = retours.serial AND t.statut = 'INCONNU'))
       GROUP BY article_id`),
     // The sale a waiting return waits for, if any: one the server refused first (a person must decide).
     blockingSale: db.prepare<[number], { numero_facture: string; statut: HeldStatut }>(`

@@ -1,4 +1,5 @@
 import { formatMoney } from '@ventesync/shared';
+import { describeError } from './describe-error.js';
 import { formatWhen, type TimeStyle } from './format-time.js';
 import type { RelayStore } from './relay-store.js';
 import type { HeldRetour } from './retour-store.js';
@@ -40,6 +41,10 @@ export function retourSituation(store: RelayStore, r: HeldRetour): string {
   if (sale?.statut === 'REJETEE') return `attend la vente ${r.numero_facture}, refusée par le serveur : à traiter (retry ou discard)`;
   if (r.en_vol) return 'en cours d’envoi';
   if (r.code_erreur) return `${r.erreur ?? r.code_erreur}`;
+  // As for a sale: its till's trouble, said the same way (it waits for the till, not for the next pass).
+  const t = store.terminal(r.serial);
+  if (t?.statut === 'INCONNU') return 'terminal refusé par le serveur (inconnu ou désactivé)';
+  if (t?.derniere_erreur && r.tentatives > 0) return describeError(t.derniere_erreur);
   return r.tentatives === 0 ? 'envoi au prochain passage' : 'nouvel envoi au prochain passage';
 }
 

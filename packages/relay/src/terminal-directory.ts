@@ -18,6 +18,12 @@ const NAMES_TIMEOUT_MS = 10_000;
 // A till not confirmed yet is re-checked at most this often: during an outage each check
 // can cost the till seconds of waiting, on every sale.
 const RECHECK_AFTER_MS = 60_000;
+/**
+ * Serials never seen that the server refused on a read (no sale, no return brought): kept in
+ * memory only, at most this many (the oldest forgotten first), so that junk serials on reads
+ * neither fill the relay's list of tills nor reach the server on every request.
+ */
+const MAX_REFUSED_READERS = 1_000;
 
 function toRelayTerminal(info: TerminalInfo): RelayTerminal {
   return {
@@ -63,11 +69,12 @@ export function createTerminalDirectory(store: RelayStore, upstream: Upstream, n
   }
 
   /** Asks the server for the till's catalogue; learns the till and caches the catalogue. */
-  async function refresh(serial: string, timeoutMs?: number): Promise<'known' | 'unknown' | 'unreachable'> {
+  async function refresh(serial: string, timeoutMs?: number, recordRefusal = true): Promise<'known' | 'unknown' | 'unreachable'> {
     const answer = await upstream.get(ARTICLES_PATH, serial, timeoutMs);
     store.recordServerAnswered(answer.kind === 'response', now());
     if (answer.kind === 'network-error') return 'unreachable';
     if (answer.status === 404 && ErrorCodeSchema.safeParse(answer.body).data?.code === 'TERMINAL_NOT_FOUND') {
+      if (!recordRefusal) return 'unknown';
       const known = store.terminal(serial);
       store.saveTerminal(serial, 'INCONNU', { boutique_id: known?.boutique_id ?? null, boutique_nom: null, terminal_nom: null }, now());
       return 'unknown';
@@ -89,12 +96,40 @@ export function createTerminalDirectory(store: RelayStore, upstream: Upstream, n
     return 'known';
   }
 
+  const refusedReaders = new Map<string, number>();
+
+  /**
+   * A serial the relay has never seen, on a read: checked with the server as any, but written
+   * to the relay's file only once the server knows it; a refusal is remembered in memory, and
+   * while the server is away the read is served without recording the till.
+   */
+  async function findReader(serial: string): Promise<RelayTerminal | undefined> {
+    const checkedAt = refusedReaders.get(serial);
+    const age = checkedAt === undefined ? Number.NaN : now().getTime() - checkedAt;
+    if (age >= 0 && age < RECHECK_AFTER_MS) return undefined;
+    const verdict = await refresh(serial, VERIFY_TIMEOUT_MS, false);
+    if (verdict === 'unknown') {
+      refusedReaders.delete(serial);
+      if (refusedReaders.size >= MAX_REFUSED_READERS) refusedReaders.delete(refusedReaders.keys().next().value!);
+      refusedReaders.set(serial, now().getTime());
+      return undefined;
+    }
+    refusedReaders.delete(serial);
+    const info = store.terminal(serial);
+    if (info) return toRelayTerminal(info);
+    return { serial, boutique_id: null, boutique_nom: '', terminal_nom: serial };
+  }
+
   return {
     refresh,
     cacheCatalogue,
-    /** The till behind a serial, or undefined when the server refuses it (404 to the till). */
-    async find(serial: string): Promise<RelayTerminal | undefined> {
+    /**
+     * The till behind a serial, or undefined when the server refuses it (404 to the till).
+     * `read`: the request brings no sale or return (see findReader).
+     */
+    async find(serial: string, options: { read?: boolean } = {}): Promise<RelayTerminal | undefined> {
       const info = store.terminal(serial);
+      if (!info && options.read) return findReader(serial);
       if (info?.statut === 'CONNU') return toRelayTerminal(info);
       const checkedAt = info?.verifie_le ? Date.parse(info.verifie_le) : Number.NaN;
       // A check dated in the future means the wall clock was set back: check again now

@@ -30,6 +30,13 @@ export interface UpstreamTimeouts {
 /** `--timeout`'s default: the whole answer, not only its first byte. */
 export const ANSWER_DEADLINE_MS = 30_000;
 
+/**
+ * `--timeout`'s largest value. Below CLAIM_STALE_MS (relay-store.ts): a claim older than that
+ * is taken for one left by a relay that died, so no live send may last as long; and far below
+ * what Node's timers hold (about 24.8 days: a longer delay fires at once).
+ */
+export const MAX_ANSWER_DEADLINE_MS = 5 * 60_000;
+
 export const DEFAULT_TIMEOUTS: UpstreamTimeouts = { connectMs: 5_000, headersMs: 30_000, bodyMs: 30_000, deadlineMs: ANSWER_DEADLINE_MS };
 
 /**

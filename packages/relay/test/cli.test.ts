@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runCliSync, startCliProcess } from '../../../test-support/cli-process.js';
 import { openDatabase } from '../src/db/open-database.js';
-import { createRelayStore } from '../src/relay-store.js';
+import { CLAIM_STALE_MS, createRelayStore } from '../src/relay-store.js';
+import { MAX_ANSWER_DEADLINE_MS } from '../src/upstream.js';
 import { createSaleIntake } from '../src/sale-intake.js';
 import { createRetourIntake } from '../src/retour-intake.js';
 
@@ -171,6 +172,25 @@ describe('ventesync-relay CLI, with the daemon stopped', () => {
     expect(relay('purge', '--older-than', '30d').stdout).toContain('1 vente(s)');
     expect(json('status').totaux).toMatchObject({ synchronisees: 0, en_attente: 2, rejetees: 2 });
     expect(relay('purge', '--older-than', 'demain').code).not.toBe(0);
+  });
+
+  it('start refuses a --timeout above 5 minutes (a send must end before its claim counts as stale) and an --interval above a day, exit 1, nothing started', () => {
+    expect(MAX_ANSWER_DEADLINE_MS).toBeLessThan(CLAIM_STALE_MS);
+    for (const [option, value, words] of [
+      ['--timeout', '30d', 'au plus 5m (« 30d » est trop long)'],
+      ['--timeout', '6m', 'au plus 5m (« 6m » est trop long)'],
+      ['--interval', '30d', 'au plus 24h (« 30d » est trop long)'],
+    ] as const) {
+      // Bounded: a relay that accepted the value would run until killed.
+      const out = spawnSync(process.execPath, [RELAY_CLI, 'start', '--upstream', 'http://127.0.0.1:1', '--host', '127.0.0.1', '--port', '0', option, value, '--db', join(dir, 'started.db')], {
+        encoding: 'utf8',
+        timeout: 20_000,
+        killSignal: 'SIGKILL',
+      });
+      expect(out.status).toBe(1);
+      expect(out.stderr).toContain(words);
+      expect(existsSync(join(dir, 'started.db'))).toBe(false);
+    }
   });
 
   it('sync says plainly when the daemon is not running', () => {

@@ -164,6 +164,14 @@ describe('the page for the shop', () => {
     expect(again).toEqual({ status: 404, body: { code: 'NOT_FOUND', error: 'pas de vente rejetée, abandonnée ou en attente de stock : ZZZ' } });
   });
 
+  it('a decision on a sale of a named till is audited with the till, as one on a return', async () => {
+    expect((await decide('/etat/renvoyer', { numero: 'A', caisse: SERIAL })).status).toBe(200);
+    store.markRejected(store.byNumero('A')[0]!.id, 'ARTICLE_NOT_FOUND', 'Article introuvable');
+    expect((await decide('/etat/abandonner', { numero: 'A', raison: 'article retiré', caisse: SERIAL })).status).toBe(200);
+    expect(store.byNumero('A')[0]).toMatchObject({ statut: 'ABANDONNEE', decision: 'article retiré' });
+    expect(auditRows().map((r) => r.commande)).toEqual([`Renvoyer A (caisse ${SERIAL})`, `Abandonner A (caisse ${SERIAL}) : article retiré`]);
+  });
+
   it('retries and discards a refused return from the shop PC like a sale, apart from a sale of the same numero, audited', async () => {
     createRetourIntake(store).take({ serial: SERIAL, boutique_id: 2 }, [
       { numero_retour: 'A', numero_facture: 'V-1', lignes: [{ article_id: 6 }] },

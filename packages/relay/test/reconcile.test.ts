@@ -247,6 +247,35 @@ describe('reconcile: returns the relay forwarded', () => {
     expect(out).toContain('écart (serveur − relais) : +2500000 centimes (25000.00)');
   });
 
+  it('names a return discarded on the relay that the server holds all the same (answer lost mid-send), with the gap; exit 1', async () => {
+    take([{ numero_facture: 'V-2', date_vente: '2025-10-29T09:00:00Z', lignes: [{ article_id: 7, quantite: 2, prix_unitaire: 25000 }] }]);
+    createRetourIntake(store).take({ serial: SERIAL, boutique_id: 2 }, [{ numero_retour: 'RET-K', numero_facture: 'V-2', lignes: [{ article_id: 7, quantite: 1 }] }], new Date('2025-10-30T08:00:00Z'));
+    await forward();
+    // The server took it; the relay's books say a person discarded it (its answer never written).
+    db.prepare("UPDATE retours SET statut = 'ABANDONNEE', decision = 'client parti', montant_serveur = NULL WHERE numero_retour = 'RET-K'").run();
+    const report = await run();
+    expect(report).toMatchObject({ accord: false, numeros_differents: 1 });
+    expect(till(report)).toMatchObject({
+      statut: 'DESACCORD',
+      absentes_du_serveur: [],
+      absentes_du_relais: [],
+      retours_absents_du_serveur: [],
+      retours_abandonnes_au_serveur: ['RET-K'],
+      // The server holds 25000.00 less, net, than the relay's books.
+      ecart_centimes: -2500000,
+    });
+    const { status, out } = await command();
+    expect(status).toBe(1);
+    expect(out).toContain('retours abandonnés sur le relais mais enregistrés au serveur (1) : RET-K');
+  });
+
+  it('names a sale discarded on the relay that the server holds all the same as absent from the relay', async () => {
+    take([sale('V-1', '2025-10-29T08:00:00Z', 10), sale('V-K', '2025-10-29T09:00:00Z', 20)]);
+    await forward();
+    db.prepare("UPDATE ventes SET statut = 'ABANDONNEE', decision = 'annulée' WHERE numero_facture = 'V-K'").run();
+    expect(till(await run())).toMatchObject({ statut: 'DESACCORD', absentes_du_relais: ['V-K'], absentes_du_serveur: [], ecart_centimes: 2000 });
+  });
+
   it('a return a till sent to the server itself (not through the relay) is no disagreement', async () => {
     take([{ numero_facture: 'V-2', date_vente: '2025-10-29T09:00:00Z', lignes: [{ article_id: 7, quantite: 2, prix_unitaire: 25000 }] }]);
     createRetourIntake(store).take({ serial: SERIAL, boutique_id: 2 }, [{ numero_retour: 'RET-R', numero_facture: 'V-2', lignes: [{ article_id: 7, quantite: 1 }] }], new Date('2025-10-30T08:00:00Z'));
@@ -453,7 +482,7 @@ describe('reconcile: the default day and the exit status', () => {
 
   it('exits 1 on any disagreement, else 2 when a till could not be checked, else 0', () => {
     const base = { serial: 's', terminal: null, boutique: null };
-    const agreed = { ...base, statut: 'ACCORD' as const, fuseau: 'UTC', serveur: { nombre_ventes: 0, montant_centimes: 0, retours_centimes: 0 }, relais: { nombre_ventes: 0, montant_centimes: 0, retours_centimes: 0 }, en_attente: [], absentes_du_serveur: [], absentes_du_relais: [], montants_differents: [], retours_absents_du_serveur: [], ecart_centimes: 0 };
+    const agreed = { ...base, statut: 'ACCORD' as const, fuseau: 'UTC', serveur: { nombre_ventes: 0, montant_centimes: 0, retours_centimes: 0 }, relais: { nombre_ventes: 0, montant_centimes: 0, retours_centimes: 0 }, en_attente: [], absentes_du_serveur: [], absentes_du_relais: [], montants_differents: [], retours_absents_du_serveur: [], retours_abandonnes_au_serveur: [], ecart_centimes: 0 };
     const report = (terminaux: TillReconciliation[]): ReconciliationReport => ({
       jour: JOUR,
       le: '',

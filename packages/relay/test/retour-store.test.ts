@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase } from '../src/db/open-database.js';
-import { createRelayStore, type RelayStore } from '../src/relay-store.js';
+import { CLAIM_STALE_MS, createRelayStore, type RelayStore } from '../src/relay-store.js';
 import { createRetourIntake } from '../src/retour-intake.js';
 import { discardRetour, discardSale, retryRetour, retrySales } from '../src/sale-decisions.js';
 import { createSaleIntake } from '../src/sale-intake.js';
@@ -176,6 +176,21 @@ describe("a person's decision acts on one till's return or sale", () => {
     expect(store.retours.byNumero('NV1')[0]!.statut).toBe('ABANDONNEE');
   });
 
+  it('a return whose send was cut by a kill -9 (a claim left, no outcome) cannot be discarded once the claim is old, relay not restarted', () => {
+    give('caisse-1', 'NV3', 'X-1', 1);
+    const id = store.retours.byNumero('NV3')[0]!.id;
+    store.retours.claimBatch('caisse-1', AT, 10);
+    const later = new Date(AT.getTime() + CLAIM_STALE_MS + 60_000);
+    expect(discardRetour(store, 'NV3', 'client parti', later)).toEqual({ ok: false, refusal: 'SANS_VERDICT' });
+    expect(store.retours.byNumero('NV3')[0]).toMatchObject({ statut: 'EN_ATTENTE', decision: null });
+    // Once the send's outcome is written (the server lacks the sale), a person may decide.
+    store.transaction(() => {
+      store.retours.recordAttempt(id, later, 'ATTENTE_VENTE', 'SALE_NOT_FOUND', 'Vente X-1 introuvable');
+      store.retours.release([id]);
+    });
+    expect(discardRetour(store, 'NV3', 'client parti', later)).toEqual({ ok: true });
+  });
+
   it('a send cut short by the relay stopping counts as no clear answer', () => {
     give('caisse-1', 'NV2', 'X-1', 1);
     store.retours.claimBatch('caisse-1', AT, 10);
@@ -184,7 +199,37 @@ describe("a person's decision acts on one till's return or sale", () => {
   });
 });
 
+describe('a return whose till is not known yet (server away)', () => {
+  it("is not refused for a held sale of that numero from another boutique: it is held and the server judges it", () => {
+    createSaleIntake(store).take({ serial: 'caisse-K', boutique_id: 5 }, [{ numero_facture: 'Z-2', lignes: [{ article_id: 6, quantite: 1, prix_unitaire: 10 }] }], AT);
+    const taken = createRetourIntake(store).take(
+      { serial: 'caisse-N', boutique_id: null },
+      [{ numero_retour: 'RN-1', numero_facture: 'Z-2', lignes: [{ article_id: 8, quantite: 1 }] }],
+      AT,
+    );
+    expect(taken.erreurs).toEqual([]);
+    expect(store.retours.byNumero('RN-1')[0]).toMatchObject({ statut: 'EN_ATTENTE', serial: 'caisse-N', boutique_id: null });
+    // The same till's own sale is still checked: a return beyond it is refused.
+    createSaleIntake(store).take({ serial: 'caisse-N', boutique_id: null }, [{ numero_facture: 'N-1', lignes: [{ article_id: 6, quantite: 1, prix_unitaire: 10 }] }], AT);
+    const beyond = createRetourIntake(store).take({ serial: 'caisse-N', boutique_id: null }, [{ numero_retour: 'RN-2', numero_facture: 'N-1', lignes: [{ article_id: 8, quantite: 1 }] }], AT);
+    expect(beyond.erreurs).toEqual([expect.objectContaining({ code: 'RETURN_EXCEEDS_SALE' })]);
+    expect(store.retours.byNumero('RN-2')).toEqual([]);
+  });
+});
+
 describe("one till's trouble does not hold another till's returns", () => {
+  it("a return of a till the server refused as unknown does not use up the sale: a real return at a known till of the shop is taken", () => {
+    sell('caisse-A', 'V-9', 2);
+    store.markSynced(store.byNumero('V-9')[0]!.id, '20.00', AT);
+    expect(give('caisse-X', 'R-X', 'V-9', 2).erreurs).toEqual([]);
+    store.saveTerminal('caisse-X', 'INCONNU', { boutique_id: null, boutique_nom: null, terminal_nom: null }, AT);
+    expect(give('caisse-A', 'R-A', 'V-9', 1).erreurs).toEqual([]);
+    expect(store.retours.byNumero('R-A')[0]).toMatchObject({ statut: 'EN_ATTENTE', serial: 'caisse-A' });
+    // The sale's own till's returns still count: no more than it sold.
+    expect(give('caisse-A', 'R-A2', 'V-9', 2).erreurs).toEqual([expect.objectContaining({ code: 'RETURN_EXCEEDS_SALE' })]);
+    expect(store.retours.byNumero('R-A2')).toEqual([]);
+  });
+
   it("a sale of a till the server refused as unknown holds no return of another till; a return whose sale is on the server waits for no other till's sale of that numero", () => {
     sell('caisse-A', '42', 2);
     store.markSynced(store.byNumero('42')[0]!.id, '20.00', AT);

@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase } from '../src/db/open-database.js';
-import { createRelayStore, type RelayStore } from '../src/relay-store.js';
+import { CLAIM_STALE_MS, createRelayStore, type RelayStore } from '../src/relay-store.js';
 import { createSaleIntake } from '../src/sale-intake.js';
 import { discardRefusalWords, discardSale, retryRefusalWords, retrySales } from '../src/sale-decisions.js';
 
@@ -55,6 +55,20 @@ describe('a person’s decision on held sales, for the CLI and the page alike', 
     );
     expect(discardRefusalWords('SANS_VERDICT', 'B', commands)).toContain('ou lancez « ventesync-relay sync »');
     expect(discardRefusalWords('INTROUVABLE', 'Z')).toBe('pas de vente Z en attente ou rejetée');
+  });
+
+  it('does not discard a sale whose send was cut by a kill -9 (claim left, no outcome), even once the claim is old', () => {
+    store.claimBatch('caisse-1', now, new Date(now.getTime() + 86_400_000), 10);
+    const later = new Date(now.getTime() + CLAIM_STALE_MS + 60_000);
+    expect(discardSale(store, 'B', 'annulée', later)).toEqual({ ok: false, refusal: 'SANS_VERDICT' });
+    expect(store.byNumero('B')[0]).toMatchObject({ statut: 'EN_ATTENTE', decision: null });
+    // The send's outcome written (a refusal): the person may decide.
+    const id = store.byNumero('B')[0]!.id;
+    store.transaction(() => {
+      store.markRejected(id, 'ARTICLE_NOT_FOUND', 'Article 99 introuvable', later);
+      store.release([id]);
+    });
+    expect(discardSale(store, 'B', 'annulée', later)).toEqual({ ok: true });
   });
 
   it('says a return being sent, without a verdict, or missing as a return; a numero several tills hold names them and how to choose', () => {

@@ -76,6 +76,27 @@ describe('terminal directory: the catalogue cache', () => {
 });
 
 describe('terminal directory: checking a new till with the server', () => {
+  it('reads with serials the server does not know leave no till in the relay: answered 404, not listed', async () => {
+    const upstream = createUpstream(proxy.url, agent);
+    const forwarder = createForwarder({ store, upstream, config: { ...DEFAULT_FORWARDER_CONFIG, debounceMs: 60_000 }, logger: quiet });
+    const app = await buildRelayApp({ store, upstream, forwarder, directory: createTerminalDirectory(store, upstream), logger: false });
+    try {
+      for (let i = 0; i < 20; i++) {
+        const res = await app.inject({ method: 'GET', url: '/api/v2/simple/articles/', headers: { 'x-device-serial': `junk-${i % 5}` } });
+        expect(res.statusCode).toBe(404);
+      }
+      expect(store.terminaux()).toEqual([]);
+      // A real till's read still makes it known, with its boutique.
+      const real = await app.inject({ method: 'GET', url: '/api/v2/simple/articles/', headers: { 'x-device-serial': SERIAL } });
+      expect(real.statusCode).toBe(200);
+      expect(store.terminaux().map((t) => [t.serial, t.statut, t.boutique_id])).toEqual([[SERIAL, 'CONNU', 2]]);
+    } finally {
+      await app.close();
+      await forwarder.stop();
+    }
+  });
+
+
   it('a till refused by the server is checked again after a minute, even if the wall clock was set back meanwhile', async () => {
     let wall = Date.parse('2026-03-10T12:00:00Z');
     const directory = createTerminalDirectory(store, createUpstream(proxy.url, agent), () => new Date(wall));

@@ -244,7 +244,7 @@ export function registerShopPage(app: FastifyInstance, options: ShopPageOptions)
     }
     const outcome = decided(
       request,
-      `Renvoyer ${numero}`,
+      `Renvoyer ${numero}${serial ? ` (caisse ${serial})` : ''}`,
       () => retrySales(store, [numero], now(), serial),
       (o) =>
         o.count > 0
@@ -294,7 +294,7 @@ export function registerShopPage(app: FastifyInstance, options: ShopPageOptions)
     }
     const outcome = decided(
       request,
-      `Abandonner ${numero} : ${reason}`,
+      `Abandonner ${numero}${serial ? ` (caisse ${serial})` : ''} : ${reason}`,
       () => discardSale(store, numero, reason, now(), serial),
       (o) => (o.ok ? `Vente ${numero} abandonnée : ${reason}` : null),
     );

@@ -42,7 +42,8 @@ export const SERIAL_REFUSALS = {
  */
 export function registerTerminalAuth<T>(
   app: FastifyInstance,
-  findTerminal: (serial: string) => T | undefined | Promise<T | undefined>,
+  /** `request`: the request asking (a reader may be treated apart from one bringing data). */
+  findTerminal: (serial: string, request: FastifyRequest) => T | undefined | Promise<T | undefined>,
 ): void {
   app.decorateRequest('terminal', null);
   app.addHook('onRequest', async (request, reply) => {
@@ -52,7 +53,7 @@ export function registerTerminalAuth<T>(
         .code(statusOf('MISSING_SERIAL'))
         .send(errorBody('MISSING_SERIAL', SERIAL_REFUSALS[header.kind], { header_required: SERIAL_HEADER }));
     }
-    const terminal = await findTerminal(header.serial);
+    const terminal = await findTerminal(header.serial, request);
     if (!terminal) return reply.code(statusOf('TERMINAL_NOT_FOUND')).send(errorBody('TERMINAL_NOT_FOUND', 'Terminal non trouvé ou inactif'));
     request.terminal = terminal;
   });
