@@ -98,6 +98,12 @@ interface TillState {
   size: number;
   successes: number;
   wait: { failures: number; until: number; cause: WaitCause } | null;
+  /**
+   * The till's returns refused as unknown (404 TERMINAL_NOT_FOUND on the returns): their own
+   * backoff, ended only by the server answering the till's returns (or a person's sync). The
+   * till's sales going through must not end it: each would send the returns again at once.
+   */
+  retoursWait: { failures: number; until: number } | null;
 }
 
 /** A sale that failed alone, set aside so that the rest of its till's queue moves on. */
@@ -204,7 +210,7 @@ export function createForwarder(deps: {
 
   const tillState = (serial: string): TillState => {
     let till = tills.get(serial);
-    if (!till) tills.set(serial, (till = { size: config.batchSize, successes: 0, wait: null }));
+    if (!till) tills.set(serial, (till = { size: config.batchSize, successes: 0, wait: null, retoursWait: null }));
     return till;
   };
   /** Stock retry times beyond this can only come from a wall clock set back: due now. */
@@ -371,6 +377,21 @@ export function createForwarder(deps: {
       `Envoi impossible (terminal ${serial}), nouvel essai dans ${Math.max(1, Math.round(delay / 1000))} s : ${describeError(reason)}`,
     );
   }
+
+  /** Backs off the till's returns refused as unknown, as holdOff does its sales: exponential up to the cap. */
+  function holdOffRetours(serial: string, till: TillState, reason: string, report: ForwardReport): void {
+    const failures = (till.retoursWait?.failures ?? 0) + 1;
+    const delay = timerDelay(backoffDelay(failures - 1, config.networkRetry, random), config.networkRetry.capMs);
+    till.retoursWait = { failures, until: mono() + delay };
+    report.erreurs.push(`${serial} : ${reason}`);
+    logger.warn(
+      { serial, echecs: failures, nouvel_essai_dans_ms: delay, detail: reason },
+      `Retours du terminal ${serial} non transmis, nouvel essai dans ${Math.max(1, Math.round(delay / 1000))} s : ${describeError(reason)}`,
+    );
+  }
+
+  /** Whether the till's returns wait out a refusal of the till (holdOffRetours) at `t`. */
+  const retoursWaiting = (serial: string, t: number) => (tills.get(serial)?.retoursWait?.until ?? 0) > t;
 
   function shrink(serial: string, till: TillState, sent: number, why: string): void {
     till.size = Math.max(1, Math.floor(sent / 2));
@@ -663,6 +684,7 @@ export function createForwarder(deps: {
    */
   async function sendRetours(serial: string, report: ForwardReport): Promise<Step> {
     const till = tillState(serial);
+    if (retoursWaiting(serial, mono())) return 'done';
     const left = retourClaims.unreleased.get(serial);
     if (left && !record(serial, left, report, () => {}, retourClaims)) return 'failed';
     retourClaims.unreleased.delete(serial);
@@ -769,6 +791,7 @@ export function createForwarder(deps: {
       till.successes++;
       if (till.size < config.batchSize && till.successes >= RESTORE_SIZE_AFTER_SUCCESSES) till.size = config.batchSize;
       till.wait = null;
+      till.retoursWait = null;
       return batch.length === limit ? 'more' : 'done';
     }
 
@@ -785,7 +808,8 @@ export function createForwarder(deps: {
       // Away, the till unknown, or the relay refused (§6): nothing is known of the returns.
       if (!record(serial, ids, report, noteFailure, retourClaims)) return 'failed';
       if (answer.kind === 'response' && outcome.kind === 'terminal-unknown') serverBack();
-      holdOff(serial, outcome.kind === 'retry' ? 'away' : 'own', outcome.kind === 'terminal-unknown' ? null : outcome.retryAfterMs, reason, report);
+      if (outcome.kind === 'terminal-unknown') holdOffRetours(serial, till, reason, report);
+      else holdOff(serial, outcome.kind === 'retry' ? 'away' : 'own', outcome.retryAfterMs, reason, report);
       return 'failed';
     }
     if (!record(serial, ids, report, noteFailure, retourClaims)) return 'failed';
@@ -880,7 +904,8 @@ export function createForwarder(deps: {
     // Space may have come back with nothing to send: the alert must not outlive the trouble.
     writingAgain();
     const t = mono();
-    const due = [...new Set([...store.serialsDue(now(), horizon()), ...store.retours.serialsDue()])].filter((serial) => (tills.get(serial)?.wait?.until ?? 0) <= t);
+    const retoursDue = store.retours.serialsDue().filter((serial) => !retoursWaiting(serial, t));
+    const due = [...new Set([...store.serialsDue(now(), horizon()), ...retoursDue])].filter((serial) => (tills.get(serial)?.wait?.until ?? 0) <= t);
     const mine = due.filter((serial) => {
       if (!draining.has(serial)) return true;
       recheck.add(serial);
@@ -908,15 +933,21 @@ export function createForwarder(deps: {
     };
     const times: number[] = [];
     const asideIds = [...aside.keys()];
+    const retoursDue = (serial: string) => store.retours.hasDue(serial, [...asideRetours.keys()]);
     for (const [serial, till] of tills) {
+      // Returns waiting out a refusal of their till: due at that wait's end, not before.
+      const retoursUntil = till.retoursWait?.until ?? -Infinity;
+      if (retoursUntil > t && !draining.has(serial) && retoursDue(serial)) times.push(Math.max(retoursUntil, waitOf(serial)));
       if (!till.wait) continue;
       if (till.wait.until > t) times.push(till.wait.until);
       // A wait that ran out while a pass was still busy with other tills: its sales are due
       // now. Sales set aside keep their own time (below), so this is never a poll on them.
-      else if (!draining.has(serial) && (store.hasSalesDue(serial, now(), horizon(), asideIds) || store.retours.hasDue(serial, [...asideRetours.keys()]))) times.push(t);
+      else if (!draining.has(serial) && (store.hasSalesDue(serial, now(), horizon(), asideIds) || (retoursUntil <= t && retoursDue(serial)))) times.push(t);
     }
     for (const sale of aside.values()) if (!draining.has(sale.serial)) times.push(Math.max(sale.until, waitOf(sale.serial)));
-    for (const r of asideRetours.values()) if (!draining.has(r.serial)) times.push(Math.max(r.until, waitOf(r.serial)));
+    for (const r of asideRetours.values()) {
+      if (!draining.has(r.serial)) times.push(Math.max(r.until, waitOf(r.serial), tills.get(r.serial)?.retoursWait?.until ?? -Infinity));
+    }
     for (const { serial, due } of store.nextDuePerTill(asideIds)) {
       if (draining.has(serial)) continue;
       const at = Date.parse(due);
@@ -976,7 +1007,10 @@ export function createForwarder(deps: {
     runOnce,
     /** Forget backoffs: a person asked for a sync now. */
     syncNow(): Promise<ForwardReport> {
-      for (const till of tills.values()) till.wait = null;
+      for (const till of tills.values()) {
+        till.wait = null;
+        till.retoursWait = null;
+      }
       for (const sale of aside.values()) sale.until = 0;
       for (const r of asideRetours.values()) r.until = 0;
       return runOnce();

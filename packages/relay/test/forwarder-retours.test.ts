@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { UpstreamAnswer } from '../src/classify.js';
 import { openDatabase } from '../src/db/open-database.js';
 import { createForwarder, type ForwarderConfig, POISON_MAX_ALONE_FAILURES } from '../src/forwarder.js';
@@ -192,5 +192,61 @@ describe('the forwarder sends returns after their sale', () => {
     expect(store.terminal('caisse-C')?.statut).toBe('INCONNU');
     expect(store.terminal('caisse-B')).toMatchObject({ statut: 'CONNU', boutique_id: 2, terminal_nom: 'Caisse 1' });
     expect(store.byNumero('42').map((v) => [v.serial, v.statut])).toEqual([[SERIAL, 'SYNCHRONISEE'], ['caisse-C', 'EN_ATTENTE']]);
+  });
+});
+
+describe('a till the server refuses as unknown for its returns', () => {
+  it("its returns wait out the same backoff as an unknown till's sales, even while its own sales keep going through", async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+    const UNKNOWN = 'caisse-inconnue';
+    const sends = { retours: 0, unknownSales: 0 };
+    // The server takes this till's sales but answers 404 TERMINAL_NOT_FOUND to its returns;
+    // another till gets the same 404 on its sales: the behaviour to compare with.
+    const upstream = {
+      ...fake,
+      postSync: async (serial: string, body: string) => {
+        if (serial !== UNKNOWN) return fake.postSync(serial, body);
+        sends.unknownSales++;
+        return tillUnknown();
+      },
+      postRetours: async () => {
+        sends.retours++;
+        return tillUnknown();
+      },
+    } as unknown as Upstream;
+    const timed = createForwarder({
+      store,
+      upstream,
+      logger,
+      random: () => 1,
+      monotonic: () => Date.now(),
+      config: { ...CONFIG, intervalMs: 30_000, networkRetry: { baseMs: 1_000, capMs: 5 * 60_000, factor: 2 } },
+    });
+    try {
+      give(['R-1', 'V-ailleurs']);
+      createSaleIntake(store).take({ serial: UNKNOWN, boutique_id: null }, [{ numero_facture: 'U-1', lignes: [{ article_id: 6, quantite: 1, prix_unitaire: 10 }] }], new Date());
+      timed.start();
+      // Five minutes of a till selling every 7 seconds.
+      for (let second = 0; second < 300; second++) {
+        if (second % 7 === 0) {
+          sell(`V-${second}`);
+          timed.notify();
+        }
+        await vi.advanceTimersByTimeAsync(1_000);
+      }
+      await timed.stop();
+      expect(store.byStatut('SYNCHRONISEE').length).toBeGreaterThanOrEqual(40);
+      expect(retour('R-1').statut).toBe('EN_ATTENTE');
+      const history = store.retours.tentatives(retour('R-1').id);
+      expect(history.every((t) => t.resultat === 'ECHEC')).toBe(true);
+      // Waits of 1, 2, 4… 256 s: nine sends in five minutes for the unknown till's sales, and
+      // the same for the returns, not one after each of the till's 43 sales batches.
+      expect(sends.unknownSales).toBe(9);
+      expect(sends.retours).toBe(sends.unknownSales);
+      expect(history).toHaveLength(sends.retours);
+    } finally {
+      await timed.stop();
+      vi.useRealTimers();
+    }
   });
 });
