@@ -1,5 +1,14 @@
 #!/usr/bin/env node
-import { checkFuseau, formatMoney, parseMoney, STOCK_NEGATIF_CHOICES, type StockNegatif } from '@ventesync/shared';
+import {
+  checkFuseau,
+  formatMoney,
+  hasUnprintable,
+  MAX_NOM_LENGTH,
+  parseMoney,
+  STOCK_NEGATIF_CHOICES,
+  type StockNegatif,
+  UNPRINTABLE_MESSAGE,
+} from '@ventesync/shared';
 import {
   auditSource,
   commandNames,
@@ -44,6 +53,13 @@ function atMost(parse: (text: string) => number, max: number) {
     if (n > max) throw new InvalidArgumentError(`${max} au plus (reçu ${n})`);
     return n;
   };
+}
+
+/** --reference: printed in movement lists and the audit, so held to a name's rules (import file's). */
+function reference(text: string): string {
+  if (hasUnprintable(text)) throw new InvalidArgumentError(`la référence ${UNPRINTABLE_MESSAGE}`);
+  if (text.length > MAX_NOM_LENGTH) throw new InvalidArgumentError(`la référence fait plus de ${MAX_NOM_LENGTH} caractères`);
+  return text;
 }
 
 /** --fuseau: an IANA zone, refused here (nothing written) when the zone database lacks it. */
@@ -517,7 +533,7 @@ stock
   .description('enregistre une livraison : ajoute QTE au stock (mouvement ENTREE)')
   .argument('<article>', "id de l'article", integer('article', 1))
   .argument('<qte>', 'quantité livrée', integer('quantité', 1))
-  .option('--reference <texte>', 'référence du bon de livraison', 'livraison')
+  .option('--reference <texte>', 'référence du bon de livraison', reference, 'livraison')
   .addOption(dbOption())
   .addHelpText('after', `\nExemple :\n  $ ${SERVER} stock add 6 20 --reference BL-2025-118`)
   .action(async (articleId: number, qte: number, opts: { reference: string; db: string }) =>
@@ -532,7 +548,7 @@ stock
   .description("enregistre un inventaire : fixe le stock à QTE (mouvement AJUSTEMENT)")
   .argument('<article>', "id de l'article", integer('article', 1))
   .argument('<qte>', 'quantité comptée', integer('quantité', 0))
-  .option('--reference <texte>', "référence de l'inventaire", 'inventaire')
+  .option('--reference <texte>', "référence de l'inventaire", reference, 'inventaire')
   .addOption(dbOption())
   .addHelpText('after', `\nExemple :\n  $ ${SERVER} stock set 6 12`)
   .action(async (articleId: number, qte: number, opts: { reference: string; db: string }) =>

@@ -178,8 +178,13 @@ describe('server audit: who changed what from the CLI', () => {
   });
 
   it('audit list reads in 80 columns, long commands and control characters included', () => {
-    const long = `Article au nom très long ${'x'.repeat(150)} \u001b]0;titre`;
+    const long = `Article au nom très long ${'x'.repeat(150)}`;
     expect(cli('article', 'add', long, '--boutique', '3', '--prix', '5').code).toBe(0);
+    // The CLI refuses control characters in what it writes; a row written by hand (or by an
+    // older version) may still hold one: the listing must not send it to the terminal.
+    const file = new Database(db);
+    file.prepare("UPDATE audit SET changement = changement || ' \u001b]0;titre' WHERE id = (SELECT MAX(id) FROM audit)").run();
+    file.close();
     const text = cli('audit', 'list').stdout;
     for (const line of text.split('\n')) expect(line.length).toBeLessThanOrEqual(80);
     // The command goes on under itself, indented further than the change below it.

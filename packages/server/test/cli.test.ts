@@ -143,6 +143,16 @@ describe('ventesync-server CLI', () => {
     expect(tooMany.stderr).toMatch(/^Erreur : l'option « --limit <n> » : 10000 au plus \(reçu 10001\)/);
   });
 
+  it('stock add and set refuse a reference holding a control character or past 200 characters, writing nothing', () => {
+    expect(cli('boutique', 'add', 'Gombe', '--id', '3').code).toBe(0);
+    expect(cli('article', 'add', 'Riz', '--boutique', '3', '--prix', '10', '--id', '8', '--stock', '5').code).toBe(0);
+    const escape = cli('stock', 'add', '8', '2', '--reference', 'BL\u001b]0;x');
+    expect(escape.code).toBe(1);
+    expect(escape.stderr).toMatch(/^Erreur : .*la référence ne doit contenir ni caractère de contrôle ni caractère invisible/);
+    expect(cli('stock', 'set', '8', '1', '--reference', 'x'.repeat(201)).code).toBe(1);
+    expect(json('article', 'list').map((a: { quantite_stock: number }) => a.quantite_stock)).toEqual([5]);
+  });
+
   it(`stock negatif says how many sales beyond the ${MAX_STOCK_NEGATIF_VENTES} oldest it leaves out, in the table and in --json`, () => {
     const setup = openDatabase(db);
     const catalogue = createCatalogueStore(setup);
