@@ -419,11 +419,13 @@ async function measurePostgres(sqlite: ServerFigure[]) {
         log(`  PostgreSQL ${instances} instance${instances > 1 ? 's' : ''}, lot ${batch} × ${terminals} terminaux : ${runs.map((f) => f.sales_per_s).join(', ')} ventes/s`);
       }
     }
-    const boundUrl = await cluster.createDatabase();
-    // Any command opens the database and applies the schema.
-    runCli(SERVER_CLI, ['boutique', 'list', '--db', boundUrl]);
     const boundRuns: number[] = [];
-    for (let r = 0; r < PLAN.repeats; r++) boundRuns.push((await measurePgStorageBound(boundUrl, 100, PLAN.boundSales, 4)).salesPerSecond);
+    for (let r = 0; r < PLAN.repeats; r++) {
+      // A fresh database each run, as the server's runs get; any command applies the schema.
+      const boundUrl = await cluster.createDatabase();
+      runCli(SERVER_CLI, ['boutique', 'list', '--db', boundUrl]);
+      boundRuns.push((await measurePgStorageBound(boundUrl, 100, PLAN.boundSales, 4)).salesPerSecond);
+    }
     const bound100 = Math.round(Math.max(...boundRuns));
     log(`  borne PostgreSQL (lot 100, 4 écrivains) : ${bound100} ventes/s ; PostgreSQL : ${round((performance.now() - started) / 1000)} s`);
     const beside = (batch: number, terminals: number) => sqlite.find((f) => f.batch === batch && f.terminals === terminals) ?? null;
