@@ -96,6 +96,22 @@ describe.skipIf(!enabled)('migrate: a SQLite database copied into PostgreSQL', (
     }
   });
 
+  it('two copies started at once into one database: one copies, the other is refused as not empty', async () => {
+    const url = await cluster.createDatabase();
+    const sources = [openDatabase(file), openDatabase(file)];
+    const pools = await Promise.all([openPgPool(url), openPgPool(url)]);
+    try {
+      await migratePg(pools[0]!.pool, pools[0]!.where);
+      const results = await Promise.all(pools.map((p, i) => copySqliteToPg(sources[i]!, p.pool, p.where)));
+      expect(results.map((r) => (r.ok ? 'ok' : r.code)).sort()).toEqual(['TARGET_NOT_EMPTY', 'ok']);
+      const n = Number(sources[0]!.prepare('SELECT COUNT(*) FROM ventes').pluck().get());
+      expect((await pools[0]!.pool.query('SELECT count(*)::int AS n FROM ventes')).rows[0]).toEqual({ n });
+    } finally {
+      for (const s of sources) s.close();
+      await Promise.all(pools.map((p) => p.pool.end()));
+    }
+  });
+
   it('a copy that fails half way leaves PostgreSQL empty', async () => {
     const source = openDatabase(file);
     try {

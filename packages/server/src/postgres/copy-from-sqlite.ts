@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { Db } from '../db/open-database.js';
 import { withTransaction } from './pg-connect.js';
-import { syncIdentitySequences } from './pg-migrations.js';
+import { PG_MIGRATION_LOCK_KEY, syncIdentitySequences } from './pg-migrations.js';
 
 /**
  * `ventesync-server migrate --from FILE --to URL`: a SQLite database copied into an empty
@@ -97,6 +97,9 @@ export class CopyRefused extends Error {
  */
 export async function copySqliteToPg(source: Db, pool: pg.Pool, where: string): Promise<CopyResult> {
   return withTransaction<CopyResult>(pool, where, async (client) => {
+    // Two copies started at once: the second waits here, then finds the first one's rows and is
+    // refused as "not empty", instead of failing on a duplicate key.
+    await client.query(`SELECT pg_advisory_xact_lock(${PG_MIGRATION_LOCK_KEY})`);
     const before = await countsOf(client);
     const filled = COPIED_TABLES.filter((t) => before.get(t)! > 0);
     if (filled.length > 0) {
