@@ -70,6 +70,11 @@ function checkText(label: string, text: string, max: number): void {
   if (text.trim().length > max) throw new CatalogueError('INVALID', `${label} fait plus de ${max} caractères`);
 }
 
+/** `stock add|set --reference`: printed in movement lists and the audit, so held to a name's rules. */
+export function checkReference(text: string): void {
+  checkText('la référence', text, MAX_NOM_LENGTH);
+}
+
 /** `boutique add`: what is checked before the database is asked anything. */
 export function checkNewBoutique(nom: string, options: { fuseau?: string; stock_negatif?: string }): { fuseau: string; stock_negatif: StockNegatif } {
   checkText('Le nom de la boutique', nom, MAX_NOM_LENGTH);

@@ -2,12 +2,9 @@
 import {
   checkFuseau,
   formatMoney,
-  hasUnprintable,
-  MAX_NOM_LENGTH,
   parseMoney,
   STOCK_NEGATIF_CHOICES,
   type StockNegatif,
-  UNPRINTABLE_MESSAGE,
 } from '@ventesync/shared';
 import {
   auditSource,
@@ -21,6 +18,7 @@ import {
   renderAuditTrail,
 } from '@ventesync/runtime/cli';
 import { Command, Help, InvalidArgumentError, Option } from 'commander';
+import { checkReference } from './catalogue-rules.js';
 import { CatalogueError, type MouvementRow } from './catalogue-store.js';
 import { readFixtureFile } from './fixture-import.js';
 import { RELAY_LIST_COLUMNS, relayListNotes, relayListRow } from './relay-reports.js';
@@ -55,10 +53,14 @@ function atMost(parse: (text: string) => number, max: number) {
   };
 }
 
-/** --reference: printed in movement lists and the audit, so held to a name's rules (import file's). */
+/** --reference: refused before anything is opened, under the catalogue's rule (catalogue-rules.ts). */
 function reference(text: string): string {
-  if (hasUnprintable(text)) throw new InvalidArgumentError(`la référence ${UNPRINTABLE_MESSAGE}`);
-  if (text.length > MAX_NOM_LENGTH) throw new InvalidArgumentError(`la référence fait plus de ${MAX_NOM_LENGTH} caractères`);
+  try {
+    checkReference(text);
+  } catch (error) {
+    if (error instanceof CatalogueError) throw new InvalidArgumentError(error.message);
+    throw error;
+  }
   return text;
 }
 
